@@ -1,0 +1,174 @@
+//! The daemon's shared state and the operations it offers, independent of
+//! the wire: the rpc layer translates requests into calls on [`Daemon`].
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use axle_proto::location::Location;
+use tokio::sync::Notify;
+
+use crate::context::Invocation;
+use crate::db::{self, Pool};
+use crate::error::Error;
+use crate::interpreter::{Interpreter, Interpreters};
+use crate::venv::{self, VenvOptions};
+
+pub struct Daemon {
+    pub location: Location,
+    pub pool: Pool,
+    pub interpreters: Interpreters,
+    pub activity: Arc<Activity>,
+    /// See `axle_proto::handshake`.
+    pub build_id: String,
+    pub started: Instant,
+    pub idle_timeout: Duration,
+    /// Notified when a client asks the daemon to stop.
+    pub shutdown_requested: Notify,
+}
+
+impl Daemon {
+    pub fn new(location: Location, pool: Pool, build_id: String, idle_timeout: Duration) -> Arc<Daemon> {
+        Arc::new(Daemon {
+            interpreters: Interpreters::new(pool.clone()),
+            location,
+            pool,
+            activity: Arc::new(Activity::new()),
+            build_id,
+            started: Instant::now(),
+            idle_timeout,
+            shutdown_requested: Notify::new(),
+        })
+    }
+
+    /// `axle venv`: finds the interpreter, lays out the environment and
+    /// records it in the venv registry.
+    pub async fn create_venv(&self, request: CreateVenv) -> Result<VenvCreated, Error> {
+        let started = Instant::now();
+        let interpreter = self
+            .interpreters
+            .find(request.python.as_deref(), &request.invocation)
+            .await?;
+        let options = VenvOptions {
+            path: request.invocation.absolute(&request.path),
+            prompt: request.prompt,
+            system_site_packages: request.system_site_packages,
+            clear: request.clear,
+        };
+        let info = interpreter.info.clone();
+        let cwd = request.invocation.cwd.clone();
+        let created = tokio::task::spawn_blocking(move || venv::create(&info, &options, &cwd))
+            .await
+            .map_err(|error| Error::Internal(error.to_string()))??;
+        self.register_venv(&created.root, &interpreter).await?;
+        Ok(VenvCreated {
+            root: created.root,
+            python: created.python,
+            interpreter,
+            elapsed: started.elapsed(),
+        })
+    }
+
+    async fn register_venv(&self, root: &std::path::Path, interpreter: &Interpreter) -> Result<(), Error> {
+        let now = db::now();
+        sqlx::query(
+            "INSERT INTO venvs (path, interpreter_executable, python_version, created_at, last_used_at)
+             VALUES (?, ?, ?, ?, ?)
+             ON CONFLICT (path) DO UPDATE SET
+                interpreter_executable = excluded.interpreter_executable,
+                python_version = excluded.python_version,
+                created_at = excluded.created_at,
+                last_used_at = excluded.last_used_at",
+        )
+        .bind(root.to_string_lossy())
+        .bind(interpreter.info.base_executable.to_string_lossy())
+        .bind(&interpreter.info.version)
+        .bind(now)
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(db::DbError::from)?;
+        Ok(())
+    }
+}
+
+/// `axle venv`'s request, in domain terms.
+#[derive(Debug, Clone)]
+pub struct CreateVenv {
+    pub invocation: Invocation,
+    pub path: PathBuf,
+    pub python: Option<String>,
+    pub prompt: Option<String>,
+    pub system_site_packages: bool,
+    pub clear: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct VenvCreated {
+    pub root: PathBuf,
+    pub python: PathBuf,
+    pub interpreter: Interpreter,
+    pub elapsed: Duration,
+}
+
+/// Counts requests in flight, for `status` and the idle timer.
+pub struct Activity {
+    active: AtomicU32,
+    served: AtomicU64,
+    /// Milliseconds since `origin` at the last request's end.
+    last_change_ms: AtomicU64,
+    origin: Instant,
+}
+
+impl Activity {
+    fn new() -> Activity {
+        Activity {
+            active: AtomicU32::new(0),
+            served: AtomicU64::new(0),
+            last_change_ms: AtomicU64::new(0),
+            origin: Instant::now(),
+        }
+    }
+
+    /// Marks a request as running until the guard drops.
+    pub fn begin(self: &Arc<Self>) -> ActivityGuard {
+        self.active.fetch_add(1, Ordering::SeqCst);
+        self.touch();
+        ActivityGuard { activity: self.clone() }
+    }
+
+    pub fn active(&self) -> u32 {
+        self.active.load(Ordering::SeqCst)
+    }
+
+    pub fn served(&self) -> u64 {
+        self.served.load(Ordering::SeqCst)
+    }
+
+    /// How long nothing has been running.
+    pub fn idle_for(&self) -> Duration {
+        if self.active() > 0 {
+            return Duration::ZERO;
+        }
+        let now = self.origin.elapsed().as_millis() as u64;
+        Duration::from_millis(now.saturating_sub(self.last_change_ms.load(Ordering::SeqCst)))
+    }
+
+    fn touch(&self) {
+        self.last_change_ms
+            .store(self.origin.elapsed().as_millis() as u64, Ordering::SeqCst);
+    }
+}
+
+pub struct ActivityGuard {
+    activity: Arc<Activity>,
+}
+
+impl Drop for ActivityGuard {
+    fn drop(&mut self) {
+        self.activity.served.fetch_add(1, Ordering::SeqCst);
+        self.activity.touch();
+        self.activity.active.fetch_sub(1, Ordering::SeqCst);
+    }
+}

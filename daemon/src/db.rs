@@ -1,0 +1,113 @@
+//! The daemon's SQLite database: opening it, its pragmas and migrations.
+//!
+//! One file, `$AXLE_HOME/axle.db`, in WAL mode so readers never wait for the
+//! writer. Queries are checked at run time (no `DATABASE_URL` at build time);
+//! the schema lives in `migrations/` and is applied at start.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+
+pub use sqlx::SqlitePool as Pool;
+
+/// The oldest SQLite we run on: 3.51.3 fixes a WAL-reset bug that can corrupt
+/// a database written by several connections.
+const MIN_SQLITE: (u32, u32, u32) = (3, 51, 3);
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("cannot open the database {path}: {source}")]
+    Open { path: String, source: sqlx::Error },
+    #[error("cannot update the database schema in {path}: {source}")]
+    Migrate {
+        path: String,
+        source: sqlx::migrate::MigrateError,
+    },
+    #[error("SQLite {found} is linked, but axle needs {needed} or later")]
+    TooOld { found: String, needed: String },
+    #[error("database query failed: {0}")]
+    Query(#[from] sqlx::Error),
+}
+
+pub async fn open(path: &Path) -> Result<Pool, DbError> {
+    let display = path.display().to_string();
+    let options = SqliteConnectOptions::from_str("sqlite://")
+        .map_err(|source| DbError::Open { path: display.clone(), source })?
+        .filename(path)
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .busy_timeout(Duration::from_secs(10))
+        .foreign_keys(true);
+    let pool = SqlitePoolOptions::new()
+        .max_connections(8)
+        .min_connections(1)
+        .connect_with(options)
+        .await
+        .map_err(|source| DbError::Open { path: display.clone(), source })?;
+    check_version(&pool).await?;
+    sqlx::migrate!("../migrations")
+        .run(&pool)
+        .await
+        .map_err(|source| DbError::Migrate { path: display, source })?;
+    Ok(pool)
+}
+
+async fn check_version(pool: &Pool) -> Result<(), DbError> {
+    let found: String = sqlx::query_scalar("SELECT sqlite_version()")
+        .fetch_one(pool)
+        .await?;
+    let parsed = parse_version(&found);
+    if parsed < MIN_SQLITE {
+        let (a, b, c) = MIN_SQLITE;
+        return Err(DbError::TooOld {
+            found,
+            needed: format!("{a}.{b}.{c}"),
+        });
+    }
+    Ok(())
+}
+
+fn parse_version(text: &str) -> (u32, u32, u32) {
+    let mut parts = text.split('.').map(|part| part.parse().unwrap_or(0));
+    (
+        parts.next().unwrap_or(0),
+        parts.next().unwrap_or(0),
+        parts.next().unwrap_or(0),
+    )
+}
+
+/// Seconds since the Unix epoch, the unit of every timestamp column.
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn opens_migrates_and_uses_wal() {
+        let dir = tempfile::tempdir().unwrap();
+        let pool = open(&dir.path().join("axle.db")).await.unwrap();
+        let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!(mode, "wal");
+        // Re-opening applies no migration twice.
+        pool.close().await;
+        open(&dir.path().join("axle.db")).await.unwrap();
+    }
+
+    #[test]
+    fn versions_compare_numerically() {
+        assert!(parse_version("3.51.10") > (3, 51, 3));
+        assert!(parse_version("3.9.0") < (3, 51, 3));
+    }
+}

@@ -1,0 +1,167 @@
+//! Starting and ending a daemon: the single-instance lock, the socket, the
+//! `daemon.json` note for clients, and logging.
+//!
+//! Invariant: a daemon touches the socket path only while it holds
+//! `daemon.lock`. Whoever holds the lock owns the socket, so a socket found
+//! by a daemon that just took the lock is stale by definition and is replaced,
+//! and a daemon that did not get the lock never unlinks anything.
+
+use std::fs::File;
+use std::io;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use axle_proto::location::{Location, ensure_private_dir};
+use tokio::net::UnixListener;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LifecycleError {
+    #[error("another axled already serves {home}")]
+    AlreadyRunning { home: String },
+    #[error("cannot prepare {path}: {source}")]
+    Io { path: PathBuf, source: io::Error },
+}
+
+fn io_at(path: &Path) -> impl FnOnce(io::Error) -> LifecycleError + '_ {
+    move |source| LifecycleError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// The exclusive lock that makes this process the daemon of its `AXLE_HOME`.
+/// Released when dropped (or when the process dies).
+pub struct InstanceLock {
+    _file: File,
+}
+
+/// Takes the instance lock, waiting up to `patience` for a stopping daemon to
+/// let go. Gives up at once when a live daemon answers on the socket.
+pub fn acquire_instance_lock(location: &Location, patience: Duration) -> Result<InstanceLock, LifecycleError> {
+    let path = location.daemon_lock();
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(io_at(&path))?;
+    let deadline = Instant::now() + patience;
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(InstanceLock { _file: file }),
+            Err(std::fs::TryLockError::WouldBlock) => {}
+            Err(std::fs::TryLockError::Error(error)) => return Err(io_at(&path)(error)),
+        }
+        let live = std::os::unix::net::UnixStream::connect(&location.socket).is_ok();
+        if live || Instant::now() >= deadline {
+            return Err(LifecycleError::AlreadyRunning {
+                home: location.home.display().to_string(),
+            });
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Creates `AXLE_HOME` and the log directory.
+pub fn prepare_home(location: &Location) -> Result<(), LifecycleError> {
+    ensure_private_dir(&location.home).map_err(io_at(&location.home))?;
+    let logs = location.log_dir();
+    std::fs::create_dir_all(&logs).map_err(io_at(&logs))?;
+    Ok(())
+}
+
+/// Binds the socket in its private directory, replacing a stale one.
+/// Requires the instance lock (see the module invariant).
+pub fn bind_socket(location: &Location, _lock: &InstanceLock) -> Result<BoundSocket, LifecycleError> {
+    let socket = &location.socket;
+    if let Some(dir) = socket.parent() {
+        ensure_private_dir(dir).map_err(io_at(dir))?;
+    }
+    match std::fs::remove_file(socket) {
+        Ok(()) => tracing::info!(path = %socket.display(), "replaced a stale socket"),
+        Err(error) if error.kind() == io::ErrorKind::NotFound => {}
+        Err(error) => return Err(io_at(socket)(error)),
+    }
+    let listener = UnixListener::bind(socket).map_err(io_at(socket))?;
+    std::fs::set_permissions(socket, std::fs::Permissions::from_mode(0o600)).map_err(io_at(socket))?;
+    let inode = std::fs::metadata(socket).map_err(io_at(socket))?.ino();
+    Ok(BoundSocket {
+        listener: Some(listener),
+        path: socket.clone(),
+        inode,
+    })
+}
+
+/// The daemon's socket; the file is removed on drop if it is still ours.
+pub struct BoundSocket {
+    listener: Option<UnixListener>,
+    path: PathBuf,
+    inode: u64,
+}
+
+impl BoundSocket {
+    pub fn take_listener(&mut self) -> Option<UnixListener> {
+        self.listener.take()
+    }
+}
+
+impl Drop for BoundSocket {
+    fn drop(&mut self) {
+        let ours = std::fs::metadata(&self.path).is_ok_and(|meta| meta.ino() == self.inode);
+        if ours {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// Facts for clients and `axle daemon status` when the socket does not
+/// answer: which process, which socket.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct DaemonInfo {
+    pub pid: u32,
+    pub socket: PathBuf,
+    pub build_id: String,
+    pub version: String,
+}
+
+pub fn write_daemon_info(location: &Location, info: &DaemonInfo) -> Result<(), LifecycleError> {
+    let path = location.daemon_info();
+    let staging = path.with_extension("json.tmp");
+    let text = serde_json::to_string_pretty(info).map_err(|error| io_at(&path)(io::Error::other(error)))?;
+    std::fs::write(&staging, text).map_err(io_at(&staging))?;
+    std::fs::rename(&staging, &path).map_err(io_at(&path))
+}
+
+pub fn remove_daemon_info(location: &Location) {
+    let _ = std::fs::remove_file(location.daemon_info());
+}
+
+/// Logs to `$AXLE_HOME/logs/axled.log` (and stderr in the foreground). The
+/// returned guard flushes the file on drop.
+pub fn init_logging(
+    location: &Location,
+    foreground: bool,
+    filter: &str,
+) -> Result<tracing_appender::non_blocking::WorkerGuard, LifecycleError> {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::{EnvFilter, Layer, fmt};
+
+    let log_file = location.log_file();
+    // Keep one previous log; a daemon that runs for weeks must not fill the disk.
+    if std::fs::metadata(&log_file).is_ok_and(|meta| meta.len() > 10 * 1024 * 1024) {
+        let _ = std::fs::rename(&log_file, log_file.with_extension("log.1"));
+    }
+    let file = File::options()
+        .create(true)
+        .append(true)
+        .open(&log_file)
+        .map_err(io_at(&log_file))?;
+    let (writer, guard) = tracing_appender::non_blocking(file);
+    let filter = || EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    let file_layer = fmt::layer().with_writer(writer).with_ansi(false).with_filter(filter());
+    let stderr_layer = foreground.then(|| fmt::layer().with_writer(io::stderr).with_filter(filter()));
+    tracing_subscriber::registry().with(file_layer).with(stderr_layer).init();
+    Ok(guard)
+}

@@ -1,0 +1,259 @@
+//! The gRPC face of the daemon: the only module that knows protobuf types.
+//!
+//! It translates requests into domain calls on [`Daemon`], domain results into
+//! replies, reporter calls into streamed events, and [`Error`]s into
+//! `tonic::Status` with the error's own message. Nothing else happens here.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use axle_proto::handshake::{BUILD_ID_HEADER, MISMATCH_MARKER};
+use axle_proto::v1::{self, axle_server::Axle};
+use futures::Stream;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status};
+
+use crate::context::Invocation;
+use crate::daemon::{CreateVenv, Daemon};
+use crate::error::{Error, ErrorKind};
+use crate::progress::{NoticeLevel, Reporter};
+
+pub use axle_proto::v1::axle_server::AxleServer;
+
+type EventStream = Pin<Box<dyn Stream<Item = Result<v1::Event, Status>> + Send>>;
+
+pub struct Service {
+    daemon: Arc<Daemon>,
+}
+
+impl Service {
+    pub fn new(daemon: Arc<Daemon>) -> Service {
+        Service { daemon }
+    }
+
+    /// Runs `operation` on its own task, streaming its reports and then its
+    /// result. A panic in the operation becomes an error reply; the daemon
+    /// stays up. The operation runs to completion even when the client goes
+    /// away, so it never stops half-way through a change.
+    fn stream<F, Fut>(&self, operation: F) -> Response<EventStream>
+    where
+        F: FnOnce(Arc<Daemon>, Arc<dyn Reporter>) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<v1::event::Kind, Error>> + Send + 'static,
+    {
+        let (sender, receiver) = mpsc::channel(256);
+        let reporter: Arc<dyn Reporter> = Arc::new(StreamReporter {
+            sender: sender.clone(),
+        });
+        let daemon = self.daemon.clone();
+        let guard = daemon.activity.begin();
+        tokio::spawn(async move {
+            let work = tokio::spawn(operation(daemon, reporter));
+            let reply = match work.await {
+                Ok(Ok(kind)) => Ok(v1::Event { kind: Some(kind) }),
+                Ok(Err(error)) => Err(status_of(&error)),
+                Err(join_error) => {
+                    tracing::error!(%join_error, "operation panicked");
+                    Err(Status::internal(format!(
+                        "axled hit a bug while serving this request ({join_error}); see its log"
+                    )))
+                }
+            };
+            let _ = sender.send(reply).await;
+            drop(guard);
+        });
+        Response::new(Box::pin(ReceiverStream::new(receiver)))
+    }
+}
+
+#[tonic::async_trait]
+impl Axle for Service {
+    async fn status(&self, _request: Request<v1::StatusRequest>) -> Result<Response<v1::StatusReply>, Status> {
+        let daemon = &self.daemon;
+        Ok(Response::new(v1::StatusReply {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            build_id: daemon.build_id.clone(),
+            pid: std::process::id(),
+            uptime_ms: daemon.started.elapsed().as_millis() as u64,
+            home: daemon.location.home.to_string_lossy().into_owned(),
+            socket: daemon.location.socket.to_string_lossy().into_owned(),
+            log_file: daemon.location.log_file().to_string_lossy().into_owned(),
+            active_requests: daemon.activity.active(),
+            requests_served: daemon.activity.served(),
+            idle_timeout_secs: daemon.idle_timeout.as_secs(),
+        }))
+    }
+
+    async fn shutdown(&self, _request: Request<v1::ShutdownRequest>) -> Result<Response<v1::ShutdownReply>, Status> {
+        tracing::info!("shutdown requested by a client");
+        self.daemon.shutdown_requested.notify_one();
+        Ok(Response::new(v1::ShutdownReply {}))
+    }
+
+    type CreateVenvStream = EventStream;
+
+    async fn create_venv(&self, request: Request<v1::CreateVenvRequest>) -> Result<Response<EventStream>, Status> {
+        let request = request.into_inner();
+        let invocation = invocation(request.invocation)?;
+        let domain = CreateVenv {
+            invocation,
+            path: if request.path.is_empty() { ".venv".into() } else { request.path.into() },
+            python: Some(request.python).filter(|python| !python.is_empty()),
+            prompt: request.prompt,
+            system_site_packages: request.system_site_packages,
+            clear: request.clear,
+        };
+        if request.seed {
+            return Err(Status::unimplemented(
+                "seeding pip (--seed) needs the installer, which this daemon does not have yet",
+            ));
+        }
+        Ok(self.stream(move |daemon, _reporter| async move {
+            let created = daemon.create_venv(domain).await?;
+            let info = &created.interpreter.info;
+            Ok(v1::event::Kind::VenvCreated(v1::VenvCreated {
+                path: created.root.to_string_lossy().into_owned(),
+                interpreter: Some(v1::Interpreter {
+                    executable: created.interpreter.path.to_string_lossy().into_owned(),
+                    version: info.version.clone(),
+                    implementation: info.implementation_display().to_string(),
+                }),
+                python: created.python.to_string_lossy().into_owned(),
+                seeded: Vec::new(),
+                elapsed_us: created.elapsed.as_micros() as u64,
+            }))
+        }))
+    }
+
+    type LockStream = EventStream;
+
+    async fn lock(&self, _request: Request<v1::LockRequest>) -> Result<Response<EventStream>, Status> {
+        Err(Status::unimplemented("this daemon cannot lock yet"))
+    }
+
+    type SyncStream = EventStream;
+
+    async fn sync(&self, _request: Request<v1::SyncRequest>) -> Result<Response<EventStream>, Status> {
+        Err(Status::unimplemented("this daemon cannot sync yet"))
+    }
+
+    async fn store_stats(
+        &self,
+        _request: Request<v1::StoreStatsRequest>,
+    ) -> Result<Response<v1::StoreStatsReply>, Status> {
+        Err(Status::unimplemented("this daemon has no store yet"))
+    }
+
+    async fn store_gc(&self, _request: Request<v1::StoreGcRequest>) -> Result<Response<v1::StoreGcReply>, Status> {
+        Err(Status::unimplemented("this daemon has no store yet"))
+    }
+}
+
+fn invocation(proto: Option<v1::Invocation>) -> Result<Invocation, Status> {
+    let proto = proto.ok_or_else(|| Status::invalid_argument("the request carries no invocation"))?;
+    let cwd = std::path::PathBuf::from(proto.cwd);
+    if !cwd.is_absolute() {
+        return Err(Status::invalid_argument("the invocation's working directory must be absolute"));
+    }
+    Ok(Invocation {
+        cwd,
+        env: proto.env.into_iter().collect(),
+        argv: proto.argv,
+    })
+}
+
+fn status_of(error: &Error) -> Status {
+    let message = error.to_string();
+    match error.kind() {
+        ErrorKind::InvalidInput => Status::invalid_argument(message),
+        ErrorKind::NotFound => Status::not_found(message),
+        ErrorKind::Conflict => Status::already_exists(message),
+        ErrorKind::Unavailable => Status::unavailable(message),
+        ErrorKind::Internal => Status::internal(message),
+    }
+}
+
+struct StreamReporter {
+    sender: mpsc::Sender<Result<v1::Event, Status>>,
+}
+
+impl Reporter for StreamReporter {
+    fn progress(&self, phase: &str, subject: &str, done: u64, total: u64) {
+        // Progress is best effort: a slow reader loses updates, never blocks work.
+        let _ = self.sender.try_send(Ok(v1::Event {
+            kind: Some(v1::event::Kind::Progress(v1::Progress {
+                phase: phase.to_string(),
+                subject: subject.to_string(),
+                done,
+                total,
+            })),
+        }));
+    }
+
+    fn notice(&self, level: NoticeLevel, message: &str) {
+        let level = match level {
+            NoticeLevel::Info => v1::notice::Level::Info,
+            NoticeLevel::Warning => v1::notice::Level::Warning,
+        };
+        let _ = self.sender.try_send(Ok(v1::Event {
+            kind: Some(v1::event::Kind::Notice(v1::Notice {
+                level: level as i32,
+                message: message.to_string(),
+            })),
+        }));
+    }
+}
+
+/// Refuses requests meant for another build before they are decoded; see
+/// `axle_proto::handshake`.
+#[derive(Clone)]
+pub struct Handshake<S> {
+    inner: S,
+    build_id: Arc<str>,
+}
+
+impl<S> Handshake<S> {
+    pub fn new(inner: S, build_id: &str) -> Handshake<S> {
+        Handshake {
+            inner,
+            build_id: build_id.into(),
+        }
+    }
+}
+
+impl<S: tonic::server::NamedService> tonic::server::NamedService for Handshake<S> {
+    const NAME: &'static str = S::NAME;
+}
+
+impl<S, B> tower::Service<http::Request<B>> for Handshake<S>
+where
+    S: tower::Service<http::Request<B>, Response = http::Response<tonic::body::Body>>,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<S::Response, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        let path = request.uri().path();
+        let exempt = path.ends_with("/Status") || path.ends_with("/Shutdown");
+        let mismatch = request
+            .headers()
+            .get(BUILD_ID_HEADER)
+            .is_some_and(|given| given.as_bytes() != self.build_id.as_bytes());
+        if mismatch && !exempt {
+            let status = Status::failed_precondition(format!(
+                "{MISMATCH_MARKER}: this daemon is build {}, the client expects another",
+                self.build_id
+            ));
+            return Box::pin(std::future::ready(Ok(status.into_http())));
+        }
+        Box::pin(self.inner.call(request))
+    }
+}

@@ -1,0 +1,89 @@
+//! Serving the API on a Unix socket until something says stop.
+//!
+//! [`run`] takes a bound listener and a shutdown future, so the binary only
+//! binds and calls it and tests can start a server on a throwaway socket.
+//! Everything that ends the daemon arrives in one loop here: the shutdown
+//! future (signals), a client's `Shutdown`, and the idle timer. Stopping is
+//! graceful: no new connections, in-flight requests finish.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::{UnixListener, UnixStream};
+use tokio_stream::StreamExt;
+use tokio_stream::wrappers::UnixListenerStream;
+
+use crate::daemon::Daemon;
+use crate::rpc::{AxleServer, Handshake, Service};
+
+/// Why the daemon stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopReason {
+    Signal,
+    Requested,
+    Idle,
+}
+
+pub async fn run(
+    listener: UnixListener,
+    daemon: Arc<Daemon>,
+    shutdown: impl Future<Output = ()>,
+) -> Result<StopReason, tonic::transport::Error> {
+    let own_uid = rustix::process::getuid().as_raw();
+    // Only the user who owns the daemon may talk to it, whatever the socket's
+    // mode says.
+    let incoming = UnixListenerStream::new(listener).filter(move |connection| match connection {
+        Ok(stream) => peer_is(stream, own_uid),
+        Err(_) => true,
+    });
+
+    let service = Handshake::new(AxleServer::new(Service::new(daemon.clone())), &daemon.build_id);
+    let (stop_sender, stop_receiver) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(service)
+            .serve_with_incoming_shutdown(incoming, async {
+                let _ = stop_receiver.await;
+            }),
+    );
+
+    let reason = wait_for_stop(&daemon, shutdown).await;
+    tracing::info!(?reason, "stopping");
+    let _ = stop_sender.send(());
+    match server.await {
+        Ok(result) => result?,
+        Err(join_error) => tracing::error!(%join_error, "server task failed"),
+    }
+    Ok(reason)
+}
+
+async fn wait_for_stop(daemon: &Daemon, shutdown: impl Future<Output = ()>) -> StopReason {
+    let idle_check = (daemon.idle_timeout / 10).clamp(Duration::from_millis(50), Duration::from_secs(30));
+    let mut ticks = tokio::time::interval(idle_check);
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            () = &mut shutdown => return StopReason::Signal,
+            () = daemon.shutdown_requested.notified() => return StopReason::Requested,
+            _ = ticks.tick() => {
+                if daemon.activity.idle_for() >= daemon.idle_timeout {
+                    return StopReason::Idle;
+                }
+            }
+        }
+    }
+}
+
+fn peer_is(stream: &UnixStream, uid: u32) -> bool {
+    match stream.peer_cred() {
+        Ok(credentials) if credentials.uid() == uid => true,
+        Ok(credentials) => {
+            tracing::warn!(peer_uid = credentials.uid(), "refused a connection from another user");
+            false
+        }
+        Err(error) => {
+            tracing::warn!(%error, "refused a connection whose peer cannot be identified");
+            false
+        }
+    }
+}

@@ -1,0 +1,41 @@
+//! Every environment variable axle reads, in one place.
+//!
+//! The client forwards [`FORWARDED`] with each request; the daemon reads
+//! request settings only from what was forwarded, never from its own
+//! environment, because one daemon serves shells with different settings.
+
+/// Where axle keeps its state (default: `$XDG_CACHE_HOME/axle`).
+pub const AXLE_HOME: &str = "AXLE_HOME";
+/// Seconds of inactivity after which the daemon exits (default 1800).
+pub const AXLE_IDLE_TIMEOUT: &str = "AXLE_IDLE_TIMEOUT";
+/// The `axled` executable the client starts (default: next to `axle`, else PATH).
+pub const AXLE_DAEMON_BIN: &str = "AXLE_DAEMON_BIN";
+/// `tracing` filter for the daemon's log (default `info`).
+pub const AXLE_LOG: &str = "AXLE_LOG";
+
+/// The variables a request carries to the daemon.
+pub const FORWARDED: &[&str] = &[
+    // Interpreter discovery.
+    "PATH",
+    "HOME",
+    "PYENV_ROOT",
+    "PYENV_VERSION",
+    "VIRTUAL_ENV",
+    // pip's configuration, honoured as pip honours it.
+    "PIP_INDEX_URL",
+    "PIP_EXTRA_INDEX_URL",
+    "PIP_FIND_LINKS",
+    "PIP_NO_INDEX",
+    "PIP_PRE",
+    "PIP_CONFIG_FILE",
+    "PIP_CERT",
+    "PIP_DEFAULT_TIMEOUT",
+    "XDG_CONFIG_HOME",
+    "XDG_CONFIG_DIRS",
+    "NETRC",
+    "SSL_CERT_FILE",
+    // pip-compile's header.
+    "CUSTOM_COMPILE_COMMAND",
+    // Output.
+    "NO_COLOR",
+];
