@@ -1,0 +1,2 @@
+//! The Python packaging standards axle reads, behind one typed API.
+#![cfg_attr(test, allow(clippy::unwrap_used))]
