@@ -17,7 +17,7 @@ use crate::commands::Command;
 
 /// Fast Python environments: venv, lock and sync, served by a daemon.
 #[derive(Parser)]
-#[command(name = "axle", version, about, propagate_version = true)]
+#[command(name = "axle", version, propagate_version = true)]
 struct Cli {
     /// Print machine-readable JSON on stdout instead of text.
     #[arg(long, global = true)]
@@ -70,7 +70,10 @@ impl Failure {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let output = output::Output::new(cli.json, cli.quiet);
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             output.failure(&Failure::new(format!("cannot start: {error}")));

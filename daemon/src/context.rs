@@ -39,7 +39,11 @@ impl Invocation {
     /// The client's `PATH`, split.
     pub fn search_path(&self) -> Vec<PathBuf> {
         self.var("PATH")
-            .map(|path| std::env::split_paths(path).map(|dir| self.absolute(dir)).collect())
+            .map(|path| {
+                std::env::split_paths(path)
+                    .map(|dir| self.absolute(dir))
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
@@ -84,7 +88,11 @@ mod tests {
             ("/abs/./x", "/abs/x"),
         ];
         for (input, expected) in cases {
-            assert_eq!(invocation.absolute(input), PathBuf::from(expected), "{input}");
+            assert_eq!(
+                invocation.absolute(input),
+                PathBuf::from(expected),
+                "{input}"
+            );
         }
     }
 }

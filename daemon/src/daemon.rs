@@ -29,7 +29,12 @@ pub struct Daemon {
 }
 
 impl Daemon {
-    pub fn new(location: Location, pool: Pool, build_id: String, idle_timeout: Duration) -> Arc<Daemon> {
+    pub fn new(
+        location: Location,
+        pool: Pool,
+        build_id: String,
+        idle_timeout: Duration,
+    ) -> Arc<Daemon> {
         Arc::new(Daemon {
             interpreters: Interpreters::new(pool.clone()),
             location,
@@ -61,7 +66,14 @@ impl Daemon {
         let created = tokio::task::spawn_blocking(move || venv::create(&info, &options, &cwd))
             .await
             .map_err(|error| Error::Internal(error.to_string()))??;
-        self.register_venv(&created.root, &interpreter).await?;
+        // The registry is bookkeeping: the caller need not wait for it.
+        let pool = self.pool.clone();
+        let (root, registered) = (created.root.clone(), interpreter.clone());
+        tokio::spawn(async move {
+            if let Err(error) = register_venv(&pool, &root, &registered).await {
+                tracing::warn!(%error, venv = %root.display(), "could not record the environment");
+            }
+        });
         Ok(VenvCreated {
             root: created.root,
             python: created.python,
@@ -69,28 +81,32 @@ impl Daemon {
             elapsed: started.elapsed(),
         })
     }
+}
 
-    async fn register_venv(&self, root: &std::path::Path, interpreter: &Interpreter) -> Result<(), Error> {
-        let now = db::now();
-        sqlx::query(
-            "INSERT INTO venvs (path, interpreter_executable, python_version, created_at, last_used_at)
-             VALUES (?, ?, ?, ?, ?)
-             ON CONFLICT (path) DO UPDATE SET
-                interpreter_executable = excluded.interpreter_executable,
-                python_version = excluded.python_version,
-                created_at = excluded.created_at,
-                last_used_at = excluded.last_used_at",
-        )
-        .bind(root.to_string_lossy())
-        .bind(interpreter.info.base_executable.to_string_lossy())
-        .bind(&interpreter.info.version)
-        .bind(now)
-        .bind(now)
-        .execute(&self.pool)
-        .await
-        .map_err(db::DbError::from)?;
-        Ok(())
-    }
+async fn register_venv(
+    pool: &Pool,
+    root: &std::path::Path,
+    interpreter: &Interpreter,
+) -> Result<(), Error> {
+    let now = db::now();
+    sqlx::query(
+        "INSERT INTO venvs (path, interpreter_executable, python_version, created_at, last_used_at)
+         VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (path) DO UPDATE SET
+            interpreter_executable = excluded.interpreter_executable,
+            python_version = excluded.python_version,
+            created_at = excluded.created_at,
+            last_used_at = excluded.last_used_at",
+    )
+    .bind(root.to_string_lossy())
+    .bind(interpreter.info.base_executable.to_string_lossy())
+    .bind(&interpreter.info.version)
+    .bind(now)
+    .bind(now)
+    .execute(pool)
+    .await
+    .map_err(db::DbError::from)?;
+    Ok(())
 }
 
 /// `axle venv`'s request, in domain terms.
@@ -135,7 +151,9 @@ impl Activity {
     pub fn begin(self: &Arc<Self>) -> ActivityGuard {
         self.active.fetch_add(1, Ordering::SeqCst);
         self.touch();
-        ActivityGuard { activity: self.clone() }
+        ActivityGuard {
+            activity: self.clone(),
+        }
     }
 
     pub fn active(&self) -> u32 {

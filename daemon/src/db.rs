@@ -34,7 +34,10 @@ pub enum DbError {
 pub async fn open(path: &Path) -> Result<Pool, DbError> {
     let display = path.display().to_string();
     let options = SqliteConnectOptions::from_str("sqlite://")
-        .map_err(|source| DbError::Open { path: display.clone(), source })?
+        .map_err(|source| DbError::Open {
+            path: display.clone(),
+            source,
+        })?
         .filename(path)
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
@@ -46,12 +49,18 @@ pub async fn open(path: &Path) -> Result<Pool, DbError> {
         .min_connections(1)
         .connect_with(options)
         .await
-        .map_err(|source| DbError::Open { path: display.clone(), source })?;
+        .map_err(|source| DbError::Open {
+            path: display.clone(),
+            source,
+        })?;
     check_version(&pool).await?;
     sqlx::migrate!("../migrations")
         .run(&pool)
         .await
-        .map_err(|source| DbError::Migrate { path: display, source })?;
+        .map_err(|source| DbError::Migrate {
+            path: display,
+            source,
+        })?;
     Ok(pool)
 }
 

@@ -41,10 +41,12 @@ impl Error {
     pub fn kind(&self) -> ErrorKind {
         match self {
             Error::Interpreter(InterpreterError::NotFound { .. }) => ErrorKind::NotFound,
-            Error::Interpreter(InterpreterError::BadRequest { .. } | InterpreterError::Unusable { .. }) => {
-                ErrorKind::InvalidInput
+            Error::Interpreter(
+                InterpreterError::BadRequest { .. } | InterpreterError::Unusable { .. },
+            ) => ErrorKind::InvalidInput,
+            Error::Interpreter(InterpreterError::Db(_)) | Error::Db(_) | Error::Internal(_) => {
+                ErrorKind::Internal
             }
-            Error::Interpreter(InterpreterError::Db(_)) | Error::Db(_) | Error::Internal(_) => ErrorKind::Internal,
             Error::Venv(VenvError::Io { .. }) => ErrorKind::InvalidInput,
             Error::Venv(_) => ErrorKind::Conflict,
             Error::InvalidInput(_) => ErrorKind::InvalidInput,

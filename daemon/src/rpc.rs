@@ -69,7 +69,10 @@ impl Service {
 
 #[tonic::async_trait]
 impl Axle for Service {
-    async fn status(&self, _request: Request<v1::StatusRequest>) -> Result<Response<v1::StatusReply>, Status> {
+    async fn status(
+        &self,
+        _request: Request<v1::StatusRequest>,
+    ) -> Result<Response<v1::StatusReply>, Status> {
         let daemon = &self.daemon;
         Ok(Response::new(v1::StatusReply {
             version: env!("CARGO_PKG_VERSION").to_string(),
@@ -85,7 +88,10 @@ impl Axle for Service {
         }))
     }
 
-    async fn shutdown(&self, _request: Request<v1::ShutdownRequest>) -> Result<Response<v1::ShutdownReply>, Status> {
+    async fn shutdown(
+        &self,
+        _request: Request<v1::ShutdownRequest>,
+    ) -> Result<Response<v1::ShutdownReply>, Status> {
         tracing::info!("shutdown requested by a client");
         self.daemon.shutdown_requested.notify_one();
         Ok(Response::new(v1::ShutdownReply {}))
@@ -93,12 +99,19 @@ impl Axle for Service {
 
     type CreateVenvStream = EventStream;
 
-    async fn create_venv(&self, request: Request<v1::CreateVenvRequest>) -> Result<Response<EventStream>, Status> {
+    async fn create_venv(
+        &self,
+        request: Request<v1::CreateVenvRequest>,
+    ) -> Result<Response<EventStream>, Status> {
         let request = request.into_inner();
         let invocation = invocation(request.invocation)?;
         let domain = CreateVenv {
             invocation,
-            path: if request.path.is_empty() { ".venv".into() } else { request.path.into() },
+            path: if request.path.is_empty() {
+                ".venv".into()
+            } else {
+                request.path.into()
+            },
             python: Some(request.python).filter(|python| !python.is_empty()),
             prompt: request.prompt,
             system_site_packages: request.system_site_packages,
@@ -128,13 +141,19 @@ impl Axle for Service {
 
     type LockStream = EventStream;
 
-    async fn lock(&self, _request: Request<v1::LockRequest>) -> Result<Response<EventStream>, Status> {
+    async fn lock(
+        &self,
+        _request: Request<v1::LockRequest>,
+    ) -> Result<Response<EventStream>, Status> {
         Err(Status::unimplemented("this daemon cannot lock yet"))
     }
 
     type SyncStream = EventStream;
 
-    async fn sync(&self, _request: Request<v1::SyncRequest>) -> Result<Response<EventStream>, Status> {
+    async fn sync(
+        &self,
+        _request: Request<v1::SyncRequest>,
+    ) -> Result<Response<EventStream>, Status> {
         Err(Status::unimplemented("this daemon cannot sync yet"))
     }
 
@@ -145,16 +164,22 @@ impl Axle for Service {
         Err(Status::unimplemented("this daemon has no store yet"))
     }
 
-    async fn store_gc(&self, _request: Request<v1::StoreGcRequest>) -> Result<Response<v1::StoreGcReply>, Status> {
+    async fn store_gc(
+        &self,
+        _request: Request<v1::StoreGcRequest>,
+    ) -> Result<Response<v1::StoreGcReply>, Status> {
         Err(Status::unimplemented("this daemon has no store yet"))
     }
 }
 
 fn invocation(proto: Option<v1::Invocation>) -> Result<Invocation, Status> {
-    let proto = proto.ok_or_else(|| Status::invalid_argument("the request carries no invocation"))?;
+    let proto =
+        proto.ok_or_else(|| Status::invalid_argument("the request carries no invocation"))?;
     let cwd = std::path::PathBuf::from(proto.cwd);
     if !cwd.is_absolute() {
-        return Err(Status::invalid_argument("the invocation's working directory must be absolute"));
+        return Err(Status::invalid_argument(
+            "the invocation's working directory must be absolute",
+        ));
     }
     Ok(Invocation {
         cwd,

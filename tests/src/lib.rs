@@ -1,1 +1,268 @@
-//! The end-to-end test harness: isolated daemons, local indexes, real binaries.
+//! The end-to-end test harness: an isolated `AXLE_HOME` per test, the real
+//! `axle` and `axled` binaries, and (in `index`) local package indexes.
+//!
+//! Every variable axle reads is set or cleared here, so a developer's shell
+//! (`PIP_FIND_LINKS`, `XDG_RUNTIME_DIR`, ...) never leaks into a test.
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// Variables that would change axle's behaviour if inherited.
+const CLEARED: &[&str] = &[
+    "AXLE_HOME",
+    "AXLE_IDLE_TIMEOUT",
+    "AXLE_DAEMON_BIN",
+    "AXLE_LOG",
+    "XDG_RUNTIME_DIR",
+    "XDG_CACHE_HOME",
+    "XDG_CONFIG_HOME",
+    "XDG_CONFIG_DIRS",
+    "VIRTUAL_ENV",
+    "PYENV_VERSION",
+    "PIP_INDEX_URL",
+    "PIP_EXTRA_INDEX_URL",
+    "PIP_FIND_LINKS",
+    "PIP_NO_INDEX",
+    "PIP_PRE",
+    "PIP_CONFIG_FILE",
+    "PIP_CERT",
+    "PIP_DEFAULT_TIMEOUT",
+    "PIP_REQUIRE_VIRTUALENV",
+    "NETRC",
+    "CUSTOM_COMPILE_COMMAND",
+    "NO_COLOR",
+    "PYTHONPATH",
+    "PYTHONHOME",
+];
+
+/// Directory holding the built `axle` and `axled`.
+pub fn bin_dir() -> PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        // target/<profile>/deps/<test-binary>
+        let exe = std::env::current_exe().unwrap();
+        let dir = exe.parent().unwrap().parent().unwrap().to_path_buf();
+        for name in ["axle", "axled"] {
+            assert!(
+                dir.join(name).is_file(),
+                "{} is missing: run the tests with `cargo test --workspace`, which builds it",
+                dir.join(name).display()
+            );
+        }
+        dir
+    })
+    .clone()
+}
+
+/// The real interpreter the tests use (the base of whatever `python3` is).
+pub fn real_python() -> PathBuf {
+    static PYTHON: OnceLock<PathBuf> = OnceLock::new();
+    PYTHON
+        .get_or_init(|| {
+            let output = Command::new("python3")
+                .args([
+                    "-c",
+                    "import sys; print(getattr(sys, '_base_executable', sys.executable))",
+                ])
+                .output()
+                .expect("python3 must be on PATH for the end-to-end tests");
+            PathBuf::from(String::from_utf8(output.stdout).unwrap().trim())
+        })
+        .clone()
+}
+
+/// `(major, minor)` of [`real_python`].
+pub fn real_python_version() -> (u32, u32) {
+    let output = Command::new(real_python())
+        .args([
+            "-c",
+            "import sys; print(sys.version_info[0], sys.version_info[1])",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(output.stdout).unwrap();
+    let mut parts = text.split_whitespace().map(|part| part.parse().unwrap());
+    (parts.next().unwrap(), parts.next().unwrap())
+}
+
+/// One isolated axle world: its own `AXLE_HOME`, project directory, and a
+/// `PATH` whose only python is [`real_python`].
+pub struct TestContext {
+    pub root: tempfile::TempDir,
+    pub home: PathBuf,
+    pub project: PathBuf,
+    /// A directory on PATH with `python3` and `python` links.
+    pub python_bin: PathBuf,
+    pub env: BTreeMap<String, String>,
+}
+
+impl Default for TestContext {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TestContext {
+    pub fn new() -> TestContext {
+        let root = tempfile::Builder::new()
+            .prefix("axle-e2e")
+            .tempdir()
+            .unwrap();
+        let home = root.path().join("home");
+        let project = root.path().join("project");
+        let python_bin = root.path().join("python-bin");
+        std::fs::create_dir_all(&project).unwrap();
+        std::fs::create_dir_all(&python_bin).unwrap();
+        for name in ["python3", "python"] {
+            std::os::unix::fs::symlink(real_python(), python_bin.join(name)).unwrap();
+        }
+        let mut env = BTreeMap::new();
+        env.insert("AXLE_HOME".to_string(), home.display().to_string());
+        // A backstop: daemons of finished tests go away by themselves.
+        env.insert("AXLE_IDLE_TIMEOUT".to_string(), "120".to_string());
+        env.insert(
+            "PATH".to_string(),
+            format!("{}:/usr/bin:/bin", python_bin.display()),
+        );
+        env.insert(
+            "HOME".to_string(),
+            root.path().join("user-home").display().to_string(),
+        );
+        TestContext {
+            root,
+            home,
+            project,
+            python_bin,
+            env,
+        }
+    }
+
+    /// An `axle` command in the project directory with this context's environment.
+    pub fn axle(&self) -> Command {
+        self.command(bin_dir().join("axle"))
+    }
+
+    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut command = Command::new(program);
+        for name in CLEARED {
+            command.env_remove(name);
+        }
+        command.envs(&self.env).current_dir(&self.project);
+        command
+    }
+
+    /// Runs `axle args…`, asserting success; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let output = self.axle().args(args).output().unwrap();
+        assert_success(&output, &format!("axle {}", args.join(" ")));
+        String::from_utf8(output.stdout).unwrap()
+    }
+
+    /// Runs `axle args…`, asserting failure; returns stderr.
+    pub fn fails(&self, args: &[&str]) -> String {
+        let output = self.axle().args(args).output().unwrap();
+        assert!(
+            !output.status.success(),
+            "axle {} should have failed; stdout:\n{}",
+            args.join(" "),
+            String::from_utf8_lossy(&output.stdout)
+        );
+        String::from_utf8(output.stderr).unwrap()
+    }
+
+    /// `axle --json daemon status` as JSON (`running: false` when none).
+    pub fn status(&self) -> serde_json::Value {
+        let output = self
+            .axle()
+            .args(["--json", "daemon", "status"])
+            .output()
+            .unwrap();
+        serde_json::from_slice(&output.stdout).unwrap()
+    }
+
+    pub fn daemon_pid(&self) -> Option<u32> {
+        let status = self.status();
+        status["pid"].as_u64().map(|pid| pid as u32)
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(self.home.join("logs").join("axled.log")).unwrap_or_default()
+    }
+
+    pub fn path(&self, relative: &str) -> PathBuf {
+        self.project.join(relative)
+    }
+}
+
+impl Drop for TestContext {
+    fn drop(&mut self) {
+        // Stop this test's daemon; a leftover would hold its temp dir open.
+        if let Ok(text) = std::fs::read_to_string(self.home.join("daemon.json"))
+            && let Ok(info) = serde_json::from_str::<serde_json::Value>(&text)
+            && let Some(pid) = info["pid"].as_u64()
+        {
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(pid.to_string())
+                .status();
+            wait_for_exit(pid as u32, Duration::from_secs(10));
+        }
+    }
+}
+
+pub fn assert_success(output: &Output, what: &str) {
+    assert!(
+        output.status.success(),
+        "{what} failed with {}\nstdout:\n{}\nstderr:\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+pub fn process_alive(pid: u32) -> bool {
+    // Zombies count as gone: /proc/<pid>/stat state Z.
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => !stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
+        Err(_) => false,
+    }
+}
+
+pub fn wait_for_exit(pid: u32, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    while process_alive(pid) {
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    true
+}
+
+/// Runs a Python one-liner with [`real_python`] and returns its stdout.
+pub fn python(code: &str, args: &[&str]) -> String {
+    let output = Command::new(real_python())
+        .arg("-c")
+        .arg(code)
+        .args(args)
+        .output()
+        .unwrap();
+    assert_success(&output, "python");
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// `PRAGMA integrity_check` of a SQLite file, through Python's sqlite3.
+pub fn sqlite_integrity(db: &Path) -> String {
+    python(
+        "import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute('pragma integrity_check').fetchone()[0])",
+        &[&db.display().to_string()],
+    )
+    .trim()
+    .to_string()
+}

@@ -33,7 +33,11 @@ pub struct LogsArgs {
     follow: bool,
 }
 
-pub async fn run(command: DaemonCommand, daemon: &Daemon, output: &Output) -> Result<ExitCode, Failure> {
+pub async fn run(
+    command: DaemonCommand,
+    daemon: &Daemon,
+    output: &Output,
+) -> Result<ExitCode, Failure> {
     match command {
         DaemonCommand::Start => {
             let status = daemon
@@ -67,7 +71,11 @@ pub async fn run(command: DaemonCommand, daemon: &Daemon, output: &Output) -> Re
                 None => None,
             };
             print_status(output, status.as_ref());
-            Ok(if status.is_some() { ExitCode::SUCCESS } else { ExitCode::from(3) })
+            Ok(if status.is_some() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(3)
+            })
         }
         DaemonCommand::Logs(args) => logs(daemon, &args).await,
     }
@@ -108,10 +116,18 @@ fn print_status(output: &Output, status: Option<&v1::StatusReply>) {
 
 async fn logs(daemon: &Daemon, args: &LogsArgs) -> Result<ExitCode, Failure> {
     let path = daemon.location.log_file();
-    let mut file = std::fs::File::open(&path)
-        .map_err(|error| Failure::new(format!("cannot read the daemon log {}: {error}", path.display())))?;
-    let text = std::io::read_to_string(&mut file)
-        .map_err(|error| Failure::new(format!("cannot read the daemon log {}: {error}", path.display())))?;
+    let mut file = std::fs::File::open(&path).map_err(|error| {
+        Failure::new(format!(
+            "cannot read the daemon log {}: {error}",
+            path.display()
+        ))
+    })?;
+    let text = std::io::read_to_string(&mut file).map_err(|error| {
+        Failure::new(format!(
+            "cannot read the daemon log {}: {error}",
+            path.display()
+        ))
+    })?;
     let lines: Vec<&str> = text.lines().collect();
     for line in &lines[lines.len().saturating_sub(args.lines)..] {
         println!("{line}");

@@ -25,7 +25,12 @@ pub enum Command {
     Daemon(daemon::DaemonCommand),
 }
 
-pub async fn run(command: Command, daemon: &Daemon, output: &Output, cwd: PathBuf) -> Result<ExitCode, Failure> {
+pub async fn run(
+    command: Command,
+    daemon: &Daemon,
+    output: &Output,
+    cwd: PathBuf,
+) -> Result<ExitCode, Failure> {
     match command {
         Command::Venv(args) => venv::run(args, daemon, output, invocation(cwd)).await,
         Command::Daemon(command) => daemon::run(command, daemon, output).await,
@@ -46,11 +51,16 @@ fn invocation(cwd: PathBuf) -> v1::Invocation {
 }
 
 /// Prints progress and notices of an operation and returns its result event.
-async fn follow(output: &Output, mut stream: Streaming<v1::Event>) -> Result<v1::event::Kind, Failure> {
+async fn follow(
+    output: &Output,
+    mut stream: Streaming<v1::Event>,
+) -> Result<v1::event::Kind, Failure> {
     loop {
         let event = stream.message().await.map_err(Failure::from_status)?;
         let Some(event) = event else {
-            return Err(Failure::new("the daemon ended the operation without a result"));
+            return Err(Failure::new(
+                "the daemon ended the operation without a result",
+            ));
         };
         match event.kind {
             Some(v1::event::Kind::Progress(progress)) => output.progress(&progress),

@@ -31,7 +31,12 @@ pub struct VenvArgs {
     clear: bool,
 }
 
-pub async fn run(args: VenvArgs, daemon: &Daemon, output: &Output, invocation: v1::Invocation) -> Result<ExitCode, Failure> {
+pub async fn run(
+    args: VenvArgs,
+    daemon: &Daemon,
+    output: &Output,
+    invocation: v1::Invocation,
+) -> Result<ExitCode, Failure> {
     let request = v1::CreateVenvRequest {
         invocation: Some(invocation),
         path: args.path.to_string_lossy().into_owned(),
@@ -49,7 +54,9 @@ pub async fn run(args: VenvArgs, daemon: &Daemon, output: &Output, invocation: v
         .await?;
     let result = follow(output, result.into_inner()).await?;
     let v1::event::Kind::VenvCreated(created) = result else {
-        return Err(Failure::new("the daemon answered with another kind of result"));
+        return Err(Failure::new(
+            "the daemon answered with another kind of result",
+        ));
     };
     let interpreter = created.interpreter.unwrap_or_default();
     output.document(&serde_json::json!({

@@ -79,7 +79,9 @@ impl PythonRequest {
                 minor,
                 patch,
             } => {
-                wanted.as_deref().is_none_or(|wanted| wanted == implementation)
+                wanted
+                    .as_deref()
+                    .is_none_or(|wanted| wanted == implementation)
                     && *major == version.0
                     && minor.is_none_or(|minor| minor == version.1)
                     && patch.is_none_or(|patch| patch == version.2)
@@ -109,10 +111,6 @@ impl PythonRequest {
                 }
                 names.push(format!("{base}{major}"));
                 names.push(base.to_string());
-                if base == "python" {
-                    names.push("python3".into());
-                }
-                names.dedup();
                 names
             }
             PythonRequest::Name(name) => vec![name.clone()],
@@ -185,7 +183,10 @@ pub(super) fn request_for(
             request: text.to_string(),
             source_file: None,
         })?;
-        return Ok(Source { request, file: None });
+        return Ok(Source {
+            request,
+            file: None,
+        });
     }
     for dir in invocation.cwd.ancestors() {
         let file = dir.join(".python-version");
@@ -228,11 +229,18 @@ impl Interpreters {
 
         if let PythonRequest::Path(path) = request {
             let path = invocation.absolute(path);
-            let path = if path.is_dir() { path.join("bin").join("python") } else { path };
-            let info = self.query(&path).await.map_err(|reason| InterpreterError::Unusable {
-                path: path.clone(),
-                reason: reason.to_string(),
-            })?;
+            let path = if path.is_dir() {
+                path.join("bin").join("python")
+            } else {
+                path
+            };
+            let info = self
+                .query(&path)
+                .await
+                .map_err(|reason| InterpreterError::Unusable {
+                    path: path.clone(),
+                    reason: reason.to_string(),
+                })?;
             return Ok(Interpreter { path, info });
         }
 
@@ -314,7 +322,8 @@ impl Interpreters {
 
 fn is_executable(path: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path).is_ok_and(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
+    std::fs::metadata(path)
+        .is_ok_and(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
 }
 
 /// Enough of pyenv to resolve its shims without running them.
@@ -398,7 +407,10 @@ impl Pyenv {
             .filter_map(|entry| {
                 let name = entry.file_name().into_string().ok()?;
                 let rest = name.strip_prefix(&prefix)?;
-                let key = rest.split('.').map(|part| part.parse().ok()).collect::<Option<Vec<u32>>>()?;
+                let key = rest
+                    .split('.')
+                    .map(|part| part.parse().ok())
+                    .collect::<Option<Vec<u32>>>()?;
                 Some((key, entry.path()))
             })
             .collect();
@@ -415,7 +427,10 @@ impl Pyenv {
             .filter_map(Result::ok)
             .filter_map(|entry| {
                 let name = entry.file_name().into_string().ok()?;
-                let numbers: Vec<u32> = name.split('.').map(|part| part.parse().ok()).collect::<Option<_>>()?;
+                let numbers: Vec<u32> = name
+                    .split('.')
+                    .map(|part| part.parse().ok())
+                    .collect::<Option<_>>()?;
                 let version = (
                     *numbers.first()?,
                     numbers.get(1).copied().unwrap_or(0),
@@ -461,8 +476,14 @@ mod tests {
                     patch: None,
                 }),
             ),
-            ("/usr/bin/python3", Some(PythonRequest::Path("/usr/bin/python3".into()))),
-            ("./venv/bin/python", Some(PythonRequest::Path("./venv/bin/python".into()))),
+            (
+                "/usr/bin/python3",
+                Some(PythonRequest::Path("/usr/bin/python3".into())),
+            ),
+            (
+                "./venv/bin/python",
+                Some(PythonRequest::Path("./venv/bin/python".into())),
+            ),
             ("python", Some(PythonRequest::Name("python".into()))),
             ("jython", Some(PythonRequest::Name("jython".into()))),
             ("3.x", None),
@@ -514,7 +535,10 @@ mod tests {
         assert!(resolved.ends_with("versions/3.11.7/bin/python3"));
         invocation.env.insert("PYENV_VERSION".into(), "3.12".into());
         let resolved = pyenv.resolve_shim("python3", &invocation).unwrap();
-        assert!(resolved.ends_with("versions/3.12.10/bin/python3"), "{resolved:?}");
+        assert!(
+            resolved.ends_with("versions/3.12.10/bin/python3"),
+            "{resolved:?}"
+        );
         assert!(pyenv.resolve_shim("python3.9", &invocation).is_none());
         let installed = pyenv.installed(&PythonRequest::parse("3.12").unwrap());
         assert_eq!(installed.len(), 2);

@@ -29,7 +29,11 @@ impl Libc {
     pub fn major_minor(&self) -> Option<(u32, u32)> {
         let mut parts = self.version.split('.');
         let major = parts.next()?.parse().ok()?;
-        let minor = parts.next()?.trim_end_matches(|c: char| !c.is_ascii_digit()).parse().ok()?;
+        let minor = parts
+            .next()?
+            .trim_end_matches(|c: char| !c.is_ascii_digit())
+            .parse()
+            .ok()?;
         Some((major, minor))
     }
 }
@@ -101,17 +105,16 @@ impl Interpreters {
     /// What the interpreter at `path` is, from memory, SQLite, or by running it.
     pub async fn query(&self, path: &Path) -> Result<Arc<InterpreterInfo>, QueryError> {
         let identity = FileIdentity::of(path).ok_or(QueryError::Missing)?;
-        if let Some(info) = self.from_memory(path, &identity) {
+        if let Some(info) = self.remembered(path, &identity) {
             return Ok(info);
         }
         let key = path.to_string_lossy().into_owned();
-        let row: Option<(String, String)> = sqlx::query_as(
-            "SELECT file_identity, info_json FROM interpreters WHERE path = ?",
-        )
-        .bind(&key)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(crate::db::DbError::from)?;
+        let row: Option<(String, String)> =
+            sqlx::query_as("SELECT file_identity, info_json FROM interpreters WHERE path = ?")
+                .bind(&key)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(crate::db::DbError::from)?;
         if let Some((stored_identity, json)) = row
             && stored_identity == identity.0
             && let Ok(info) = serde_json::from_str::<InterpreterInfo>(&json)
@@ -140,17 +143,28 @@ impl Interpreters {
         Ok(self.remember(path, identity, info))
     }
 
-    fn from_memory(&self, path: &Path, identity: &FileIdentity) -> Option<Arc<InterpreterInfo>> {
-        let memory = self.memory.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    fn remembered(&self, path: &Path, identity: &FileIdentity) -> Option<Arc<InterpreterInfo>> {
+        let memory = self
+            .memory
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         memory
             .get(path)
             .filter(|(known, _)| known == identity)
             .map(|(_, info)| info.clone())
     }
 
-    fn remember(&self, path: &Path, identity: FileIdentity, info: InterpreterInfo) -> Arc<InterpreterInfo> {
+    fn remember(
+        &self,
+        path: &Path,
+        identity: FileIdentity,
+        info: InterpreterInfo,
+    ) -> Arc<InterpreterInfo> {
         let info = Arc::new(info);
-        let mut memory = self.memory.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut memory = self
+            .memory
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         memory.insert(path.to_path_buf(), (identity, info.clone()));
         info
     }
@@ -174,7 +188,11 @@ async fn run_query(path: &Path) -> Result<InterpreterInfo, QueryError> {
         .map_err(QueryError::Spawn)?;
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
-        let last_line = stderr.lines().rev().find(|line| !line.trim().is_empty()).unwrap_or("");
+        let last_line = stderr
+            .lines()
+            .rev()
+            .find(|line| !line.trim().is_empty())
+            .unwrap_or("");
         return Err(QueryError::Failed {
             status: output.status.to_string(),
             stderr: last_line.trim().to_string(),

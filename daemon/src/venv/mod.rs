@@ -53,7 +53,11 @@ pub fn is_venv(path: &Path) -> bool {
 /// Creates the environment described by `options` for `interpreter`.
 ///
 /// `cwd` only serves `--prompt .`.
-pub fn create(interpreter: &InterpreterInfo, options: &VenvOptions, cwd: &Path) -> Result<Venv, VenvError> {
+pub fn create(
+    interpreter: &InterpreterInfo,
+    options: &VenvOptions,
+    cwd: &Path,
+) -> Result<Venv, VenvError> {
     let target = &options.path;
     let io_error = |source| VenvError::Io {
         path: target.clone(),
@@ -62,7 +66,10 @@ pub fn create(interpreter: &InterpreterInfo, options: &VenvOptions, cwd: &Path) 
     let replaced = check_target(target, options.clear)?;
 
     let parent = target.parent().ok_or_else(|| {
-        io_error(io::Error::new(io::ErrorKind::InvalidInput, "a filesystem root cannot be a venv"))
+        io_error(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "a filesystem root cannot be a venv",
+        ))
     })?;
     let name = target
         .file_name()
@@ -142,22 +149,39 @@ fn check_target(target: &Path, clear: bool) -> Result<bool, VenvError> {
     }
 }
 
-fn build(interpreter: &InterpreterInfo, options: &VenvOptions, cwd: &Path, staging: &Path) -> io::Result<()> {
+fn build(
+    interpreter: &InterpreterInfo,
+    options: &VenvOptions,
+    cwd: &Path,
+    staging: &Path,
+) -> io::Result<()> {
     let target = &options.path;
     std::fs::create_dir(staging)?;
     let bin = staging.join("bin");
     std::fs::create_dir(&bin)?;
 
-    // Directories of the venv install scheme, computed for the final path
-    // and created under the staging one.
-    for key in ["purelib", "platlib", "include"] {
-        if let Some(path) = interpreter.venv_path(key, staging) {
-            std::fs::create_dir_all(path)?;
-        }
-    }
+    // Directories of the venv install scheme, created under the staging
+    // path; the scheme's defaults when the interpreter did not report one.
     let (major, minor) = interpreter.major_minor();
-    std::fs::create_dir_all(staging.join("lib").join(format!("python{major}.{minor}")).join("site-packages"))?;
-    if interpreter.pointer_bits == 64 && interpreter.markers.os_name == "posix" && interpreter.markers.sys_platform != "darwin" {
+    let default_site = staging
+        .join("lib")
+        .join(format!("python{major}.{minor}"))
+        .join("site-packages");
+    let mut dirs: Vec<PathBuf> = ["purelib", "platlib", "include"]
+        .iter()
+        .filter_map(|key| interpreter.venv_path(key, staging))
+        .collect();
+    if dirs.is_empty() {
+        dirs.push(default_site);
+    }
+    dirs.dedup();
+    for dir in dirs {
+        std::fs::create_dir_all(dir)?;
+    }
+    if interpreter.pointer_bits == 64
+        && interpreter.markers.os_name == "posix"
+        && interpreter.markers.sys_platform != "darwin"
+    {
         let lib64 = staging.join("lib64");
         if !lib64.exists() {
             symlink("lib", lib64)?;
@@ -171,7 +195,11 @@ fn build(interpreter: &InterpreterInfo, options: &VenvOptions, cwd: &Path, stagi
         .map(|name| name.to_string_lossy().into_owned())
         .unwrap_or_else(|| "python3".to_string());
     symlink(base, bin.join(&exe_name))?;
-    for alias in ["python".to_string(), "python3".to_string(), format!("python{major}.{minor}")] {
+    for alias in [
+        "python".to_string(),
+        "python3".to_string(),
+        format!("python{major}.{minor}"),
+    ] {
         if alias != exe_name {
             symlink(&exe_name, bin.join(alias))?;
         }
@@ -196,7 +224,10 @@ fn build(interpreter: &InterpreterInfo, options: &VenvOptions, cwd: &Path, stagi
         std::fs::write(bin.join(file), text)?;
     }
 
-    std::fs::write(staging.join(".gitignore"), "# Created by axle; the environment is not for version control.\n*\n")?;
+    std::fs::write(
+        staging.join(".gitignore"),
+        "# Created by axle; the environment is not for version control.\n*\n",
+    )?;
     std::fs::write(
         staging.join("pyvenv.cfg"),
         pyvenv_cfg(interpreter, options, prompt.as_deref()),
@@ -205,7 +236,11 @@ fn build(interpreter: &InterpreterInfo, options: &VenvOptions, cwd: &Path, stagi
 }
 
 /// `pyvenv.cfg` with the keys, in the order, that `python -m venv` writes.
-fn pyvenv_cfg(interpreter: &InterpreterInfo, options: &VenvOptions, prompt: Option<&str>) -> String {
+fn pyvenv_cfg(
+    interpreter: &InterpreterInfo,
+    options: &VenvOptions,
+    prompt: Option<&str>,
+) -> String {
     let base = &interpreter.base_executable;
     let home = base.parent().unwrap_or(Path::new("/"));
     let (major, minor, micro, ..) = interpreter.version_info;
@@ -273,7 +308,11 @@ fn quote_powershell(text: &str) -> String {
 
 /// A string as Python's `repr` writes it, which is how venv stores the prompt.
 fn python_repr(text: &str) -> String {
-    let quote = if text.contains('\'') && !text.contains('"') { '"' } else { '\'' };
+    let quote = if text.contains('\'') && !text.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
     let mut out = String::from(quote);
     for c in text.chars() {
         match c {
@@ -320,16 +359,25 @@ mod tests {
         let full = dir.path().join("project");
         std::fs::create_dir(&full).unwrap();
         std::fs::write(full.join("keep.txt"), "data").unwrap();
-        assert!(matches!(check_target(&full, true), Err(VenvError::NotAVenv(_))));
+        assert!(matches!(
+            check_target(&full, true),
+            Err(VenvError::NotAVenv(_))
+        ));
         let file = dir.path().join("file");
         std::fs::write(&file, "x").unwrap();
-        assert!(matches!(check_target(&file, true), Err(VenvError::NotADirectory(_))));
+        assert!(matches!(
+            check_target(&file, true),
+            Err(VenvError::NotADirectory(_))
+        ));
         let empty = dir.path().join("empty");
         std::fs::create_dir(&empty).unwrap();
         assert!(!check_target(&empty, false).unwrap());
         assert!(!check_target(&dir.path().join("absent"), false).unwrap());
         std::fs::write(empty.join("pyvenv.cfg"), "").unwrap();
-        assert!(matches!(check_target(&empty, false), Err(VenvError::AlreadyExists(_))));
+        assert!(matches!(
+            check_target(&empty, false),
+            Err(VenvError::AlreadyExists(_))
+        ));
         assert!(check_target(&empty, true).unwrap());
     }
 }

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Builds axle and runs the main job on examples/app: create a virtual
+# environment, lock requirements.in, and sync the environment to the lock,
+# against the index pip is configured for (PIP_INDEX_URL, pip.conf, or pip's
+# default).
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+cargo build --release --bin axle --bin axled
+axle="$root/target/release/axle"
+cd examples/app
+"$axle" venv --clear .venv

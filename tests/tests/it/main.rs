@@ -1,0 +1,5 @@
+//! End-to-end tests: one binary, one module per area.
+#![allow(clippy::unwrap_used)]
+
+mod daemon;
+mod venv;
