@@ -88,7 +88,17 @@ fn parse_version(text: &str) -> (u32, u32, u32) {
     )
 }
 
-/// Seconds since the Unix epoch, the unit of every timestamp column.
+/// Milliseconds since the Unix epoch, for timestamps compared within one
+/// operation.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Seconds since the Unix epoch, the unit of timestamp columns unless their
+/// comment says otherwise.
 pub fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -10,6 +10,7 @@ pub mod db;
 pub mod error;
 pub mod progress;
 
+pub mod index;
 pub mod interpreter;
 pub mod venv;
 

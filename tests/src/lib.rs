@@ -5,6 +5,9 @@
 //! (`PIP_FIND_LINKS`, `XDG_RUNTIME_DIR`, ...) never leaks into a test.
 #![allow(clippy::unwrap_used)]
 
+pub mod index;
+pub mod wheel;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

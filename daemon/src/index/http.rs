@@ -1,0 +1,327 @@
+//! The one HTTP client of the daemon: keep-alive connections shared by all
+//! requests, a bound on requests in flight, retries with backoff, and
+//! credentials (from index URLs and `.netrc`) attached by origin.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use reqwest::header::HeaderMap;
+use reqwest::{Client, StatusCode};
+use tokio::sync::Semaphore;
+use url::Url;
+
+use super::config::Credentials;
+
+/// Requests in flight at once, over all operations.
+const MAX_IN_FLIGHT: usize = 48;
+/// Attempts per request (the first and three retries).
+const ATTEMPTS: u32 = 4;
+
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum HttpError {
+    #[error("cannot reach {url}: {reason}")]
+    Connect { url: String, reason: String },
+    #[error("{url} did not answer within {seconds} seconds")]
+    Timeout { url: String, seconds: u64 },
+    #[error("{url} answered {status}")]
+    Status { url: String, status: u16 },
+    #[error("the download of {url} broke off: {reason}")]
+    Body { url: String, reason: String },
+    #[error("{url} sent more than {limit} bytes; refusing to read on")]
+    TooLarge { url: String, limit: u64 },
+}
+
+/// Counters of one operation (or of the daemon), for reports and tests.
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub requests: AtomicU64,
+    pub bytes: AtomicU64,
+    pub cache_hits: AtomicU64,
+    pub revalidated: AtomicU64,
+}
+
+impl Counters {
+    pub fn snapshot(&self) -> (u64, u64, u64, u64) {
+        (
+            self.requests.load(Ordering::Relaxed),
+            self.bytes.load(Ordering::Relaxed),
+            self.cache_hits.load(Ordering::Relaxed),
+            self.revalidated.load(Ordering::Relaxed),
+        )
+    }
+}
+
+/// Per-request settings.
+#[derive(Debug, Clone)]
+pub struct RequestSettings {
+    /// Longest time one HTTP request may take.
+    pub timeout: Duration,
+    /// The `.netrc` to consult for credentials.
+    pub netrc: Option<PathBuf>,
+}
+
+impl Default for RequestSettings {
+    fn default() -> Self {
+        RequestSettings {
+            timeout: Duration::from_secs(60),
+            netrc: None,
+        }
+    }
+}
+
+pub struct Http {
+    client: Client,
+    in_flight: Semaphore,
+    /// Credentials by origin (`scheme://host:port`), learnt from index URLs.
+    credentials: Mutex<HashMap<String, Credentials>>,
+    netrc: Mutex<HashMap<PathBuf, (std::time::SystemTime, netrc::Netrc)>>,
+    pub totals: Counters,
+}
+
+/// A complete answer.
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Http {
+    pub fn new(extra_roots: Option<&Path>) -> Result<Http, String> {
+        let mut builder = Client::builder()
+            .user_agent(concat!("axle/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(Duration::from_secs(10))
+            .pool_idle_timeout(Duration::from_secs(90))
+            .pool_max_idle_per_host(16)
+            .redirect(reqwest::redirect::Policy::limited(10));
+        if let Some(path) = extra_roots
+            && let Ok(pem) = std::fs::read(path)
+            && let Ok(certificates) = reqwest::Certificate::from_pem_bundle(&pem)
+        {
+            for certificate in certificates {
+                builder = builder.add_root_certificate(certificate);
+            }
+        }
+        let client = builder.build().map_err(|error| error.to_string())?;
+        Ok(Http {
+            client,
+            in_flight: Semaphore::new(MAX_IN_FLIGHT),
+            credentials: Mutex::new(HashMap::new()),
+            netrc: Mutex::new(HashMap::new()),
+            totals: Counters::default(),
+        })
+    }
+
+    /// Remembers credentials for every URL of `url`'s origin.
+    pub fn learn_credentials(&self, url: &Url, credentials: &Credentials) {
+        let mut known = self
+            .credentials
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        known.insert(origin(url), credentials.clone());
+    }
+
+    fn credentials_for(&self, url: &Url, settings: &RequestSettings) -> Option<Credentials> {
+        let known = self
+            .credentials
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(credentials) = known.get(&origin(url)) {
+            return Some(credentials.clone());
+        }
+        drop(known);
+        let path = settings.netrc.as_ref()?;
+        let modified = std::fs::metadata(path)
+            .and_then(|meta| meta.modified())
+            .ok()?;
+        let mut cache = self
+            .netrc
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let stale = cache.get(path).is_none_or(|(seen, _)| *seen != modified);
+        if stale {
+            match netrc::Netrc::from_file(path) {
+                Ok(netrc) => {
+                    cache.insert(path.clone(), (modified, netrc));
+                }
+                Err(error) => {
+                    tracing::warn!(path = %path.display(), %error, "cannot read .netrc");
+                    return None;
+                }
+            }
+        }
+        let (_, netrc) = cache.get(path)?;
+        let host = url.host_str()?;
+        let entry = netrc
+            .hosts
+            .get(host)
+            .or_else(|| netrc.hosts.get("default"))?;
+        Some(Credentials {
+            username: entry.login.clone(),
+            password: Some(entry.password.clone()),
+        })
+    }
+
+    /// GET `url` and read the whole body (at most `limit` bytes), retrying
+    /// transient failures. 4xx answers are returned, not retried.
+    pub async fn get(
+        &self,
+        url: &Url,
+        headers: HeaderMap,
+        limit: u64,
+        settings: &RequestSettings,
+        counters: &Counters,
+    ) -> Result<Answer, HttpError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self
+                .get_once(url, headers.clone(), limit, settings, counters)
+                .await
+            {
+                Ok(answer) if retryable_status(answer.status) && attempt < ATTEMPTS => {
+                    tracing::debug!(%url, status = %answer.status, attempt, "retrying");
+                }
+                Ok(answer) => return Ok(answer),
+                Err(error) if is_transient(&error) && attempt < ATTEMPTS => {
+                    tracing::debug!(%url, %error, attempt, "retrying");
+                }
+                Err(error) => return Err(error),
+            }
+            tokio::time::sleep(backoff(attempt)).await;
+        }
+    }
+
+    async fn get_once(
+        &self,
+        url: &Url,
+        headers: HeaderMap,
+        limit: u64,
+        settings: &RequestSettings,
+        counters: &Counters,
+    ) -> Result<Answer, HttpError> {
+        let mut response = self.send(url, headers, settings, counters).await?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let mut body = Vec::new();
+        loop {
+            let chunk = tokio::time::timeout(settings.timeout, response.chunk())
+                .await
+                .map_err(|_| HttpError::Timeout {
+                    url: url.to_string(),
+                    seconds: settings.timeout.as_secs(),
+                })?
+                .map_err(|error| HttpError::Body {
+                    url: url.to_string(),
+                    reason: error_chain(&error),
+                })?;
+            let Some(chunk) = chunk else {
+                break;
+            };
+            counters
+                .bytes
+                .fetch_add(chunk.len() as u64, Ordering::Relaxed);
+            self.totals
+                .bytes
+                .fetch_add(chunk.len() as u64, Ordering::Relaxed);
+            if body.len() as u64 + chunk.len() as u64 > limit {
+                return Err(HttpError::TooLarge {
+                    url: url.to_string(),
+                    limit,
+                });
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(Answer {
+            status,
+            headers,
+            body,
+        })
+    }
+
+    /// Sends a GET and returns the response for the caller to stream; the
+    /// status is checked by the caller. Retries connection failures only.
+    pub async fn send(
+        &self,
+        url: &Url,
+        headers: HeaderMap,
+        settings: &RequestSettings,
+        counters: &Counters,
+    ) -> Result<reqwest::Response, HttpError> {
+        let _permit = self.in_flight.acquire().await;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let mut request = self.client.get(url.clone()).headers(headers.clone());
+            if let Some(credentials) = self.credentials_for(url, settings) {
+                request = request.basic_auth(credentials.username, credentials.password);
+            }
+            counters.requests.fetch_add(1, Ordering::Relaxed);
+            self.totals.requests.fetch_add(1, Ordering::Relaxed);
+            let result = tokio::time::timeout(settings.timeout, request.send()).await;
+            let error = match result {
+                Ok(Ok(response)) => return Ok(response),
+                Ok(Err(error)) if error.is_timeout() => HttpError::Timeout {
+                    url: url.to_string(),
+                    seconds: settings.timeout.as_secs(),
+                },
+                Ok(Err(error)) => HttpError::Connect {
+                    url: url.to_string(),
+                    reason: error_chain(&error),
+                },
+                Err(_) => HttpError::Timeout {
+                    url: url.to_string(),
+                    seconds: settings.timeout.as_secs(),
+                },
+            };
+            if attempt >= ATTEMPTS || !is_transient(&error) {
+                return Err(error);
+            }
+            tracing::debug!(%url, %error, attempt, "retrying");
+            tokio::time::sleep(backoff(attempt)).await;
+        }
+    }
+}
+
+fn origin(url: &Url) -> String {
+    format!(
+        "{}://{}:{}",
+        url.scheme(),
+        url.host_str().unwrap_or(""),
+        url.port_or_known_default().unwrap_or(0)
+    )
+}
+
+fn retryable_status(status: StatusCode) -> bool {
+    status.is_server_error()
+        || status == StatusCode::TOO_MANY_REQUESTS
+        || status == StatusCode::REQUEST_TIMEOUT
+}
+
+fn is_transient(error: &HttpError) -> bool {
+    matches!(error, HttpError::Connect { .. } | HttpError::Body { .. })
+}
+
+fn backoff(attempt: u32) -> Duration {
+    // 100 ms, 400 ms, 1.6 s: long enough for a restarting server, short
+    // enough that a dead one is reported promptly.
+    Duration::from_millis(100 * 4u64.pow(attempt.saturating_sub(1).min(4)))
+}
+
+/// The error and its causes in one line, without the URL's credentials
+/// (URLs given to reqwest never carry them).
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}

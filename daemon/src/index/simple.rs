@@ -1,0 +1,293 @@
+//! Reading project pages: PEP 691 JSON and PEP 503 HTML, with the PEP 592
+//! (yanked), PEP 658/714 (core metadata), PEP 700 (upload time, size) and
+//! `data-requires-python` attributes, into one list of [`DistFile`]s.
+
+use url::Url;
+
+/// A file an index offers, as the index describes it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct DistFile {
+    pub filename: String,
+    /// Absolute, without credentials.
+    pub url: String,
+    /// Lower-case hex SHA-256, when the index gives one.
+    pub sha256: Option<String>,
+    pub requires_python: Option<String>,
+    /// `Some("")` when yanked without a reason.
+    pub yanked: Option<String>,
+    /// RFC 3339 upload time (PEP 700).
+    pub upload_time: Option<String>,
+    pub size: Option<u64>,
+    /// Whether `<url>.metadata` exists (PEP 658), and its SHA-256 if given.
+    pub core_metadata: Option<MetadataFile>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct MetadataFile {
+    pub sha256: Option<String>,
+}
+
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+#[error("the page {url} is not a valid project page: {reason}")]
+pub struct PageError {
+    pub url: String,
+    pub reason: String,
+}
+
+/// Parses a PEP 691 JSON project page fetched from `page_url`.
+pub fn parse_json(body: &[u8], page_url: &Url) -> Result<Vec<DistFile>, PageError> {
+    #[derive(serde::Deserialize)]
+    struct Page {
+        files: Vec<File>,
+    }
+    #[derive(serde::Deserialize)]
+    struct File {
+        filename: String,
+        url: String,
+        #[serde(default)]
+        hashes: std::collections::BTreeMap<String, String>,
+        #[serde(rename = "requires-python")]
+        requires_python: Option<String>,
+        #[serde(default)]
+        yanked: Yanked,
+        #[serde(rename = "upload-time")]
+        upload_time: Option<String>,
+        size: Option<u64>,
+        #[serde(rename = "core-metadata")]
+        core_metadata: Option<MetadataField>,
+        #[serde(rename = "dist-info-metadata")]
+        dist_info_metadata: Option<MetadataField>,
+    }
+    #[derive(serde::Deserialize, Default)]
+    #[serde(untagged)]
+    enum Yanked {
+        #[default]
+        No,
+        Flag(bool),
+        Reason(String),
+    }
+    #[derive(serde::Deserialize)]
+    #[serde(untagged)]
+    enum MetadataField {
+        Flag(bool),
+        Hashes(std::collections::BTreeMap<String, String>),
+    }
+
+    let page: Page = serde_json::from_slice(body).map_err(|error| PageError {
+        url: page_url.to_string(),
+        reason: error.to_string(),
+    })?;
+    let mut files = Vec::with_capacity(page.files.len());
+    for file in page.files {
+        let Some(url) = absolute(page_url, &file.url) else {
+            continue;
+        };
+        let yanked = match file.yanked {
+            Yanked::No | Yanked::Flag(false) => None,
+            Yanked::Flag(true) => Some(String::new()),
+            Yanked::Reason(reason) => Some(reason),
+        };
+        // PEP 714 renamed the key; older servers still send the old one.
+        let core_metadata = match file.core_metadata.or(file.dist_info_metadata) {
+            None | Some(MetadataField::Flag(false)) => None,
+            Some(MetadataField::Flag(true)) => Some(MetadataFile { sha256: None }),
+            Some(MetadataField::Hashes(hashes)) => Some(MetadataFile {
+                sha256: hashes.get("sha256").map(|hash| hash.to_ascii_lowercase()),
+            }),
+        };
+        files.push(DistFile {
+            filename: file.filename,
+            url,
+            sha256: file
+                .hashes
+                .get("sha256")
+                .map(|hash| hash.to_ascii_lowercase()),
+            requires_python: file.requires_python.filter(|text| !text.trim().is_empty()),
+            yanked,
+            upload_time: file.upload_time,
+            size: file.size,
+            core_metadata,
+        });
+    }
+    Ok(files)
+}
+
+/// Parses a PEP 503 HTML page (or a find-links page) fetched from `page_url`.
+pub fn parse_html(body: &str, page_url: &Url) -> Result<Vec<DistFile>, PageError> {
+    let dom = tl::parse(body, tl::ParserOptions::default()).map_err(|error| PageError {
+        url: page_url.to_string(),
+        reason: error.to_string(),
+    })?;
+    let parser = dom.parser();
+    let attribute = |tag: &tl::HTMLTag, name: &str| -> Option<String> {
+        tag.attributes()
+            .get(name)
+            .flatten()
+            .map(|value| html_escape::decode_html_entities(&value.as_utf8_str()).into_owned())
+    };
+    // A <base href> changes what relative links mean.
+    let base = dom
+        .query_selector("base")
+        .and_then(|mut found| found.next())
+        .and_then(|handle| handle.get(parser))
+        .and_then(|node| node.as_tag())
+        .and_then(|tag| attribute(tag, "href"))
+        .and_then(|href| page_url.join(&href).ok())
+        .unwrap_or_else(|| page_url.clone());
+
+    let mut files = Vec::new();
+    let Some(anchors) = dom.query_selector("a") else {
+        return Ok(files);
+    };
+    for handle in anchors {
+        let Some(tag) = handle.get(parser).and_then(|node| node.as_tag()) else {
+            continue;
+        };
+        let Some(href) = attribute(tag, "href") else {
+            continue;
+        };
+        let Some(url) = absolute(&base, &href) else {
+            continue;
+        };
+        let Ok(mut parsed) = Url::parse(&url) else {
+            continue;
+        };
+        let sha256 = parsed.fragment().and_then(|fragment| {
+            let (algorithm, value) = fragment.split_once('=')?;
+            (algorithm == "sha256").then(|| value.to_ascii_lowercase())
+        });
+        parsed.set_fragment(None);
+        let filename = parsed
+            .path_segments()
+            .and_then(|mut segments| segments.next_back())
+            .map(percent_decode)
+            .unwrap_or_default();
+        if filename.is_empty() {
+            continue;
+        }
+        let metadata = attribute(tag, "data-core-metadata")
+            .or_else(|| attribute(tag, "data-dist-info-metadata"));
+        let core_metadata = match metadata.as_deref() {
+            None | Some("false") => None,
+            Some("true") | Some("") => Some(MetadataFile { sha256: None }),
+            Some(value) => Some(MetadataFile {
+                sha256: value
+                    .split_once('=')
+                    .filter(|(algorithm, _)| *algorithm == "sha256")
+                    .map(|(_, hash)| hash.to_ascii_lowercase()),
+            }),
+        };
+        files.push(DistFile {
+            filename,
+            url: parsed.to_string(),
+            sha256,
+            requires_python: attribute(tag, "data-requires-python")
+                .filter(|text| !text.trim().is_empty()),
+            yanked: attribute(tag, "data-yanked"),
+            upload_time: None,
+            size: None,
+            core_metadata,
+        });
+    }
+    Ok(files)
+}
+
+/// `href` resolved against `base`, with any credentials removed.
+fn absolute(base: &Url, href: &str) -> Option<String> {
+    let mut url = base.join(href).ok()?;
+    if !matches!(url.scheme(), "http" | "https" | "file") {
+        return None;
+    }
+    let _ = url.set_username("");
+    let _ = url.set_password(None);
+    Some(url.to_string())
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut index = 0;
+    while index < bytes.len() {
+        if bytes[index] == b'%'
+            && index + 2 < bytes.len()
+            && let Some(byte) = std::str::from_utf8(&bytes[index + 1..index + 3])
+                .ok()
+                .and_then(|hex| u8::from_str_radix(hex, 16).ok())
+        {
+            out.push(byte);
+            index += 3;
+            continue;
+        }
+        out.push(bytes[index]);
+        index += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn page() -> Url {
+        Url::parse("http://127.0.0.1:8000/simple/demo/").unwrap()
+    }
+
+    #[test]
+    fn json_and_html_say_the_same_thing() {
+        let json = r#"{
+          "meta": {"api-version": "1.1"},
+          "name": "demo",
+          "files": [
+            {"filename": "demo-1.0-py3-none-any.whl", "url": "../../files/demo-1.0-py3-none-any.whl",
+             "hashes": {"sha256": "AB12"}, "requires-python": ">=3.8", "yanked": "broken",
+             "core-metadata": {"sha256": "CD34"}, "upload-time": "2024-01-02T03:04:05.000000Z", "size": 10},
+            {"filename": "demo-1.0.tar.gz", "url": "http://127.0.0.1:8000/files/demo-1.0.tar.gz",
+             "hashes": {}, "yanked": false, "dist-info-metadata": true}
+          ]
+        }"#;
+        let html = r#"<!DOCTYPE html><html><body>
+          <a href="../../files/demo-1.0-py3-none-any.whl#sha256=ab12" data-requires-python="&gt;=3.8" data-yanked="broken" data-core-metadata="sha256=cd34">demo-1.0-py3-none-any.whl</a>
+          <a href="http://user:pw@127.0.0.1:8000/files/demo-1.0.tar.gz" data-dist-info-metadata="true">demo-1.0.tar.gz</a>
+        </body></html>"#;
+        let from_json = parse_json(json.as_bytes(), &page()).unwrap();
+        let from_html = parse_html(html, &page()).unwrap();
+        assert_eq!(from_json.len(), 2);
+        for (json, html) in from_json.iter().zip(&from_html) {
+            assert_eq!(json.filename, html.filename);
+            assert_eq!(json.url, html.url);
+            assert_eq!(json.sha256, html.sha256);
+            assert_eq!(json.requires_python, html.requires_python);
+            assert_eq!(json.yanked, html.yanked);
+            assert_eq!(json.core_metadata, html.core_metadata);
+        }
+        let wheel = &from_json[0];
+        assert_eq!(
+            wheel.url,
+            "http://127.0.0.1:8000/files/demo-1.0-py3-none-any.whl"
+        );
+        assert_eq!(wheel.sha256.as_deref(), Some("ab12"));
+        assert_eq!(wheel.yanked.as_deref(), Some("broken"));
+        assert_eq!(
+            wheel.upload_time.as_deref(),
+            Some("2024-01-02T03:04:05.000000Z")
+        );
+        // Credentials in links never survive parsing.
+        assert!(!from_html[1].url.contains("pw"));
+    }
+
+    #[test]
+    fn html_base_and_quoted_names() {
+        let html = r##"<html><head><base href="http://127.0.0.1:9/pkgs/"></head>
+            <a href="a%2Bb-1.0.tar.gz">x</a><a href="#frag-only">y</a><a>no href</a></html>"##;
+        let files = parse_html(html, &page()).unwrap();
+        assert_eq!(files.len(), 1);
+        assert_eq!(files[0].url, "http://127.0.0.1:9/pkgs/a%2Bb-1.0.tar.gz");
+        assert_eq!(files[0].filename, "a+b-1.0.tar.gz");
+    }
+
+    #[test]
+    fn malformed_json_is_a_clear_error() {
+        let error = parse_json(b"{\"files\": 3}", &page()).unwrap_err();
+        assert!(error.to_string().contains("/simple/demo/"), "{error}");
+    }
+}

@@ -1,0 +1,328 @@
+//! PEP 508 requirements, names and environment markers, and the environment they are evaluated in.
+
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+pub use pep508_rs::{
+    ExtraName, InvalidNameError, MarkerEnvironment, MarkerEnvironmentBuilder, MarkerExpression,
+    MarkerTree, PackageName, Pep508Error, Pep508ErrorSource, RequirementOrigin, StringVersion,
+    VerbatimUrl, VersionOrUrl,
+};
+
+/// A dependency specifier; URLs keep the text they were written as.
+pub type Requirement = pep508_rs::Requirement<VerbatimUrl>;
+
+/// A string that is not a valid package, extra or group name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "`{0}` is not a valid name: names start and end with a letter or digit and contain only letters, digits, `-`, `_` and `.`"
+)]
+pub struct InvalidName(pub String);
+
+/// Parse and normalise a package name.
+///
+/// Prefer this to `PackageName::from_str`, which accepts the empty string.
+pub fn package_name(s: &str) -> Result<PackageName, InvalidName> {
+    if s.is_empty() {
+        return Err(InvalidName(String::new()));
+    }
+    PackageName::from_str(s).map_err(|_| InvalidName(s.to_string()))
+}
+
+/// Parse and normalise an extra name; like [`package_name`], refuses the empty string.
+pub fn extra_name(s: &str) -> Result<ExtraName, InvalidName> {
+    if s.is_empty() {
+        return Err(InvalidName(String::new()));
+    }
+    ExtraName::from_str(s).map_err(|_| InvalidName(s.to_string()))
+}
+
+/// Why a requirement string was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum RequirementError {
+    #[error("invalid requirement `{input}`: {message}")]
+    Invalid { input: String, message: String },
+    #[error(
+        "invalid requirement `{input}`: `${{{variable}}}` is an environment variable, which only requirement files expand"
+    )]
+    Variable { input: String, variable: String },
+}
+
+/// Parse a PEP 508 requirement.
+///
+/// pep508_rs expands `${VAR}` in URLs from the process environment; a dependency declared in
+/// metadata or pyproject.toml must not change meaning with the shell it is read in, so such
+/// strings are refused here rather than silently expanded.
+pub fn parse_requirement(input: &str) -> Result<Requirement, RequirementError> {
+    if let Some(variable) = first_variable(input) {
+        return Err(RequirementError::Variable {
+            input: input.to_string(),
+            variable: variable.to_string(),
+        });
+    }
+    Requirement::from_str(input).map_err(|err| RequirementError::Invalid {
+        input: input.to_string(),
+        message: pep508_message(&err),
+    })
+}
+
+/// The one-line message of a pep508_rs error.
+///
+/// Its `Display` draws a caret under the input and asserts on the span while doing so; the
+/// message alone is what belongs in our one-line errors.
+pub(crate) fn pep508_message<T: pep508_rs::Pep508Url>(err: &Pep508Error<T>) -> String {
+    err.message.to_string()
+}
+
+/// The first `${NAME}` (pip's variable syntax: upper-case letters, digits, `_`) in `s`.
+pub(crate) fn first_variable(s: &str) -> Option<&str> {
+    let mut rest = s;
+    while let Some(start) = rest.find("${") {
+        let after = &rest[start + 2..];
+        if let Some(end) = after.find('}') {
+            let name = &after[..end];
+            if is_variable_name(name) {
+                return Some(name);
+            }
+        }
+        rest = after;
+    }
+    None
+}
+
+pub(crate) fn is_variable_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+}
+
+/// The marker variables of one environment, as plain strings.
+///
+/// This is the serialisable form (what an interpreter probe reports, or what is computed for a
+/// target platform); [`MarkerValues::to_environment`] turns it into pep508_rs's evaluator input.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MarkerValues {
+    pub implementation_name: String,
+    pub implementation_version: String,
+    pub os_name: String,
+    pub platform_machine: String,
+    pub platform_python_implementation: String,
+    pub platform_release: String,
+    pub platform_system: String,
+    pub platform_version: String,
+    pub python_full_version: String,
+    pub python_version: String,
+    pub sys_platform: String,
+}
+
+/// A marker variable that has to be a version and is not.
+#[derive(Debug, thiserror::Error)]
+#[error("marker variable `{field}` is `{value}`, which is not a PEP 440 version: {source}")]
+pub struct MarkerValuesError {
+    pub field: &'static str,
+    pub value: String,
+    #[source]
+    pub source: pep440_rs::VersionParseError,
+}
+
+impl MarkerValues {
+    pub fn to_environment(&self) -> Result<MarkerEnvironment, MarkerValuesError> {
+        // Checked one by one so the error names the field; the builder only says "bad version".
+        for (field, value) in [
+            ("implementation_version", &self.implementation_version),
+            ("python_full_version", &self.python_full_version),
+            ("python_version", &self.python_version),
+        ] {
+            if let Err(source) = pep440_rs::Version::from_str(value) {
+                return Err(MarkerValuesError {
+                    field,
+                    value: value.clone(),
+                    source,
+                });
+            }
+        }
+        MarkerEnvironment::try_from(MarkerEnvironmentBuilder {
+            implementation_name: &self.implementation_name,
+            implementation_version: &self.implementation_version,
+            os_name: &self.os_name,
+            platform_machine: &self.platform_machine,
+            platform_python_implementation: &self.platform_python_implementation,
+            platform_release: &self.platform_release,
+            platform_system: &self.platform_system,
+            platform_version: &self.platform_version,
+            python_full_version: &self.python_full_version,
+            python_version: &self.python_version,
+            sys_platform: &self.sys_platform,
+        })
+        .map_err(|source| MarkerValuesError {
+            field: "python_full_version",
+            value: self.python_full_version.clone(),
+            source,
+        })
+    }
+}
+
+impl TryFrom<&MarkerValues> for MarkerEnvironment {
+    type Error = MarkerValuesError;
+
+    fn try_from(values: &MarkerValues) -> Result<Self, Self::Error> {
+        values.to_environment()
+    }
+}
+
+/// Whether `marker` holds in `env` with the given extras requested.
+pub fn evaluate(marker: &MarkerTree, env: &MarkerEnvironment, extras: &[ExtraName]) -> bool {
+    marker.evaluate(env, extras)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn linux_cp311() -> MarkerValues {
+        MarkerValues {
+            implementation_name: "cpython".into(),
+            implementation_version: "3.11.7".into(),
+            os_name: "posix".into(),
+            platform_machine: "x86_64".into(),
+            platform_python_implementation: "CPython".into(),
+            platform_release: "6.1.0".into(),
+            platform_system: "Linux".into(),
+            platform_version: "#1 SMP".into(),
+            python_full_version: "3.11.7".into(),
+            python_version: "3.11".into(),
+            sys_platform: "linux".into(),
+        }
+    }
+
+    fn marker(s: &str) -> MarkerTree {
+        MarkerTree::from_str(s).unwrap()
+    }
+
+    #[test]
+    fn markers_evaluate_like_pip() {
+        let env = linux_cp311().to_environment().unwrap();
+        let socks = [ExtraName::from_str("socks").unwrap()];
+        // (marker, extras requested, expected)
+        let table: &[(&str, &[ExtraName], bool)] = &[
+            (r#"python_full_version >= "3.8.1""#, &[], true),
+            (r#"python_full_version < "3.11.7""#, &[], false),
+            (r#"python_version < "3.12""#, &[], true),
+            (r#"platform_machine == "x86_64""#, &[], true),
+            (r#"platform_machine == "aarch64""#, &[], false),
+            (r#""linux" in sys_platform"#, &[], true),
+            (r#"sys_platform not in "win32 cygwin""#, &[], true),
+            (r#"sys_platform in "win32 cygwin""#, &[], false),
+            (
+                r#"os_name == "nt" or implementation_name == "cpython""#,
+                &[],
+                true,
+            ),
+            (r#"extra == "socks""#, &[], false),
+            (r#"extra == "socks""#, &socks, true),
+            (r#"extra == "Socks""#, &socks, true),
+            (
+                r#"python_version >= "3.8" and extra == "socks""#,
+                &socks,
+                true,
+            ),
+        ];
+        for (text, extras, expected) in table {
+            assert_eq!(
+                evaluate(&marker(text), &env, extras),
+                *expected,
+                "{text} with {extras:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn bad_version_field_is_named() {
+        let mut values = linux_cp311();
+        values.python_full_version = "three".into();
+        let err = values.to_environment().unwrap_err();
+        assert_eq!(err.field, "python_full_version");
+        assert!(err.to_string().contains("`three`"), "{err}");
+    }
+
+    #[test]
+    fn marker_values_round_trip_through_serde() {
+        let values = linux_cp311();
+        let json = toml::to_string(&values).unwrap();
+        let back: MarkerValues = toml::from_str(&json).unwrap();
+        assert_eq!(values, back);
+    }
+
+    #[test]
+    fn names_are_normalised() {
+        assert_eq!(
+            PackageName::from_str("Foo.Bar_baz").unwrap(),
+            PackageName::from_str("foo-bar-baz").unwrap()
+        );
+        assert_eq!(
+            PackageName::from_str("Foo.Bar_baz").unwrap().to_string(),
+            "foo-bar-baz"
+        );
+        assert_eq!(
+            ExtraName::from_str("Dev_Tools").unwrap().to_string(),
+            "dev-tools"
+        );
+        assert!(package_name("-foo").is_err());
+        assert!(package_name("foo_").is_err());
+        // pep508_rs takes the empty string as a name; we do not.
+        assert!(PackageName::from_str("").is_ok());
+        assert!(package_name("").is_err());
+        assert!(extra_name("").is_err());
+    }
+
+    #[test]
+    fn requirements_parse() {
+        let req = parse_requirement(r#"name[extra1,extra2]>=1; python_version<"3.12""#).unwrap();
+        assert_eq!(req.name.as_ref(), "name");
+        assert_eq!(req.extras.len(), 2);
+        let Some(VersionOrUrl::VersionSpecifier(specs)) = &req.version_or_url else {
+            panic!("expected specifiers: {req:?}");
+        };
+        assert_eq!(specs.to_string(), ">=1");
+        assert!(evaluate(
+            &req.marker,
+            &linux_cp311().to_environment().unwrap(),
+            &[]
+        ));
+
+        let req = parse_requirement("name @ https://example.com/x-1.0-py3-none-any.whl").unwrap();
+        let Some(VersionOrUrl::Url(url)) = &req.version_or_url else {
+            panic!("expected a URL: {req:?}");
+        };
+        assert_eq!(url.host_str(), Some("example.com"));
+        assert_eq!(url.path(), "/x-1.0-py3-none-any.whl");
+
+        let req = parse_requirement("foo (>=1.0,<2)").unwrap();
+        let Some(VersionOrUrl::VersionSpecifier(specs)) = &req.version_or_url else {
+            panic!("expected specifiers: {req:?}");
+        };
+        assert_eq!(specs.to_string(), ">=1.0, <2");
+    }
+
+    #[test]
+    fn invalid_requirements_name_the_input() {
+        let err = parse_requirement("foo==").unwrap_err();
+        assert!(
+            err.to_string().starts_with("invalid requirement `foo==`: "),
+            "{err}"
+        );
+        let err = parse_requirement("foo @ https://${HOST}/foo.whl").unwrap_err();
+        assert!(
+            matches!(err, RequirementError::Variable { ref variable, .. } if variable == "HOST")
+        );
+    }
+
+    #[test]
+    fn variables_are_found() {
+        assert_eq!(first_variable("a ${B_1} ${c}"), Some("B_1"));
+        assert_eq!(first_variable("a ${b} $C {D}"), None);
+        assert_eq!(first_variable("${} ${X}"), Some("X"));
+    }
+}
