@@ -20,3 +20,15 @@ CREATE TABLE file_metadata (
     text       TEXT    NOT NULL,
     fetched_at INTEGER NOT NULL
 );
+
+-- Locks the daemon made, keyed by everything that decides their content
+-- except the existing output; valid while the output file still has
+-- `output_sha256` (see lock/memo.rs).
+CREATE TABLE lock_memo (
+    key           TEXT    PRIMARY KEY,
+    output_path   TEXT    NOT NULL,
+    output_sha256 TEXT    NOT NULL,
+    content       TEXT    NOT NULL,
+    packages      INTEGER NOT NULL,
+    created_at    INTEGER NOT NULL
+);

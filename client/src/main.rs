@@ -34,19 +34,25 @@ struct Cli {
 pub struct Failure {
     pub message: String,
     /// A short stable name for `--json` consumers.
-    pub code: &'static str,
+    pub code: String,
 }
 
 impl Failure {
     pub fn new(message: impl Into<String>) -> Failure {
         Failure {
             message: message.into(),
-            code: "client",
+            code: "client".to_string(),
         }
     }
 
     pub fn from_status(status: tonic::Status) -> Failure {
         use tonic::Code;
+        // The daemon names the kind of failure; transport errors do not.
+        let named = status
+            .metadata()
+            .get(axle_proto::handshake::ERROR_KIND_HEADER)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_string);
         let code = match status.code() {
             Code::InvalidArgument => "invalid-input",
             Code::NotFound => "not-found",
@@ -56,6 +62,7 @@ impl Failure {
             Code::FailedPrecondition => "failed-precondition",
             _ => "internal",
         };
+        let code = named.unwrap_or_else(|| code.to_string());
         let message = match status.code() {
             // Transport failures carry tonic's own words; say what happened.
             Code::Unknown | Code::Cancelled if status.message().is_empty() => {

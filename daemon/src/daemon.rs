@@ -12,13 +12,18 @@ use tokio::sync::Notify;
 use crate::context::Invocation;
 use crate::db::{self, Pool};
 use crate::error::Error;
+use crate::index::IndexClient;
 use crate::interpreter::{Interpreter, Interpreters};
+use crate::lock::{self, LockOutcome, LockRequest, Memo};
+use crate::progress::Reporter;
 use crate::venv::{self, VenvOptions};
 
 pub struct Daemon {
     pub location: Location,
     pub pool: Pool,
     pub interpreters: Interpreters,
+    pub index: Arc<IndexClient>,
+    pub lock_memo: Memo,
     pub activity: Arc<Activity>,
     /// See `axle_proto::handshake`.
     pub build_id: String,
@@ -34,9 +39,17 @@ impl Daemon {
         pool: Pool,
         build_id: String,
         idle_timeout: Duration,
-    ) -> Arc<Daemon> {
-        Arc::new(Daemon {
+    ) -> Result<Arc<Daemon>, Error> {
+        // The machine's extra CA bundle, as pip is told about it.
+        let extra_roots = std::env::var_os("PIP_CERT")
+            .or_else(|| std::env::var_os("SSL_CERT_FILE"))
+            .map(std::path::PathBuf::from);
+        let index = IndexClient::new(pool.clone(), extra_roots.as_deref())
+            .map_err(|error| Error::Internal(error.to_string()))?;
+        Ok(Arc::new(Daemon {
             interpreters: Interpreters::new(pool.clone()),
+            index,
+            lock_memo: Memo::new(pool.clone()),
             location,
             pool,
             activity: Arc::new(Activity::new()),
@@ -44,7 +57,21 @@ impl Daemon {
             started: Instant::now(),
             idle_timeout,
             shutdown_requested: Notify::new(),
-        })
+        }))
+    }
+
+    /// `axle lock`.
+    pub async fn lock(
+        &self,
+        request: LockRequest,
+        reporter: Arc<dyn Reporter>,
+    ) -> Result<LockOutcome, Error> {
+        let services = lock::Services {
+            interpreters: &self.interpreters,
+            index: self.index.clone(),
+            memo: &self.lock_memo,
+        };
+        Ok(lock::lock(services, request, reporter).await?)
     }
 
     /// `axle venv`: finds the interpreter, lays out the environment and

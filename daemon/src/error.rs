@@ -5,7 +5,10 @@
 //! to a gRPC status code and sends the message as is.
 
 use crate::db::DbError;
+use crate::index::IndexError;
 use crate::interpreter::InterpreterError;
+use crate::lock::LockError;
+use crate::resolve::ResolveError;
 use crate::venv::VenvError;
 
 #[derive(Debug, thiserror::Error)]
@@ -16,6 +19,8 @@ pub enum Error {
     Venv(#[from] VenvError),
     #[error(transparent)]
     Db(#[from] DbError),
+    #[error(transparent)]
+    Lock(#[from] LockError),
     #[error("{0}")]
     InvalidInput(String),
     #[error("axled hit an internal error: {0}")]
@@ -33,6 +38,12 @@ pub enum ErrorKind {
     Conflict,
     /// A network or index problem; retrying may help.
     Unavailable,
+    /// The requirements cannot all be satisfied together.
+    Unsatisfiable,
+    /// Something axle does not support (yet), such as a source build.
+    Unsupported,
+    /// Downloaded bytes do not match their expected hash.
+    Integrity,
     /// A bug or a broken installation.
     Internal,
 }
@@ -50,6 +61,53 @@ impl Error {
             Error::Venv(VenvError::Io { .. }) => ErrorKind::InvalidInput,
             Error::Venv(_) => ErrorKind::Conflict,
             Error::InvalidInput(_) => ErrorKind::InvalidInput,
+            Error::Lock(error) => lock_kind(error),
+        }
+    }
+}
+
+fn lock_kind(error: &LockError) -> ErrorKind {
+    match error {
+        LockError::Requirements(_)
+        | LockError::PyProject(_)
+        | LockError::Usage(_)
+        | LockError::Target(_) => ErrorKind::InvalidInput,
+        LockError::Config(_) => ErrorKind::InvalidInput,
+        LockError::Unsupported(_) => ErrorKind::Unsupported,
+        LockError::Interpreter(InterpreterError::NotFound { .. }) => ErrorKind::NotFound,
+        LockError::Interpreter(_) => ErrorKind::InvalidInput,
+        LockError::Resolve(ResolveError::NoSolution(_)) => ErrorKind::Unsatisfiable,
+        LockError::Resolve(ResolveError::Invalid(_)) => ErrorKind::InvalidInput,
+        LockError::Resolve(ResolveError::Index(error)) | LockError::Index(error) => {
+            index_kind(error)
+        }
+        LockError::Write { .. } => ErrorKind::InvalidInput,
+        LockError::Memo(_) => ErrorKind::Internal,
+    }
+}
+
+pub fn index_kind(error: &IndexError) -> ErrorKind {
+    match error {
+        IndexError::NeedsBuild { .. } => ErrorKind::Unsupported,
+        IndexError::HashMismatch { .. } => ErrorKind::Integrity,
+        IndexError::Config(_) => ErrorKind::InvalidInput,
+        IndexError::Db(_) => ErrorKind::Internal,
+        _ => ErrorKind::Unavailable,
+    }
+}
+
+impl ErrorKind {
+    /// The stable name clients see (`--json`, the `axle-error-kind` header).
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorKind::InvalidInput => "invalid-input",
+            ErrorKind::NotFound => "not-found",
+            ErrorKind::Conflict => "conflict",
+            ErrorKind::Unavailable => "unavailable",
+            ErrorKind::Unsatisfiable => "unsatisfiable",
+            ErrorKind::Unsupported => "unsupported",
+            ErrorKind::Integrity => "integrity",
+            ErrorKind::Internal => "internal",
         }
     }
 }

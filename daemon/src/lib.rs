@@ -1,8 +1,9 @@
 //! axled's library: the daemon's state and the domain logic it serves.
 //!
 //! Read in this order: `context` (what a request knows about its client),
-//! `interpreter` and `venv` (the domain), `daemon` (state and operations),
-//! `rpc` (the wire), `server` and `lifecycle` (running it).
+//! the domain (`interpreter`, `venv`, `index`, `resolve`, `lock`), `daemon`
+//! (state and operations), `rpc` (the wire), `server` and `lifecycle`
+//! (running it).
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod context;
@@ -12,6 +13,8 @@ pub mod progress;
 
 pub mod index;
 pub mod interpreter;
+pub mod lock;
+pub mod resolve;
 pub mod venv;
 
 pub mod daemon;

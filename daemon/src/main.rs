@@ -89,7 +89,8 @@ fn run(args: Args) -> anyhow::Result<()> {
             pool.clone(),
             build_id,
             Duration::from_secs(args.idle_timeout),
-        );
+        )
+        .map_err(|error| anyhow::anyhow!("{error}"))?;
         let reason = server::run(listener, daemon, shutdown_signal()).await?;
         drop(socket);
         lifecycle::remove_daemon_info(&location);

@@ -8,7 +8,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use axle_proto::handshake::{BUILD_ID_HEADER, MISMATCH_MARKER};
+use axle_proto::handshake::{BUILD_ID_HEADER, ERROR_KIND_HEADER, MISMATCH_MARKER};
 use axle_proto::v1::{self, axle_server::Axle};
 use futures::Stream;
 use tokio::sync::mpsc;
@@ -18,6 +18,8 @@ use tonic::{Request, Response, Status};
 use crate::context::Invocation;
 use crate::daemon::{CreateVenv, Daemon};
 use crate::error::{Error, ErrorKind};
+use crate::index::{IndexSettings, IndexStrategy};
+use crate::lock::{AnnotationStyle, LockFormat, LockRequest};
 use crate::progress::{NoticeLevel, Reporter};
 
 pub use axle_proto::v1::axle_server::AxleServer;
@@ -143,9 +145,25 @@ impl Axle for Service {
 
     async fn lock(
         &self,
-        _request: Request<v1::LockRequest>,
+        request: Request<v1::LockRequest>,
     ) -> Result<Response<EventStream>, Status> {
-        Err(Status::unimplemented("this daemon cannot lock yet"))
+        let domain = lock_request(request.into_inner())?;
+        Ok(self.stream(move |daemon, reporter| async move {
+            let outcome = daemon.lock(domain, reporter).await?;
+            Ok(v1::event::Kind::LockResult(v1::LockResult {
+                output_file: outcome.output_file.to_string_lossy().into_owned(),
+                content: outcome.content,
+                packages: outcome.packages as u32,
+                fresh: outcome.fresh,
+                written: outcome.written,
+                elapsed_us: outcome.elapsed.as_micros() as u64,
+                stats: Some(v1::LockStats {
+                    http_requests: outcome.http_requests,
+                    bytes_fetched: outcome.bytes_fetched,
+                    cache_hits: outcome.cache_hits,
+                }),
+            }))
+        }))
     }
 
     type SyncStream = EventStream;
@@ -188,15 +206,87 @@ fn invocation(proto: Option<v1::Invocation>) -> Result<Invocation, Status> {
     })
 }
 
+fn lock_request(request: v1::LockRequest) -> Result<LockRequest, Status> {
+    let invocation = invocation(request.invocation)?;
+    let index = request.index.unwrap_or_default();
+    let strategy = IndexStrategy::parse(&index.index_strategy).ok_or_else(|| {
+        Status::invalid_argument(format!("unknown index strategy `{}`", index.index_strategy))
+    })?;
+    let annotation_style = match request.annotation_style.as_str() {
+        "" | "split" => AnnotationStyle::Split,
+        "line" => AnnotationStyle::Line,
+        other => {
+            return Err(Status::invalid_argument(format!(
+                "unknown annotation style `{other}`"
+            )));
+        }
+    };
+    let format = match request.format.as_str() {
+        "" | "requirements" | "requirements.txt" => LockFormat::Requirements,
+        "pylock" | "pylock.toml" => LockFormat::Pylock,
+        other => {
+            return Err(Status::invalid_argument(format!(
+                "unknown lock format `{other}`"
+            )));
+        }
+    };
+    let non_empty = |text: String| Some(text).filter(|text| !text.is_empty());
+    Ok(LockRequest {
+        invocation,
+        src_files: request.src_files,
+        constraints: request.constraints,
+        output_file: non_empty(request.output_file),
+        extras: request.extras,
+        all_extras: request.all_extras,
+        groups: request.groups,
+        generate_hashes: request.generate_hashes,
+        strip_extras: request.strip_extras,
+        allow_unsafe: request.allow_unsafe,
+        upgrade: request.upgrade,
+        upgrade_packages: request.upgrade_packages,
+        header: request.header,
+        annotate: request.annotate,
+        annotation_style,
+        emit_index_url: request.emit_index_url,
+        emit_find_links: request.emit_find_links,
+        dry_run: request.dry_run,
+        pre: request.pre,
+        python: non_empty(request.python),
+        python_version: non_empty(request.python_version),
+        python_platform: non_empty(request.python_platform),
+        exclude_newer: non_empty(request.exclude_newer),
+        offline: request.offline,
+        index: IndexSettings {
+            index_url: non_empty(index.index_url),
+            extra_index_urls: index.extra_index_urls,
+            find_links: index.find_links,
+            no_index: index.no_index,
+        },
+        strategy,
+        format,
+        refresh: request.refresh,
+        refresh_packages: request.refresh_packages,
+    })
+}
+
 fn status_of(error: &Error) -> Status {
     let message = error.to_string();
-    match error.kind() {
+    let kind = error.kind();
+    let mut status = match kind {
         ErrorKind::InvalidInput => Status::invalid_argument(message),
         ErrorKind::NotFound => Status::not_found(message),
         ErrorKind::Conflict => Status::already_exists(message),
         ErrorKind::Unavailable => Status::unavailable(message),
+        ErrorKind::Unsatisfiable => Status::failed_precondition(message),
+        ErrorKind::Unsupported => Status::unimplemented(message),
+        ErrorKind::Integrity => Status::data_loss(message),
         ErrorKind::Internal => Status::internal(message),
-    }
+    };
+    status.metadata_mut().insert(
+        ERROR_KIND_HEADER,
+        tonic::metadata::MetadataValue::from_static(kind.name()),
+    );
+    status
 }
 
 struct StreamReporter {

@@ -306,7 +306,11 @@ async fn a_dead_index_names_its_url_and_retries_transient_errors() {
     };
     let error = setup
         .client
-        .project(&sources(std::slice::from_ref(&dead)), &name("demo"), &context())
+        .project(
+            &sources(std::slice::from_ref(&dead)),
+            &name("demo"),
+            &context(),
+        )
         .await
         .unwrap_err();
     assert!(error.to_string().contains(&dead), "{error}");

@@ -46,7 +46,8 @@ async fn serves_status_checks_builds_and_stops_on_request() {
         pool,
         "build-a".into(),
         Duration::from_secs(600),
-    );
+    )
+    .unwrap();
     let listener = tokio::net::UnixListener::bind(&location.socket).unwrap();
     let (_never, shutdown) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(server::run(listener, daemon, async {

@@ -20,6 +20,11 @@ use sha2::{Digest, Sha256};
 /// Metadata key holding the client's expected build id.
 pub const BUILD_ID_HEADER: &str = "axle-build-id";
 
+/// Metadata key of an error status naming the kind of failure
+/// (`invalid-input`, `unsatisfiable`, `unavailable`, ...), stable for
+/// clients that react to it.
+pub const ERROR_KIND_HEADER: &str = "axle-error-kind";
+
 /// Text included in the status message of a build mismatch.
 pub const MISMATCH_MARKER: &str = "axle-build-mismatch";
 

@@ -2,6 +2,7 @@
 //! the daemon, and prints the reply.
 
 mod daemon;
+mod lock;
 mod venv;
 
 use std::path::PathBuf;
@@ -20,6 +21,8 @@ use crate::output::Output;
 pub enum Command {
     /// Create a virtual environment (like `python -m venv --without-pip`).
     Venv(venv::VenvArgs),
+    /// Pin requirements into a lock file (like `pip-compile`).
+    Lock(Box<lock::LockArgs>),
     /// Start, stop or inspect the daemon.
     #[command(subcommand)]
     Daemon(daemon::DaemonCommand),
@@ -32,17 +35,39 @@ pub async fn run(
     cwd: PathBuf,
 ) -> Result<ExitCode, Failure> {
     match command {
-        Command::Venv(args) => venv::run(args, daemon, output, invocation(cwd)).await,
+        Command::Venv(args) => {
+            venv::run(
+                args,
+                daemon,
+                output,
+                invocation(cwd, Environment::Forwarded),
+            )
+            .await
+        }
+        Command::Lock(args) => {
+            lock::run(*args, daemon, output, invocation(cwd, Environment::Whole)).await
+        }
         Command::Daemon(command) => daemon::run(command, daemon, output).await,
     }
 }
 
+/// How much of the environment a request carries.
+enum Environment {
+    /// The variables axle itself reads.
+    Forwarded,
+    /// Everything: requirement files may expand any `${VARIABLE}`.
+    Whole,
+}
+
 /// What the daemon needs to know about this client.
-fn invocation(cwd: PathBuf) -> v1::Invocation {
-    let env = FORWARDED
-        .iter()
-        .filter_map(|name| Some((name.to_string(), std::env::var(name).ok()?)))
-        .collect();
+fn invocation(cwd: PathBuf, environment: Environment) -> v1::Invocation {
+    let env = match environment {
+        Environment::Forwarded => FORWARDED
+            .iter()
+            .filter_map(|name| Some((name.to_string(), std::env::var(name).ok()?)))
+            .collect(),
+        Environment::Whole => std::env::vars().collect(),
+    };
     v1::Invocation {
         cwd: cwd.to_string_lossy().into_owned(),
         env,
@@ -71,5 +96,48 @@ async fn follow(
             }
             None => {}
         }
+    }
+}
+
+/// The index options shared by commands that fetch packages.
+#[derive(clap::Args, Clone, Default)]
+pub struct IndexArgs {
+    /// The package index (default: pip's configuration, else the interpreter's pip default).
+    #[arg(short = 'i', long, value_name = "URL")]
+    index_url: Option<String>,
+    /// Another index to search (repeatable).
+    #[arg(long = "extra-index-url", value_name = "URL")]
+    extra_index_urls: Vec<String>,
+    /// A directory or page of links to wheels and sdists (repeatable).
+    #[arg(short = 'f', long = "find-links", value_name = "PATH_OR_URL")]
+    find_links: Vec<String>,
+    /// Use no index, only --find-links.
+    #[arg(long)]
+    no_index: bool,
+    /// `first-index` (default: a project comes from the first index that has
+    /// it) or `unsafe-best-match` (pip's: all indexes compete).
+    #[arg(long, value_name = "STRATEGY", value_parser = ["first-index", "unsafe-best-match"])]
+    index_strategy: Option<String>,
+}
+
+impl IndexArgs {
+    fn into_proto(self) -> v1::IndexOptions {
+        v1::IndexOptions {
+            index_url: self.index_url.unwrap_or_default(),
+            extra_index_urls: self.extra_index_urls,
+            find_links: self.find_links,
+            no_index: self.no_index,
+            index_strategy: self.index_strategy.unwrap_or_default(),
+        }
+    }
+}
+
+/// `1.2 ms`, `340 ms`, `2.41 s`.
+fn human_duration(micros: u64) -> String {
+    match micros {
+        0..1_000 => format!("{:.2} ms", micros as f64 / 1000.0),
+        1_000..100_000 => format!("{:.1} ms", micros as f64 / 1000.0),
+        100_000..1_000_000 => format!("{} ms", micros / 1000),
+        _ => format!("{:.2} s", micros as f64 / 1_000_000.0),
     }
 }

@@ -870,9 +870,17 @@ fn indexed(file: &DistFile, name: &PackageName, source: &Arc<str>) -> Option<Ind
     })
 }
 
+/// How long a page without any `Cache-Control` stays fresh. Indexes that
+/// say nothing get the freshness the best-known index declares for its
+/// pages (ten minutes); `--refresh` looks again at once.
+const HEURISTIC_MAX_AGE: i64 = 600;
+
 /// `Cache-Control: max-age` in seconds; `no-cache`/`no-store` mean 0.
 fn max_age(headers: &HeaderMap) -> Option<i64> {
-    let value = headers.get(reqwest::header::CACHE_CONTROL)?.to_str().ok()?;
+    let Some(value) = headers.get(reqwest::header::CACHE_CONTROL) else {
+        return Some(HEURISTIC_MAX_AGE);
+    };
+    let value = value.to_str().ok()?;
     let mut max_age = None;
     for directive in value.split(',').map(str::trim) {
         if directive.eq_ignore_ascii_case("no-cache") || directive.eq_ignore_ascii_case("no-store")

@@ -39,20 +39,7 @@ impl Libc {
 }
 
 /// The PEP 508 marker environment, as the interpreter reports it.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
-pub struct MarkerValues {
-    pub implementation_name: String,
-    pub implementation_version: String,
-    pub os_name: String,
-    pub platform_machine: String,
-    pub platform_python_implementation: String,
-    pub platform_release: String,
-    pub platform_system: String,
-    pub platform_version: String,
-    pub python_full_version: String,
-    pub python_version: String,
-    pub sys_platform: String,
-}
+pub use axle_standards::MarkerValues;
 
 #[derive(Debug, thiserror::Error)]
 pub enum QueryError {

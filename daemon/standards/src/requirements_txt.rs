@@ -40,6 +40,10 @@ pub struct RequirementsTxt {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Entry {
     pub requirement: Requirement,
+    /// The environment marker as written (after `;`), for tools that echo
+    /// it: the parsed marker is normalised (`python_version` becomes
+    /// `python_full_version`), which pip-compile's output does not do.
+    pub marker_text: Option<String>,
     /// `algorithm:hexdigest`, lower-case, in the order given.
     pub hashes: Vec<String>,
     pub origin: Origin,
@@ -413,6 +417,7 @@ impl Reader<'_> {
         }
         let requirement = parse_requirement_line(args, line.dir).map_err(|p| line.error(p))?;
         let entry = Entry {
+            marker_text: marker_text(args),
             requirement,
             hashes,
             origin: line.origin(),
@@ -1041,6 +1046,29 @@ fn parse_editable(value: &str, line: &Line<'_>) -> Result<Editable, LineProblem>
         url: unnamed.url,
         origin: line.origin(),
     })
+}
+
+/// The marker part of a requirement line: after the first `;` outside
+/// quotes, or, for `name @ url` lines, after a `;` preceded by whitespace
+/// (a URL may contain `;`).
+fn marker_text(requirement: &str) -> Option<String> {
+    let is_url = requirement.contains(" @ ") || requirement.contains("://");
+    let mut quote: Option<char> = None;
+    let mut previous = ' ';
+    for (index, c) in requirement.char_indices() {
+        match (quote, c) {
+            (Some(open), c) if c == open => quote = None,
+            (Some(_), _) => {}
+            (None, '\'' | '"') => quote = Some(c),
+            (None, ';') if !is_url || previous.is_whitespace() => {
+                let marker = requirement[index + 1..].trim();
+                return (!marker.is_empty()).then(|| marker.to_string());
+            }
+            _ => {}
+        }
+        previous = c;
+    }
+    None
 }
 
 #[cfg(test)]

@@ -544,3 +544,26 @@ fn bare_requirements() {
     assert!(!requirement.marker.is_true());
     assert_eq!(percent_decode("a%2Bb%zz%4"), "a+b%zz%4");
 }
+
+#[test]
+fn marker_text_is_kept_as_written() {
+    let cases = [
+        ("foo", None),
+        ("foo ; python_version<'3.12'", Some("python_version<'3.12'")),
+        (
+            "foo[x]>=1;sys_platform == \"linux\"",
+            Some("sys_platform == \"linux\""),
+        ),
+        (
+            "foo @ https://example.com/a;b/foo-1.0-py3-none-any.whl ; os_name == 'nt'",
+            Some("os_name == 'nt'"),
+        ),
+        (
+            "foo @ https://example.com/a;b/foo-1.0-py3-none-any.whl",
+            None,
+        ),
+    ];
+    for (line, expected) in cases {
+        assert_eq!(marker_text(line).as_deref(), expected, "{line}");
+    }
+}

@@ -1,0 +1,201 @@
+//! Reading what a lock is made from: requirement files (pip syntax, with
+//! their `-r`/`-c` includes and options), `pyproject.toml` (dependencies,
+//! extras, dependency groups) and constraint files.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+
+use axle_standards::requirements_txt::Location;
+use axle_standards::{ExtraName, ExtrasSelection, PyProject, RequirementsTxt, ViaKind};
+
+use super::LockError;
+use crate::context::Invocation;
+use crate::index::IndexSettings;
+use crate::resolve::{BinaryPolicy, Origin, RootRequirement};
+
+#[derive(Debug, Default)]
+pub struct Inputs {
+    pub requirements: Vec<RootRequirement>,
+    pub constraints: Vec<RootRequirement>,
+    /// Index options found in requirement files.
+    pub index_settings: Vec<IndexSettings>,
+    pub trusted_hosts: Vec<String>,
+    pub pre: bool,
+    pub binaries: BinaryPolicy,
+    /// Every file that contributed, for the memo of unchanged inputs.
+    pub files: BTreeSet<PathBuf>,
+}
+
+/// What to read, as the request gives it.
+pub struct InputSpec<'a> {
+    pub invocation: &'a Invocation,
+    /// Absolute paths of the source files.
+    pub src_files: &'a [PathBuf],
+    pub constraint_files: &'a [PathBuf],
+    pub extras: &'a [String],
+    pub all_extras: bool,
+    pub groups: &'a [String],
+}
+
+pub fn read(spec: &InputSpec<'_>) -> Result<Inputs, LockError> {
+    let env: HashMap<String, String> = spec
+        .invocation
+        .env
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let mut inputs = Inputs::default();
+    let display = |path: &Path| display_path(path, &spec.invocation.cwd);
+
+    for src in spec.src_files {
+        inputs.files.insert(src.clone());
+        let file_name = src.file_name().and_then(|name| name.to_str()).unwrap_or("");
+        match file_name {
+            "pyproject.toml" => read_pyproject(spec, src, &display(src), &mut inputs)?,
+            "setup.py" | "setup.cfg" => {
+                return Err(LockError::Unsupported(format!(
+                    "{}: reading dependencies from {file_name} needs a source build, which axle cannot do yet; list them in a requirements.in or pyproject.toml",
+                    display(src)
+                )));
+            }
+            _ => {
+                let parsed = RequirementsTxt::read(src, ViaKind::Requirement, &env)?;
+                absorb(parsed, &mut inputs, &display)?;
+            }
+        }
+    }
+    for file in spec.constraint_files {
+        inputs.files.insert(file.clone());
+        let parsed = RequirementsTxt::read(file, ViaKind::Constraint, &env)?;
+        absorb(parsed, &mut inputs, &display)?;
+    }
+    if !spec.extras.is_empty() || spec.all_extras || !spec.groups.is_empty() {
+        let has_project = spec
+            .src_files
+            .iter()
+            .any(|src| src.file_name().is_some_and(|name| name == "pyproject.toml"));
+        if !has_project {
+            return Err(LockError::Usage(
+                "--extra, --all-extras and --group need a pyproject.toml among the inputs"
+                    .to_string(),
+            ));
+        }
+    }
+    Ok(inputs)
+}
+
+fn read_pyproject(
+    spec: &InputSpec<'_>,
+    path: &Path,
+    shown: &str,
+    inputs: &mut Inputs,
+) -> Result<(), LockError> {
+    let project = PyProject::read(path)?;
+    let selection = if spec.all_extras {
+        ExtrasSelection::All
+    } else if spec.extras.is_empty() {
+        ExtrasSelection::None
+    } else {
+        let extras = spec
+            .extras
+            .iter()
+            .map(|extra| {
+                axle_standards::requirement::extra_name(extra).map_err(|error| {
+                    LockError::Usage(format!("`{extra}` is not a valid extra name: {error}"))
+                })
+            })
+            .collect::<Result<Vec<ExtraName>, LockError>>()?;
+        ExtrasSelection::Some(extras)
+    };
+    // pip-compile annotates pyproject dependencies with the project's name.
+    let label = match project.project.as_ref() {
+        Some(details) => format!("{} ({shown})", details.name),
+        None => shown.to_string(),
+    };
+    let origin = Origin::Project(label);
+    if project.project.is_some() {
+        for requirement in project.requirements(&selection)? {
+            inputs.requirements.push(RootRequirement {
+                requirement,
+                marker_text: None,
+                origin: origin.clone(),
+            });
+        }
+    }
+    if !spec.groups.is_empty() {
+        let groups = spec
+            .groups
+            .iter()
+            .map(|group| {
+                group.parse::<axle_standards::GroupName>().map_err(|error| {
+                    LockError::Usage(format!("`{group}` is not a valid group name: {error}"))
+                })
+            })
+            .collect::<Result<Vec<_>, LockError>>()?;
+        for requirement in project.dependency_group_requirements(&groups)? {
+            inputs.requirements.push(RootRequirement {
+                requirement,
+                marker_text: None,
+                origin: origin.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn absorb(
+    parsed: RequirementsTxt,
+    inputs: &mut Inputs,
+    display: &dyn Fn(&Path) -> String,
+) -> Result<(), LockError> {
+    if let Some(editable) = parsed.editables.first() {
+        return Err(LockError::Unsupported(format!(
+            "{}:{}: editable requirements (-e) need a source build, which axle cannot do yet",
+            display(&editable.origin.file),
+            editable.origin.line
+        )));
+    }
+    for entry in parsed.requirements {
+        inputs.files.insert(entry.origin.file.clone());
+        inputs.requirements.push(RootRequirement {
+            origin: Origin::Requirements(display(&entry.origin.file)),
+            marker_text: entry.marker_text,
+            requirement: entry.requirement,
+        });
+    }
+    for entry in parsed.constraints {
+        inputs.files.insert(entry.origin.file.clone());
+        inputs.constraints.push(RootRequirement {
+            origin: Origin::Constraints(display(&entry.origin.file)),
+            marker_text: entry.marker_text,
+            requirement: entry.requirement,
+        });
+    }
+    let options = parsed.options;
+    let location = |location: &Location| match location {
+        Location::Url(url) => url.to_string(),
+        Location::Path(path) => path.display().to_string(),
+    };
+    inputs.index_settings.push(IndexSettings {
+        index_url: options.index_url.as_ref().map(location),
+        extra_index_urls: options.extra_index_urls.iter().map(location).collect(),
+        find_links: options.find_links.iter().map(location).collect(),
+        no_index: options.no_index,
+    });
+    inputs.trusted_hosts.extend(options.trusted_hosts);
+    inputs.pre |= options.pre;
+    let binaries = &mut inputs.binaries;
+    binaries.only_binary_all |= options.only_binary.all;
+    binaries.only_binary.extend(options.only_binary.packages);
+    binaries.no_binary_all |= options.no_binary.all;
+    binaries.no_binary.extend(options.no_binary.packages);
+    Ok(())
+}
+
+/// `path` as pip-compile shows it: relative to the working directory when
+/// inside it.
+pub fn display_path(path: &Path, cwd: &Path) -> String {
+    path.strip_prefix(cwd)
+        .map(|relative| relative.display().to_string())
+        .unwrap_or_else(|_| path.display().to_string())
+}

@@ -1,0 +1,170 @@
+//! Resolution: from root requirements to one version of each package, with
+//! PubGrub (the `pubgrub` crate) as the solver.
+//!
+//! The solver is synchronous and runs on a blocking thread; the provider asks
+//! the async [`IndexClient`] through a runtime handle and, whenever it learns
+//! a package's dependencies, starts fetching their pages and likely metadata
+//! in the background, so that network latency overlaps with solving.
+//!
+//! Architecture invariant: this module does no IO of its own; everything it
+//! knows about packages comes from the index client.
+
+mod candidates;
+mod package;
+mod provider;
+mod report;
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
+
+use axle_standards::{ExtraName, MarkerEnvironment, PackageName, Requirement, Tags, Version};
+
+pub use candidates::{BinaryPolicy, VersionFiles};
+pub use package::PubPackage;
+
+use crate::index::{FetchContext, IndexClient, IndexError, IndexedFile, Sources};
+use crate::progress::Reporter;
+
+/// The environment a resolution is for.
+#[derive(Clone)]
+pub struct Target {
+    pub markers: MarkerEnvironment,
+    pub tags: Arc<Tags>,
+    /// The full interpreter version (`requires-python` is checked against it).
+    pub python_full_version: Version,
+    /// `major.minor`, for headers.
+    pub python_version: String,
+}
+
+/// Where a root requirement came from, for `# via` annotations.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Origin {
+    /// `-r file` (a requirements input).
+    Requirements(String),
+    /// `-c file` (a constraints file).
+    Constraints(String),
+    /// A `pyproject.toml` (annotated with its project name and path).
+    Project(String),
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Origin::Requirements(file) => write!(f, "-r {file}"),
+            Origin::Constraints(file) => write!(f, "-c {file}"),
+            Origin::Project(text) => f.write_str(text),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct RootRequirement {
+    pub requirement: Requirement,
+    /// The marker as the user wrote it, when known (echoed in the lock).
+    pub marker_text: Option<String>,
+    pub origin: Origin,
+}
+
+/// Everything a resolution needs.
+pub struct ResolveRequest {
+    pub requirements: Vec<RootRequirement>,
+    pub constraints: Vec<RootRequirement>,
+    /// Pins to keep when they still fit (from an existing lock).
+    pub preferences: HashMap<PackageName, Version>,
+    pub target: Target,
+    pub sources: Sources,
+    pub fetch: FetchContext,
+    /// `--pre`: pre-releases are as good as final releases.
+    pub prereleases: bool,
+    /// Files uploaded after this time are ignored (`--exclude-newer`).
+    pub exclude_newer: Option<jiff::Timestamp>,
+    pub binaries: BinaryPolicy,
+}
+
+/// One pinned package.
+#[derive(Debug, Clone)]
+pub struct Pin {
+    pub name: PackageName,
+    pub version: Version,
+    /// Extras some requirement asked for.
+    pub extras: BTreeSet<ExtraName>,
+    /// Every file of this version on the source it came from (hashes of all
+    /// of them go into the lock, as pip-compile writes them).
+    pub files: Vec<IndexedFile>,
+    /// A direct URL requirement (`name @ url`), if that is how it is pinned.
+    pub url: Option<String>,
+    /// The roots and packages that require it.
+    pub required_by: BTreeSet<RequiredBy>,
+    /// The marker of the root requirement(s), written after the pin.
+    pub root_marker: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum RequiredBy {
+    Origin(Origin),
+    Package(PackageName),
+}
+
+impl std::fmt::Display for RequiredBy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RequiredBy::Origin(origin) => origin.fmt(f),
+            RequiredBy::Package(name) => name.fmt(f),
+        }
+    }
+}
+
+/// The result: pins sorted by name.
+#[derive(Debug, Clone)]
+pub struct Resolution {
+    pub pins: Vec<Pin>,
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ResolveError {
+    #[error("no set of versions satisfies the requirements:\n{0}")]
+    NoSolution(String),
+    #[error(transparent)]
+    Index(#[from] IndexError),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Resolves `request`. Blocking: call it from a blocking thread.
+pub fn resolve(
+    request: ResolveRequest,
+    index: Arc<IndexClient>,
+    runtime: tokio::runtime::Handle,
+    reporter: Arc<dyn Reporter>,
+) -> Result<Resolution, ResolveError> {
+    let provider = provider::Provider::new(&request, index, runtime, reporter)?;
+    let solution = match pubgrub::resolve(&provider, PubPackage::Root, Version::new([0])) {
+        Ok(solution) => solution,
+        Err(error) => return Err(provider.explain(error)),
+    };
+    provider.pins(&request, solution)
+}
+
+/// Names whose requirement or constraint names a pre-release explicitly.
+fn prerelease_named(requirements: &[&Requirement]) -> HashSet<PackageName> {
+    requirements
+        .iter()
+        .filter(|requirement| match &requirement.version_or_url {
+            Some(axle_standards::VersionOrUrl::VersionSpecifier(specifiers)) => {
+                axle_standards::allows_prerelease(specifiers)
+            }
+            _ => false,
+        })
+        .map(|requirement| requirement.name.clone())
+        .collect()
+}
+
+/// `requires-python` compatibility of a file or a version's metadata.
+fn python_allows(specifiers: &str, python: &Version) -> bool {
+    use std::str::FromStr;
+    match axle_standards::VersionSpecifiers::from_str(specifiers) {
+        Ok(specifiers) => specifiers.contains(python),
+        // An unreadable requires-python does not hide a file: pip ignores it too.
+        Err(_) => true,
+    }
+}

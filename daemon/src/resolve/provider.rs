@@ -1,0 +1,568 @@
+//! The PubGrub dependency provider: candidates, version choice (preferences,
+//! pre-release and yanked rules), dependencies (markers, extras,
+//! constraints, requires-python), and prefetching.
+
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
+
+use axle_standards::{
+    ExtraName, Metadata, Operator, PackageName, Requirement, Version, VersionOrUrl, evaluate,
+};
+use pubgrub::{Dependencies, DependencyProvider, PackageResolutionStatistics, Ranges};
+
+use super::candidates::{self, BinaryPolicy, Candidates};
+use super::package::PubPackage;
+use super::{Pin, RequiredBy, Resolution, ResolveError, ResolveRequest, Target};
+use crate::index::{FetchContext, IndexClient, IndexedFile, Sources};
+use crate::progress::Reporter;
+
+type Range = Ranges<Version>;
+
+pub struct Provider {
+    index: Arc<IndexClient>,
+    runtime: tokio::runtime::Handle,
+    reporter: Arc<dyn Reporter>,
+    sources: Sources,
+    fetch: FetchContext,
+    target: Target,
+    exclude_newer: Option<jiff::Timestamp>,
+    binaries: BinaryPolicy,
+    prereleases: bool,
+    prerelease_named: RefCell<HashSet<PackageName>>,
+    constraints: HashMap<PackageName, Range>,
+    preferences: HashMap<PackageName, Version>,
+    root_dependencies: Vec<(PubPackage, Range)>,
+    /// Versions some requirement pins with `==`/`===` (yanked ones are
+    /// allowed only then).
+    exact_pins: RefCell<HashMap<PackageName, HashSet<Version>>>,
+    candidates: RefCell<HashMap<PackageName, Arc<Candidates>>>,
+    metadata: RefCell<HashMap<(PackageName, Version), Arc<Metadata>>>,
+    first_seen: RefCell<HashMap<PubPackage, usize>>,
+    prefetched: RefCell<HashSet<PackageName>>,
+    decided: Cell<u64>,
+}
+
+impl Provider {
+    pub fn new(
+        request: &ResolveRequest,
+        index: Arc<IndexClient>,
+        runtime: tokio::runtime::Handle,
+        reporter: Arc<dyn Reporter>,
+    ) -> Result<Provider, ResolveError> {
+        let markers = &request.target.markers;
+        let active = |requirement: &Requirement| evaluate(&requirement.marker, markers, &[]);
+        let named: Vec<&Requirement> = request
+            .requirements
+            .iter()
+            .chain(&request.constraints)
+            .map(|root| &root.requirement)
+            .collect();
+        let mut constraints: HashMap<PackageName, Range> = HashMap::new();
+        for constraint in request
+            .constraints
+            .iter()
+            .map(|root| &root.requirement)
+            .filter(|r| active(r))
+        {
+            let range = match &constraint.version_or_url {
+                Some(VersionOrUrl::VersionSpecifier(specifiers)) => Range::from(specifiers.clone()),
+                Some(VersionOrUrl::Url(_)) => {
+                    return Err(ResolveError::Invalid(format!(
+                        "the constraint on {} is a URL; constraints must be version specifiers",
+                        constraint.name
+                    )));
+                }
+                None => Range::full(),
+            };
+            let entry = constraints
+                .entry(constraint.name.clone())
+                .or_insert_with(Range::full);
+            *entry = entry.intersection(&range);
+        }
+
+        let provider = Provider {
+            index,
+            runtime,
+            reporter,
+            sources: request.sources.clone(),
+            fetch: request.fetch.clone(),
+            target: request.target.clone(),
+            exclude_newer: request.exclude_newer,
+            binaries: request.binaries.clone(),
+            prereleases: request.prereleases,
+            prerelease_named: RefCell::new(super::prerelease_named(&named)),
+            constraints,
+            preferences: request.preferences.clone(),
+            root_dependencies: Vec::new(),
+            exact_pins: RefCell::new(HashMap::new()),
+            candidates: RefCell::new(HashMap::new()),
+            metadata: RefCell::new(HashMap::new()),
+            first_seen: RefCell::new(HashMap::new()),
+            prefetched: RefCell::new(HashSet::new()),
+            decided: Cell::new(0),
+        };
+        for constraint in request.constraints.iter().map(|root| &root.requirement) {
+            provider.note_exact_pins(constraint);
+        }
+        let mut root = Vec::new();
+        for requirement in request
+            .requirements
+            .iter()
+            .map(|root| &root.requirement)
+            .filter(|r| active(r))
+        {
+            provider.add_requirement(requirement, &mut root)?;
+        }
+        let root = merge(root);
+        provider.prefetch(&root);
+        Ok(Provider {
+            root_dependencies: root,
+            ..provider
+        })
+    }
+
+    /// Adds `requirement` (its base package and one package per extra).
+    fn add_requirement(
+        &self,
+        requirement: &Requirement,
+        out: &mut Vec<(PubPackage, Range)>,
+    ) -> Result<(), ResolveError> {
+        let mut range = match &requirement.version_or_url {
+            None => Range::full(),
+            Some(VersionOrUrl::VersionSpecifier(specifiers)) => {
+                if axle_standards::allows_prerelease(specifiers) {
+                    self.prerelease_named
+                        .borrow_mut()
+                        .insert(requirement.name.clone());
+                }
+                Range::from(specifiers.clone())
+            }
+            Some(VersionOrUrl::Url(url)) => {
+                return Err(ResolveError::Invalid(format!(
+                    "{} is required from a URL ({url}); direct URL requirements are not supported yet",
+                    requirement.name
+                )));
+            }
+        };
+        self.note_exact_pins(requirement);
+        if let Some(constraint) = self.constraints.get(&requirement.name) {
+            range = range.intersection(constraint);
+        }
+        out.push((PubPackage::base(requirement.name.clone()), range.clone()));
+        for extra in &requirement.extras {
+            out.push((
+                PubPackage::Package {
+                    name: requirement.name.clone(),
+                    extra: Some(extra.clone()),
+                },
+                range.clone(),
+            ));
+        }
+        Ok(())
+    }
+
+    fn note_exact_pins(&self, requirement: &Requirement) {
+        if let Some(VersionOrUrl::VersionSpecifier(specifiers)) = &requirement.version_or_url {
+            for specifier in specifiers.iter() {
+                if matches!(specifier.operator(), Operator::Equal | Operator::ExactEqual) {
+                    self.exact_pins
+                        .borrow_mut()
+                        .entry(requirement.name.clone())
+                        .or_default()
+                        .insert(specifier.version().clone());
+                }
+            }
+        }
+    }
+
+    fn exactly_pinned(&self, name: &PackageName, version: &Version) -> bool {
+        self.exact_pins
+            .borrow()
+            .get(name)
+            .is_some_and(|versions| versions.contains(version))
+    }
+
+    fn candidates(&self, name: &PackageName) -> Result<Arc<Candidates>, ResolveError> {
+        if let Some(known) = self.candidates.borrow().get(name) {
+            return Ok(known.clone());
+        }
+        let files = self
+            .runtime
+            .block_on(self.index.project(&self.sources, name, &self.fetch))?;
+        if files.is_empty() {
+            tracing::debug!(%name, "no files found");
+        }
+        let grouped = Arc::new(candidates::group(
+            name,
+            files,
+            &self.target,
+            self.exclude_newer,
+            &self.binaries,
+        ));
+        self.candidates
+            .borrow_mut()
+            .insert(name.clone(), grouped.clone());
+        Ok(grouped)
+    }
+
+    fn metadata(
+        &self,
+        name: &PackageName,
+        version: &Version,
+    ) -> Result<Arc<Metadata>, ResolveError> {
+        let key = (name.clone(), version.clone());
+        if let Some(known) = self.metadata.borrow().get(&key) {
+            return Ok(known.clone());
+        }
+        let candidates = self.candidates(name)?;
+        let file = candidates
+            .versions
+            .get(version)
+            .and_then(|files| files.metadata_file())
+            .ok_or_else(|| ResolveError::Invalid(format!("{name} {version} has no files")))?
+            .clone();
+        let metadata = self
+            .runtime
+            .block_on(self.index.metadata(&file, &self.fetch))?;
+        self.metadata.borrow_mut().insert(key, metadata.clone());
+        Ok(metadata)
+    }
+
+    /// Starts fetching pages and the likely metadata of `dependencies`.
+    fn prefetch(&self, dependencies: &[(PubPackage, Range)]) {
+        for (package, range) in dependencies {
+            let PubPackage::Package { name, extra: None } = package else {
+                continue;
+            };
+            if !self.prefetched.borrow_mut().insert(name.clone()) {
+                continue;
+            }
+            let index = self.index.clone();
+            let sources = self.sources.clone();
+            let fetch = self.fetch.clone();
+            let target = self.target.clone();
+            let binaries = self.binaries.clone();
+            let exclude_newer = self.exclude_newer;
+            let preferred = self.preferences.get(name).cloned();
+            let name = name.clone();
+            let range = range.clone();
+            self.runtime.spawn(async move {
+                let Ok(files) = index.project(&sources, &name, &fetch).await else {
+                    return;
+                };
+                let grouped = candidates::group(&name, files, &target, exclude_newer, &binaries);
+                let likely = preferred
+                    .and_then(|version| grouped.versions.get(&version))
+                    .or_else(|| {
+                        grouped
+                            .versions
+                            .iter()
+                            .rev()
+                            .find(|(version, files)| {
+                                range.contains(version)
+                                    && !version.any_prerelease()
+                                    && files.installable()
+                                    && !files.yanked
+                            })
+                            .map(|(_, files)| files)
+                    })
+                    .and_then(|files| files.metadata_file().cloned());
+                if let Some(file) = likely {
+                    let _ = index.metadata(&file, &fetch).await;
+                }
+            });
+        }
+    }
+
+    fn dependencies_of(
+        &self,
+        name: &PackageName,
+        extra: Option<&ExtraName>,
+        version: &Version,
+    ) -> Result<Result<Vec<(PubPackage, Range)>, String>, ResolveError> {
+        let metadata = self.metadata(name, version)?;
+        if let Some(requires_python) = &metadata.requires_python
+            && !requires_python.contains(&self.target.python_full_version)
+        {
+            return Ok(Err(format!(
+                "requires Python {requires_python}, not {}",
+                self.target.python_full_version
+            )));
+        }
+        let markers = &self.target.markers;
+        let mut dependencies = Vec::new();
+        if let Some(extra) = extra {
+            dependencies.push((
+                PubPackage::base(name.clone()),
+                Range::singleton(version.clone()),
+            ));
+            for requirement in &metadata.requires_dist {
+                // What the base package already requires need not be repeated.
+                if evaluate(&requirement.marker, markers, std::slice::from_ref(extra))
+                    && !evaluate(&requirement.marker, markers, &[])
+                {
+                    self.add_dependency(name, requirement, &mut dependencies)?;
+                }
+            }
+        } else {
+            for requirement in &metadata.requires_dist {
+                if evaluate(&requirement.marker, markers, &[]) {
+                    self.add_dependency(name, requirement, &mut dependencies)?;
+                }
+            }
+        }
+        Ok(Ok(merge(dependencies)))
+    }
+
+    fn add_dependency(
+        &self,
+        dependent: &PackageName,
+        requirement: &Requirement,
+        out: &mut Vec<(PubPackage, Range)>,
+    ) -> Result<(), ResolveError> {
+        // A package that requires itself (usually with extras) only adds the extras.
+        if &requirement.name == dependent && requirement.extras.is_empty() {
+            return Ok(());
+        }
+        if let Some(VersionOrUrl::Url(url)) = &requirement.version_or_url {
+            return Err(ResolveError::Invalid(format!(
+                "{dependent} requires {} from a URL ({url}), which a lock cannot pin",
+                requirement.name
+            )));
+        }
+        self.add_requirement(requirement, out)
+    }
+
+    /// Explains a failed resolution.
+    pub fn explain(&self, error: pubgrub::PubGrubError<Self>) -> ResolveError {
+        match error {
+            pubgrub::PubGrubError::NoSolution(mut tree) => {
+                tree.collapse_no_versions();
+                ResolveError::NoSolution(super::report::explain(&tree))
+            }
+            pubgrub::PubGrubError::ErrorChoosingVersion { source, .. }
+            | pubgrub::PubGrubError::ErrorRetrievingDependencies { source, .. }
+            | pubgrub::PubGrubError::ErrorInShouldCancel(source) => source,
+        }
+    }
+
+    /// Turns the solver's answer into pins with files and annotations.
+    pub fn pins(
+        &self,
+        request: &ResolveRequest,
+        solution: pubgrub::SelectedDependencies<PubPackage, Version>,
+    ) -> Result<Resolution, ResolveError> {
+        let mut versions: BTreeMap<PackageName, Version> = BTreeMap::new();
+        let mut extras: BTreeMap<PackageName, BTreeSet<ExtraName>> = BTreeMap::new();
+        for (package, version) in solution.iter() {
+            match package {
+                PubPackage::Root => {}
+                PubPackage::Package { name, extra: None } => {
+                    versions.insert(name.clone(), version.clone());
+                }
+                PubPackage::Package {
+                    name,
+                    extra: Some(extra),
+                } => {
+                    extras
+                        .entry(name.clone())
+                        .or_default()
+                        .insert(extra.clone());
+                }
+            }
+        }
+
+        let markers = &self.target.markers;
+        let mut required_by: BTreeMap<PackageName, BTreeSet<RequiredBy>> = BTreeMap::new();
+        let mut root_markers: BTreeMap<PackageName, Vec<Option<String>>> = BTreeMap::new();
+        for root in &request.requirements {
+            let requirement = &root.requirement;
+            if !evaluate(&requirement.marker, markers, &[])
+                || !versions.contains_key(&requirement.name)
+            {
+                continue;
+            }
+            required_by
+                .entry(requirement.name.clone())
+                .or_default()
+                .insert(RequiredBy::Origin(root.origin.clone()));
+            root_markers
+                .entry(requirement.name.clone())
+                .or_default()
+                .push(match &root.marker_text {
+                    Some(text) => Some(text.clone()),
+                    None => requirement
+                        .marker
+                        .contents()
+                        .map(|contents| contents.to_string()),
+                });
+        }
+        for constraint in &request.constraints {
+            if versions.contains_key(&constraint.requirement.name) {
+                required_by
+                    .entry(constraint.requirement.name.clone())
+                    .or_default()
+                    .insert(RequiredBy::Origin(constraint.origin.clone()));
+            }
+        }
+        for (name, version) in &versions {
+            let mut consulted: Vec<Option<&ExtraName>> = vec![None];
+            if let Some(selected) = extras.get(name) {
+                consulted.extend(selected.iter().map(Some));
+            }
+            for extra in consulted {
+                let Ok(dependencies) = self.dependencies_of(name, extra, version)? else {
+                    continue;
+                };
+                for (package, _) in dependencies {
+                    if let Some(dependency) = package.name()
+                        && dependency != name
+                        && versions.contains_key(dependency)
+                    {
+                        required_by
+                            .entry(dependency.clone())
+                            .or_default()
+                            .insert(RequiredBy::Package(name.clone()));
+                    }
+                }
+            }
+        }
+
+        let mut pins = Vec::with_capacity(versions.len());
+        for (name, version) in versions {
+            let candidates = self.candidates(&name)?;
+            let files: Vec<IndexedFile> = candidates
+                .versions
+                .get(&version)
+                .map(|files| files.all.clone())
+                .unwrap_or_default();
+            // pip-compile writes a top-level requirement's marker only when
+            // every root requirement of the package has one.
+            let root_marker = root_markers.get(&name).and_then(|markers| {
+                let all_marked = markers.iter().all(Option::is_some);
+                if all_marked {
+                    markers.first().cloned().flatten()
+                } else {
+                    None
+                }
+            });
+            pins.push(Pin {
+                extras: extras.remove(&name).unwrap_or_default(),
+                required_by: required_by.remove(&name).unwrap_or_default(),
+                name,
+                version,
+                files,
+                url: None,
+                root_marker,
+            });
+        }
+        Ok(Resolution { pins })
+    }
+}
+
+/// Combines repeated dependencies on one package into one range.
+fn merge(dependencies: Vec<(PubPackage, Range)>) -> Vec<(PubPackage, Range)> {
+    let mut merged: Vec<(PubPackage, Range)> = Vec::with_capacity(dependencies.len());
+    for (package, range) in dependencies {
+        match merged.iter_mut().find(|(known, _)| *known == package) {
+            Some((_, known)) => *known = known.intersection(&range),
+            None => merged.push((package, range)),
+        }
+    }
+    merged
+}
+
+impl DependencyProvider for Provider {
+    type P = PubPackage;
+    type V = Version;
+    type VS = Range;
+    type M = String;
+    type Err = ResolveError;
+    /// Exact pins first (they cannot move), then packages in the order they
+    /// were discovered: a breadth-first walk that keeps results stable.
+    type Priority = (u8, u32, std::cmp::Reverse<usize>);
+
+    fn prioritize(
+        &self,
+        package: &PubPackage,
+        range: &Range,
+        statistics: &PackageResolutionStatistics,
+    ) -> Self::Priority {
+        let mut seen = self.first_seen.borrow_mut();
+        let next = seen.len();
+        let order = *seen.entry(package.clone()).or_insert(next);
+        let kind = match package {
+            PubPackage::Root => 3,
+            _ if range.as_singleton().is_some() => 2,
+            _ => 1,
+        };
+        (kind, statistics.conflict_count(), std::cmp::Reverse(order))
+    }
+
+    fn choose_version(
+        &self,
+        package: &PubPackage,
+        range: &Range,
+    ) -> Result<Option<Version>, ResolveError> {
+        let PubPackage::Package { name, .. } = package else {
+            return Ok(Some(Version::new([0])));
+        };
+        let candidates = self.candidates(name)?;
+        let usable = |version: &Version| {
+            candidates.versions.get(version).is_some_and(|files| {
+                files.installable() && (!files.yanked || self.exactly_pinned(name, version))
+            })
+        };
+        if let Some(preferred) = self.preferences.get(name)
+            && range.contains(preferred)
+            && usable(preferred)
+        {
+            return Ok(Some(preferred.clone()));
+        }
+        let allow_pre = self.prereleases || self.prerelease_named.borrow().contains(name);
+        let pick = |with_pre: bool| {
+            candidates
+                .versions
+                .keys()
+                .rev()
+                .find(|version| {
+                    range.contains(version)
+                        && (with_pre || !version.any_prerelease())
+                        && usable(version)
+                })
+                .cloned()
+        };
+        // PEP 440: pre-releases only when asked for, or when nothing else fits.
+        let chosen = pick(allow_pre).or_else(|| if allow_pre { None } else { pick(true) });
+        if let Some(version) = &chosen {
+            let decided = self.decided.get() + 1;
+            self.decided.set(decided);
+            self.reporter
+                .progress("resolve", &format!("{name}=={version}"), decided, 0);
+        }
+        Ok(chosen)
+    }
+
+    fn get_dependencies(
+        &self,
+        package: &PubPackage,
+        version: &Version,
+    ) -> Result<Dependencies<PubPackage, Range, String>, ResolveError> {
+        let (name, extra) = match package {
+            PubPackage::Root => {
+                return Ok(Dependencies::Available(
+                    self.root_dependencies.iter().cloned().collect(),
+                ));
+            }
+            PubPackage::Package { name, extra } => (name, extra.as_ref()),
+        };
+        match self.dependencies_of(name, extra, version)? {
+            Ok(dependencies) => {
+                self.prefetch(&dependencies);
+                Ok(Dependencies::Available(dependencies.into_iter().collect()))
+            }
+            Err(reason) => Ok(Dependencies::Unavailable(reason)),
+        }
+    }
+}
