@@ -12,6 +12,8 @@ pub const AXLE_IDLE_TIMEOUT: &str = "AXLE_IDLE_TIMEOUT";
 pub const AXLE_DAEMON_BIN: &str = "AXLE_DAEMON_BIN";
 /// `tracing` filter for the daemon's log (default `info`).
 pub const AXLE_LOG: &str = "AXLE_LOG";
+/// Seconds one HTTP request to an index may take (default 60).
+pub const AXLE_HTTP_TIMEOUT: &str = "AXLE_HTTP_TIMEOUT";
 
 /// The variables a request carries to the daemon.
 pub const FORWARDED: &[&str] = &[
@@ -36,6 +38,7 @@ pub const FORWARDED: &[&str] = &[
     "SSL_CERT_FILE",
     // pip-compile's header.
     "CUSTOM_COMPILE_COMMAND",
-    // Output.
+    // Output and networking.
     "NO_COLOR",
+    "AXLE_HTTP_TIMEOUT",
 ];

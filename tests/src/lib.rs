@@ -20,6 +20,7 @@ const CLEARED: &[&str] = &[
     "AXLE_IDLE_TIMEOUT",
     "AXLE_DAEMON_BIN",
     "AXLE_LOG",
+    "AXLE_HTTP_TIMEOUT",
     "XDG_RUNTIME_DIR",
     "XDG_CACHE_HOME",
     "XDG_CONFIG_HOME",
@@ -135,6 +136,18 @@ impl TestContext {
             "HOME".to_string(),
             root.path().join("user-home").display().to_string(),
         );
+        // Never the real index by accident: a dead local one unless a test
+        // serves its own, and no pip configuration of the machine's user.
+        env.insert(
+            "PIP_INDEX_URL".to_string(),
+            "http://127.0.0.1:9/simple/".to_string(),
+        );
+        env.insert("PIP_CONFIG_FILE".to_string(), "/dev/null".to_string());
+        env.insert(
+            "XDG_CONFIG_DIRS".to_string(),
+            root.path().join("xdg").display().to_string(),
+        );
+        env.insert("AXLE_HTTP_TIMEOUT".to_string(), "10".to_string());
         TestContext {
             root,
             home,
@@ -198,6 +211,39 @@ impl TestContext {
 
     pub fn path(&self, relative: &str) -> PathBuf {
         self.project.join(relative)
+    }
+
+    /// Writes a file in the project directory.
+    pub fn write(&self, relative: &str, content: &str) -> PathBuf {
+        let path = self.project.join(relative);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).unwrap();
+        }
+        std::fs::write(&path, content).unwrap();
+        path
+    }
+
+    pub fn read(&self, relative: &str) -> String {
+        std::fs::read_to_string(self.project.join(relative)).unwrap()
+    }
+
+    /// Points this context at `index` through `PIP_INDEX_URL`.
+    pub fn use_index(&mut self, index: &index::TestIndex) {
+        self.env.insert("PIP_INDEX_URL".to_string(), index.url());
+    }
+
+    /// Runs `axle --json args…` and parses its document, whatever the exit code.
+    pub fn json(&self, args: &[&str]) -> (bool, serde_json::Value) {
+        let output = self.axle().arg("--json").args(args).output().unwrap();
+        let document = serde_json::from_slice(&output.stdout).unwrap_or_else(|error| {
+            panic!(
+                "axle --json {} printed no JSON ({error}):\n{}\n{}",
+                args.join(" "),
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            )
+        });
+        (output.status.success(), document)
     }
 }
 

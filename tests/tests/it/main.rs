@@ -2,4 +2,5 @@
 #![allow(clippy::unwrap_used)]
 
 mod daemon;
+mod lock;
 mod venv;

@@ -1,0 +1,369 @@
+//! `axle lock` against a local index: pip-compile's format and semantics.
+
+use std::sync::Arc;
+
+use axle_e2e::TestContext;
+use axle_e2e::index::{IndexFile, TestIndex};
+use axle_e2e::wheel::WheelBuilder;
+
+fn add(index: &TestIndex, wheel: WheelBuilder) {
+    index.add(&wheel.build());
+}
+
+/// An sdist entry (its bytes are never unpacked by a lock).
+fn sdist(index: &TestIndex, project: &str, filename: &str) {
+    let bytes = format!("not really a tarball: {filename}").into_bytes();
+    index.add_file(
+        project,
+        IndexFile {
+            filename: filename.to_string(),
+            sha256: axle_e2e::wheel::sha256_hex(&bytes),
+            bytes: Arc::new(bytes),
+            metadata: None,
+            requires_python: None,
+            yanked: None,
+            upload_time: None,
+        },
+    );
+}
+
+fn context_with(index: &TestIndex) -> TestContext {
+    let mut context = TestContext::new();
+    context.use_index(index);
+    context
+}
+
+fn filters() -> Vec<(&'static str, &'static str)> {
+    vec![
+        (r"127\.0\.0\.1:\d+", "127.0.0.1:[PORT]"),
+        (r"Python \d+\.\d+", "Python 3.X"),
+    ]
+}
+
+#[test]
+fn writes_pip_compiles_format() {
+    let index = TestIndex::start();
+    add(
+        &index,
+        WheelBuilder::new("web-app", "1.2.0")
+            .requires("helper>=1.0")
+            .extra("speed", &["fastpath>=2"]),
+    );
+    add(
+        &index,
+        WheelBuilder::new("helper", "1.0").requires("shared"),
+    );
+    add(
+        &index,
+        WheelBuilder::new("helper", "1.1").requires("shared"),
+    );
+    add(
+        &index,
+        WheelBuilder::new("helper", "1.1")
+            .requires("shared")
+            .tag("cp311-cp311-win_amd64"),
+    );
+    add(
+        &index,
+        WheelBuilder::new("fastpath", "2.0").requires("shared<2"),
+    );
+    add(&index, WheelBuilder::new("shared", "1.5"));
+    // Every file of a pinned version is hashed, whatever its platform.
+    add(
+        &index,
+        WheelBuilder::new("shared", "1.5").tag("cp311-cp311-win_amd64"),
+    );
+    sdist(&index, "shared", "shared-1.5.tar.gz");
+    add(&index, WheelBuilder::new("shared", "2.0"));
+    add(
+        &index,
+        WheelBuilder::new("tool", "3.0").requires("setuptools"),
+    );
+    add(&index, WheelBuilder::new("setuptools", "70.0"));
+    sdist(&index, "helper", "helper-1.1.tar.gz");
+    let context = context_with(&index);
+    context.write(
+        "requirements.in",
+        "# The service.\nweb-app[speed]>=1.0\ntool ; python_version >= '3.0'\nnever-needed ; sys_platform == 'nonexistent'\n-c constraints.txt\n",
+    );
+    context.write("constraints.txt", "helper<1.1\n");
+
+    context.ok(&["lock", "--generate-hashes"]);
+    insta::with_settings!({ filters => filters() }, {
+        insta::assert_snapshot!("generate_hashes", context.read("requirements.txt"));
+    });
+
+    context.ok(&[
+        "lock",
+        "-o",
+        "line.txt",
+        "--annotation-style=line",
+        "--allow-unsafe",
+        "--no-strip-extras",
+    ]);
+    insta::with_settings!({ filters => filters() }, {
+        insta::assert_snapshot!("line_style", context.read("line.txt"));
+    });
+
+    context.ok(&[
+        "lock",
+        "-o",
+        "bare.txt",
+        "--no-header",
+        "--no-annotate",
+        "--no-emit-index-url",
+    ]);
+    insta::assert_snapshot!("bare", context.read("bare.txt"));
+}
+
+#[test]
+fn backtracks_to_a_version_that_fits() {
+    let index = TestIndex::start();
+    add(
+        &index,
+        WheelBuilder::new("alpha", "2.0").requires("gamma==2.0"),
+    );
+    add(
+        &index,
+        WheelBuilder::new("alpha", "1.0").requires("gamma==1.0"),
+    );
+    add(&index, WheelBuilder::new("beta", "1.0").requires("gamma<2"));
+    add(&index, WheelBuilder::new("gamma", "1.0"));
+    add(&index, WheelBuilder::new("gamma", "2.0"));
+    let context = context_with(&index);
+    context.write("requirements.in", "alpha\nbeta\n");
+    context.ok(&["lock"]);
+    let lock = context.read("requirements.txt");
+    assert!(lock.contains("alpha==1.0\n"), "{lock}");
+    assert!(lock.contains("gamma==1.0\n"), "{lock}");
+}
+
+#[test]
+fn conflicts_are_explained_down_the_chain() {
+    let index = TestIndex::start();
+    add(
+        &index,
+        WheelBuilder::new("left", "1.0").requires("shared>=2"),
+    );
+    add(
+        &index,
+        WheelBuilder::new("right", "1.0").requires("shared<2"),
+    );
+    add(&index, WheelBuilder::new("shared", "1.0"));
+    add(&index, WheelBuilder::new("shared", "2.0"));
+    let context = context_with(&index);
+    context.write("requirements.in", "left\nright\n");
+    let error = context.fails(&["lock"]);
+    for expected in ["left", "right", "shared >=2", "shared <2"] {
+        assert!(
+            error.contains(expected),
+            "missing `{expected}` in:\n{error}"
+        );
+    }
+    assert!(!context.path("requirements.txt").exists());
+    let (ok, document) = context.json(&["lock"]);
+    assert!(!ok);
+    assert_eq!(document["error"]["code"], "unsatisfiable");
+}
+
+#[test]
+fn an_existing_lock_is_kept_until_upgraded() {
+    let index = TestIndex::start();
+    add(&index, WheelBuilder::new("lib", "1.0"));
+    add(&index, WheelBuilder::new("other", "1.0"));
+    let context = context_with(&index);
+    context.write("requirements.in", "lib\nother\n");
+    context.ok(&["lock"]);
+    add(&index, WheelBuilder::new("lib", "2.0"));
+    add(&index, WheelBuilder::new("other", "2.0"));
+
+    // A changed input re-resolves, but the pins that still fit stay.
+    context.write("requirements.in", "lib\nother\n# touched\n");
+    context.ok(&["lock"]);
+    let lock = context.read("requirements.txt");
+    assert!(
+        lock.contains("lib==1.0") && lock.contains("other==1.0"),
+        "{lock}"
+    );
+
+    context.ok(&["lock", "-P", "lib"]);
+    let lock = context.read("requirements.txt");
+    assert!(
+        lock.contains("lib==2.0") && lock.contains("other==1.0"),
+        "{lock}"
+    );
+
+    context.ok(&["lock", "--upgrade"]);
+    let lock = context.read("requirements.txt");
+    assert!(
+        lock.contains("lib==2.0") && lock.contains("other==2.0"),
+        "{lock}"
+    );
+
+    context.ok(&["lock", "-P", "lib==1.0"]);
+    assert!(context.read("requirements.txt").contains("lib==1.0"));
+}
+
+#[test]
+fn pre_releases_only_when_asked_or_needed() {
+    let index = TestIndex::start();
+    add(&index, WheelBuilder::new("lib", "1.0"));
+    add(&index, WheelBuilder::new("lib", "2.0b1"));
+    add(&index, WheelBuilder::new("solo", "1.0rc1"));
+    let context = context_with(&index);
+    let cases: [(&str, &[&str], &[&str]); 4] = [
+        ("lib\n", &[], &["lib==1.0"]),
+        ("lib\n", &["--pre"], &["lib==2.0b1"]),
+        ("lib>=2.0b1\n", &[], &["lib==2.0b1"]),
+        ("solo\n", &[], &["solo==1.0rc1"]),
+    ];
+    for (input, flags, expected) in cases {
+        context.write("requirements.in", input);
+        let mut args = vec!["lock", "--dry-run", "--no-header"];
+        args.extend_from_slice(flags);
+        let lock = context.ok(&args);
+        for pin in expected {
+            assert!(lock.contains(pin), "{input} {flags:?}: {lock}");
+        }
+    }
+}
+
+#[test]
+fn yanked_versions_only_when_pinned_exactly() {
+    let index = TestIndex::start();
+    add(&index, WheelBuilder::new("lib", "1.0"));
+    add(&index, WheelBuilder::new("lib", "2.0"));
+    index.update("lib-2.0-py3-none-any.whl", |file| {
+        file.yanked = Some("broken".into())
+    });
+    let context = context_with(&index);
+    context.write("requirements.in", "lib\n");
+    assert!(context.ok(&["lock", "--dry-run"]).contains("lib==1.0"));
+    context.write("requirements.in", "lib==2.0\n");
+    assert!(context.ok(&["lock", "--dry-run"]).contains("lib==2.0"));
+}
+
+#[test]
+fn requires_python_and_markers_are_honoured() {
+    let index = TestIndex::start();
+    add(&index, WheelBuilder::new("modern", "1.0"));
+    add(
+        &index,
+        WheelBuilder::new("modern", "2.0").requires_python(">=3.99"),
+    );
+    index.update("modern-2.0-py3-none-any.whl", |file| {
+        file.requires_python = Some(">=3.99".into())
+    });
+    add(
+        &index,
+        WheelBuilder::new("cross", "1.0")
+            .requires("linux-only ; sys_platform == 'linux'")
+            .requires("windows-only ; sys_platform == 'win32'"),
+    );
+    add(&index, WheelBuilder::new("linux-only", "1.0"));
+    add(&index, WheelBuilder::new("windows-only", "1.0"));
+    let context = context_with(&index);
+    context.write("requirements.in", "modern\ncross\n");
+    let lock = context.ok(&["lock", "--dry-run"]);
+    assert!(lock.contains("modern==1.0"), "{lock}");
+    assert!(
+        lock.contains("linux-only==1.0") && !lock.contains("windows-only"),
+        "{lock}"
+    );
+
+    // Another target: Windows, Python 3.12.
+    let lock = context.ok(&[
+        "lock",
+        "--dry-run",
+        "--python-platform",
+        "windows",
+        "--python-version",
+        "3.12",
+    ]);
+    assert!(
+        lock.contains("windows-only==1.0") && !lock.contains("linux-only"),
+        "{lock}"
+    );
+}
+
+#[test]
+fn unchanged_inputs_answer_from_memory() {
+    let index = TestIndex::start();
+    add(&index, WheelBuilder::new("lib", "1.0"));
+    let context = context_with(&index);
+    context.write("requirements.in", "lib\n");
+    let (_, first) = context.json(&["lock"]);
+    assert_eq!(first["fresh"], false);
+    let requests = index.requests().len();
+    let (_, second) = context.json(&["lock"]);
+    assert_eq!(second["fresh"], true);
+    assert_eq!(
+        index.requests().len(),
+        requests,
+        "a fresh answer asked the index"
+    );
+
+    // Editing the lock by hand, or an input, means resolving again.
+    let edited = context.read("requirements.txt").replace("# via", "#   via");
+    context.write("requirements.txt", &edited);
+    assert_eq!(context.json(&["lock"]).1["fresh"], false);
+    context.write("requirements.in", "lib>=1\n");
+    assert_eq!(context.json(&["lock"]).1["fresh"], false);
+    assert_eq!(context.json(&["lock"]).1["fresh"], true);
+}
+
+#[test]
+fn bad_input_names_file_and_line_and_writes_nothing() {
+    let index = TestIndex::start();
+    let context = context_with(&index);
+    context.write("requirements.in", "good\nbad==\n");
+    let error = context.fails(&["lock"]);
+    assert!(error.contains("requirements.in:2"), "{error}");
+    assert!(error.contains("bad=="), "{error}");
+    assert!(!context.path("requirements.txt").exists());
+
+    context.write("requirements.in", "lib\n");
+    let error = context.fails(&["lock", "missing.in"]);
+    assert!(error.contains("missing.in"), "{error}");
+}
+
+#[test]
+fn source_only_packages_need_a_build() {
+    let index = TestIndex::start();
+    sdist(&index, "legacy", "legacy-1.0.tar.gz");
+    let context = context_with(&index);
+    context.write("requirements.in", "legacy\n");
+    let error = context.fails(&["lock"]);
+    assert!(
+        error.contains("legacy-1.0.tar.gz") && error.contains("source build"),
+        "{error}"
+    );
+}
+
+#[test]
+fn offline_after_a_warm_run() {
+    let index = TestIndex::start();
+    add(&index, WheelBuilder::new("lib", "1.0"));
+    let context = context_with(&index);
+    context.write("requirements.in", "lib\n");
+    context.ok(&["lock"]);
+    context.ok(&["daemon", "stop"]);
+    let before = index.requests().len();
+    context.write("requirements.in", "lib\n# changed\n");
+    context.ok(&["lock", "--offline"]);
+    assert_eq!(index.requests().len(), before);
+    context.write("requirements.in", "lib\nunknown\n");
+    let error = context.fails(&["lock", "--offline"]);
+    assert!(
+        error.contains("offline") && error.contains("unknown"),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_dead_index_is_named() {
+    let context = TestContext::new();
+    context.write("requirements.in", "lib\n");
+    let error = context.fails(&["lock"]);
+    assert!(error.contains("127.0.0.1:9"), "{error}");
+}
