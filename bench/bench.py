@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Times axle beside its peers on the same inputs, in one run, and prints ratios.
 
-Usage: python3 bench/bench.py [venv] [--runs N]
+Usage: python3 bench/bench.py [venv] [lock] [--runs N] [--sets DIR]
 
 Whole processes are timed, as a user or a script sees them. axle runs with a
 warm daemon (started before timing) unless a case says otherwise. Peers are
@@ -94,11 +94,133 @@ def bench_venv(axle, python, runs, env, workdir):
     report("venv: create an environment", rows, "uv venv" if uv else "python -m venv --without-pip")
 
 
+def sets_dir(args):
+    if args.sets:
+        return Path(args.sets)
+    return ROOT.parent / "shared" / "bench-sets"
+
+
+def bench_lock(axle, python, runs, env, workdir, sets, extra_requirement="rich"):
+    """Cold, unchanged and one-more-requirement locks of each set."""
+    uv = find_peer("uv", "AXLE_BENCH_UV")
+    pip_compile = find_peer("pip-compile")
+    cold_runs = max(1, min(3, runs))
+    for set_file in sorted(Path(sets).glob("*.in")):
+        name = set_file.stem
+        base = set_file.read_text()
+        project = workdir / f"lock-{name}"
+        project.mkdir(exist_ok=True)
+        inp = project / "requirements.in"
+        rows = {"cold": [], "unchanged": [], "added": []}
+
+        def write_input(extra=False):
+            inp.write_text(base + (f"\n{extra_requirement}\n" if extra else ""))
+
+        def reset_outputs():
+            for out in project.glob("*.txt"):
+                out.unlink()
+
+        # Cold: an empty cache every run.
+        def axle_cold_env(i):
+            cold = dict(env)
+            cold["AXLE_HOME"] = str(workdir / f"axle-cold-{name}-{i}")
+            return cold
+
+        timings = []
+        for i in range(cold_runs):
+            write_input()
+            reset_outputs()
+            cold_env = axle_cold_env(i)
+            subprocess.run([axle, "daemon", "start"], env=cold_env, check=True, stdout=subprocess.DEVNULL)
+            start = time.perf_counter()
+            subprocess.run([axle, "-q", "lock", "--generate-hashes", "-o", "axle.txt", str(inp), "--python", python],
+                           env=cold_env, cwd=project, check=True, stdout=subprocess.DEVNULL)
+            timings.append(time.perf_counter() - start)
+            subprocess.run([axle, "daemon", "stop"], env=cold_env, stdout=subprocess.DEVNULL)
+        rows["cold"].append(("axle lock (cold cache, daemon up)", statistics.median(timings), timings))
+        if uv:
+            timings = []
+            for i in range(cold_runs):
+                reset_outputs()
+                cache = workdir / f"uv-cold-{name}-{i}"
+                start = time.perf_counter()
+                subprocess.run([uv, "pip", "compile", "-q", "--generate-hashes", "--cache-dir", str(cache),
+                                "--python", python, "-o", "uv.txt", str(inp)], env=env, cwd=project, check=True)
+                timings.append(time.perf_counter() - start)
+            rows["cold"].append(("uv pip compile (cold cache)", statistics.median(timings), timings))
+        if pip_compile:
+            reset_outputs()
+            cache = workdir / f"pip-cold-{name}"
+            start = time.perf_counter()
+            subprocess.run([pip_compile, "-q", "--generate-hashes", "--strip-extras", "--cache-dir", str(cache),
+                            "-o", "pip.txt", str(inp)], env=env, cwd=project, check=True,
+                           stderr=subprocess.DEVNULL)
+            elapsed = time.perf_counter() - start
+            rows["cold"].append(("pip-compile (cold cache)", elapsed, [elapsed]))
+
+        # Warm the caches with the extended set, then lock the base set.
+        uv_cache = workdir / f"uv-warm-{name}"
+        pip_cache = workdir / f"pip-warm-{name}"
+        for extra in (True, False):
+            write_input(extra)
+            reset_outputs()
+            subprocess.run([axle, "-q", "lock", "--generate-hashes", "-o", "axle.txt", str(inp), "--python", python],
+                           env=env, cwd=project, check=True, stdout=subprocess.DEVNULL)
+            if uv:
+                subprocess.run([uv, "pip", "compile", "-q", "--generate-hashes", "--cache-dir", str(uv_cache),
+                                "--python", python, "-o", "uv.txt", str(inp)], env=env, cwd=project, check=True)
+            if pip_compile:
+                subprocess.run([pip_compile, "-q", "--generate-hashes", "--strip-extras", "--cache-dir",
+                                str(pip_cache), "-o", "pip.txt", str(inp)], env=env, cwd=project, check=True,
+                               stderr=subprocess.DEVNULL)
+
+        # Unchanged inputs.
+        median, timings = time_runs([axle, "-q", "lock", "--generate-hashes", "-o", "axle.txt", str(inp),
+                                     "--python", python], runs, env, project)
+        rows["unchanged"].append(("axle lock (unchanged)", median, timings))
+        if uv:
+            for label, extra_flags in (("uv pip compile --offline", ["--offline"]), ("uv pip compile", [])):
+                median, timings = time_runs([uv, "pip", "compile", "-q", "--generate-hashes", "--cache-dir",
+                                             str(uv_cache), "--python", python, "-o", "uv.txt", str(inp)]
+                                            + extra_flags, runs, env, project)
+                rows["unchanged"].append((label, median, timings))
+        if pip_compile:
+            median, timings = time_runs([pip_compile, "-q", "--generate-hashes", "--strip-extras", "--cache-dir",
+                                         str(pip_cache), "-o", "pip.txt", str(inp)], max(1, runs // 10), env,
+                                        project)
+            rows["unchanged"].append(("pip-compile", median, timings))
+
+        # One added requirement (its metadata already cached by every tool).
+        def restore():
+            write_input(False)
+            for tool_output, command in (("axle.txt", [axle, "-q", "lock", "--generate-hashes", "-o", "axle.txt",
+                                                        str(inp), "--python", python]),):
+                subprocess.run(command, env=env, cwd=project, check=True, stdout=subprocess.DEVNULL)
+            write_input(True)
+
+        median, timings = time_runs([axle, "-q", "lock", "--generate-hashes", "-o", "axle.txt", str(inp),
+                                     "--python", python], runs, env, project, restore)
+        rows["added"].append(("axle lock (+1 requirement)", median, timings))
+        if uv:
+            median, timings = time_runs([uv, "pip", "compile", "-q", "--generate-hashes", "--offline",
+                                         "--cache-dir", str(uv_cache), "--python", python, "-o", "uv.txt",
+                                         str(inp)], runs, env, project, lambda: write_input(True))
+            rows["added"].append(("uv pip compile --offline (+1)", median, timings))
+        write_input(False)
+
+        report(f"lock {name}: cold cache", rows["cold"], "uv pip compile (cold cache)" if uv else rows["cold"][0][0])
+        report(f"lock {name}: unchanged inputs", rows["unchanged"],
+               "uv pip compile --offline" if uv else rows["unchanged"][0][0])
+        report(f"lock {name}: one added requirement", rows["added"],
+               "uv pip compile --offline (+1)" if uv else rows["added"][0][0])
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("cases", nargs="*", default=["venv"])
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--python", default=None, help="interpreter for the environments (default: python3's base)")
+    parser.add_argument("--sets", default=None, help="directory of NAME.in sets (default: ../shared/bench-sets)")
     args = parser.parse_args()
 
     axle = str(find_axle())
@@ -111,10 +233,17 @@ def main():
         env = dict(os.environ)
         env["AXLE_HOME"] = str(workdir / "axle-home")
         env.pop("XDG_RUNTIME_DIR", None)
+        # The same inputs for every tool: no machine-wide find-links.
+        env.pop("PIP_FIND_LINKS", None)
         print(f"axle: {axle}\npython: {python}\nruns: {args.runs}")
         try:
             for case in args.cases:
-                {"venv": bench_venv}[case](axle, python, args.runs, env, workdir)
+                if case == "venv":
+                    bench_venv(axle, python, args.runs, env, workdir)
+                elif case == "lock":
+                    bench_lock(axle, python, args.runs, env, workdir, sets_dir(args))
+                else:
+                    raise SystemExit(f"unknown case {case}")
         finally:
             subprocess.run([axle, "daemon", "stop"], env=env, stdout=subprocess.DEVNULL)
 

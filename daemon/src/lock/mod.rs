@@ -8,6 +8,7 @@
 
 mod inputs;
 mod memo;
+pub mod pylock;
 mod requirements_txt;
 mod target;
 
@@ -280,11 +281,7 @@ pub async fn lock(
     }
     let content = match request.format {
         LockFormat::Requirements => requirements_txt::render(&resolution, &options),
-        LockFormat::Pylock => {
-            return Err(LockError::Unsupported(
-                "--format pylock is not supported yet".to_string(),
-            ));
-        }
+        LockFormat::Pylock => pylock::render(&resolution, None, &options.command),
     };
     let written = !request.dry_run;
     if written {

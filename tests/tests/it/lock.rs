@@ -367,3 +367,36 @@ fn a_dead_index_is_named() {
     let error = context.fails(&["lock"]);
     assert!(error.contains("127.0.0.1:9"), "{error}");
 }
+
+#[test]
+fn pylock_lists_every_file_with_url_and_hash() {
+    let index = TestIndex::start();
+    add(&index, WheelBuilder::new("lib", "1.0").requires("dep"));
+    add(
+        &index,
+        WheelBuilder::new("lib", "1.0").tag("cp311-cp311-win_amd64"),
+    );
+    add(&index, WheelBuilder::new("dep", "2.0"));
+    index.update("dep-2.0-py3-none-any.whl", |file| {
+        file.upload_time = Some("2024-03-01T12:00:00.123456Z".into());
+    });
+    let context = context_with(&index);
+    context.write("requirements.in", "lib\n");
+    context.ok(&["lock", "--format", "pylock"]);
+    let text = context.read("pylock.toml");
+    // Valid TOML, as Python's own parser reads it.
+    let summary = axle_e2e::python(
+        "import sys, tomllib; d = tomllib.load(open(sys.argv[1], 'rb')); \
+         print(d['lock-version'], [(p['name'], p['version'], len(p.get('wheels', []))) for p in d['packages']]); \
+         w = d['packages'][0]['wheels'][0]; print(w['upload-time'].year, sorted(w))",
+        &[context.path("pylock.toml").to_str().unwrap()],
+    );
+    assert!(
+        summary.contains("1.0 [('dep', '2.0', 1), ('lib', '1.0', 2)]"),
+        "{summary}\n{text}"
+    );
+    assert!(
+        summary.contains("2024 ['hashes', 'name', 'size', 'upload-time', 'url']"),
+        "{summary}"
+    );
+}
