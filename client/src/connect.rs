@@ -71,25 +71,18 @@ impl Daemon {
         if let Some(client) = self.connect_existing().await {
             return Ok(client);
         }
-        ensure_private_dir(&self.location.home).map_err(|error| {
-            Failure::new(format!(
-                "cannot create {}: {error}",
-                self.location.home.display()
-            ))
-        })?;
+        ensure_private_dir(&self.location.home)
+            .map_err(|error| Failure::new(format!("cannot create {}: {error}", self.location.home.display())))?;
         let lock_path = self.location.spawn_lock();
         let lock = File::options()
             .create(true)
             .truncate(false)
             .write(true)
             .open(&lock_path)
-            .map_err(|error| {
-                Failure::new(format!("cannot open {}: {error}", lock_path.display()))
-            })?;
+            .map_err(|error| Failure::new(format!("cannot open {}: {error}", lock_path.display())))?;
         // Blocking is fine: this client has nothing else to do meanwhile.
-        lock.lock().map_err(|error| {
-            Failure::new(format!("cannot lock {}: {error}", lock_path.display()))
-        })?;
+        lock.lock()
+            .map_err(|error| Failure::new(format!("cannot lock {}: {error}", lock_path.display())))?;
         let result = match self.connect_existing().await {
             Some(client) => Ok(client),
             None => self.start().await,
@@ -161,9 +154,7 @@ impl Daemon {
         client
             .shutdown(axle_proto::v1::ShutdownRequest {})
             .await
-            .map_err(|status| {
-                Failure::new(format!("the daemon refused to stop: {}", status.message()))
-            })?;
+            .map_err(|status| Failure::new(format!("the daemon refused to stop: {}", status.message())))?;
         if let Some(pid) = pid {
             wait_for_exit(pid, Duration::from_secs(30)).await?;
         }
@@ -232,8 +223,7 @@ async fn wait_for_exit(pid: u32, timeout: Duration) -> Result<(), Failure> {
 /// The `axled` to start: `AXLE_DAEMON_BIN`, else next to this executable,
 /// else on PATH.
 fn daemon_binary() -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os(env_vars::AXLE_DAEMON_BIN).filter(|path| !path.is_empty())
-    {
+    if let Some(path) = std::env::var_os(env_vars::AXLE_DAEMON_BIN).filter(|path| !path.is_empty()) {
         return Some(PathBuf::from(path));
     }
     if let Ok(exe) = std::env::current_exe()

@@ -77,10 +77,7 @@ impl Failure {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let output = output::Output::new(cli.json, cli.quiet);
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
             output.failure(&Failure::new(format!("cannot start: {error}")));
@@ -90,8 +87,8 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         let cwd = std::env::current_dir()
             .map_err(|error| Failure::new(format!("cannot read the working directory: {error}")))?;
-        let location = Location::resolve(&LocationEnv::from_process(), &cwd)
-            .map_err(|error| Failure::new(error.to_string()))?;
+        let location =
+            Location::resolve(&LocationEnv::from_process(), &cwd).map_err(|error| Failure::new(error.to_string()))?;
         let daemon = connect::Daemon::new(location);
         commands::run(cli.command, &daemon, &output, cwd).await
     });

@@ -25,11 +25,7 @@ impl Output {
             bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
             bar
         });
-        Output {
-            json,
-            quiet,
-            progress,
-        }
+        Output { json, quiet, progress }
     }
 
     /// A result line for people (ignored in JSON mode).
@@ -70,10 +66,8 @@ impl Output {
             if bar.length() != Some(progress.total) {
                 bar.set_length(progress.total);
                 bar.set_style(
-                    indicatif::ProgressStyle::with_template(
-                        "{spinner} {prefix:>10} [{bar:30}] {pos}/{len} {wide_msg}",
-                    )
-                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+                    indicatif::ProgressStyle::with_template("{spinner} {prefix:>10} [{bar:30}] {pos}/{len} {wide_msg}")
+                        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
                 );
             }
             bar.set_position(progress.done);

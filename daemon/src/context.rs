@@ -20,10 +20,7 @@ pub struct Invocation {
 impl Invocation {
     /// A non-empty environment variable of the client.
     pub fn var(&self, name: &str) -> Option<&str> {
-        self.env
-            .get(name)
-            .map(String::as_str)
-            .filter(|value| !value.is_empty())
+        self.env.get(name).map(String::as_str).filter(|value| !value.is_empty())
     }
 
     /// `path` made absolute against the client's working directory.
@@ -39,11 +36,7 @@ impl Invocation {
     /// The client's `PATH`, split.
     pub fn search_path(&self) -> Vec<PathBuf> {
         self.var("PATH")
-            .map(|path| {
-                std::env::split_paths(path)
-                    .map(|dir| self.absolute(dir))
-                    .collect()
-            })
+            .map(|path| std::env::split_paths(path).map(|dir| self.absolute(dir)).collect())
             .unwrap_or_default()
     }
 
@@ -88,11 +81,7 @@ mod tests {
             ("/abs/./x", "/abs/x"),
         ];
         for (input, expected) in cases {
-            assert_eq!(
-                invocation.absolute(input),
-                PathBuf::from(expected),
-                "{input}"
-            );
+            assert_eq!(invocation.absolute(input), PathBuf::from(expected), "{input}");
         }
     }
 }

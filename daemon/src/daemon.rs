@@ -16,6 +16,8 @@ use crate::index::IndexClient;
 use crate::interpreter::{Interpreter, Interpreters};
 use crate::lock::{self, LockOutcome, LockRequest, Memo};
 use crate::progress::Reporter;
+use crate::store::{GcOutcome, StoreStats, WheelStore};
+use crate::sync::{self, SyncOutcome, SyncRequest, SyncState};
 use crate::venv::{self, VenvOptions};
 
 pub struct Daemon {
@@ -24,6 +26,8 @@ pub struct Daemon {
     pub interpreters: Interpreters,
     pub index: Arc<IndexClient>,
     pub lock_memo: Memo,
+    pub store: WheelStore,
+    pub sync_state: SyncState,
     pub activity: Arc<Activity>,
     /// See `axle_proto::handshake`.
     pub build_id: String,
@@ -34,22 +38,20 @@ pub struct Daemon {
 }
 
 impl Daemon {
-    pub fn new(
-        location: Location,
-        pool: Pool,
-        build_id: String,
-        idle_timeout: Duration,
-    ) -> Result<Arc<Daemon>, Error> {
+    pub fn new(location: Location, pool: Pool, build_id: String, idle_timeout: Duration) -> Result<Arc<Daemon>, Error> {
         // The machine's extra CA bundle, as pip is told about it.
         let extra_roots = std::env::var_os("PIP_CERT")
             .or_else(|| std::env::var_os("SSL_CERT_FILE"))
             .map(std::path::PathBuf::from);
         let index = IndexClient::new(pool.clone(), extra_roots.as_deref())
             .map_err(|error| Error::Internal(error.to_string()))?;
+        let store = WheelStore::open(&location.home.join("store"), pool.clone())?;
         Ok(Arc::new(Daemon {
             interpreters: Interpreters::new(pool.clone()),
             index,
             lock_memo: Memo::new(pool.clone()),
+            store,
+            sync_state: SyncState::default(),
             location,
             pool,
             activity: Arc::new(Activity::new()),
@@ -60,12 +62,30 @@ impl Daemon {
         }))
     }
 
+    /// `axle sync`.
+    pub async fn sync(&self, request: SyncRequest, reporter: Arc<dyn Reporter>) -> Result<SyncOutcome, Error> {
+        let services = sync::Services {
+            interpreters: &self.interpreters,
+            index: self.index.clone(),
+            store: &self.store,
+            pool: &self.pool,
+            state: &self.sync_state,
+        };
+        Ok(sync::sync(services, request, reporter).await?)
+    }
+
+    pub async fn store_stats(&self) -> Result<StoreStats, Error> {
+        Ok(self.store.stats().await?)
+    }
+
+    /// `axle store gc`: runs alone, no sync meanwhile.
+    pub async fn store_gc(&self, older_than_days: u32, dry_run: bool) -> Result<GcOutcome, Error> {
+        let _exclusive = self.sync_state.store_guard.write().await;
+        Ok(self.store.gc(older_than_days, dry_run).await?)
+    }
+
     /// `axle lock`.
-    pub async fn lock(
-        &self,
-        request: LockRequest,
-        reporter: Arc<dyn Reporter>,
-    ) -> Result<LockOutcome, Error> {
+    pub async fn lock(&self, request: LockRequest, reporter: Arc<dyn Reporter>) -> Result<LockOutcome, Error> {
         let services = lock::Services {
             interpreters: &self.interpreters,
             index: self.index.clone(),
@@ -110,11 +130,7 @@ impl Daemon {
     }
 }
 
-async fn register_venv(
-    pool: &Pool,
-    root: &std::path::Path,
-    interpreter: &Interpreter,
-) -> Result<(), Error> {
+async fn register_venv(pool: &Pool, root: &std::path::Path, interpreter: &Interpreter) -> Result<(), Error> {
     let now = db::now();
     sqlx::query(
         "INSERT INTO venvs (path, interpreter_executable, python_version, created_at, last_used_at)
@@ -178,9 +194,7 @@ impl Activity {
     pub fn begin(self: &Arc<Self>) -> ActivityGuard {
         self.active.fetch_add(1, Ordering::SeqCst);
         self.touch();
-        ActivityGuard {
-            activity: self.clone(),
-        }
+        ActivityGuard { activity: self.clone() }
     }
 
     pub fn active(&self) -> u32 {

@@ -57,17 +57,12 @@ pub async fn open(path: &Path) -> Result<Pool, DbError> {
     sqlx::migrate!("../migrations")
         .run(&pool)
         .await
-        .map_err(|source| DbError::Migrate {
-            path: display,
-            source,
-        })?;
+        .map_err(|source| DbError::Migrate { path: display, source })?;
     Ok(pool)
 }
 
 async fn check_version(pool: &Pool) -> Result<(), DbError> {
-    let found: String = sqlx::query_scalar("SELECT sqlite_version()")
-        .fetch_one(pool)
-        .await?;
+    let found: String = sqlx::query_scalar("SELECT sqlite_version()").fetch_one(pool).await?;
     let parsed = parse_version(&found);
     if parsed < MIN_SQLITE {
         let (a, b, c) = MIN_SQLITE;

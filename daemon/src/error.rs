@@ -9,6 +9,8 @@ use crate::index::IndexError;
 use crate::interpreter::InterpreterError;
 use crate::lock::LockError;
 use crate::resolve::ResolveError;
+use crate::store::WheelStoreError;
+use crate::sync::SyncError;
 use crate::venv::VenvError;
 
 #[derive(Debug, thiserror::Error)]
@@ -20,11 +22,27 @@ pub enum Error {
     #[error(transparent)]
     Db(#[from] DbError),
     #[error(transparent)]
-    Lock(#[from] LockError),
+    Lock(Box<LockError>),
+    #[error(transparent)]
+    Sync(Box<SyncError>),
+    #[error(transparent)]
+    Store(#[from] WheelStoreError),
     #[error("{0}")]
     InvalidInput(String),
     #[error("axled hit an internal error: {0}")]
     Internal(String),
+}
+
+impl From<LockError> for Error {
+    fn from(error: LockError) -> Error {
+        Error::Lock(Box::new(error))
+    }
+}
+
+impl From<SyncError> for Error {
+    fn from(error: SyncError) -> Error {
+        Error::Sync(Box::new(error))
+    }
 }
 
 /// What kind of failure, for clients that react to it (exit codes, gRPC codes).
@@ -52,37 +70,55 @@ impl Error {
     pub fn kind(&self) -> ErrorKind {
         match self {
             Error::Interpreter(InterpreterError::NotFound { .. }) => ErrorKind::NotFound,
-            Error::Interpreter(
-                InterpreterError::BadRequest { .. } | InterpreterError::Unusable { .. },
-            ) => ErrorKind::InvalidInput,
-            Error::Interpreter(InterpreterError::Db(_)) | Error::Db(_) | Error::Internal(_) => {
-                ErrorKind::Internal
+            Error::Interpreter(InterpreterError::BadRequest { .. } | InterpreterError::Unusable { .. }) => {
+                ErrorKind::InvalidInput
             }
+            Error::Interpreter(InterpreterError::Db(_)) | Error::Db(_) | Error::Internal(_) => ErrorKind::Internal,
             Error::Venv(VenvError::Io { .. }) => ErrorKind::InvalidInput,
             Error::Venv(_) => ErrorKind::Conflict,
             Error::InvalidInput(_) => ErrorKind::InvalidInput,
             Error::Lock(error) => lock_kind(error),
+            Error::Sync(error) => sync_kind(error),
+            Error::Store(_) => ErrorKind::Internal,
         }
     }
 }
 
 fn lock_kind(error: &LockError) -> ErrorKind {
     match error {
-        LockError::Requirements(_)
-        | LockError::PyProject(_)
-        | LockError::Usage(_)
-        | LockError::Target(_) => ErrorKind::InvalidInput,
+        LockError::Requirements(_) | LockError::PyProject(_) | LockError::Usage(_) | LockError::Target(_) => {
+            ErrorKind::InvalidInput
+        }
         LockError::Config(_) => ErrorKind::InvalidInput,
         LockError::Unsupported(_) => ErrorKind::Unsupported,
         LockError::Interpreter(InterpreterError::NotFound { .. }) => ErrorKind::NotFound,
         LockError::Interpreter(_) => ErrorKind::InvalidInput,
         LockError::Resolve(ResolveError::NoSolution(_)) => ErrorKind::Unsatisfiable,
         LockError::Resolve(ResolveError::Invalid(_)) => ErrorKind::InvalidInput,
-        LockError::Resolve(ResolveError::Index(error)) | LockError::Index(error) => {
-            index_kind(error)
-        }
+        LockError::Resolve(ResolveError::Index(error)) | LockError::Index(error) => index_kind(error),
         LockError::Write { .. } => ErrorKind::InvalidInput,
         LockError::Memo(_) => ErrorKind::Internal,
+    }
+}
+
+fn sync_kind(error: &SyncError) -> ErrorKind {
+    match error {
+        SyncError::NotAVenv(_) => ErrorKind::NotFound,
+        SyncError::Usage(_) | SyncError::Requirements(_) | SyncError::Pylock(_) | SyncError::Config(_) => {
+            ErrorKind::InvalidInput
+        }
+        SyncError::Conflict(_) => ErrorKind::Unsatisfiable,
+        SyncError::Unsupported(_) | SyncError::NoWheel { .. } => ErrorKind::Unsupported,
+        SyncError::Index(error) => index_kind(error),
+        SyncError::Install { source, .. } if matches!(**source, axle_install::InstallError::Store(_)) => {
+            ErrorKind::Integrity
+        }
+        SyncError::Store(WheelStoreError::Store(_)) => ErrorKind::Integrity,
+        SyncError::Interpreter { .. } | SyncError::Discovery(_) => ErrorKind::InvalidInput,
+        SyncError::Io { .. } | SyncError::Install { .. } | SyncError::Uninstall { .. } | SyncError::Site(_) => {
+            ErrorKind::InvalidInput
+        }
+        SyncError::Store(_) | SyncError::Task(_) | SyncError::Db(_) => ErrorKind::Internal,
     }
 }
 

@@ -38,10 +38,7 @@ pub struct InstanceLock {
 
 /// Takes the instance lock, waiting up to `patience` for a stopping daemon to
 /// let go. Gives up at once when a live daemon answers on the socket.
-pub fn acquire_instance_lock(
-    location: &Location,
-    patience: Duration,
-) -> Result<InstanceLock, LifecycleError> {
+pub fn acquire_instance_lock(location: &Location, patience: Duration) -> Result<InstanceLock, LifecycleError> {
     let path = location.daemon_lock();
     let file = File::options()
         .create(true)
@@ -76,10 +73,7 @@ pub fn prepare_home(location: &Location) -> Result<(), LifecycleError> {
 
 /// Binds the socket in its private directory, replacing a stale one.
 /// Requires the instance lock (see the module invariant).
-pub fn bind_socket(
-    location: &Location,
-    _lock: &InstanceLock,
-) -> Result<BoundSocket, LifecycleError> {
+pub fn bind_socket(location: &Location, _lock: &InstanceLock) -> Result<BoundSocket, LifecycleError> {
     let socket = &location.socket;
     if let Some(dir) = socket.parent() {
         ensure_private_dir(dir).map_err(io_at(dir))?;
@@ -90,8 +84,7 @@ pub fn bind_socket(
         Err(error) => return Err(io_at(socket)(error)),
     }
     let listener = UnixListener::bind(socket).map_err(io_at(socket))?;
-    std::fs::set_permissions(socket, std::fs::Permissions::from_mode(0o600))
-        .map_err(io_at(socket))?;
+    std::fs::set_permissions(socket, std::fs::Permissions::from_mode(0o600)).map_err(io_at(socket))?;
     let inode = std::fs::metadata(socket).map_err(io_at(socket))?.ino();
     Ok(BoundSocket {
         listener: Some(listener),
@@ -135,8 +128,7 @@ pub struct DaemonInfo {
 pub fn write_daemon_info(location: &Location, info: &DaemonInfo) -> Result<(), LifecycleError> {
     let path = location.daemon_info();
     let staging = path.with_extension("json.tmp");
-    let text = serde_json::to_string_pretty(info)
-        .map_err(|error| io_at(&path)(io::Error::other(error)))?;
+    let text = serde_json::to_string_pretty(info).map_err(|error| io_at(&path)(io::Error::other(error)))?;
     std::fs::write(&staging, text).map_err(io_at(&staging))?;
     std::fs::rename(&staging, &path).map_err(io_at(&path))
 }
@@ -168,12 +160,8 @@ pub fn init_logging(
         .map_err(io_at(&log_file))?;
     let (writer, guard) = tracing_appender::non_blocking(file);
     let filter = || EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
-    let file_layer = fmt::layer()
-        .with_writer(writer)
-        .with_ansi(false)
-        .with_filter(filter());
-    let stderr_layer =
-        foreground.then(|| fmt::layer().with_writer(io::stderr).with_filter(filter()));
+    let file_layer = fmt::layer().with_writer(writer).with_ansi(false).with_filter(filter());
+    let stderr_layer = foreground.then(|| fmt::layer().with_writer(io::stderr).with_filter(filter()));
     tracing_subscriber::registry()
         .with(file_layer)
         .with(stderr_layer)

@@ -52,8 +52,7 @@ fn run(args: Args) -> anyhow::Result<()> {
     let lock = lifecycle::acquire_instance_lock(&location, Duration::from_secs(5))?;
     let _log_guard = lifecycle::init_logging(&location, args.foreground, &args.log)?;
     // The daemon must not depend on where it was started from.
-    std::env::set_current_dir(&location.home)
-        .with_context(|| format!("cannot enter {}", location.home.display()))?;
+    std::env::set_current_dir(&location.home).with_context(|| format!("cannot enter {}", location.home.display()))?;
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -63,8 +62,8 @@ fn run(args: Args) -> anyhow::Result<()> {
     let lock = &lock;
     runtime.block_on(async move {
         let exe = std::env::current_exe().context("cannot locate the axled executable")?;
-        let build_id = axle_proto::handshake::build_id_of(&exe)
-            .with_context(|| format!("cannot identify {}", exe.display()))?;
+        let build_id =
+            axle_proto::handshake::build_id_of(&exe).with_context(|| format!("cannot identify {}", exe.display()))?;
         let pool = db::open(&location.database()).await?;
         let mut socket = lifecycle::bind_socket(&location, lock)?;
         let listener = socket.take_listener().context("socket already taken")?;
@@ -91,6 +90,12 @@ fn run(args: Args) -> anyhow::Result<()> {
             Duration::from_secs(args.idle_timeout),
         )
         .map_err(|error| anyhow::anyhow!("{error}"))?;
+        // Rows whose store files are gone are dropped before anything is linked.
+        match daemon.store.reconcile().await {
+            Ok(0) => {}
+            Ok(dropped) => tracing::warn!(dropped, "forgot store entries whose files are missing"),
+            Err(error) => tracing::warn!(%error, "could not reconcile the store"),
+        }
         let reason = server::run(listener, daemon, shutdown_signal()).await?;
         drop(socket);
         lifecycle::remove_daemon_info(&location);
@@ -104,10 +109,8 @@ fn run(args: Args) -> anyhow::Result<()> {
 
 async fn shutdown_signal() {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut terminate), Ok(mut interrupt)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
+    let (Ok(mut terminate), Ok(mut interrupt)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt()))
+    else {
         // Without signal handlers the daemon still stops on request or idle.
         return std::future::pending().await;
     };

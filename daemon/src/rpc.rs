@@ -21,6 +21,8 @@ use crate::error::{Error, ErrorKind};
 use crate::index::{IndexSettings, IndexStrategy};
 use crate::lock::{AnnotationStyle, LockFormat, LockRequest};
 use crate::progress::{NoticeLevel, Reporter};
+use crate::sync::SyncRequest;
+use axle_install::LinkMode;
 
 pub use axle_proto::v1::axle_server::AxleServer;
 
@@ -45,9 +47,7 @@ impl Service {
         Fut: Future<Output = Result<v1::event::Kind, Error>> + Send + 'static,
     {
         let (sender, receiver) = mpsc::channel(256);
-        let reporter: Arc<dyn Reporter> = Arc::new(StreamReporter {
-            sender: sender.clone(),
-        });
+        let reporter: Arc<dyn Reporter> = Arc::new(StreamReporter { sender: sender.clone() });
         let daemon = self.daemon.clone();
         let guard = daemon.activity.begin();
         tokio::spawn(async move {
@@ -71,10 +71,7 @@ impl Service {
 
 #[tonic::async_trait]
 impl Axle for Service {
-    async fn status(
-        &self,
-        _request: Request<v1::StatusRequest>,
-    ) -> Result<Response<v1::StatusReply>, Status> {
+    async fn status(&self, _request: Request<v1::StatusRequest>) -> Result<Response<v1::StatusReply>, Status> {
         let daemon = &self.daemon;
         Ok(Response::new(v1::StatusReply {
             version: env!("CARGO_PKG_VERSION").to_string(),
@@ -90,10 +87,7 @@ impl Axle for Service {
         }))
     }
 
-    async fn shutdown(
-        &self,
-        _request: Request<v1::ShutdownRequest>,
-    ) -> Result<Response<v1::ShutdownReply>, Status> {
+    async fn shutdown(&self, _request: Request<v1::ShutdownRequest>) -> Result<Response<v1::ShutdownReply>, Status> {
         tracing::info!("shutdown requested by a client");
         self.daemon.shutdown_requested.notify_one();
         Ok(Response::new(v1::ShutdownReply {}))
@@ -101,10 +95,7 @@ impl Axle for Service {
 
     type CreateVenvStream = EventStream;
 
-    async fn create_venv(
-        &self,
-        request: Request<v1::CreateVenvRequest>,
-    ) -> Result<Response<EventStream>, Status> {
+    async fn create_venv(&self, request: Request<v1::CreateVenvRequest>) -> Result<Response<EventStream>, Status> {
         let request = request.into_inner();
         let invocation = invocation(request.invocation)?;
         let domain = CreateVenv {
@@ -143,10 +134,7 @@ impl Axle for Service {
 
     type LockStream = EventStream;
 
-    async fn lock(
-        &self,
-        request: Request<v1::LockRequest>,
-    ) -> Result<Response<EventStream>, Status> {
+    async fn lock(&self, request: Request<v1::LockRequest>) -> Result<Response<EventStream>, Status> {
         let domain = lock_request(request.into_inner())?;
         Ok(self.stream(move |daemon, reporter| async move {
             let outcome = daemon.lock(domain, reporter).await?;
@@ -168,31 +156,84 @@ impl Axle for Service {
 
     type SyncStream = EventStream;
 
-    async fn sync(
-        &self,
-        _request: Request<v1::SyncRequest>,
-    ) -> Result<Response<EventStream>, Status> {
-        Err(Status::unimplemented("this daemon cannot sync yet"))
+    async fn sync(&self, request: Request<v1::SyncRequest>) -> Result<Response<EventStream>, Status> {
+        let request = request.into_inner();
+        let index = request.index.unwrap_or_default();
+        let link_mode = match request.link_mode.as_str() {
+            "" | "hardlink" => LinkMode::Hardlink,
+            "copy" => LinkMode::Copy,
+            "clone" => LinkMode::Clone,
+            "symlink" => LinkMode::Symlink,
+            other => return Err(Status::invalid_argument(format!("unknown link mode `{other}`"))),
+        };
+        let strategy = IndexStrategy::parse(&index.index_strategy)
+            .ok_or_else(|| Status::invalid_argument(format!("unknown index strategy `{}`", index.index_strategy)))?;
+        let domain = SyncRequest {
+            invocation: invocation(request.invocation)?,
+            lock_files: request.lock_files,
+            venv: Some(request.venv).filter(|venv| !venv.is_empty()),
+            dry_run: request.dry_run,
+            link_mode,
+            compile_bytecode: request.compile_bytecode,
+            offline: request.offline,
+            index: IndexSettings {
+                index_url: Some(index.index_url).filter(|url| !url.is_empty()),
+                extra_index_urls: index.extra_index_urls,
+                find_links: index.find_links,
+                no_index: index.no_index,
+            },
+            strategy,
+        };
+        Ok(self.stream(move |daemon, reporter| async move {
+            let outcome = daemon.sync(domain, reporter).await?;
+            Ok(v1::event::Kind::SyncResult(v1::SyncResult {
+                venv: outcome.venv.to_string_lossy().into_owned(),
+                installed: outcome.installed,
+                removed: outcome.removed,
+                unchanged: outcome.unchanged,
+                fresh: outcome.fresh,
+                dry_run: outcome.dry_run,
+                elapsed_us: outcome.elapsed.as_micros() as u64,
+                bytes_linked: outcome.bytes_linked,
+                bytes_copied: outcome.bytes_copied,
+            }))
+        }))
     }
 
     async fn store_stats(
         &self,
         _request: Request<v1::StoreStatsRequest>,
     ) -> Result<Response<v1::StoreStatsReply>, Status> {
-        Err(Status::unimplemented("this daemon has no store yet"))
+        let _guard = self.daemon.activity.begin();
+        let stats = self.daemon.store_stats().await.map_err(|error| status_of(&error))?;
+        Ok(Response::new(v1::StoreStatsReply {
+            wheels: stats.wheels,
+            files: stats.objects,
+            bytes_stored: stats.bytes_stored,
+            bytes_linked: stats.bytes_linked,
+            venvs: stats.venvs,
+            path: stats.path.to_string_lossy().into_owned(),
+        }))
     }
 
-    async fn store_gc(
-        &self,
-        _request: Request<v1::StoreGcRequest>,
-    ) -> Result<Response<v1::StoreGcReply>, Status> {
-        Err(Status::unimplemented("this daemon has no store yet"))
+    async fn store_gc(&self, request: Request<v1::StoreGcRequest>) -> Result<Response<v1::StoreGcReply>, Status> {
+        let _guard = self.daemon.activity.begin();
+        let request = request.into_inner();
+        let outcome = self
+            .daemon
+            .store_gc(request.older_than_days, request.dry_run)
+            .await
+            .map_err(|error| status_of(&error))?;
+        Ok(Response::new(v1::StoreGcReply {
+            wheels_removed: outcome.wheels_removed,
+            files_removed: outcome.files_removed,
+            bytes_freed: outcome.bytes_freed,
+        }))
     }
 }
 
 fn invocation(proto: Option<v1::Invocation>) -> Result<Invocation, Status> {
-    let proto =
-        proto.ok_or_else(|| Status::invalid_argument("the request carries no invocation"))?;
+    let proto = proto.ok_or_else(|| Status::invalid_argument("the request carries no invocation"))?;
     let cwd = std::path::PathBuf::from(proto.cwd);
     if !cwd.is_absolute() {
         return Err(Status::invalid_argument(
@@ -209,25 +250,20 @@ fn invocation(proto: Option<v1::Invocation>) -> Result<Invocation, Status> {
 fn lock_request(request: v1::LockRequest) -> Result<LockRequest, Status> {
     let invocation = invocation(request.invocation)?;
     let index = request.index.unwrap_or_default();
-    let strategy = IndexStrategy::parse(&index.index_strategy).ok_or_else(|| {
-        Status::invalid_argument(format!("unknown index strategy `{}`", index.index_strategy))
-    })?;
+    let strategy = IndexStrategy::parse(&index.index_strategy)
+        .ok_or_else(|| Status::invalid_argument(format!("unknown index strategy `{}`", index.index_strategy)))?;
     let annotation_style = match request.annotation_style.as_str() {
         "" | "split" => AnnotationStyle::Split,
         "line" => AnnotationStyle::Line,
         other => {
-            return Err(Status::invalid_argument(format!(
-                "unknown annotation style `{other}`"
-            )));
+            return Err(Status::invalid_argument(format!("unknown annotation style `{other}`")));
         }
     };
     let format = match request.format.as_str() {
         "" | "requirements" | "requirements.txt" => LockFormat::Requirements,
         "pylock" | "pylock.toml" => LockFormat::Pylock,
         other => {
-            return Err(Status::invalid_argument(format!(
-                "unknown lock format `{other}`"
-            )));
+            return Err(Status::invalid_argument(format!("unknown lock format `{other}`")));
         }
     };
     let non_empty = |text: String| Some(text).filter(|text| !text.is_empty());

@@ -37,10 +37,7 @@ pub async fn run(
         Err(_) => true,
     });
 
-    let service = Handshake::new(
-        AxleServer::new(Service::new(daemon.clone())),
-        &daemon.build_id,
-    );
+    let service = Handshake::new(AxleServer::new(Service::new(daemon.clone())), &daemon.build_id);
     let (stop_sender, stop_receiver) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(
         tonic::transport::Server::builder()
@@ -61,8 +58,7 @@ pub async fn run(
 }
 
 async fn wait_for_stop(daemon: &Daemon, shutdown: impl Future<Output = ()>) -> StopReason {
-    let idle_check =
-        (daemon.idle_timeout / 10).clamp(Duration::from_millis(50), Duration::from_secs(30));
+    let idle_check = (daemon.idle_timeout / 10).clamp(Duration::from_millis(50), Duration::from_secs(30));
     let mut ticks = tokio::time::interval(idle_check);
     tokio::pin!(shutdown);
     loop {
@@ -82,10 +78,7 @@ fn peer_is(stream: &UnixStream, uid: u32) -> bool {
     match stream.peer_cred() {
         Ok(credentials) if credentials.uid() == uid => true,
         Ok(credentials) => {
-            tracing::warn!(
-                peer_uid = credentials.uid(),
-                "refused a connection from another user"
-            );
+            tracing::warn!(peer_uid = credentials.uid(), "refused a connection from another user");
             false
         }
         Err(error) => {

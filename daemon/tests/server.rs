@@ -18,11 +18,7 @@ async fn client(socket: &Path) -> AxleClient<tonic::transport::Channel> {
     let channel = Endpoint::from_static("http://test.invalid")
         .connect_with_connector(tower::service_fn(move |_: Uri| {
             let socket = socket.clone();
-            async move {
-                Ok::<_, std::io::Error>(TokioIo::new(
-                    tokio::net::UnixStream::connect(socket).await?,
-                ))
-            }
+            async move { Ok::<_, std::io::Error>(TokioIo::new(tokio::net::UnixStream::connect(socket).await?)) }
         }))
         .await
         .unwrap();
@@ -38,16 +34,8 @@ async fn serves_status_checks_builds_and_stops_on_request() {
     };
     let location = Location::resolve(&env, dir.path()).unwrap();
     std::fs::create_dir_all(location.socket.parent().unwrap()).unwrap();
-    let pool = axle_daemon::db::open(&dir.path().join("test.db"))
-        .await
-        .unwrap();
-    let daemon = Daemon::new(
-        location.clone(),
-        pool,
-        "build-a".into(),
-        Duration::from_secs(600),
-    )
-    .unwrap();
+    let pool = axle_daemon::db::open(&dir.path().join("test.db")).await.unwrap();
+    let daemon = Daemon::new(location.clone(), pool, "build-a".into(), Duration::from_secs(600)).unwrap();
     let listener = tokio::net::UnixListener::bind(&location.socket).unwrap();
     let (_never, shutdown) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(server::run(listener, daemon, async {
@@ -55,11 +43,7 @@ async fn serves_status_checks_builds_and_stops_on_request() {
     }));
 
     let mut client = client(&location.socket).await;
-    let status = client
-        .status(v1::StatusRequest {})
-        .await
-        .unwrap()
-        .into_inner();
+    let status = client.status(v1::StatusRequest {}).await.unwrap().into_inner();
     assert_eq!(status.build_id, "build-a");
     assert_eq!(status.pid, std::process::id());
 
@@ -79,10 +63,7 @@ async fn serves_status_checks_builds_and_stops_on_request() {
     client.status(request).await.unwrap();
 
     // A request without an invocation is a clear client error.
-    let error = client
-        .create_venv(v1::CreateVenvRequest::default())
-        .await
-        .unwrap_err();
+    let error = client.create_venv(v1::CreateVenvRequest::default()).await.unwrap_err();
     assert_eq!(error.code(), tonic::Code::InvalidArgument);
 
     client.shutdown(v1::ShutdownRequest {}).await.unwrap();

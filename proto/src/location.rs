@@ -123,11 +123,7 @@ fn socket_path(home: &Path, runtime_dir: Option<&Path>) -> PathBuf {
 /// Creates `dir` (and parents) with mode 0700, or checks that an existing one
 /// is owned by us and closed to everyone else.
 pub fn ensure_private_dir(dir: &Path) -> io::Result<()> {
-    match fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-    {
+    match fs::DirBuilder::new().recursive(true).mode(0o700).create(dir) {
         Ok(()) => {}
         Err(error) if error.kind() == io::ErrorKind::AlreadyExists => {}
         Err(error) => return Err(error),
@@ -181,10 +177,8 @@ mod tests {
 
     #[test]
     fn socket_prefers_runtime_dir_and_is_keyed_by_home() {
-        let a =
-            Location::resolve(&env(Some("/a"), None, Some("/run/user/1")), Path::new("/")).unwrap();
-        let b =
-            Location::resolve(&env(Some("/b"), None, Some("/run/user/1")), Path::new("/")).unwrap();
+        let a = Location::resolve(&env(Some("/a"), None, Some("/run/user/1")), Path::new("/")).unwrap();
+        let b = Location::resolve(&env(Some("/b"), None, Some("/run/user/1")), Path::new("/")).unwrap();
         assert!(a.socket.starts_with("/run/user/1/axle"));
         assert_ne!(a.socket, b.socket);
         let c = Location::resolve(&env(Some("/a"), None, None), Path::new("/")).unwrap();

@@ -188,11 +188,7 @@ impl TestIndex {
     }
 
     pub fn remove_project(&self, project: &str) {
-        self.state
-            .projects
-            .lock()
-            .unwrap()
-            .remove(&normalize(project));
+        self.state.projects.lock().unwrap().remove(&normalize(project));
     }
 
     pub fn require_credentials(&self, user: &str, password: &str) {
@@ -233,12 +229,7 @@ impl Drop for TestIndex {
 
 /// Common handling: logging, delays, failures, credentials. Returns a
 /// response when the request is answered here.
-async fn gate(
-    state: &IndexState,
-    method: &str,
-    path: &str,
-    headers: &HeaderMap,
-) -> Option<Response> {
+async fn gate(state: &IndexState, method: &str, path: &str, headers: &HeaderMap) -> Option<Response> {
     let header = |name: header::HeaderName| {
         headers
             .get(name)
@@ -262,9 +253,7 @@ async fn gate(
         || state
             .behaviour
             .fail_next
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| {
-                left.checked_sub(1)
-            })
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| left.checked_sub(1))
             .is_ok();
     let answer = if failing {
         Some((StatusCode::INTERNAL_SERVER_ERROR, "injected failure").into_response())
@@ -349,13 +338,18 @@ async fn project_page(
                     entry["requires-python"] = requires_python.clone().into();
                 }
                 if let Some(reason) = &file.yanked {
-                    entry["yanked"] = if reason.is_empty() { true.into() } else { reason.clone().into() };
+                    entry["yanked"] = if reason.is_empty() {
+                        true.into()
+                    } else {
+                        reason.clone().into()
+                    };
                 }
                 if let Some(time) = &file.upload_time {
                     entry["upload-time"] = time.clone().into();
                 }
                 if with_metadata && let Some(metadata) = &file.metadata {
-                    entry["core-metadata"] = serde_json::json!({ "sha256": crate::wheel::sha256_hex(metadata.as_bytes()) });
+                    entry["core-metadata"] =
+                        serde_json::json!({ "sha256": crate::wheel::sha256_hex(metadata.as_bytes()) });
                 }
                 entry
             })
@@ -367,9 +361,7 @@ async fn project_page(
         });
         ("application/vnd.pypi.simple.v1+json", body.to_string())
     } else {
-        let mut html = format!(
-            "<!DOCTYPE html>\n<html><head><title>Links for {normalized}</title></head><body>\n"
-        );
+        let mut html = format!("<!DOCTYPE html>\n<html><head><title>Links for {normalized}</title></head><body>\n");
         for file in &files {
             let mut attributes = String::new();
             if let Some(requires_python) = &file.requires_python {
@@ -433,11 +425,7 @@ fn set_status(state: &IndexState, status: u16) {
     }
 }
 
-async fn file(
-    State(state): State<Arc<IndexState>>,
-    Path(filename): Path<String>,
-    headers: HeaderMap,
-) -> Response {
+async fn file(State(state): State<Arc<IndexState>>, Path(filename): Path<String>, headers: HeaderMap) -> Response {
     let path = format!("/files/{filename}");
     if let Some(response) = gate(&state, "GET", &path, &headers).await {
         return response;
@@ -460,10 +448,7 @@ async fn file(
         return (StatusCode::NOT_FOUND, "no such file").into_response();
     };
     if metadata {
-        return match (
-            &found.metadata,
-            behaviour.no_metadata.load(Ordering::SeqCst),
-        ) {
+        return match (&found.metadata, behaviour.no_metadata.load(Ordering::SeqCst)) {
             (Some(text), false) => text.clone().into_response(),
             _ => {
                 set_status(&state, 404);
@@ -488,10 +473,7 @@ async fn file(
         return (
             StatusCode::PARTIAL_CONTENT,
             [
-                (
-                    header::CONTENT_RANGE,
-                    format!("bytes {start}-{}/{total}", end - 1),
-                ),
+                (header::CONTENT_RANGE, format!("bytes {start}-{}/{total}", end - 1)),
                 (header::ACCEPT_RANGES, "bytes".to_string()),
             ],
             bytes[start..end].to_vec(),
@@ -525,9 +507,7 @@ async fn file(
 
 /// A body stream that yields `data` and then an error, so the connection
 /// breaks mid-body.
-fn futures_like_stream(
-    data: Vec<u8>,
-) -> impl futures_core_stream::Stream<Item = Result<Vec<u8>, std::io::Error>> {
+fn futures_like_stream(data: Vec<u8>) -> impl futures_core_stream::Stream<Item = Result<Vec<u8>, std::io::Error>> {
     futures_core_stream::iter(vec![
         Ok(data),
         Err(std::io::Error::new(

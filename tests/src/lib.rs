@@ -82,10 +82,7 @@ pub fn real_python() -> PathBuf {
 /// `(major, minor)` of [`real_python`].
 pub fn real_python_version() -> (u32, u32) {
     let output = Command::new(real_python())
-        .args([
-            "-c",
-            "import sys; print(sys.version_info[0], sys.version_info[1])",
-        ])
+        .args(["-c", "import sys; print(sys.version_info[0], sys.version_info[1])"])
         .output()
         .unwrap();
     let text = String::from_utf8(output.stdout).unwrap();
@@ -112,10 +109,7 @@ impl Default for TestContext {
 
 impl TestContext {
     pub fn new() -> TestContext {
-        let root = tempfile::Builder::new()
-            .prefix("axle-e2e")
-            .tempdir()
-            .unwrap();
+        let root = tempfile::Builder::new().prefix("axle-e2e").tempdir().unwrap();
         let home = root.path().join("home");
         let project = root.path().join("project");
         let python_bin = root.path().join("python-bin");
@@ -128,20 +122,11 @@ impl TestContext {
         env.insert("AXLE_HOME".to_string(), home.display().to_string());
         // A backstop: daemons of finished tests go away by themselves.
         env.insert("AXLE_IDLE_TIMEOUT".to_string(), "120".to_string());
-        env.insert(
-            "PATH".to_string(),
-            format!("{}:/usr/bin:/bin", python_bin.display()),
-        );
-        env.insert(
-            "HOME".to_string(),
-            root.path().join("user-home").display().to_string(),
-        );
+        env.insert("PATH".to_string(), format!("{}:/usr/bin:/bin", python_bin.display()));
+        env.insert("HOME".to_string(), root.path().join("user-home").display().to_string());
         // Never the real index by accident: a dead local one unless a test
         // serves its own, and no pip configuration of the machine's user.
-        env.insert(
-            "PIP_INDEX_URL".to_string(),
-            "http://127.0.0.1:9/simple/".to_string(),
-        );
+        env.insert("PIP_INDEX_URL".to_string(), "http://127.0.0.1:9/simple/".to_string());
         env.insert("PIP_CONFIG_FILE".to_string(), "/dev/null".to_string());
         env.insert(
             "XDG_CONFIG_DIRS".to_string(),
@@ -192,11 +177,7 @@ impl TestContext {
 
     /// `axle --json daemon status` as JSON (`running: false` when none).
     pub fn status(&self) -> serde_json::Value {
-        let output = self
-            .axle()
-            .args(["--json", "daemon", "status"])
-            .output()
-            .unwrap();
+        let output = self.axle().args(["--json", "daemon", "status"]).output().unwrap();
         serde_json::from_slice(&output.stdout).unwrap()
     }
 
@@ -254,10 +235,7 @@ impl Drop for TestContext {
             && let Ok(info) = serde_json::from_str::<serde_json::Value>(&text)
             && let Some(pid) = info["pid"].as_u64()
         {
-            let _ = Command::new("kill")
-                .arg("-TERM")
-                .arg(pid.to_string())
-                .status();
+            let _ = Command::new("kill").arg("-TERM").arg(pid.to_string()).status();
             wait_for_exit(pid as u32, Duration::from_secs(10));
         }
     }

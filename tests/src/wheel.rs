@@ -125,10 +125,7 @@ impl WheelBuilder {
         self.provides_extra.push(extra.to_string());
         for requirement in requirements {
             let (base, marker) = match requirement.split_once(';') {
-                Some((base, marker)) => (
-                    base.trim(),
-                    format!("({}) and extra == \"{extra}\"", marker.trim()),
-                ),
+                Some((base, marker)) => (base.trim(), format!("({}) and extra == \"{extra}\"", marker.trim())),
                 None => (requirement.trim(), format!("extra == \"{extra}\"")),
             };
             self.requires_dist.push(format!("{base} ; {marker}"));
@@ -171,8 +168,7 @@ impl WheelBuilder {
 
     /// Replaces the RECORD line of `path` with `line`.
     pub fn record_line(mut self, path: &str, line: &str) -> Self {
-        self.record_overrides
-            .push((path.to_string(), line.to_string()));
+        self.record_overrides.push((path.to_string(), line.to_string()));
         self
     }
 
@@ -189,12 +185,7 @@ impl WheelBuilder {
             .as_ref()
             .map(|build| format!("-{build}"))
             .unwrap_or_default();
-        format!(
-            "{}-{}{build}-{}.whl",
-            escape(&self.name),
-            self.version,
-            self.tag
-        )
+        format!("{}-{}{build}-{}.whl", escape(&self.name), self.version, self.tag)
     }
 
     pub fn metadata_text(&self) -> String {
@@ -247,17 +238,10 @@ impl WheelBuilder {
         }
 
         let mut entries: Vec<(String, Vec<u8>)> = self.files.clone();
-        entries.push((
-            format!("{dist_info}/METADATA"),
-            metadata.clone().into_bytes(),
-        ));
+        entries.push((format!("{dist_info}/METADATA"), metadata.clone().into_bytes()));
         entries.push((format!("{dist_info}/WHEEL"), wheel_text.into_bytes()));
         if !self.entry_points.is_empty() {
-            let mut groups: Vec<&str> = self
-                .entry_points
-                .iter()
-                .map(|(group, ..)| group.as_str())
-                .collect();
+            let mut groups: Vec<&str> = self.entry_points.iter().map(|(group, ..)| group.as_str()).collect();
             groups.dedup();
             let mut text = String::new();
             for group in groups {
@@ -326,10 +310,7 @@ mod tests {
             .build();
         assert_eq!(wheel.filename, "my_package-1.0-py3-none-any.whl");
         let mut archive = zip::ZipArchive::new(std::io::Cursor::new(&wheel.bytes)).unwrap();
-        let names: Vec<String> = archive
-            .file_names()
-            .map(|name| name.unwrap().into_owned())
-            .collect();
+        let names: Vec<String> = archive.file_names().map(|name| name.unwrap().into_owned()).collect();
         assert!(names.contains(&"my_package-1.0.dist-info/RECORD".to_string()));
         let mut record = String::new();
         std::io::Read::read_to_string(
@@ -339,9 +320,9 @@ mod tests {
         .unwrap();
         assert!(record.contains("my_package/__init__.py,sha256="));
         assert!(
-            wheel.metadata.contains(
-                "Requires-Dist: speedup ; (python_version >= '3.8') and extra == \"fast\""
-            )
+            wheel
+                .metadata
+                .contains("Requires-Dist: speedup ; (python_version >= '3.8') and extra == \"fast\"")
         );
     }
 }

@@ -33,11 +33,7 @@ pub struct LogsArgs {
     follow: bool,
 }
 
-pub async fn run(
-    command: DaemonCommand,
-    daemon: &Daemon,
-    output: &Output,
-) -> Result<ExitCode, Failure> {
+pub async fn run(command: DaemonCommand, daemon: &Daemon, output: &Output) -> Result<ExitCode, Failure> {
     match command {
         DaemonCommand::Start => {
             let status = daemon
@@ -116,18 +112,10 @@ fn print_status(output: &Output, status: Option<&v1::StatusReply>) {
 
 async fn logs(daemon: &Daemon, args: &LogsArgs) -> Result<ExitCode, Failure> {
     let path = daemon.location.log_file();
-    let mut file = std::fs::File::open(&path).map_err(|error| {
-        Failure::new(format!(
-            "cannot read the daemon log {}: {error}",
-            path.display()
-        ))
-    })?;
-    let text = std::io::read_to_string(&mut file).map_err(|error| {
-        Failure::new(format!(
-            "cannot read the daemon log {}: {error}",
-            path.display()
-        ))
-    })?;
+    let mut file = std::fs::File::open(&path)
+        .map_err(|error| Failure::new(format!("cannot read the daemon log {}: {error}", path.display())))?;
+    let text = std::io::read_to_string(&mut file)
+        .map_err(|error| Failure::new(format!("cannot read the daemon log {}: {error}", path.display())))?;
     let lines: Vec<&str> = text.lines().collect();
     for line in &lines[lines.len().saturating_sub(args.lines)..] {
         println!("{line}");

@@ -141,9 +141,7 @@ pub async fn run(
         })
         .await?;
     let v1::event::Kind::LockResult(result) = follow(output, stream.into_inner()).await? else {
-        return Err(Failure::new(
-            "the daemon answered with another kind of result",
-        ));
+        return Err(Failure::new("the daemon answered with another kind of result"));
     };
     let stats = result.stats.unwrap_or_default();
     output.document(&serde_json::json!({

@@ -3,6 +3,8 @@
 
 mod daemon;
 mod lock;
+mod store;
+mod sync;
 mod venv;
 
 use std::path::PathBuf;
@@ -23,30 +25,22 @@ pub enum Command {
     Venv(venv::VenvArgs),
     /// Pin requirements into a lock file (like `pip-compile`).
     Lock(Box<lock::LockArgs>),
+    /// Make an environment match lock files (like `pip-sync`).
+    Sync(sync::SyncArgs),
+    /// Inspect or clean the shared wheel store.
+    #[command(subcommand)]
+    Store(store::StoreCommand),
     /// Start, stop or inspect the daemon.
     #[command(subcommand)]
     Daemon(daemon::DaemonCommand),
 }
 
-pub async fn run(
-    command: Command,
-    daemon: &Daemon,
-    output: &Output,
-    cwd: PathBuf,
-) -> Result<ExitCode, Failure> {
+pub async fn run(command: Command, daemon: &Daemon, output: &Output, cwd: PathBuf) -> Result<ExitCode, Failure> {
     match command {
-        Command::Venv(args) => {
-            venv::run(
-                args,
-                daemon,
-                output,
-                invocation(cwd, Environment::Forwarded),
-            )
-            .await
-        }
-        Command::Lock(args) => {
-            lock::run(*args, daemon, output, invocation(cwd, Environment::Whole)).await
-        }
+        Command::Venv(args) => venv::run(args, daemon, output, invocation(cwd, Environment::Forwarded)).await,
+        Command::Lock(args) => lock::run(*args, daemon, output, invocation(cwd, Environment::Whole)).await,
+        Command::Sync(args) => sync::run(args, daemon, output, invocation(cwd, Environment::Whole)).await,
+        Command::Store(command) => store::run(command, daemon, output, invocation(cwd, Environment::Forwarded)).await,
         Command::Daemon(command) => daemon::run(command, daemon, output).await,
     }
 }
@@ -76,16 +70,11 @@ fn invocation(cwd: PathBuf, environment: Environment) -> v1::Invocation {
 }
 
 /// Prints progress and notices of an operation and returns its result event.
-async fn follow(
-    output: &Output,
-    mut stream: Streaming<v1::Event>,
-) -> Result<v1::event::Kind, Failure> {
+async fn follow(output: &Output, mut stream: Streaming<v1::Event>) -> Result<v1::event::Kind, Failure> {
     loop {
         let event = stream.message().await.map_err(Failure::from_status)?;
         let Some(event) = event else {
-            return Err(Failure::new(
-                "the daemon ended the operation without a result",
-            ));
+            return Err(Failure::new("the daemon ended the operation without a result"));
         };
         match event.kind {
             Some(v1::event::Kind::Progress(progress)) => output.progress(&progress),

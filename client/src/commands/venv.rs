@@ -54,9 +54,7 @@ pub async fn run(
         .await?;
     let result = follow(output, result.into_inner()).await?;
     let v1::event::Kind::VenvCreated(created) = result else {
-        return Err(Failure::new(
-            "the daemon answered with another kind of result",
-        ));
+        return Err(Failure::new("the daemon answered with another kind of result"));
     };
     let interpreter = created.interpreter.unwrap_or_default();
     output.document(&serde_json::json!({

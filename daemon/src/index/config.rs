@@ -138,9 +138,7 @@ impl FindLinks {
         if let Some(path) = text.strip_prefix("file://") {
             return Ok(FindLinks::Directory(PathBuf::from(path)));
         }
-        Ok(FindLinks::Directory(crate::context::normalize(
-            &base.join(text),
-        )))
+        Ok(FindLinks::Directory(crate::context::normalize(&base.join(text))))
     }
 }
 
@@ -318,19 +316,13 @@ fn split_list(text: String) -> Vec<String> {
 }
 
 fn is_true(text: &str) -> bool {
-    matches!(
-        text.trim().to_ascii_lowercase().as_str(),
-        "1" | "true" | "yes" | "on"
-    )
+    matches!(text.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on")
 }
 
 /// pip's configuration as pip would see it for `pip install`: files in
 /// pip's order (global, user, site, `PIP_CONFIG_FILE`), `[global]` then
 /// `[install]`, later values winning.
-fn pip_config(
-    invocation: &Invocation,
-    site_prefix: Option<&Path>,
-) -> Result<BTreeMap<String, String>, ConfigError> {
+fn pip_config(invocation: &Invocation, site_prefix: Option<&Path>) -> Result<BTreeMap<String, String>, ConfigError> {
     let mut files: Vec<PathBuf> = Vec::new();
     let config_dirs = invocation.var("XDG_CONFIG_DIRS").unwrap_or("/etc/xdg");
     for dir in config_dirs.split(':').filter(|dir| !dir.is_empty()) {
@@ -394,19 +386,13 @@ fn parse_ini(text: &str) -> BTreeMap<String, BTreeMap<String, String>> {
         }
         let continuation = raw.starts_with([' ', '\t']);
         if continuation && let Some(key) = &last_key {
-            if let Some(value) = sections
-                .get_mut(&section)
-                .and_then(|values| values.get_mut(key))
-            {
+            if let Some(value) = sections.get_mut(&section).and_then(|values| values.get_mut(key)) {
                 value.push('\n');
                 value.push_str(trimmed);
             }
             continue;
         }
-        if let Some(name) = trimmed
-            .strip_prefix('[')
-            .and_then(|rest| rest.strip_suffix(']'))
-        {
+        if let Some(name) = trimmed.strip_prefix('[').and_then(|rest| rest.strip_suffix(']')) {
             section = name.trim().to_string();
             last_key = None;
             continue;
@@ -415,15 +401,9 @@ fn parse_ini(text: &str) -> BTreeMap<String, BTreeMap<String, String>> {
             continue;
         };
         // pip accepts `index_url` for `index-url`.
-        let key = trimmed[..split]
-            .trim()
-            .to_ascii_lowercase()
-            .replace('_', "-");
+        let key = trimmed[..split].trim().to_ascii_lowercase().replace('_', "-");
         let value = trimmed[split + 1..].trim().to_string();
-        sections
-            .entry(section.clone())
-            .or_default()
-            .insert(key.clone(), value);
+        sections.entry(section.clone()).or_default().insert(key.clone(), value);
         last_key = Some(key);
     }
     sections
@@ -438,24 +418,17 @@ mod tests {
             cwd: home.join("project"),
             ..Invocation::default()
         };
+        invocation.env.insert("HOME".into(), home.display().to_string());
         invocation
             .env
-            .insert("HOME".into(), home.display().to_string());
-        invocation.env.insert(
-            "XDG_CONFIG_DIRS".into(),
-            home.join("xdg").display().to_string(),
-        );
+            .insert("XDG_CONFIG_DIRS".into(), home.join("xdg").display().to_string());
         for (key, value) in env {
             invocation.env.insert(key.to_string(), value.to_string());
         }
         invocation
     }
 
-    fn resolve(
-        invocation: &Invocation,
-        cli: &IndexSettings,
-        files: &[IndexSettings],
-    ) -> Result<Sources, ConfigError> {
+    fn resolve(invocation: &Invocation, cli: &IndexSettings, files: &[IndexSettings]) -> Result<Sources, ConfigError> {
         SourceLayers {
             invocation,
             cli,
@@ -481,9 +454,7 @@ mod tests {
         assert_eq!(credentials.password.as_deref(), Some("p@ss"));
         assert_eq!(format!("{credentials:?}"), "Credentials(****)");
         assert_eq!(redact_text("https://u:secret@host/x"), "https://host/x");
-        let error = IndexUrl::parse("ftp://u:secret@host/")
-            .unwrap_err()
-            .to_string();
+        let error = IndexUrl::parse("ftp://u:secret@host/").unwrap_err().to_string();
         assert!(!error.contains("secret"), "{error}");
     }
 
@@ -523,10 +494,7 @@ mod tests {
         let sources = resolve(&with_env, &none, &[]).unwrap();
         assert_eq!(
             urls(&sources),
-            [
-                "http://env.example.com/simple/",
-                "http://envextra.example.com/simple/"
-            ]
+            ["http://env.example.com/simple/", "http://envextra.example.com/simple/"]
         );
         assert_eq!(
             sources.find_links,
@@ -553,10 +521,7 @@ mod tests {
             ..IndexSettings::default()
         };
         let sources = resolve(&with_env, &cli, &[file]).unwrap();
-        assert_eq!(
-            sources.indexes[0].to_string(),
-            "http://file.example.com/simple/"
-        );
+        assert_eq!(sources.indexes[0].to_string(), "http://file.example.com/simple/");
 
         let no_index = IndexSettings {
             no_index: true,
@@ -597,15 +562,8 @@ mod tests {
         )
         .unwrap();
         let env_file = home.path().join("env.conf");
-        std::fs::write(
-            &env_file,
-            "[global]\nno-index = true\nfind_links = /local\n",
-        )
-        .unwrap();
-        let with_file = invocation(
-            home.path(),
-            &[("PIP_CONFIG_FILE", env_file.to_str().unwrap())],
-        );
+        std::fs::write(&env_file, "[global]\nno-index = true\nfind_links = /local\n").unwrap();
+        let with_file = invocation(home.path(), &[("PIP_CONFIG_FILE", env_file.to_str().unwrap())]);
         let sources = resolve(&with_file, &IndexSettings::default(), &[]).unwrap();
         assert!(sources.indexes.is_empty());
         assert_eq!(sources.find_links, [FindLinks::Directory("/local".into())]);

@@ -116,30 +116,19 @@ impl Http {
 
     /// Remembers credentials for every URL of `url`'s origin.
     pub fn learn_credentials(&self, url: &Url, credentials: &Credentials) {
-        let mut known = self
-            .credentials
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut known = self.credentials.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         known.insert(origin(url), credentials.clone());
     }
 
     fn credentials_for(&self, url: &Url, settings: &RequestSettings) -> Option<Credentials> {
-        let known = self
-            .credentials
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let known = self.credentials.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if let Some(credentials) = known.get(&origin(url)) {
             return Some(credentials.clone());
         }
         drop(known);
         let path = settings.netrc.as_ref()?;
-        let modified = std::fs::metadata(path)
-            .and_then(|meta| meta.modified())
-            .ok()?;
-        let mut cache = self
-            .netrc
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let modified = std::fs::metadata(path).and_then(|meta| meta.modified()).ok()?;
+        let mut cache = self.netrc.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let stale = cache.get(path).is_none_or(|(seen, _)| *seen != modified);
         if stale {
             match netrc::Netrc::from_file(path) {
@@ -154,10 +143,7 @@ impl Http {
         }
         let (_, netrc) = cache.get(path)?;
         let host = url.host_str()?;
-        let entry = netrc
-            .hosts
-            .get(host)
-            .or_else(|| netrc.hosts.get("default"))?;
+        let entry = netrc.hosts.get(host).or_else(|| netrc.hosts.get("default"))?;
         Some(Credentials {
             username: entry.login.clone(),
             password: Some(entry.password.clone()),
@@ -177,10 +163,7 @@ impl Http {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match self
-                .get_once(url, headers.clone(), limit, settings, counters)
-                .await
-            {
+            match self.get_once(url, headers.clone(), limit, settings, counters).await {
                 Ok(answer) if retryable_status(answer.status) && attempt < ATTEMPTS => {
                     tracing::debug!(%url, status = %answer.status, attempt, "retrying");
                 }
@@ -220,12 +203,8 @@ impl Http {
             let Some(chunk) = chunk else {
                 break;
             };
-            counters
-                .bytes
-                .fetch_add(chunk.len() as u64, Ordering::Relaxed);
-            self.totals
-                .bytes
-                .fetch_add(chunk.len() as u64, Ordering::Relaxed);
+            counters.bytes.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+            self.totals.bytes.fetch_add(chunk.len() as u64, Ordering::Relaxed);
             if body.len() as u64 + chunk.len() as u64 > limit {
                 return Err(HttpError::TooLarge {
                     url: url.to_string(),
@@ -234,11 +213,7 @@ impl Http {
             }
             body.extend_from_slice(&chunk);
         }
-        Ok(Answer {
-            status,
-            headers,
-            body,
-        })
+        Ok(Answer { status, headers, body })
     }
 
     /// Sends a GET and returns the response for the caller to stream; the
@@ -295,9 +270,7 @@ fn origin(url: &Url) -> String {
 }
 
 fn retryable_status(status: StatusCode) -> bool {
-    status.is_server_error()
-        || status == StatusCode::TOO_MANY_REQUESTS
-        || status == StatusCode::REQUEST_TIMEOUT
+    status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::REQUEST_TIMEOUT
 }
 
 fn is_transient(error: &HttpError) -> bool {

@@ -29,8 +29,7 @@ use sha2::{Digest, Sha256};
 use url::Url;
 
 pub use config::{
-    ConfigError, Credentials, FindLinks, IndexSettings, IndexStrategy, IndexUrl, SourceLayers,
-    Sources, redact_text,
+    ConfigError, Credentials, FindLinks, IndexSettings, IndexStrategy, IndexUrl, SourceLayers, Sources, redact_text,
 };
 pub use http::{Counters, HttpError, RequestSettings};
 pub use simple::{DistFile, MetadataFile};
@@ -43,7 +42,8 @@ const MAX_PAGE: u64 = 128 * 1024 * 1024;
 /// Largest PEP 658 metadata file we read.
 const MAX_METADATA: u64 = 16 * 1024 * 1024;
 
-const ACCEPT_PAGES: &str = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01";
+const ACCEPT_PAGES: &str =
+    "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01";
 
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum IndexError {
@@ -59,13 +59,9 @@ pub enum IndexError {
     Offline { url: String },
     #[error("cannot read the metadata of {filename}: {reason}")]
     Metadata { filename: String, reason: String },
-    #[error(
-        "{filename} is a source distribution; reading its metadata needs a source build, which axle cannot do yet"
-    )]
+    #[error("{filename} is a source distribution; reading its metadata needs a source build, which axle cannot do yet")]
     NeedsBuild { filename: String },
-    #[error(
-        "{filename} from {url} does not match its expected hash (expected sha256 {expected}, got {actual})"
-    )]
+    #[error("{filename} from {url} does not match its expected hash (expected sha256 {expected}, got {actual})")]
     HashMismatch {
         filename: String,
         url: String,
@@ -185,9 +181,7 @@ pub struct Downloaded {
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl IndexClient {
@@ -266,12 +260,7 @@ impl IndexClient {
         Ok(found)
     }
 
-    async fn index_page(
-        self: &Arc<Self>,
-        index: &IndexUrl,
-        name: &PackageName,
-        context: &FetchContext,
-    ) -> PageResult {
+    async fn index_page(self: &Arc<Self>, index: &IndexUrl, name: &PackageName, context: &FetchContext) -> PageResult {
         let url = index
             .url()
             .join(&format!("{name}/"))
@@ -283,12 +272,7 @@ impl IndexClient {
     }
 
     /// A page from memory, SQLite, or the network; one fetch per URL at a time.
-    async fn page(
-        self: &Arc<Self>,
-        url: Url,
-        name: &PackageName,
-        context: &FetchContext,
-    ) -> PageResult {
+    async fn page(self: &Arc<Self>, url: Url, name: &PackageName, context: &FetchContext) -> PageResult {
         let key = url.to_string();
         let now = db::now_ms();
         let revalidate = context.must_revalidate(name);
@@ -345,18 +329,13 @@ impl IndexClient {
         if url.scheme() == "file" {
             return Err(IndexError::Io {
                 path: key,
-                reason: "file:// indexes are not supported; use --find-links with a directory"
-                    .to_string(),
+                reason: "file:// indexes are not supported; use --find-links with a directory".to_string(),
             });
         }
         let mut headers = HeaderMap::new();
         headers.insert(ACCEPT, HeaderValue::from_static(ACCEPT_PAGES));
         if let Some(page) = &known {
-            if let Some(etag) = page
-                .etag
-                .as_deref()
-                .and_then(|etag| HeaderValue::from_str(etag).ok())
-            {
+            if let Some(etag) = page.etag.as_deref().and_then(|etag| HeaderValue::from_str(etag).ok()) {
                 headers.insert(IF_NONE_MATCH, etag);
             }
             if let Some(date) = page
@@ -369,13 +348,7 @@ impl IndexClient {
         }
         let answer = self
             .http
-            .get(
-                &url,
-                headers,
-                MAX_PAGE,
-                &context.settings,
-                &context.counters,
-            )
+            .get(&url, headers, MAX_PAGE, &context.settings, &context.counters)
             .await?;
         let max_age = max_age(&answer.headers);
         let header = |name: reqwest::header::HeaderName| {
@@ -392,16 +365,13 @@ impl IndexClient {
                     .revalidated
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let Some(known) = known else {
-                    return Err(IndexError::Db(
-                        "revalidated a page that is not cached".into(),
-                    ));
+                    return Err(IndexError::Db("revalidated a page that is not cached".into()));
                 };
                 Page {
                     found: known.found,
                     files: known.files.clone(),
                     etag: header(reqwest::header::ETAG).or_else(|| known.etag.clone()),
-                    last_modified: header(reqwest::header::LAST_MODIFIED)
-                        .or_else(|| known.last_modified.clone()),
+                    last_modified: header(reqwest::header::LAST_MODIFIED).or_else(|| known.last_modified.clone()),
                     fetched_at: now,
                     max_age,
                 }
@@ -452,14 +422,7 @@ impl IndexClient {
     }
 
     async fn load_page(&self, key: &str) -> Result<Option<Arc<Page>>, IndexError> {
-        type Row = (
-            i64,
-            String,
-            Option<String>,
-            Option<String>,
-            i64,
-            Option<i64>,
-        );
+        type Row = (i64, String, Option<String>, Option<String>, i64, Option<i64>);
         let row: Option<Row> = sqlx::query_as(
             "SELECT found, files_json, etag, last_modified, fetched_at, max_age FROM index_pages WHERE url = ?",
         )
@@ -484,8 +447,7 @@ impl IndexClient {
     }
 
     async fn store_page(&self, key: &str, page: &Page) -> Result<(), IndexError> {
-        let json = serde_json::to_string(page.files.as_ref())
-            .map_err(|error| IndexError::Db(error.to_string()))?;
+        let json = serde_json::to_string(page.files.as_ref()).map_err(|error| IndexError::Db(error.to_string()))?;
         sqlx::query(
             "INSERT INTO index_pages (url, found, files_json, etag, last_modified, fetched_at, max_age)
              VALUES (?, ?, ?, ?, ?, ?, ?)
@@ -506,11 +468,7 @@ impl IndexClient {
     }
 
     /// The core metadata of `file`, checked against its file name.
-    pub async fn metadata(
-        self: &Arc<Self>,
-        file: &IndexedFile,
-        context: &FetchContext,
-    ) -> MetadataResult {
+    pub async fn metadata(self: &Arc<Self>, file: &IndexedFile, context: &FetchContext) -> MetadataResult {
         if file.file.url.starts_with("file:") {
             // Local files can be rebuilt under the same name; reading their
             // METADATA is cheap, so it is not cached.
@@ -546,11 +504,10 @@ impl IndexClient {
 
     async fn fetch_metadata(&self, file: &IndexedFile, context: &FetchContext) -> MetadataResult {
         let key = file.metadata_key();
-        let stored: Option<String> =
-            sqlx::query_scalar("SELECT text FROM file_metadata WHERE key = ?")
-                .bind(&key)
-                .fetch_optional(&self.pool)
-                .await?;
+        let stored: Option<String> = sqlx::query_scalar("SELECT text FROM file_metadata WHERE key = ?")
+            .bind(&key)
+            .fetch_optional(&self.pool)
+            .await?;
         let (text, fresh) = match stored {
             Some(text) => {
                 context
@@ -578,11 +535,7 @@ impl IndexClient {
         Ok(metadata)
     }
 
-    async fn fetch_metadata_text(
-        &self,
-        file: &IndexedFile,
-        context: &FetchContext,
-    ) -> Result<String, IndexError> {
+    async fn fetch_metadata_text(&self, file: &IndexedFile, context: &FetchContext) -> Result<String, IndexError> {
         let filename = &file.file.filename;
         let failure = |reason: String| IndexError::Metadata {
             filename: filename.clone(),
@@ -614,8 +567,8 @@ impl IndexClient {
         }
 
         if let Some(advertised) = &file.file.core_metadata {
-            let metadata_url = Url::parse(&format!("{}.metadata", file.file.url))
-                .map_err(|error| failure(error.to_string()))?;
+            let metadata_url =
+                Url::parse(&format!("{}.metadata", file.file.url)).map_err(|error| failure(error.to_string()))?;
             let answer = self
                 .http
                 .get(
@@ -643,15 +596,7 @@ impl IndexClient {
             tracing::debug!(url = %metadata_url, status = %answer.status, "advertised metadata missing; trying ranges");
         }
 
-        match range::metadata_by_ranges(
-            &self.http,
-            &url,
-            &dist_info,
-            &context.settings,
-            &context.counters,
-        )
-        .await
-        {
+        match range::metadata_by_ranges(&self.http, &url, &dist_info, &context.settings, &context.counters).await {
             Ok(range::RangeOutcome::Metadata(text)) => return Ok(text),
             Ok(range::RangeOutcome::WholeFile(bytes)) => {
                 verify(file, &bytes)?;
@@ -682,8 +627,7 @@ impl IndexClient {
             .into());
         }
         verify(file, &answer.body)?;
-        range::metadata_from_bytes(&answer.body, &dist_info, &file.file.url)
-            .map_err(|error| failure(error.to_string()))
+        range::metadata_from_bytes(&answer.body, &dist_info, &file.file.url).map_err(|error| failure(error.to_string()))
     }
 
     /// Downloads `file` into a temporary file in `dir`, verifying it against
@@ -721,9 +665,7 @@ impl IndexClient {
             (hasher, bytes.len() as u64)
         } else {
             if context.offline {
-                return Err(IndexError::Offline {
-                    url: file.url.clone(),
-                });
+                return Err(IndexError::Offline { url: file.url.clone() });
             }
             self.stream_to(&url, temp.path(), context).await?
         };
@@ -737,11 +679,7 @@ impl IndexClient {
             return Err(IndexError::HashMismatch {
                 filename: file.filename.clone(),
                 url: file.url.clone(),
-                expected: wanted
-                    .iter()
-                    .map(|hash| hash.as_str())
-                    .collect::<Vec<_>>()
-                    .join(" or "),
+                expected: wanted.iter().map(|hash| hash.as_str()).collect::<Vec<_>>().join(" or "),
                 actual,
             });
         }
@@ -753,12 +691,7 @@ impl IndexClient {
         })
     }
 
-    async fn stream_to(
-        &self,
-        url: &Url,
-        path: &Path,
-        context: &FetchContext,
-    ) -> Result<(Sha256, u64), IndexError> {
+    async fn stream_to(&self, url: &Url, path: &Path, context: &FetchContext) -> Result<(Sha256, u64), IndexError> {
         use std::io::Write;
         let mut attempt = 0;
         loop {
@@ -814,13 +747,8 @@ impl IndexClient {
             }
             .await;
             match result {
-                Err(IndexError::Http(HttpError::Body { .. } | HttpError::Connect { .. }))
-                    if attempt < 4 =>
-                {
-                    tokio::time::sleep(std::time::Duration::from_millis(
-                        100 * 4u64.pow(attempt - 1),
-                    ))
-                    .await;
+                Err(IndexError::Http(HttpError::Body { .. } | HttpError::Connect { .. })) if attempt < 4 => {
+                    tokio::time::sleep(std::time::Duration::from_millis(100 * 4u64.pow(attempt - 1))).await;
                 }
                 other => return other,
             }
@@ -883,8 +811,7 @@ fn max_age(headers: &HeaderMap) -> Option<i64> {
     let value = value.to_str().ok()?;
     let mut max_age = None;
     for directive in value.split(',').map(str::trim) {
-        if directive.eq_ignore_ascii_case("no-cache") || directive.eq_ignore_ascii_case("no-store")
-        {
+        if directive.eq_ignore_ascii_case("no-cache") || directive.eq_ignore_ascii_case("no-store") {
             return Some(0);
         }
         if let Some(seconds) = directive.strip_prefix("max-age=") {

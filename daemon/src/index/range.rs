@@ -45,11 +45,7 @@ pub async fn metadata_by_ranges(
 ) -> Result<RangeOutcome, RangeError> {
     let tail = fetch(http, url, &format!("bytes=-{TAIL}"), settings, counters).await?;
     let answer = match tail {
-        Fetched::Partial {
-            start,
-            bytes,
-            total,
-        } => (start, bytes, total),
+        Fetched::Partial { start, bytes, total } => (start, bytes, total),
         Fetched::Whole(bytes) => return Ok(RangeOutcome::WholeFile(bytes)),
         Fetched::Unsupported => return Ok(RangeOutcome::Unsupported),
     };
@@ -80,11 +76,7 @@ pub async fn metadata_by_ranges(
 }
 
 /// Reads `<prefix>.dist-info/METADATA` from a complete wheel in memory.
-pub fn metadata_from_bytes(
-    bytes: &[u8],
-    dist_info_prefix: &str,
-    url: &str,
-) -> Result<String, RangeError> {
+pub fn metadata_from_bytes(bytes: &[u8], dist_info_prefix: &str, url: &str) -> Result<String, RangeError> {
     let mut file = SparseFile::new(bytes.len() as u64);
     file.insert(0, bytes.to_vec());
     read_metadata(&mut file, dist_info_prefix).map_err(|failure| RangeError::BadArchive {
@@ -97,11 +89,7 @@ pub fn metadata_from_bytes(
 }
 
 enum Fetched {
-    Partial {
-        start: u64,
-        bytes: Vec<u8>,
-        total: u64,
-    },
+    Partial { start: u64, bytes: Vec<u8>, total: u64 },
     Whole(Vec<u8>),
     Unsupported,
 }
@@ -139,9 +127,9 @@ async fn fetch(
             }
         }
         StatusCode::OK => Ok(Fetched::Whole(answer.body)),
-        StatusCode::RANGE_NOT_SATISFIABLE
-        | StatusCode::METHOD_NOT_ALLOWED
-        | StatusCode::NOT_IMPLEMENTED => Ok(Fetched::Unsupported),
+        StatusCode::RANGE_NOT_SATISFIABLE | StatusCode::METHOD_NOT_ALLOWED | StatusCode::NOT_IMPLEMENTED => {
+            Ok(Fetched::Unsupported)
+        }
         status => Err(HttpError::Status {
             url: url.to_string(),
             status: status.as_u16(),
@@ -254,10 +242,7 @@ impl Seek for SparseFile {
             SeekFrom::Current(offset) => self.position as i128 + offset as i128,
         };
         if target < 0 {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "seek before the start",
-            ));
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "seek before the start"));
         }
         self.position = target as u64;
         Ok(self.position)

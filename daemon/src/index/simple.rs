@@ -98,10 +98,7 @@ pub fn parse_json(body: &[u8], page_url: &Url) -> Result<Vec<DistFile>, PageErro
         files.push(DistFile {
             filename: file.filename,
             url,
-            sha256: file
-                .hashes
-                .get("sha256")
-                .map(|hash| hash.to_ascii_lowercase()),
+            sha256: file.hashes.get("sha256").map(|hash| hash.to_ascii_lowercase()),
             requires_python: file.requires_python.filter(|text| !text.trim().is_empty()),
             yanked,
             upload_time: file.upload_time,
@@ -165,8 +162,7 @@ pub fn parse_html(body: &str, page_url: &Url) -> Result<Vec<DistFile>, PageError
         if filename.is_empty() {
             continue;
         }
-        let metadata = attribute(tag, "data-core-metadata")
-            .or_else(|| attribute(tag, "data-dist-info-metadata"));
+        let metadata = attribute(tag, "data-core-metadata").or_else(|| attribute(tag, "data-dist-info-metadata"));
         let core_metadata = match metadata.as_deref() {
             None | Some("false") => None,
             Some("true") | Some("") => Some(MetadataFile { sha256: None }),
@@ -181,8 +177,7 @@ pub fn parse_html(body: &str, page_url: &Url) -> Result<Vec<DistFile>, PageError
             filename,
             url: parsed.to_string(),
             sha256,
-            requires_python: attribute(tag, "data-requires-python")
-                .filter(|text| !text.trim().is_empty()),
+            requires_python: attribute(tag, "data-requires-python").filter(|text| !text.trim().is_empty()),
             yanked: attribute(tag, "data-yanked"),
             upload_time: None,
             size: None,
@@ -261,16 +256,10 @@ mod tests {
             assert_eq!(json.core_metadata, html.core_metadata);
         }
         let wheel = &from_json[0];
-        assert_eq!(
-            wheel.url,
-            "http://127.0.0.1:8000/files/demo-1.0-py3-none-any.whl"
-        );
+        assert_eq!(wheel.url, "http://127.0.0.1:8000/files/demo-1.0-py3-none-any.whl");
         assert_eq!(wheel.sha256.as_deref(), Some("ab12"));
         assert_eq!(wheel.yanked.as_deref(), Some("broken"));
-        assert_eq!(
-            wheel.upload_time.as_deref(),
-            Some("2024-01-02T03:04:05.000000Z")
-        );
+        assert_eq!(wheel.upload_time.as_deref(), Some("2024-01-02T03:04:05.000000Z"));
         // Credentials in links never survive parsing.
         assert!(!from_html[1].url.contains("pw"));
     }

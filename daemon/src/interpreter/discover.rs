@@ -79,9 +79,7 @@ impl PythonRequest {
                 minor,
                 patch,
             } => {
-                wanted
-                    .as_deref()
-                    .is_none_or(|wanted| wanted == implementation)
+                wanted.as_deref().is_none_or(|wanted| wanted == implementation)
                     && *major == version.0
                     && minor.is_none_or(|minor| minor == version.1)
                     && patch.is_none_or(|patch| patch == version.2)
@@ -174,19 +172,13 @@ pub(super) struct Source {
 }
 
 /// Decides what to look for: `--python`, else `.python-version`, else default.
-pub(super) fn request_for(
-    explicit: Option<&str>,
-    invocation: &Invocation,
-) -> Result<Source, InterpreterError> {
+pub(super) fn request_for(explicit: Option<&str>, invocation: &Invocation) -> Result<Source, InterpreterError> {
     if let Some(text) = explicit.filter(|text| !text.trim().is_empty()) {
         let request = PythonRequest::parse(text).ok_or_else(|| InterpreterError::BadRequest {
             request: text.to_string(),
             source_file: None,
         })?;
-        return Ok(Source {
-            request,
-            file: None,
-        });
+        return Ok(Source { request, file: None });
     }
     for dir in invocation.cwd.ancestors() {
         let file = dir.join(".python-version");
@@ -218,11 +210,7 @@ pub(super) fn request_for(
 impl Interpreters {
     /// Finds the interpreter that `explicit` (`--python`) or the project's
     /// `.python-version` asks for.
-    pub async fn find(
-        &self,
-        explicit: Option<&str>,
-        invocation: &Invocation,
-    ) -> Result<Interpreter, InterpreterError> {
+    pub async fn find(&self, explicit: Option<&str>, invocation: &Invocation) -> Result<Interpreter, InterpreterError> {
         let source = request_for(explicit, invocation)?;
         let request = &source.request;
         let mut tried = Vec::new();
@@ -234,13 +222,10 @@ impl Interpreters {
             } else {
                 path
             };
-            let info = self
-                .query(&path)
-                .await
-                .map_err(|reason| InterpreterError::Unusable {
-                    path: path.clone(),
-                    reason: reason.to_string(),
-                })?;
+            let info = self.query(&path).await.map_err(|reason| InterpreterError::Unusable {
+                path: path.clone(),
+                reason: reason.to_string(),
+            })?;
             return Ok(Interpreter { path, info });
         }
 
@@ -322,8 +307,7 @@ impl Interpreters {
 
 fn is_executable(path: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path)
-        .is_ok_and(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
+    std::fs::metadata(path).is_ok_and(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
 }
 
 /// Enough of pyenv to resolve its shims without running them.
@@ -427,10 +411,7 @@ impl Pyenv {
             .filter_map(Result::ok)
             .filter_map(|entry| {
                 let name = entry.file_name().into_string().ok()?;
-                let numbers: Vec<u32> = name
-                    .split('.')
-                    .map(|part| part.parse().ok())
-                    .collect::<Option<_>>()?;
+                let numbers: Vec<u32> = name.split('.').map(|part| part.parse().ok()).collect::<Option<_>>()?;
                 let version = (
                     *numbers.first()?,
                     numbers.get(1).copied().unwrap_or(0),
@@ -476,10 +457,7 @@ mod tests {
                     patch: None,
                 }),
             ),
-            (
-                "/usr/bin/python3",
-                Some(PythonRequest::Path("/usr/bin/python3".into())),
-            ),
+            ("/usr/bin/python3", Some(PythonRequest::Path("/usr/bin/python3".into()))),
             (
                 "./venv/bin/python",
                 Some(PythonRequest::Path("./venv/bin/python".into())),
@@ -535,10 +513,7 @@ mod tests {
         assert!(resolved.ends_with("versions/3.11.7/bin/python3"));
         invocation.env.insert("PYENV_VERSION".into(), "3.12".into());
         let resolved = pyenv.resolve_shim("python3", &invocation).unwrap();
-        assert!(
-            resolved.ends_with("versions/3.12.10/bin/python3"),
-            "{resolved:?}"
-        );
+        assert!(resolved.ends_with("versions/3.12.10/bin/python3"), "{resolved:?}");
         assert!(pyenv.resolve_shim("python3.9", &invocation).is_none());
         let installed = pyenv.installed(&PythonRequest::parse("3.12").unwrap());
         assert_eq!(installed.len(), 2);

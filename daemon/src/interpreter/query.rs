@@ -131,27 +131,16 @@ impl Interpreters {
     }
 
     fn remembered(&self, path: &Path, identity: &FileIdentity) -> Option<Arc<InterpreterInfo>> {
-        let memory = self
-            .memory
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let memory = self.memory.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         memory
             .get(path)
             .filter(|(known, _)| known == identity)
             .map(|(_, info)| info.clone())
     }
 
-    fn remember(
-        &self,
-        path: &Path,
-        identity: FileIdentity,
-        info: InterpreterInfo,
-    ) -> Arc<InterpreterInfo> {
+    fn remember(&self, path: &Path, identity: FileIdentity, info: InterpreterInfo) -> Arc<InterpreterInfo> {
         let info = Arc::new(info);
-        let mut memory = self
-            .memory
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut memory = self.memory.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         memory.insert(path.to_path_buf(), (identity, info.clone()));
         info
     }
@@ -175,11 +164,7 @@ async fn run_query(path: &Path) -> Result<InterpreterInfo, QueryError> {
         .map_err(QueryError::Spawn)?;
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
-        let last_line = stderr
-            .lines()
-            .rev()
-            .find(|line| !line.trim().is_empty())
-            .unwrap_or("");
+        let last_line = stderr.lines().rev().find(|line| !line.trim().is_empty()).unwrap_or("");
         return Err(QueryError::Failed {
             status: output.status.to_string(),
             stderr: last_line.trim().to_string(),

@@ -76,20 +76,14 @@ pub fn read(spec: &InputSpec<'_>) -> Result<Inputs, LockError> {
             .any(|src| src.file_name().is_some_and(|name| name == "pyproject.toml"));
         if !has_project {
             return Err(LockError::Usage(
-                "--extra, --all-extras and --group need a pyproject.toml among the inputs"
-                    .to_string(),
+                "--extra, --all-extras and --group need a pyproject.toml among the inputs".to_string(),
             ));
         }
     }
     Ok(inputs)
 }
 
-fn read_pyproject(
-    spec: &InputSpec<'_>,
-    path: &Path,
-    shown: &str,
-    inputs: &mut Inputs,
-) -> Result<(), LockError> {
+fn read_pyproject(spec: &InputSpec<'_>, path: &Path, shown: &str, inputs: &mut Inputs) -> Result<(), LockError> {
     let project = PyProject::read(path)?;
     let selection = if spec.all_extras {
         ExtrasSelection::All
@@ -100,9 +94,8 @@ fn read_pyproject(
             .extras
             .iter()
             .map(|extra| {
-                axle_standards::requirement::extra_name(extra).map_err(|error| {
-                    LockError::Usage(format!("`{extra}` is not a valid extra name: {error}"))
-                })
+                axle_standards::requirement::extra_name(extra)
+                    .map_err(|error| LockError::Usage(format!("`{extra}` is not a valid extra name: {error}")))
             })
             .collect::<Result<Vec<ExtraName>, LockError>>()?;
         ExtrasSelection::Some(extras)
@@ -127,9 +120,9 @@ fn read_pyproject(
             .groups
             .iter()
             .map(|group| {
-                group.parse::<axle_standards::GroupName>().map_err(|error| {
-                    LockError::Usage(format!("`{group}` is not a valid group name: {error}"))
-                })
+                group
+                    .parse::<axle_standards::GroupName>()
+                    .map_err(|error| LockError::Usage(format!("`{group}` is not a valid group name: {error}")))
             })
             .collect::<Result<Vec<_>, LockError>>()?;
         for requirement in project.dependency_group_requirements(&groups)? {
@@ -143,11 +136,7 @@ fn read_pyproject(
     Ok(())
 }
 
-fn absorb(
-    parsed: RequirementsTxt,
-    inputs: &mut Inputs,
-    display: &dyn Fn(&Path) -> String,
-) -> Result<(), LockError> {
+fn absorb(parsed: RequirementsTxt, inputs: &mut Inputs, display: &dyn Fn(&Path) -> String) -> Result<(), LockError> {
     if let Some(editable) = parsed.editables.first() {
         return Err(LockError::Unsupported(format!(
             "{}:{}: editable requirements (-e) need a source build, which axle cannot do yet",

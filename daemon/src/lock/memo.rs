@@ -84,12 +84,7 @@ pub fn key(
         "target",
         format!("{:?}|{}", target.markers, target.python_full_version).as_bytes(),
     );
-    let tags: Vec<String> = target
-        .tags
-        .iter()
-        .take(64)
-        .map(ToString::to_string)
-        .collect();
+    let tags: Vec<String> = target.tags.iter().take(64).map(ToString::to_string).collect();
     field("tags", tags.join(",").as_bytes());
     for file in &inputs.files {
         field("file", file.as_os_str().as_encoded_bytes());
@@ -123,9 +118,7 @@ fn referenced_variables(content: &[u8]) -> Vec<String> {
 }
 
 fn file_sha256(path: &Path) -> Option<String> {
-    std::fs::read(path)
-        .ok()
-        .map(|bytes| hex::encode(Sha256::digest(bytes)))
+    std::fs::read(path).ok().map(|bytes| hex::encode(Sha256::digest(bytes)))
 }
 
 impl Memo {
@@ -147,14 +140,13 @@ impl Memo {
         let entry = match remembered {
             Some(entry) => entry,
             None => {
-                let row: Option<(String, String, String, i64)> = sqlx::query_as(
-                    "SELECT output_path, output_sha256, content, packages FROM lock_memo WHERE key = ?",
-                )
-                .bind(key)
-                .fetch_optional(&self.pool)
-                .await
-                .ok()
-                .flatten();
+                let row: Option<(String, String, String, i64)> =
+                    sqlx::query_as("SELECT output_path, output_sha256, content, packages FROM lock_memo WHERE key = ?")
+                        .bind(key)
+                        .fetch_optional(&self.pool)
+                        .await
+                        .ok()
+                        .flatten();
                 let (output_path, output_sha256, content, packages) = row?;
                 let entry = Entry {
                     output_path,
@@ -215,9 +207,7 @@ mod tests {
 
     #[test]
     fn finds_referenced_variables() {
-        let names = referenced_variables(
-            b"-i https://${USER}:${TOKEN}@example.com/simple\nfoo\n${TOKEN}\n",
-        );
+        let names = referenced_variables(b"-i https://${USER}:${TOKEN}@example.com/simple\nfoo\n${TOKEN}\n");
         assert_eq!(names, ["TOKEN", "USER"]);
     }
 }

@@ -23,11 +23,12 @@ use sha2::{Digest, Sha256};
 
 pub use memo::Memo;
 pub use requirements_txt::{AnnotationStyle, read_pins};
+pub use target::tags_for;
 
 use crate::context::Invocation;
 use crate::index::{
-    ConfigError, FetchContext, FindLinks, IndexClient, IndexError, IndexSettings, IndexStrategy,
-    Refresh, RequestSettings, SourceLayers, Sources,
+    ConfigError, FetchContext, FindLinks, IndexClient, IndexError, IndexSettings, IndexStrategy, Refresh,
+    RequestSettings, SourceLayers, Sources,
 };
 use crate::interpreter::{InterpreterError, Interpreters};
 use crate::progress::Reporter;
@@ -54,10 +55,7 @@ pub enum LockError {
     #[error("{0}")]
     Usage(String),
     #[error("cannot write {}: {source}", .path.display())]
-    Write {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Write { path: PathBuf, source: std::io::Error },
     #[error("the lock memo failed: {0}")]
     Memo(String),
 }
@@ -152,11 +150,7 @@ pub async fn lock(
     // The interpreter gives the target and pip's default index. Locking for
     // another platform does not need one, unless no index is configured.
     let explicit_target = request.python_platform.is_some() && request.python_version.is_some();
-    let interpreter = match services
-        .interpreters
-        .find(request.python.as_deref(), invocation)
-        .await
-    {
+    let interpreter = match services.interpreters.find(request.python.as_deref(), invocation).await {
         Ok(found) => Some(found),
         Err(error) if explicit_target => {
             tracing::debug!(%error, "no interpreter; locking for the named target only");
@@ -268,13 +262,10 @@ pub async fn lock(
     let index = services.index.clone();
     let runtime = tokio::runtime::Handle::current();
     let resolve_reporter = reporter.clone();
-    let mut resolution = tokio::task::spawn_blocking(move || {
-        resolve::resolve(resolve_request, index, runtime, resolve_reporter)
-    })
-    .await
-    .map_err(|error| {
-        LockError::Unsupported(format!("the resolver stopped unexpectedly: {error}"))
-    })??;
+    let mut resolution =
+        tokio::task::spawn_blocking(move || resolve::resolve(resolve_request, index, runtime, resolve_reporter))
+            .await
+            .map_err(|error| LockError::Unsupported(format!("the resolver stopped unexpectedly: {error}")))??;
 
     if request.generate_hashes {
         hash_unhashed(&services.index, &mut resolution, &fetch).await?;
@@ -309,17 +300,10 @@ pub async fn lock(
 fn source_files(request: &LockRequest) -> Result<Vec<PathBuf>, LockError> {
     let invocation = &request.invocation;
     if !request.src_files.is_empty() {
-        let files: Vec<PathBuf> = request
-            .src_files
-            .iter()
-            .map(|file| invocation.absolute(file))
-            .collect();
+        let files: Vec<PathBuf> = request.src_files.iter().map(|file| invocation.absolute(file)).collect();
         for file in &files {
             if !file.is_file() {
-                return Err(LockError::Usage(format!(
-                    "the input {} does not exist",
-                    file.display()
-                )));
+                return Err(LockError::Usage(format!("the input {} does not exist", file.display())));
             }
         }
         return Ok(files);
@@ -355,10 +339,7 @@ fn output_file(request: &LockRequest, src_files: &[PathBuf]) -> Result<PathBuf, 
         LockFormat::Pylock => "pylock.toml",
     };
     let first = &src_files[0];
-    let name = first
-        .file_name()
-        .and_then(|name| name.to_str())
-        .unwrap_or("");
+    let name = first.file_name().and_then(|name| name.to_str()).unwrap_or("");
     if name == "pyproject.toml" || request.format == LockFormat::Pylock {
         return Ok(first.with_file_name(default_name));
     }
@@ -405,9 +386,7 @@ fn write_options(
     if request.emit_find_links {
         for link in &sources.find_links {
             match link {
-                FindLinks::Directory(path) => {
-                    option_lines.push(format!("--find-links {}", path.display()))
-                }
+                FindLinks::Directory(path) => option_lines.push(format!("--find-links {}", path.display())),
                 FindLinks::Page(url) => option_lines.push(format!("--find-links {url}")),
             }
         }
@@ -467,10 +446,7 @@ fn header_command(request: &LockRequest, src_files: &[PathBuf], output_file: &Pa
         options.push(format!("--index-url={}", crate::index::redact_text(url)));
     }
     for url in &request.index.extra_index_urls {
-        options.push(format!(
-            "--extra-index-url={}",
-            crate::index::redact_text(url)
-        ));
+        options.push(format!("--extra-index-url={}", crate::index::redact_text(url)));
     }
     for link in &request.index.find_links {
         options.push(format!("--find-links={link}"));
@@ -486,10 +462,7 @@ fn header_command(request: &LockRequest, src_files: &[PathBuf], output_file: &Pa
     }
     let default_output = output_file_default(request, src_files);
     if default_output.as_deref() != Some(output_file) {
-        options.push(format!(
-            "--output-file={}",
-            inputs::display_path(output_file, cwd)
-        ));
+        options.push(format!("--output-file={}", inputs::display_path(output_file, cwd)));
     }
     options.sort();
     let mut command = vec!["axle lock".to_string()];
@@ -560,9 +533,7 @@ async fn hash_unhashed(
                 path: "a temporary directory".to_string(),
                 reason: error.to_string(),
             })?;
-            let downloaded = index
-                .download(&file.file, &[], scratch.path(), fetch)
-                .await?;
+            let downloaded = index.download(&file.file, &[], scratch.path(), fetch).await?;
             file.file.sha256 = Some(downloaded.sha256);
         }
     }

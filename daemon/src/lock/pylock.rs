@@ -70,11 +70,7 @@ fn write_file_fields(out: &mut String, file: &IndexedFile, with_name: bool) {
         .and_then(|time| time.parse::<jiff::Timestamp>().ok())
     {
         // A TOML offset date-time, not a string (PEP 751 says so).
-        let _ = writeln!(
-            out,
-            "upload-time = {}",
-            time.strftime("%Y-%m-%dT%H:%M:%S%.fZ")
-        );
+        let _ = writeln!(out, "upload-time = {}", time.strftime("%Y-%m-%dT%H:%M:%S%.fZ"));
     }
     if !file.file.url.starts_with("file:") || !with_name {
         let _ = writeln!(out, "url = {}", quote(&file.file.url));
@@ -143,15 +139,10 @@ pub fn parse(path: &str, text: &str) -> Result<Vec<LockedPackage>, PylockError> 
     let document: toml::Table = text
         .parse()
         .map_err(|parse: toml::de::Error| error(parse.to_string()))?;
-    match document
-        .get("lock-version")
-        .and_then(|value| value.as_str())
-    {
+    match document.get("lock-version").and_then(|value| value.as_str()) {
         Some(version) if version.starts_with("1.") => {}
         Some(version) => {
-            return Err(error(format!(
-                "lock-version {version} is not supported (1.x is)"
-            )));
+            return Err(error(format!("lock-version {version} is not supported (1.x is)")));
         }
         None => return Err(error("it has no lock-version".to_string())),
     }
@@ -164,12 +155,7 @@ pub fn parse(path: &str, text: &str) -> Result<Vec<LockedPackage>, PylockError> 
         let table = package
             .as_table()
             .ok_or_else(|| error("a [[packages]] entry is not a table".to_string()))?;
-        let text_field = |key: &str| {
-            table
-                .get(key)
-                .and_then(|value| value.as_str())
-                .map(str::to_string)
-        };
+        let text_field = |key: &str| table.get(key).and_then(|value| value.as_str()).map(str::to_string);
         let name = text_field("name").ok_or_else(|| error("a package has no name".to_string()))?;
         let mut files = Vec::new();
         let mut add_file = |entry: &toml::Table, fallback_name: Option<&str>| {

@@ -54,15 +54,12 @@ pub fn render(resolution: &Resolution, options: &WriteOptions) -> String {
     }
 
     let is_unsafe = |name: &PackageName| UNSAFE_PACKAGES.contains(&name.as_ref());
-    let (unsafe_pins, safe_pins): (Vec<&Pin>, Vec<&Pin>) =
-        resolution.pins.iter().partition(|pin| is_unsafe(&pin.name));
+    let (unsafe_pins, safe_pins): (Vec<&Pin>, Vec<&Pin>) = resolution.pins.iter().partition(|pin| is_unsafe(&pin.name));
     for pin in &safe_pins {
         out.push_str(&render_pin(pin, options));
     }
     if !unsafe_pins.is_empty() {
-        out.push_str(
-            "\n# The following packages are considered to be unsafe in a requirements file:\n",
-        );
+        out.push_str("\n# The following packages are considered to be unsafe in a requirements file:\n");
         for pin in &unsafe_pins {
             if options.allow_unsafe {
                 out.push_str(&render_pin(pin, options));
@@ -170,10 +167,7 @@ pub fn format_marker(text: &str) -> String {
             tokens.push(chars[start..index].iter().collect());
         } else {
             let start = index;
-            while index < chars.len()
-                && !chars[index].is_whitespace()
-                && !"()<>=!~'\"".contains(chars[index])
-            {
+            while index < chars.len() && !chars[index].is_whitespace() && !"()<>=!~'\"".contains(chars[index]) {
                 index += 1;
             }
             tokens.push(chars[start..index].iter().collect());

@@ -36,9 +36,7 @@ pub fn target(
     let (tag_target, markers) = match python_platform {
         Some(text) => {
             let platform = Platform::parse(text)?;
-            let full = version
-                .clone()
-                .unwrap_or_else(|| interpreter_version(interpreter));
+            let full = version.clone().unwrap_or_else(|| interpreter_version(interpreter));
             let (major, minor) = major_minor(&full);
             (
                 TagTarget::cpython((major, minor), platform.clone()),
@@ -77,10 +75,7 @@ pub fn target(
 }
 
 /// A target from `--python-version` and `--python-platform` alone.
-pub fn target_without_interpreter(
-    python_version: &str,
-    python_platform: &str,
-) -> Result<Target, TargetError> {
+pub fn target_without_interpreter(python_version: &str, python_platform: &str) -> Result<Target, TargetError> {
     let full = parse_python_version(python_version)?;
     let platform = Platform::parse(python_platform)?;
     let (major, minor) = major_minor(&full);
@@ -90,9 +85,28 @@ pub fn target_without_interpreter(
     )
 }
 
+/// The tags an interpreter installs (for sync, which installs into it).
+pub fn tags_for(interpreter: &InterpreterInfo) -> Result<Tags, TargetError> {
+    let tag_target = TagTarget {
+        implementation: match interpreter.implementation.as_str() {
+            "cpython" => Implementation::CPython,
+            "pypy" => Implementation::PyPy,
+            other => Implementation::Other(other.to_string()),
+        },
+        python: interpreter.major_minor(),
+        abi: interpreter
+            .soabi
+            .as_deref()
+            .and_then(axle_standards::tags::abi_from_soabi),
+        gil_disabled: interpreter.gil_disabled,
+        platform: interpreter_platform(interpreter)?,
+    };
+    Ok(Tags::new(&tag_target))
+}
+
 fn finish(tag_target: TagTarget, markers: MarkerValues) -> Result<Target, TargetError> {
-    let python_full_version = Version::from_str(&markers.python_full_version)
-        .map_err(|error| TargetError::Markers(error.to_string()))?;
+    let python_full_version =
+        Version::from_str(&markers.python_full_version).map_err(|error| TargetError::Markers(error.to_string()))?;
     let environment = markers
         .to_environment()
         .map_err(|error| TargetError::Markers(error.to_string()))?;
@@ -108,8 +122,7 @@ fn finish(tag_target: TagTarget, markers: MarkerValues) -> Result<Target, Target
 /// `3.12` means 3.12.0 for requires-python checks, as uv and pip's
 /// `--python-version` do.
 fn parse_python_version(text: &str) -> Result<Version, TargetError> {
-    let version =
-        Version::from_str(text.trim()).map_err(|_| TargetError::BadVersion(text.to_string()))?;
+    let version = Version::from_str(text.trim()).map_err(|_| TargetError::BadVersion(text.to_string()))?;
     match version.release().len() {
         2 | 3 => Ok(version),
         _ => Err(TargetError::BadVersion(text.to_string())),

@@ -80,15 +80,13 @@ pub fn group(
             continue;
         }
         let version = file.filename.version().clone();
-        let entry = versions
-            .entry(version.clone())
-            .or_insert_with(|| VersionFiles {
-                all: Vec::new(),
-                best_wheel: None,
-                any_wheel: None,
-                sdist: None,
-                yanked: true,
-            });
+        let entry = versions.entry(version.clone()).or_insert_with(|| VersionFiles {
+            all: Vec::new(),
+            best_wheel: None,
+            any_wheel: None,
+            sdist: None,
+            yanked: true,
+        });
         let index = entry.all.len();
         let python_ok = file
             .file
@@ -106,10 +104,7 @@ pub fn group(
                     && let Some(priority) = target.tags.compatibility(wheel)
                 {
                     usable = true;
-                    let build = wheel
-                        .build_tag
-                        .as_ref()
-                        .map(|tag| (tag.number, tag.suffix.clone()));
+                    let build = wheel.build_tag.as_ref().map(|tag| (tag.number, tag.suffix.clone()));
                     // Lower priority is better; among equals, the higher build tag.
                     let better = match best_priority.get(&version) {
                         None => true,

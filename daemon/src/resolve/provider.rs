@@ -6,9 +6,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
-use axle_standards::{
-    ExtraName, Metadata, Operator, PackageName, Requirement, Version, VersionOrUrl, evaluate,
-};
+use axle_standards::{ExtraName, Metadata, Operator, PackageName, Requirement, Version, VersionOrUrl, evaluate};
 use pubgrub::{Dependencies, DependencyProvider, PackageResolutionStatistics, Ranges};
 
 use super::candidates::{self, BinaryPolicy, Candidates};
@@ -75,9 +73,7 @@ impl Provider {
                 }
                 None => Range::full(),
             };
-            let entry = constraints
-                .entry(constraint.name.clone())
-                .or_insert_with(Range::full);
+            let entry = constraints.entry(constraint.name.clone()).or_insert_with(Range::full);
             *entry = entry.intersection(&range);
         }
 
@@ -132,9 +128,7 @@ impl Provider {
             None => Range::full(),
             Some(VersionOrUrl::VersionSpecifier(specifiers)) => {
                 if axle_standards::allows_prerelease(specifiers) {
-                    self.prerelease_named
-                        .borrow_mut()
-                        .insert(requirement.name.clone());
+                    self.prerelease_named.borrow_mut().insert(requirement.name.clone());
                 }
                 Range::from(specifiers.clone())
             }
@@ -200,17 +194,11 @@ impl Provider {
             self.exclude_newer,
             &self.binaries,
         ));
-        self.candidates
-            .borrow_mut()
-            .insert(name.clone(), grouped.clone());
+        self.candidates.borrow_mut().insert(name.clone(), grouped.clone());
         Ok(grouped)
     }
 
-    fn metadata(
-        &self,
-        name: &PackageName,
-        version: &Version,
-    ) -> Result<Arc<Metadata>, ResolveError> {
+    fn metadata(&self, name: &PackageName, version: &Version) -> Result<Arc<Metadata>, ResolveError> {
         let key = (name.clone(), version.clone());
         if let Some(known) = self.metadata.borrow().get(&key) {
             return Ok(known.clone());
@@ -222,9 +210,7 @@ impl Provider {
             .and_then(|files| files.metadata_file())
             .ok_or_else(|| ResolveError::Invalid(format!("{name} {version} has no files")))?
             .clone();
-        let metadata = self
-            .runtime
-            .block_on(self.index.metadata(&file, &self.fetch))?;
+        let metadata = self.runtime.block_on(self.index.metadata(&file, &self.fetch))?;
         self.metadata.borrow_mut().insert(key, metadata.clone());
         Ok(metadata)
     }
@@ -293,10 +279,7 @@ impl Provider {
         let markers = &self.target.markers;
         let mut dependencies = Vec::new();
         if let Some(extra) = extra {
-            dependencies.push((
-                PubPackage::base(name.clone()),
-                Range::singleton(version.clone()),
-            ));
+            dependencies.push((PubPackage::base(name.clone()), Range::singleton(version.clone())));
             for requirement in &metadata.requires_dist {
                 // What the base package already requires need not be repeated.
                 if evaluate(&requirement.marker, markers, std::slice::from_ref(extra))
@@ -365,10 +348,7 @@ impl Provider {
                     name,
                     extra: Some(extra),
                 } => {
-                    extras
-                        .entry(name.clone())
-                        .or_default()
-                        .insert(extra.clone());
+                    extras.entry(name.clone()).or_default().insert(extra.clone());
                 }
             }
         }
@@ -378,9 +358,7 @@ impl Provider {
         let mut root_markers: BTreeMap<PackageName, Vec<Option<String>>> = BTreeMap::new();
         for root in &request.requirements {
             let requirement = &root.requirement;
-            if !evaluate(&requirement.marker, markers, &[])
-                || !versions.contains_key(&requirement.name)
-            {
+            if !evaluate(&requirement.marker, markers, &[]) || !versions.contains_key(&requirement.name) {
                 continue;
             }
             required_by
@@ -392,10 +370,7 @@ impl Provider {
                 .or_default()
                 .push(match &root.marker_text {
                     Some(text) => Some(text.clone()),
-                    None => requirement
-                        .marker
-                        .contents()
-                        .map(|contents| contents.to_string()),
+                    None => requirement.marker.contents().map(|contents| contents.to_string()),
                 });
         }
         for constraint in &request.constraints {
@@ -500,19 +475,16 @@ impl DependencyProvider for Provider {
         (kind, statistics.conflict_count(), std::cmp::Reverse(order))
     }
 
-    fn choose_version(
-        &self,
-        package: &PubPackage,
-        range: &Range,
-    ) -> Result<Option<Version>, ResolveError> {
+    fn choose_version(&self, package: &PubPackage, range: &Range) -> Result<Option<Version>, ResolveError> {
         let PubPackage::Package { name, .. } = package else {
             return Ok(Some(Version::new([0])));
         };
         let candidates = self.candidates(name)?;
         let usable = |version: &Version| {
-            candidates.versions.get(version).is_some_and(|files| {
-                files.installable() && (!files.yanked || self.exactly_pinned(name, version))
-            })
+            candidates
+                .versions
+                .get(version)
+                .is_some_and(|files| files.installable() && (!files.yanked || self.exactly_pinned(name, version)))
         };
         if let Some(preferred) = self.preferences.get(name)
             && range.contains(preferred)
@@ -526,11 +498,7 @@ impl DependencyProvider for Provider {
                 .versions
                 .keys()
                 .rev()
-                .find(|version| {
-                    range.contains(version)
-                        && (with_pre || !version.any_prerelease())
-                        && usable(version)
-                })
+                .find(|version| range.contains(version) && (with_pre || !version.any_prerelease()) && usable(version))
                 .cloned()
         };
         // PEP 440: pre-releases only when asked for, or when nothing else fits.

@@ -4,10 +4,7 @@
 use std::ops::Bound;
 
 use axle_standards::Version;
-use pubgrub::{
-    DefaultStringReporter, DerivationTree, Derived, External, Map, Ranges, ReportFormatter,
-    Reporter, Term,
-};
+use pubgrub::{DefaultStringReporter, DerivationTree, Derived, External, Map, Ranges, ReportFormatter, Reporter, Term};
 
 use super::package::PubPackage;
 
@@ -68,9 +65,7 @@ impl Plain {
         let terms: Vec<_> = terms.iter().collect();
         match terms.as_slice() {
             [] => "no set of versions works".to_string(),
-            [(PubPackage::Root, Term::Positive(_))] => {
-                "your requirements cannot be satisfied".to_string()
-            }
+            [(PubPackage::Root, Term::Positive(_))] => "your requirements cannot be satisfied".to_string(),
             [(package, Term::Positive(range))] => {
                 format!("{} cannot be used", package_with(package, range))
             }
@@ -78,9 +73,12 @@ impl Plain {
                 format!("{} is required", package_with(package, range))
             }
             [(p1, Term::Positive(r1)), (p2, Term::Negative(r2))]
-            | [(p2, Term::Negative(r2)), (p1, Term::Positive(r1))] => self.external(
-                &External::FromDependencyOf((*p1).clone(), r1.clone(), (*p2).clone(), r2.clone()),
-            ),
+            | [(p2, Term::Negative(r2)), (p1, Term::Positive(r1))] => self.external(&External::FromDependencyOf(
+                (*p1).clone(),
+                r1.clone(),
+                (*p2).clone(),
+                r2.clone(),
+            )),
             many => {
                 let parts: Vec<String> = many
                     .iter()
@@ -179,11 +177,7 @@ impl ReportFormatter<PubPackage, Range, String> for Plain {
         external: &External<PubPackage, Range, String>,
         current: &Map<PubPackage, Term<Range>>,
     ) -> String {
-        format!(
-            "And because {}, {}.",
-            self.external(external),
-            self.terms(current)
-        )
+        format!("And because {}, {}.", self.external(external), self.terms(current))
     }
 
     fn and_explain_ref(
@@ -229,10 +223,7 @@ mod tests {
         let cases = [
             (Range::full(), "any version"),
             (Range::singleton(version("1.0")), "==1.0"),
-            (
-                Range::from_range_bounds(version("1.0")..version("2.0")),
-                ">=1.0, <2.0",
-            ),
+            (Range::from_range_bounds(version("1.0")..version("2.0")), ">=1.0, <2.0"),
             (Range::higher_than(version("3")), ">=3"),
             (
                 Range::strictly_lower_than(version("1")).union(&Range::higher_than(version("2"))),

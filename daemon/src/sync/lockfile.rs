@@ -5,7 +5,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 use axle_standards::requirements_txt::Location;
-use axle_standards::{MarkerEnvironment, Operator, PackageName, RequirementsTxt, Version, VersionOrUrl, ViaKind, evaluate};
+use axle_standards::{
+    MarkerEnvironment, Operator, PackageName, RequirementsTxt, Version, VersionOrUrl, ViaKind, evaluate,
+};
 
 use super::SyncError;
 use crate::index::IndexSettings;
@@ -34,7 +36,11 @@ pub struct LockedSet {
 
 /// Reads and merges `files`, keeping the pins whose markers hold for
 /// `markers`. Two files pinning one package differently is an error.
-pub fn read(files: &[PathBuf], env: &HashMap<String, String>, markers: &MarkerEnvironment) -> Result<LockedSet, SyncError> {
+pub fn read(
+    files: &[PathBuf],
+    env: &HashMap<String, String>,
+    markers: &MarkerEnvironment,
+) -> Result<LockedSet, SyncError> {
     let mut set = LockedSet::default();
     for file in files {
         if file.extension().is_some_and(|extension| extension == "in") {

@@ -53,11 +53,7 @@ pub fn is_venv(path: &Path) -> bool {
 /// Creates the environment described by `options` for `interpreter`.
 ///
 /// `cwd` only serves `--prompt .`.
-pub fn create(
-    interpreter: &InterpreterInfo,
-    options: &VenvOptions,
-    cwd: &Path,
-) -> Result<Venv, VenvError> {
+pub fn create(interpreter: &InterpreterInfo, options: &VenvOptions, cwd: &Path) -> Result<Venv, VenvError> {
     let target = &options.path;
     let io_error = |source| VenvError::Io {
         path: target.clone(),
@@ -149,12 +145,7 @@ fn check_target(target: &Path, clear: bool) -> Result<bool, VenvError> {
     }
 }
 
-fn build(
-    interpreter: &InterpreterInfo,
-    options: &VenvOptions,
-    cwd: &Path,
-    staging: &Path,
-) -> io::Result<()> {
+fn build(interpreter: &InterpreterInfo, options: &VenvOptions, cwd: &Path, staging: &Path) -> io::Result<()> {
     let target = &options.path;
     std::fs::create_dir(staging)?;
     let bin = staging.join("bin");
@@ -236,11 +227,7 @@ fn build(
 }
 
 /// `pyvenv.cfg` with the keys, in the order, that `python -m venv` writes.
-fn pyvenv_cfg(
-    interpreter: &InterpreterInfo,
-    options: &VenvOptions,
-    prompt: Option<&str>,
-) -> String {
+fn pyvenv_cfg(interpreter: &InterpreterInfo, options: &VenvOptions, prompt: Option<&str>) -> String {
     let base = &interpreter.base_executable;
     let home = base.parent().unwrap_or(Path::new("/"));
     let (major, minor, micro, ..) = interpreter.version_info;
@@ -359,25 +346,16 @@ mod tests {
         let full = dir.path().join("project");
         std::fs::create_dir(&full).unwrap();
         std::fs::write(full.join("keep.txt"), "data").unwrap();
-        assert!(matches!(
-            check_target(&full, true),
-            Err(VenvError::NotAVenv(_))
-        ));
+        assert!(matches!(check_target(&full, true), Err(VenvError::NotAVenv(_))));
         let file = dir.path().join("file");
         std::fs::write(&file, "x").unwrap();
-        assert!(matches!(
-            check_target(&file, true),
-            Err(VenvError::NotADirectory(_))
-        ));
+        assert!(matches!(check_target(&file, true), Err(VenvError::NotADirectory(_))));
         let empty = dir.path().join("empty");
         std::fs::create_dir(&empty).unwrap();
         assert!(!check_target(&empty, false).unwrap());
         assert!(!check_target(&dir.path().join("absent"), false).unwrap());
         std::fs::write(empty.join("pyvenv.cfg"), "").unwrap();
-        assert!(matches!(
-            check_target(&empty, false),
-            Err(VenvError::AlreadyExists(_))
-        ));
+        assert!(matches!(check_target(&empty, false), Err(VenvError::AlreadyExists(_))));
         assert!(check_target(&empty, true).unwrap());
     }
 }

@@ -10,10 +10,7 @@ use crate::version::Version;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FilenameError {
     #[error("`{filename}` is not a file name: it contains {what}")]
-    NotAFileName {
-        filename: String,
-        what: &'static str,
-    },
+    NotAFileName { filename: String, what: &'static str },
     #[error("`{filename}` is not a wheel file name: {reason}")]
     InvalidWheel { filename: String, reason: String },
     #[error("`{filename}` is not a source distribution file name: {reason}")]
@@ -24,9 +21,7 @@ pub enum FilenameError {
         expected: PackageName,
         found: PackageName,
     },
-    #[error(
-        "`{filename}` is neither a wheel (`.whl`) nor a source distribution (`.tar.gz`, `.zip`, ...)"
-    )]
+    #[error("`{filename}` is neither a wheel (`.whl`) nor a source distribution (`.tar.gz`, `.zip`, ...)")]
     UnknownExtension { filename: String },
 }
 
@@ -127,25 +122,19 @@ impl FromStr for WheelFilename {
         let parts: Vec<&str> = stem.split('-').collect();
         let (name, version, build, python, abi, platform) = match parts.as_slice() {
             [name, version, python, abi, platform] => (name, version, None, python, abi, platform),
-            [name, version, build, python, abi, platform] => {
-                (name, version, Some(build), python, abi, platform)
-            }
+            [name, version, build, python, abi, platform] => (name, version, Some(build), python, abi, platform),
             _ => {
                 return Err(invalid(
                     "expected `name-version(-build)?-python-abi-platform.whl`".to_string(),
                 ));
             }
         };
-        if name.contains("__")
-            || !name
-                .chars()
-                .all(|c| c.is_alphanumeric() || c == '_' || c == '.')
-        {
+        if name.contains("__") || !name.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '.') {
             return Err(invalid(format!("`{name}` is not an escaped project name")));
         }
         let name = package_name(name).map_err(|err| invalid(err.to_string()))?;
-        let version = Version::from_str(version)
-            .map_err(|err| invalid(format!("invalid version `{version}`: {err}")))?;
+        let version =
+            Version::from_str(version).map_err(|err| invalid(format!("invalid version `{version}`: {err}")))?;
         let build_tag = build
             .map(|build| BuildTag::from_str(build))
             .transpose()
@@ -199,14 +188,7 @@ pub enum SourceDistExtension {
 }
 
 impl SourceDistExtension {
-    const ALL: [Self; 6] = [
-        Self::TarGz,
-        Self::Zip,
-        Self::TarBz2,
-        Self::TarXz,
-        Self::Tgz,
-        Self::Tar,
-    ];
+    const ALL: [Self; 6] = [Self::TarGz, Self::Zip, Self::TarBz2, Self::TarXz, Self::Tgz, Self::Tar];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -334,10 +316,7 @@ pub enum DistFilename {
 impl DistFilename {
     /// Classify and parse a distribution file name; with `expected`, also check it is that
     /// project's (and use the name to split legacy sdist names).
-    pub fn try_from_filename(
-        filename: &str,
-        expected: Option<&PackageName>,
-    ) -> Result<Self, FilenameError> {
+    pub fn try_from_filename(filename: &str, expected: Option<&PackageName>) -> Result<Self, FilenameError> {
         check_plain_file_name(filename)?;
         if filename.ends_with(".whl") {
             let wheel = WheelFilename::from_str(filename)?;
@@ -398,31 +377,21 @@ mod tests {
 
     #[test]
     fn real_wheel_names() {
-        let wheel = WheelFilename::from_str(
-            "numpy-2.1.0-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
-        )
-        .unwrap();
+        let wheel =
+            WheelFilename::from_str("numpy-2.1.0-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl").unwrap();
         assert_eq!(wheel.name, name("numpy"));
         assert_eq!(wheel.version.to_string(), "2.1.0");
         assert_eq!(wheel.build_tag, None);
         assert_eq!(wheel.python_tags, ["cp311"]);
         assert_eq!(wheel.abi_tags, ["cp311"]);
-        assert_eq!(
-            wheel.platform_tags,
-            ["manylinux_2_17_x86_64", "manylinux2014_x86_64"]
-        );
+        assert_eq!(wheel.platform_tags, ["manylinux_2_17_x86_64", "manylinux2014_x86_64"]);
         assert_eq!(wheel.expanded_tags().count(), 2);
 
         let wheel = WheelFilename::from_str("typing_extensions-4.12.2-py3-none-any.whl").unwrap();
         assert_eq!(wheel.name, name("typing-extensions"));
-        assert_eq!(
-            wheel.to_string(),
-            "typing_extensions-4.12.2-py3-none-any.whl"
-        );
+        assert_eq!(wheel.to_string(), "typing_extensions-4.12.2-py3-none-any.whl");
 
-        let wheel =
-            WheelFilename::from_str("pydantic_core-2.23.4-cp311-cp311-musllinux_1_1_aarch64.whl")
-                .unwrap();
+        let wheel = WheelFilename::from_str("pydantic_core-2.23.4-cp311-cp311-musllinux_1_1_aarch64.whl").unwrap();
         assert_eq!(wheel.name, name("pydantic-core"));
         assert_eq!(wheel.platform_tags, ["musllinux_1_1_aarch64"]);
 
@@ -461,12 +430,7 @@ mod tests {
         ]
         .map(|s| WheelFilename::from_str(s).unwrap());
         for pair in ordered.windows(2) {
-            assert!(
-                pair[0].build_tag < pair[1].build_tag,
-                "{} < {}",
-                pair[0],
-                pair[1]
-            );
+            assert!(pair[0].build_tag < pair[1].build_tag, "{} < {}", pair[0], pair[1]);
         }
     }
 
@@ -523,9 +487,7 @@ mod tests {
         let sdist = SourceDistFilename::parse_unknown_name("foo-1.0-2.tar.gz").unwrap();
         assert_eq!(sdist.name, name("foo-1-0"));
 
-        let sdist =
-            SourceDistFilename::parse("pydantic_core-2.23.4.tar.gz", &name("pydantic-core"))
-                .unwrap();
+        let sdist = SourceDistFilename::parse("pydantic_core-2.23.4.tar.gz", &name("pydantic-core")).unwrap();
         assert_eq!(sdist.version.to_string(), "2.23.4");
     }
 
@@ -545,21 +507,15 @@ mod tests {
 
     #[test]
     fn dist_filenames() {
-        let dist =
-            DistFilename::try_from_filename("Django-5.1.tar.gz", Some(&name("django"))).unwrap();
+        let dist = DistFilename::try_from_filename("Django-5.1.tar.gz", Some(&name("django"))).unwrap();
         assert!(matches!(dist, DistFilename::SourceDist(_)));
         assert_eq!(dist.version().to_string(), "5.1");
 
-        let dist =
-            DistFilename::try_from_filename("typing_extensions-4.12.2-py3-none-any.whl", None)
-                .unwrap();
+        let dist = DistFilename::try_from_filename("typing_extensions-4.12.2-py3-none-any.whl", None).unwrap();
         assert_eq!(dist.name(), &name("typing-extensions"));
 
         assert!(matches!(
-            DistFilename::try_from_filename(
-                "six-1.16.0-py2.py3-none-any.whl",
-                Some(&name("seven"))
-            ),
+            DistFilename::try_from_filename("six-1.16.0-py2.py3-none-any.whl", Some(&name("seven"))),
             Err(FilenameError::NameMismatch { .. })
         ));
         assert!(matches!(

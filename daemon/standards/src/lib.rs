@@ -9,25 +9,20 @@ pub mod requirements_txt;
 pub mod tags;
 pub mod version;
 
-pub use filename::{
-    BuildTag, DistFilename, FilenameError, SourceDistExtension, SourceDistFilename, WheelFilename,
-};
+pub use filename::{BuildTag, DistFilename, FilenameError, SourceDistExtension, SourceDistFilename, WheelFilename};
 pub use metadata::{Metadata, MetadataError, MetadataWarning};
 pub use pyproject::{ExtrasSelection, GroupItem, GroupName, Project, PyProject, PyProjectError};
 pub use requirement::{
-    ExtraName, InvalidName, MarkerEnvironment, MarkerTree, MarkerValues, MarkerValuesError,
-    PackageName, Requirement, RequirementError, VerbatimUrl, VersionOrUrl, evaluate, extra_name,
-    package_name, parse_requirement,
+    ExtraName, InvalidName, MarkerEnvironment, MarkerTree, MarkerValues, MarkerValuesError, PackageName, Requirement,
+    RequirementError, VerbatimUrl, VersionOrUrl, evaluate, extra_name, package_name, parse_requirement,
 };
 pub use requirements_txt::{
-    BinarySet, Editable, Entry, IndexOptions, LineProblem, Location, Origin, RequirementsTxt,
-    RequirementsTxtError, ViaKind,
+    BinarySet, Editable, Entry, IndexOptions, LineProblem, Location, Origin, RequirementsTxt, RequirementsTxtError,
+    ViaKind,
 };
 pub use tags::{
-    Arch, Implementation, Os, Platform, PlatformParseError, Tag, TagPriority, TagTarget, Tags,
-    abi_from_soabi,
+    Arch, Implementation, Os, Platform, PlatformParseError, Tag, TagPriority, TagTarget, Tags, abi_from_soabi,
 };
 pub use version::{
-    Operator, Version, VersionSpecifier, VersionSpecifiers, allows_prerelease,
-    contains_respecting_prereleases,
+    Operator, Version, VersionSpecifier, VersionSpecifiers, allows_prerelease, contains_respecting_prereleases,
 };

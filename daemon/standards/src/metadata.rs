@@ -16,9 +16,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::requirement::{
-    ExtraName, PackageName, Requirement, extra_name, package_name, parse_requirement,
-};
+use crate::requirement::{ExtraName, PackageName, Requirement, extra_name, package_name, parse_requirement};
 use crate::version::{Version, VersionSpecifiers, specifiers_message};
 
 /// Metadata that cannot describe a distribution.
@@ -78,11 +76,7 @@ impl Metadata {
                 .find(|(name, _)| name.eq_ignore_ascii_case(wanted))
                 .map(|(_, value)| value.as_str())
         };
-        let all = |wanted: &'static str| {
-            fields
-                .iter()
-                .filter(move |(name, _)| name.eq_ignore_ascii_case(wanted))
-        };
+        let all = |wanted: &'static str| fields.iter().filter(move |(name, _)| name.eq_ignore_ascii_case(wanted));
 
         let metadata_version = first("Metadata-Version")
             .ok_or(MetadataError::Missing("Metadata-Version"))?
@@ -168,8 +162,7 @@ fn headers(content: &str, warnings: &mut Vec<MetadataWarning>) -> Vec<(String, S
                 warnings.push(MetadataWarning {
                     field: None,
                     value: line.to_string(),
-                    message: "not a `Field: value` line; the rest is taken as the description"
-                        .to_string(),
+                    message: "not a `Field: value` line; the rest is taken as the description".to_string(),
                 });
                 break;
             }
@@ -184,10 +177,7 @@ mod tests {
     use crate::requirement::VersionOrUrl;
 
     fn fixture(name: &str) -> String {
-        let path = format!(
-            "{}/tests/fixtures/metadata/{name}.METADATA",
-            env!("CARGO_MANIFEST_DIR")
-        );
+        let path = format!("{}/tests/fixtures/metadata/{name}.METADATA", env!("CARGO_MANIFEST_DIR"));
         std::fs::read_to_string(path).unwrap()
     }
 
@@ -201,10 +191,7 @@ mod tests {
                 "django",
                 "5.1",
                 5,
-                &[
-                    "asgiref>=3.8.1,<4",
-                    "argon2-cffi>=19.1.0 ; extra == 'argon2'",
-                ],
+                &["asgiref>=3.8.1,<4", "argon2-cffi>=19.1.0 ; extra == 'argon2'"],
             ),
             (
                 "SQLAlchemy-2.0.35",
@@ -228,10 +215,7 @@ mod tests {
                 "fastapi",
                 "0.115.0",
                 21,
-                &[
-                    "starlette<0.39.0,>=0.37.2",
-                    "httpx>=0.23.0 ; extra == 'standard'",
-                ],
+                &["starlette<0.39.0,>=0.37.2", "httpx>=0.23.0 ; extra == 'standard'"],
             ),
             (
                 "pydantic-2.9.2",
@@ -262,11 +246,7 @@ mod tests {
             assert_eq!(metadata.name.as_ref(), *name, "{file}");
             assert_eq!(metadata.version.to_string(), *version, "{file}");
             assert_eq!(metadata.requires_dist.len(), *requires, "{file}");
-            assert!(
-                metadata.warnings.is_empty(),
-                "{file}: {:?}",
-                metadata.warnings
-            );
+            assert!(metadata.warnings.is_empty(), "{file}: {:?}", metadata.warnings);
             for entry in *entries {
                 let expected = parse_requirement(entry).unwrap();
                 assert!(
@@ -315,17 +295,10 @@ mod tests {
         let metadata = Metadata::parse(content).unwrap();
         assert_eq!(metadata.name.as_ref(), "foo-bar");
         assert_eq!(metadata.version.to_string(), "1.0.post1");
-        let printed: Vec<String> = metadata
-            .requires_dist
-            .iter()
-            .map(ToString::to_string)
-            .collect();
+        let printed: Vec<String> = metadata.requires_dist.iter().map(ToString::to_string).collect();
         assert_eq!(
             printed,
-            [
-                "foo>=1.0 ; extra == 'bar'",
-                "baz>=2 ; python_full_version < '3.12'"
-            ]
+            ["foo>=1.0 ; extra == 'bar'", "baz>=2 ; python_full_version < '3.12'"]
         );
         assert!(matches!(
             &metadata.requires_dist[0].version_or_url,
@@ -342,10 +315,7 @@ mod tests {
         );
         let skipped: Vec<String> = metadata.warnings.iter().map(ToString::to_string).collect();
         assert_eq!(skipped.len(), 4, "{skipped:#?}");
-        assert!(
-            skipped[0]
-                .starts_with("skipped `requires-dist: pytz>dev`: invalid requirement `pytz>dev`: ")
-        );
+        assert!(skipped[0].starts_with("skipped `requires-dist: pytz>dev`: invalid requirement `pytz>dev`: "));
         assert!(skipped[1].starts_with("skipped `Requires-Dist: qux @ https://${HOST}/qux.whl`: "));
         assert!(skipped[2].starts_with("skipped `Requires-Python: >=3.8,`: "));
         assert!(skipped[3].starts_with("skipped `Provides-Extra: -nope`: "));
@@ -354,18 +324,9 @@ mod tests {
     #[test]
     fn identity_fields_are_required() {
         for (content, expected) in [
-            (
-                "Name: foo\nVersion: 1.0\n",
-                MetadataError::Missing("Metadata-Version"),
-            ),
-            (
-                "Metadata-Version: 2.1\nVersion: 1.0\n",
-                MetadataError::Missing("Name"),
-            ),
-            (
-                "Metadata-Version: 2.1\nName: foo\n",
-                MetadataError::Missing("Version"),
-            ),
+            ("Name: foo\nVersion: 1.0\n", MetadataError::Missing("Metadata-Version")),
+            ("Metadata-Version: 2.1\nVersion: 1.0\n", MetadataError::Missing("Name")),
+            ("Metadata-Version: 2.1\nName: foo\n", MetadataError::Missing("Version")),
             (
                 "Metadata-Version: 2.1\nName: foo\n\nVersion: 1.0\n",
                 MetadataError::Missing("Version"),
@@ -377,11 +338,7 @@ mod tests {
                 },
             ),
         ] {
-            assert_eq!(
-                Metadata::parse(content).unwrap_err(),
-                expected,
-                "{content:?}"
-            );
+            assert_eq!(Metadata::parse(content).unwrap_err(), expected, "{content:?}");
         }
         let err = Metadata::parse("Metadata-Version: 2.1\nName: foo\nVersion: one\n").unwrap_err();
         assert!(
@@ -393,10 +350,9 @@ mod tests {
 
     #[test]
     fn a_line_that_is_not_a_field_ends_the_headers() {
-        let metadata = Metadata::parse_bytes(
-            b"Metadata-Version: 1.0\nName: foo\nVersion: 1\nthis is prose\nRequires-Dist: bar\n",
-        )
-        .unwrap();
+        let metadata =
+            Metadata::parse_bytes(b"Metadata-Version: 1.0\nName: foo\nVersion: 1\nthis is prose\nRequires-Dist: bar\n")
+                .unwrap();
         assert!(metadata.requires_dist.is_empty());
         assert_eq!(metadata.warnings.len(), 1);
         assert_eq!(metadata.warnings[0].field, None);

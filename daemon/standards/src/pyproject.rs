@@ -8,8 +8,7 @@ use std::str::FromStr;
 use toml::{Table, Value};
 
 use crate::requirement::{
-    ExtraName, InvalidName, MarkerTree, PackageName, Requirement, extra_name, package_name,
-    parse_requirement,
+    ExtraName, InvalidName, MarkerTree, PackageName, Requirement, extra_name, package_name, parse_requirement,
 };
 use crate::version::{Version, VersionSpecifiers, specifiers_message};
 
@@ -43,10 +42,7 @@ pub enum PyProjectError {
     #[error("{}: dependency group `{group}` is not in `[dependency-groups]`", .path.display())]
     UnknownGroup { path: PathBuf, group: GroupName },
     #[error("{}: `dependency-groups`: {}", .path.display(), .cycle.iter().map(|g| format!("`{g}`")).collect::<Vec<_>>().join(" includes "))]
-    GroupCycle {
-        path: PathBuf,
-        cycle: Vec<GroupName>,
-    },
+    GroupCycle { path: PathBuf, cycle: Vec<GroupName> },
 }
 
 /// A dependency group name, normalised like a package name (PEP 735).
@@ -156,16 +152,10 @@ impl PyProject {
     /// References to the project itself (`all = ["me[a,b]"]`) are expanded, each extra's
     /// requirements carrying the markers under which it is reached. Errors if the needed keys
     /// are dynamic or an extra does not exist.
-    pub fn requirements(
-        &self,
-        extras: &ExtrasSelection,
-    ) -> Result<Vec<Requirement>, PyProjectError> {
-        let project = self
-            .project
-            .as_ref()
-            .ok_or_else(|| PyProjectError::NoProject {
-                path: self.path.clone(),
-            })?;
+    pub fn requirements(&self, extras: &ExtrasSelection) -> Result<Vec<Requirement>, PyProjectError> {
+        let project = self.project.as_ref().ok_or_else(|| PyProjectError::NoProject {
+            path: self.path.clone(),
+        })?;
         if project.is_dynamic("dependencies") {
             return Err(self.dynamic("dependencies"));
         }
@@ -181,20 +171,18 @@ impl PyProject {
         // Which extras are active, and under which marker, found as a fixpoint: an extra can be
         // reached along several self-references with different markers, and the union counts.
         let mut pending: VecDeque<(ExtraName, MarkerTree)> = VecDeque::new();
-        pending.extend(self_references(
-            project,
-            &project.dependencies,
-            &MarkerTree::TRUE,
-        ));
+        pending.extend(self_references(project, &project.dependencies, &MarkerTree::TRUE));
         pending.extend(selected.into_iter().map(|extra| (extra, MarkerTree::TRUE)));
         let mut active: Vec<(ExtraName, MarkerTree)> = Vec::new();
         while let Some((extra, marker)) = pending.pop_front() {
-            let requirements = project.optional_dependencies.get(&extra).ok_or_else(|| {
-                PyProjectError::UnknownExtra {
-                    path: self.path.clone(),
-                    extra: extra.clone(),
-                }
-            })?;
+            let requirements =
+                project
+                    .optional_dependencies
+                    .get(&extra)
+                    .ok_or_else(|| PyProjectError::UnknownExtra {
+                        path: self.path.clone(),
+                        extra: extra.clone(),
+                    })?;
             let combined = match active.iter_mut().find(|(name, _)| name == &extra) {
                 Some((_, known)) => {
                     let mut combined = known.clone();
@@ -223,10 +211,7 @@ impl PyProject {
     }
 
     /// The requirements of the selected dependency groups, includes resolved, in order.
-    pub fn dependency_group_requirements(
-        &self,
-        groups: &[GroupName],
-    ) -> Result<Vec<Requirement>, PyProjectError> {
+    pub fn dependency_group_requirements(&self, groups: &[GroupName]) -> Result<Vec<Requirement>, PyProjectError> {
         let mut out = Vec::new();
         for group in groups {
             self.expand_group(group, &mut Vec::new(), &mut out)?;
@@ -248,13 +233,13 @@ impl PyProject {
                 cycle,
             });
         }
-        let items =
-            self.dependency_groups
-                .get(group)
-                .ok_or_else(|| PyProjectError::UnknownGroup {
-                    path: self.path.clone(),
-                    group: group.clone(),
-                })?;
+        let items = self
+            .dependency_groups
+            .get(group)
+            .ok_or_else(|| PyProjectError::UnknownGroup {
+                path: self.path.clone(),
+                group: group.clone(),
+            })?;
         stack.push(group.clone());
         for item in items {
             match item {
@@ -295,11 +280,7 @@ fn self_references(
 }
 
 /// The requirements on other packages, each also conditioned on `marker`.
-fn others(
-    project: &Project,
-    requirements: &[Requirement],
-    marker: &MarkerTree,
-) -> Vec<Requirement> {
+fn others(project: &Project, requirements: &[Requirement], marker: &MarkerTree) -> Vec<Requirement> {
     requirements
         .iter()
         .filter(|requirement| !is_self_reference(project, requirement))
@@ -330,32 +311,26 @@ impl Ctx<'_> {
     }
 
     fn table<'v>(&self, value: &'v Value, key: &str) -> Result<&'v Table, PyProjectError> {
-        value.as_table().ok_or_else(|| {
-            self.invalid(key, format!("expected a table, found {}", value.type_str()))
-        })
+        value
+            .as_table()
+            .ok_or_else(|| self.invalid(key, format!("expected a table, found {}", value.type_str())))
     }
 
     fn string<'v>(&self, value: &'v Value, key: &str) -> Result<&'v str, PyProjectError> {
-        value.as_str().ok_or_else(|| {
-            self.invalid(
-                key,
-                format!("expected a string, found {}", value.type_str()),
-            )
-        })
+        value
+            .as_str()
+            .ok_or_else(|| self.invalid(key, format!("expected a string, found {}", value.type_str())))
     }
 
     fn array<'v>(&self, value: &'v Value, key: &str) -> Result<&'v [Value], PyProjectError> {
-        value.as_array().map(Vec::as_slice).ok_or_else(|| {
-            self.invalid(
-                key,
-                format!("expected an array, found {}", value.type_str()),
-            )
-        })
+        value
+            .as_array()
+            .map(Vec::as_slice)
+            .ok_or_else(|| self.invalid(key, format!("expected an array, found {}", value.type_str())))
     }
 
     fn requirement(&self, value: &Value, key: &str) -> Result<Requirement, PyProjectError> {
-        parse_requirement(self.string(value, key)?)
-            .map_err(|err| self.invalid(key, err.to_string()))
+        parse_requirement(self.string(value, key)?).map_err(|err| self.invalid(key, err.to_string()))
     }
 
     fn requirements(&self, value: &Value, key: &str) -> Result<Vec<Requirement>, PyProjectError> {
@@ -377,20 +352,12 @@ impl Ctx<'_> {
                 .array(value, "project.dynamic")?
                 .iter()
                 .enumerate()
-                .map(|(i, item)| {
-                    self.string(item, &format!("project.dynamic[{i}]"))
-                        .map(str::to_string)
-                })
+                .map(|(i, item)| self.string(item, &format!("project.dynamic[{i}]")).map(str::to_string))
                 .collect::<Result<_, _>>()?,
             None => Vec::new(),
         };
         // PEP 621: a key is either given or dynamic, never both.
-        for key in [
-            "version",
-            "dependencies",
-            "optional-dependencies",
-            "requires-python",
-        ] {
+        for key in ["version", "dependencies", "optional-dependencies", "requires-python"] {
             if table.contains_key(key) && dynamic.iter().any(|d| d == key) {
                 return Err(self.invalid(
                     &format!("project.{key}"),
@@ -402,12 +369,8 @@ impl Ctx<'_> {
             .get("version")
             .map(|value| {
                 let text = self.string(value, "project.version")?;
-                Version::from_str(text).map_err(|err| {
-                    self.invalid(
-                        "project.version",
-                        format!("`{text}` is not a version: {err}"),
-                    )
-                })
+                Version::from_str(text)
+                    .map_err(|err| self.invalid("project.version", format!("`{text}` is not a version: {err}")))
             })
             .transpose()?;
         let requires_python = table
@@ -417,10 +380,7 @@ impl Ctx<'_> {
                 VersionSpecifiers::from_str(text).map_err(|err| {
                     self.invalid(
                         "project.requires-python",
-                        format!(
-                            "`{text}` is not a version specifier: {}",
-                            specifiers_message(&err)
-                        ),
+                        format!("`{text}` is not a version specifier: {}", specifiers_message(&err)),
                     )
                 })
             })
@@ -436,10 +396,7 @@ impl Ctx<'_> {
                 let key = format!("project.optional-dependencies.{extra}");
                 let name = extra_name(extra).map_err(|err| self.invalid(&key, err.to_string()))?;
                 let requirements = self.requirements(requirements, &key)?;
-                if optional_dependencies
-                    .insert(name.clone(), requirements)
-                    .is_some()
-                {
+                if optional_dependencies.insert(name.clone(), requirements).is_some() {
                     return Err(self.invalid(
                         &key,
                         format!("extra `{name}` is defined more than once (names are normalised)"),
@@ -461,8 +418,7 @@ impl Ctx<'_> {
         let mut groups = BTreeMap::new();
         for (group, items) in table {
             let key = format!("dependency-groups.{group}");
-            let name =
-                GroupName::from_str(group).map_err(|err| self.invalid(&key, err.to_string()))?;
+            let name = GroupName::from_str(group).map_err(|err| self.invalid(&key, err.to_string()))?;
             let items = self
                 .array(items, &key)?
                 .iter()
@@ -558,10 +514,7 @@ ignored = true
         let project = pyproject.project.as_ref().unwrap();
         assert_eq!(project.name.as_ref(), "my-project");
         assert_eq!(project.version.as_ref().unwrap().to_string(), "1.2.3");
-        assert_eq!(
-            project.requires_python.as_ref().unwrap().to_string(),
-            ">=3.9"
-        );
+        assert_eq!(project.requires_python.as_ref().unwrap().to_string(), ">=3.9");
         assert_eq!(
             project
                 .optional_dependencies
@@ -578,11 +531,7 @@ ignored = true
             ),
             (
                 extras(&["socks"]),
-                &[
-                    "requests>=2",
-                    "tomli ; python_full_version < '3.11'",
-                    "pysocks",
-                ],
+                &["requests>=2", "tomli ; python_full_version < '3.11'", "pysocks"],
             ),
             (
                 extras(&["dev"]),
@@ -648,18 +597,12 @@ ignored = true
         ];
         for (selected, expected) in table {
             assert_eq!(
-                names(
-                    &pyproject
-                        .dependency_group_requirements(&groups(selected))
-                        .unwrap()
-                ),
+                names(&pyproject.dependency_group_requirements(&groups(selected)).unwrap()),
                 *expected,
                 "{selected:?}"
             );
         }
-        let err = pyproject
-            .dependency_group_requirements(&groups(&["nope"]))
-            .unwrap_err();
+        let err = pyproject.dependency_group_requirements(&groups(&["nope"])).unwrap_err();
         assert_eq!(
             err.to_string(),
             "pyproject.toml: dependency group `nope` is not in `[dependency-groups]`"
@@ -678,9 +621,7 @@ c = [{include-group = "A"}]
         )
         .unwrap();
         assert!(pyproject.project.is_none());
-        let err = pyproject
-            .dependency_group_requirements(&groups(&["b"]))
-            .unwrap_err();
+        let err = pyproject.dependency_group_requirements(&groups(&["b"])).unwrap_err();
         assert_eq!(
             err.to_string(),
             "pyproject.toml: `dependency-groups`: `b` includes `c` includes `a` includes `b`"
@@ -706,14 +647,8 @@ dynamic = ["version", "dependencies"]
         // Groups never need a build.
         assert!(pyproject.dependency_group_requirements(&[]).is_ok());
 
-        let pyproject =
-            parse("[project]\nname = \"foo\"\ndynamic = [\"optional-dependencies\"]\n").unwrap();
-        assert!(
-            pyproject
-                .requirements(&ExtrasSelection::None)
-                .unwrap()
-                .is_empty()
-        );
+        let pyproject = parse("[project]\nname = \"foo\"\ndynamic = [\"optional-dependencies\"]\n").unwrap();
+        assert!(pyproject.requirements(&ExtrasSelection::None).unwrap().is_empty());
         assert!(matches!(
             pyproject.requirements(&ExtrasSelection::All),
             Err(PyProjectError::Dynamic {
@@ -787,11 +722,7 @@ dynamic = ["version", "dependencies"]
             assert_eq!(err.to_string(), expected, "{content}");
         }
         let err = parse("[project\n").unwrap_err();
-        assert!(
-            err.to_string()
-                .starts_with("pyproject.toml: invalid TOML: "),
-            "{err}"
-        );
+        assert!(err.to_string().starts_with("pyproject.toml: invalid TOML: "), "{err}");
     }
 
     #[test]

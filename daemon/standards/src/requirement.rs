@@ -5,9 +5,8 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 pub use pep508_rs::{
-    ExtraName, InvalidNameError, MarkerEnvironment, MarkerEnvironmentBuilder, MarkerExpression,
-    MarkerTree, PackageName, Pep508Error, Pep508ErrorSource, RequirementOrigin, StringVersion,
-    VerbatimUrl, VersionOrUrl,
+    ExtraName, InvalidNameError, MarkerEnvironment, MarkerEnvironmentBuilder, MarkerExpression, MarkerTree,
+    PackageName, Pep508Error, Pep508ErrorSource, RequirementOrigin, StringVersion, VerbatimUrl, VersionOrUrl,
 };
 
 /// A dependency specifier; URLs keep the text they were written as.
@@ -215,19 +214,11 @@ mod tests {
             (r#""linux" in sys_platform"#, &[], true),
             (r#"sys_platform not in "win32 cygwin""#, &[], true),
             (r#"sys_platform in "win32 cygwin""#, &[], false),
-            (
-                r#"os_name == "nt" or implementation_name == "cpython""#,
-                &[],
-                true,
-            ),
+            (r#"os_name == "nt" or implementation_name == "cpython""#, &[], true),
             (r#"extra == "socks""#, &[], false),
             (r#"extra == "socks""#, &socks, true),
             (r#"extra == "Socks""#, &socks, true),
-            (
-                r#"python_version >= "3.8" and extra == "socks""#,
-                &socks,
-                true,
-            ),
+            (r#"python_version >= "3.8" and extra == "socks""#, &socks, true),
         ];
         for (text, extras, expected) in table {
             assert_eq!(
@@ -261,14 +252,8 @@ mod tests {
             PackageName::from_str("Foo.Bar_baz").unwrap(),
             PackageName::from_str("foo-bar-baz").unwrap()
         );
-        assert_eq!(
-            PackageName::from_str("Foo.Bar_baz").unwrap().to_string(),
-            "foo-bar-baz"
-        );
-        assert_eq!(
-            ExtraName::from_str("Dev_Tools").unwrap().to_string(),
-            "dev-tools"
-        );
+        assert_eq!(PackageName::from_str("Foo.Bar_baz").unwrap().to_string(), "foo-bar-baz");
+        assert_eq!(ExtraName::from_str("Dev_Tools").unwrap().to_string(), "dev-tools");
         assert!(package_name("-foo").is_err());
         assert!(package_name("foo_").is_err());
         // pep508_rs takes the empty string as a name; we do not.
@@ -286,11 +271,7 @@ mod tests {
             panic!("expected specifiers: {req:?}");
         };
         assert_eq!(specs.to_string(), ">=1");
-        assert!(evaluate(
-            &req.marker,
-            &linux_cp311().to_environment().unwrap(),
-            &[]
-        ));
+        assert!(evaluate(&req.marker, &linux_cp311().to_environment().unwrap(), &[]));
 
         let req = parse_requirement("name @ https://example.com/x-1.0-py3-none-any.whl").unwrap();
         let Some(VersionOrUrl::Url(url)) = &req.version_or_url else {
@@ -309,14 +290,9 @@ mod tests {
     #[test]
     fn invalid_requirements_name_the_input() {
         let err = parse_requirement("foo==").unwrap_err();
-        assert!(
-            err.to_string().starts_with("invalid requirement `foo==`: "),
-            "{err}"
-        );
+        assert!(err.to_string().starts_with("invalid requirement `foo==`: "), "{err}");
         let err = parse_requirement("foo @ https://${HOST}/foo.whl").unwrap_err();
-        assert!(
-            matches!(err, RequirementError::Variable { ref variable, .. } if variable == "HOST")
-        );
+        assert!(matches!(err, RequirementError::Variable { ref variable, .. } if variable == "HOST"));
     }
 
     #[test]

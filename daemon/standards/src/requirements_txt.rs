@@ -23,8 +23,7 @@ use url::Url;
 
 use crate::filename::WheelFilename;
 use crate::requirement::{
-    ExtraName, PackageName, Requirement, VerbatimUrl, first_variable, is_variable_name,
-    package_name, pep508_message,
+    ExtraName, PackageName, Requirement, VerbatimUrl, first_variable, is_variable_name, package_name, pep508_message,
 };
 
 /// Everything a requirement file (and the files it includes) says.
@@ -199,13 +198,10 @@ impl LineProblem {
             Self::UnclosedQuote => "cannot split",
             Self::UnknownOption(_) | Self::AmbiguousOption(..) => "unknown option in",
             Self::UnsupportedOption(_) => "unsupported option in",
-            Self::MissingValue(_)
-            | Self::UnexpectedValue(_)
-            | Self::InvalidValue { .. }
-            | Self::StrayArgument(_) => "invalid option in",
-            Self::FileOptionOnRequirementLine(_) | Self::HashWithoutRequirement => {
-                "misplaced option in"
+            Self::MissingValue(_) | Self::UnexpectedValue(_) | Self::InvalidValue { .. } | Self::StrayArgument(_) => {
+                "invalid option in"
             }
+            Self::FileOptionOnRequirementLine(_) | Self::HashWithoutRequirement => "misplaced option in",
             Self::InvalidHash(_) => "invalid hash in",
             Self::EditableConstraint => "invalid constraint",
             Self::RemoteFile(_) | Self::Include { .. } => "cannot include",
@@ -249,11 +245,7 @@ impl LineProblem {
             Self::AmbiguousOption(s, candidates) => Self::AmbiguousOption(r(s), candidates),
             Self::InvalidHash(s) => Self::InvalidHash(r(s)),
             Self::RemoteFile(s) => Self::RemoteFile(r(s)),
-            Self::InvalidValue {
-                what,
-                value,
-                reason,
-            } => Self::InvalidValue {
+            Self::InvalidValue { what, value, reason } => Self::InvalidValue {
                 what,
                 value: r(value),
                 reason: r(reason),
@@ -290,12 +282,10 @@ impl RequirementsTxt {
             path: path.to_path_buf(),
             source,
         })?;
-        let canonical = path
-            .canonicalize()
-            .map_err(|source| RequirementsTxtError::Read {
-                path: path.to_path_buf(),
-                source,
-            })?;
+        let canonical = path.canonicalize().map_err(|source| RequirementsTxtError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
         reader.read_file(path, canonical, &content, via)?;
         Ok(reader.out)
     }
@@ -355,12 +345,7 @@ impl Reader<'_> {
         via: ViaKind,
     ) -> Result<(), RequirementsTxtError> {
         let dir = std::path::absolute(file)
-            .map(|absolute| {
-                normalize(&absolute)
-                    .parent()
-                    .map(Path::to_path_buf)
-                    .unwrap_or_default()
-            })
+            .map(|absolute| normalize(&absolute).parent().map(Path::to_path_buf).unwrap_or_default())
             .map_err(|source| RequirementsTxtError::Read {
                 path: file.to_path_buf(),
                 source,
@@ -378,8 +363,7 @@ impl Reader<'_> {
                 written,
                 via,
             };
-            let (expanded, substituted) =
-                expand_variables(written, self.env).map_err(|p| line.error(p))?;
+            let (expanded, substituted) = expand_variables(written, self.env).map_err(|p| line.error(p))?;
             self.read_line(&line, &expanded)
                 .map_err(|err| err.redacted(&substituted))?;
         }
@@ -404,14 +388,10 @@ impl Reader<'_> {
                     hashes.push(parse_hash(&value).map_err(|p| line.error(p))?);
                 }
                 (Opt::ConfigSettings | Opt::GlobalOption | Opt::InstallOption, _) => {
-                    return Err(
-                        line.error(LineProblem::UnsupportedOption(option.long().to_string()))
-                    );
+                    return Err(line.error(LineProblem::UnsupportedOption(option.long().to_string())));
                 }
                 (option, _) => {
-                    return Err(line.error(LineProblem::FileOptionOnRequirementLine(
-                        option.long().to_string(),
-                    )));
+                    return Err(line.error(LineProblem::FileOptionOnRequirementLine(option.long().to_string())));
                 }
             }
         }
@@ -471,23 +451,14 @@ impl Reader<'_> {
                     .map_err(|p| line.error(p))?;
             }
             Opt::Hash => return Err(line.error(LineProblem::HashWithoutRequirement)),
-            Opt::PreferBinary
-            | Opt::UseFeature
-            | Opt::ConfigSettings
-            | Opt::GlobalOption
-            | Opt::InstallOption => {
+            Opt::PreferBinary | Opt::UseFeature | Opt::ConfigSettings | Opt::GlobalOption | Opt::InstallOption => {
                 return Err(line.error(LineProblem::UnsupportedOption(option.long().to_string())));
             }
         }
         Ok(())
     }
 
-    fn include(
-        &mut self,
-        line: &Line<'_>,
-        value: &str,
-        via: ViaKind,
-    ) -> Result<(), RequirementsTxtError> {
+    fn include(&mut self, line: &Line<'_>, value: &str, via: ViaKind) -> Result<(), RequirementsTxtError> {
         let relative = match url_scheme(value) {
             Some("file") => Url::parse(value)
                 .ok()
@@ -563,8 +534,7 @@ fn logical_lines(content: &str) -> Vec<(usize, String)> {
 /// The byte offset of a comment: `#` at the start or after whitespace (so not in `url#frag`).
 fn comment_start(line: &str) -> Option<usize> {
     line.char_indices().find_map(|(i, c)| {
-        let starts_comment =
-            c == '#' && (i == 0 || line[..i].ends_with(|p: char| p.is_whitespace()));
+        let starts_comment = c == '#' && (i == 0 || line[..i].ends_with(|p: char| p.is_whitespace()));
         starts_comment.then_some(i)
     })
 }
@@ -580,19 +550,13 @@ fn strip_comment(line: &str) -> &str {
 /// Replace `${NAME}` with the caller's values; an unset name is an error.
 ///
 /// Also returns what was substituted, so messages can put the names back in place of values.
-fn expand_variables(
-    line: &str,
-    env: &HashMap<String, String>,
-) -> Result<(String, Vec<(String, String)>), LineProblem> {
+fn expand_variables(line: &str, env: &HashMap<String, String>) -> Result<(String, Vec<(String, String)>), LineProblem> {
     let mut substituted = Vec::new();
     let mut out = String::with_capacity(line.len());
     let mut rest = line;
     while let Some(start) = rest.find("${") {
         let after = &rest[start + 2..];
-        let Some(end) = after
-            .find('}')
-            .filter(|&end| is_variable_name(&after[..end]))
-        else {
+        let Some(end) = after.find('}').filter(|&end| is_variable_name(&after[..end])) else {
             out.push_str(&rest[..start + 2]);
             rest = after;
             continue;
@@ -852,11 +816,7 @@ fn parse_hash(value: &str) -> Result<String, LineProblem> {
 
 /// pip's `FormatControl.handle_mutual_excludes`: names go into `target` and out of `other`,
 /// `:all:` empties both and sets `target` to everything, `:none:` empties `target`.
-fn update_binary_sets(
-    value: &str,
-    target: &mut BinarySet,
-    other: &mut BinarySet,
-) -> Result<(), LineProblem> {
+fn update_binary_sets(value: &str, target: &mut BinarySet, other: &mut BinarySet) -> Result<(), LineProblem> {
     for item in value.split(',') {
         match item {
             ":all:" => {

@@ -104,22 +104,13 @@ pub struct PlatformParseError(pub String);
 
 impl Platform {
     /// glibc of manylinux2014, the baseline uv and axle assume for a generic Linux target.
-    const DEFAULT_GLIBC: Os = Os::Manylinux {
-        major: 2,
-        minor: 17,
-    };
+    const DEFAULT_GLIBC: Os = Os::Manylinux { major: 2, minor: 17 };
     const DEFAULT_MUSL: Os = Os::Musllinux { major: 1, minor: 2 };
     /// Apple silicon shipped with macOS 11, but 12.0 is what wheels for it target in practice.
-    const DEFAULT_MACOS_ARM64: Os = Os::Macos {
-        major: 12,
-        minor: 0,
-    };
+    const DEFAULT_MACOS_ARM64: Os = Os::Macos { major: 12, minor: 0 };
     /// Intel Macs: 10.12 is the oldest release current CPython supports, so a lock made for it
     /// installs on every Intel Mac that can run the interpreter.
-    const DEFAULT_MACOS_X86_64: Os = Os::Macos {
-        major: 10,
-        minor: 12,
-    };
+    const DEFAULT_MACOS_X86_64: Os = Os::Macos { major: 10, minor: 12 };
 
     pub fn new(os: Os, arch: Arch) -> Self {
         Self { os, arch }
@@ -458,18 +449,12 @@ impl Tags {
                 None
             }
         };
-        compatible_tags(
-            target.python,
-            compatible_interpreter.as_deref(),
-            &platforms,
-            &mut tags,
-        );
+        compatible_tags(target.python, compatible_interpreter.as_deref(), &platforms, &mut tags);
         Self::from_ordered(tags)
     }
 
     fn from_ordered(tags: Vec<Tag>) -> Self {
-        let mut index: HashMap<String, HashMap<String, HashMap<String, TagPriority>>> =
-            HashMap::new();
+        let mut index: HashMap<String, HashMap<String, HashMap<String, TagPriority>>> = HashMap::new();
         for (position, tag) in tags.iter().enumerate() {
             index
                 .entry(tag.interpreter.clone())
@@ -597,12 +582,7 @@ fn generic_tags(target: &TagTarget, platforms: &[String], tags: &mut Vec<Tag>) {
 }
 
 /// `packaging.tags.compatible_tags`: pure-Python wheels for this and older language versions.
-fn compatible_tags(
-    python: (u32, u32),
-    interpreter: Option<&str>,
-    platforms: &[String],
-    tags: &mut Vec<Tag>,
-) {
+fn compatible_tags(python: (u32, u32), interpreter: Option<&str>, platforms: &[String], tags: &mut Vec<Tag>) {
     let (major, minor) = python;
     let versions: Vec<String> = [format!("py{major}{minor}"), format!("py{major}")]
         .into_iter()
@@ -680,29 +660,11 @@ mod tests {
             ),
             (
                 "cp312-macos-14-arm64.txt",
-                TagTarget::cpython(
-                    (3, 12),
-                    Platform::new(
-                        Os::Macos {
-                            major: 14,
-                            minor: 0,
-                        },
-                        Arch::Aarch64,
-                    ),
-                ),
+                TagTarget::cpython((3, 12), Platform::new(Os::Macos { major: 14, minor: 0 }, Arch::Aarch64)),
             ),
             (
                 "cp39-macos-10.15-x86_64.txt",
-                TagTarget::cpython(
-                    (3, 9),
-                    Platform::new(
-                        Os::Macos {
-                            major: 10,
-                            minor: 15,
-                        },
-                        Arch::X86_64,
-                    ),
-                ),
+                TagTarget::cpython((3, 9), Platform::new(Os::Macos { major: 10, minor: 15 }, Arch::X86_64)),
             ),
             (
                 "cp312-windows-amd64.txt",
@@ -751,26 +713,15 @@ mod tests {
         let tags = glibc(28, Arch::Aarch64).tags();
         assert_eq!(
             &tags[tags.len() - 3..],
-            [
-                "manylinux_2_17_aarch64",
-                "manylinux2014_aarch64",
-                "linux_aarch64"
-            ]
+            ["manylinux_2_17_aarch64", "manylinux2014_aarch64", "linux_aarch64"]
         );
 
         let musl = Platform::new(Os::Musllinux { major: 1, minor: 1 }, Arch::Aarch64).tags();
         assert_eq!(
             musl,
-            [
-                "musllinux_1_1_aarch64",
-                "musllinux_1_0_aarch64",
-                "linux_aarch64"
-            ]
+            ["musllinux_1_1_aarch64", "musllinux_1_0_aarch64", "linux_aarch64"]
         );
-        assert_eq!(
-            Platform::new(Os::Linux, Arch::X86_64).tags(),
-            ["linux_x86_64"]
-        );
+        assert_eq!(Platform::new(Os::Linux, Arch::X86_64).tags(), ["linux_x86_64"]);
     }
 
     #[test]
@@ -778,17 +729,12 @@ mod tests {
         let tags = Tags::new(&TagTarget::cpython((3, 11), glibc(36, Arch::X86_64)));
         let priority = |name: &str| tags.compatibility(&name.parse::<WheelFilename>().unwrap());
 
-        let native =
-            priority("numpy-2.1.0-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl")
-                .unwrap();
+        let native = priority("numpy-2.1.0-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl").unwrap();
         let abi3 = priority("cryptography-43.0.1-cp39-abi3-manylinux_2_28_x86_64.whl").unwrap();
         let pure = priority("six-1.16.0-py2.py3-none-any.whl").unwrap();
         assert!(native < abi3 && abi3 < pure, "{native:?} {abi3:?} {pure:?}");
         // The best of the compressed set counts: 2_17 is ranked above its 2014 alias.
-        assert_eq!(
-            Some(native),
-            tags.priority("cp311", "cp311", "manylinux_2_17_x86_64")
-        );
+        assert_eq!(Some(native), tags.priority("cp311", "cp311", "manylinux_2_17_x86_64"));
 
         for incompatible in [
             "numpy-2.1.0-cp312-cp312-manylinux_2_17_x86_64.whl",
@@ -862,41 +808,17 @@ mod tests {
                 "x86_64-unknown-linux-musl",
                 Platform::new(Os::Musllinux { major: 1, minor: 2 }, Arch::X86_64),
             ),
-            (
-                "macos",
-                Platform::new(
-                    Os::Macos {
-                        major: 12,
-                        minor: 0,
-                    },
-                    Arch::Aarch64,
-                ),
-            ),
+            ("macos", Platform::new(Os::Macos { major: 12, minor: 0 }, Arch::Aarch64)),
             (
                 "aarch64-apple-darwin",
-                Platform::new(
-                    Os::Macos {
-                        major: 12,
-                        minor: 0,
-                    },
-                    Arch::Aarch64,
-                ),
+                Platform::new(Os::Macos { major: 12, minor: 0 }, Arch::Aarch64),
             ),
             (
                 "x86_64-apple-darwin",
-                Platform::new(
-                    Os::Macos {
-                        major: 10,
-                        minor: 12,
-                    },
-                    Arch::X86_64,
-                ),
+                Platform::new(Os::Macos { major: 10, minor: 12 }, Arch::X86_64),
             ),
             ("windows", Platform::new(Os::Windows, Arch::X86_64)),
-            (
-                "x86_64-pc-windows-msvc",
-                Platform::new(Os::Windows, Arch::X86_64),
-            ),
+            ("x86_64-pc-windows-msvc", Platform::new(Os::Windows, Arch::X86_64)),
         ];
         for (s, expected) in table {
             assert_eq!(Platform::parse(s).unwrap(), expected, "{s}");
@@ -942,8 +864,7 @@ mod tests {
         );
         // Usable as an evaluation environment.
         let env = mac.to_environment().unwrap();
-        let marker =
-            crate::requirement::MarkerTree::from_str(r#"sys_platform == "darwin""#).unwrap();
+        let marker = crate::requirement::MarkerTree::from_str(r#"sys_platform == "darwin""#).unwrap();
         assert!(crate::requirement::evaluate(&marker, &env, &[]));
     }
 }

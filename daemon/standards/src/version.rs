@@ -1,8 +1,8 @@
 //! PEP 440 versions and specifiers, plus the pre-release rule pip applies on top of them.
 
 pub use pep440_rs::{
-    Operator, Version, VersionParseError, VersionSpecifier, VersionSpecifiers,
-    VersionSpecifiersParseError, release_specifier_to_range, release_specifiers_to_ranges,
+    Operator, Version, VersionParseError, VersionSpecifier, VersionSpecifiers, VersionSpecifiersParseError,
+    release_specifier_to_range, release_specifiers_to_ranges,
 };
 
 /// The one-line reason a specifier set did not parse.
@@ -42,11 +42,7 @@ pub fn allows_prerelease(specifiers: &VersionSpecifiers) -> bool {
 ///
 /// PEP 440 also says that when the only available versions are pre-releases they may be
 /// selected; that needs the list of candidates, so it is the resolver's call, not this helper's.
-pub fn contains_respecting_prereleases(
-    specifiers: &VersionSpecifiers,
-    version: &Version,
-    allow_pre: bool,
-) -> bool {
+pub fn contains_respecting_prereleases(specifiers: &VersionSpecifiers, version: &Version, allow_pre: bool) -> bool {
     if version.any_prerelease() && !allow_pre && !allows_prerelease(specifiers) {
         return false;
     }
@@ -161,12 +157,7 @@ mod tests {
             "1!0.1",
         ];
         for pair in ordered.windows(2) {
-            assert!(
-                version(pair[0]) < version(pair[1]),
-                "{} < {}",
-                pair[0],
-                pair[1]
-            );
+            assert!(version(pair[0]) < version(pair[1]), "{} < {}", pair[0], pair[1]);
         }
     }
 

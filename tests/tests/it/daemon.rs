@@ -4,10 +4,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use axle_e2e::{
-    TestContext, assert_success, bin_dir, process_alive, real_python, sqlite_integrity,
-    wait_for_exit,
-};
+use axle_e2e::{TestContext, assert_success, bin_dir, process_alive, real_python, sqlite_integrity, wait_for_exit};
 
 #[test]
 fn twenty_clients_at_once_start_one_daemon() {
@@ -39,10 +36,7 @@ fn a_killed_daemon_is_replaced_and_its_database_survives() {
     let context = TestContext::new();
     context.ok(&["venv", "first"]);
     let pid = context.daemon_pid().unwrap();
-    Command::new("kill")
-        .args(["-9", &pid.to_string()])
-        .status()
-        .unwrap();
+    Command::new("kill").args(["-9", &pid.to_string()]).status().unwrap();
     assert!(wait_for_exit(pid, Duration::from_secs(5)));
     // The socket file is still there: stale, and must be replaced.
     context.ok(&["venv", "second"]);
@@ -60,10 +54,7 @@ fn status_answers_while_a_slow_request_runs() {
     let slow = context.root.path().join("slow-python");
     std::fs::write(
         &slow,
-        format!(
-            "#!/bin/sh\nsleep 2\nexec {} \"$@\"\n",
-            real_python().display()
-        ),
+        format!("#!/bin/sh\nsleep 2\nexec {} \"$@\"\n", real_python().display()),
     )
     .unwrap();
     std::fs::set_permissions(&slow, std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -78,10 +69,7 @@ fn status_answers_while_a_slow_request_runs() {
     let status = context.status();
     let elapsed = started.elapsed();
     assert_eq!(status["active_requests"], 1, "{status}");
-    assert!(
-        elapsed < Duration::from_millis(1000),
-        "status took {elapsed:?}"
-    );
+    assert!(elapsed < Duration::from_millis(1000), "status took {elapsed:?}");
     let output = slow_request.wait_with_output().unwrap();
     assert_success(&output, "slow venv");
 }
@@ -115,16 +103,9 @@ fn sigterm_stops_the_daemon_gracefully() {
     let context = TestContext::new();
     context.ok(&["daemon", "start"]);
     let pid = context.daemon_pid().unwrap();
-    Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status()
-        .unwrap();
+    Command::new("kill").args(["-TERM", &pid.to_string()]).status().unwrap();
     assert!(wait_for_exit(pid, Duration::from_secs(10)));
-    assert!(
-        context.log_text().contains("reason=Signal"),
-        "{}",
-        context.log_text()
-    );
+    assert!(context.log_text().contains("reason=Signal"), "{}", context.log_text());
 }
 
 #[test]
@@ -133,10 +114,7 @@ fn an_idle_daemon_exits_by_itself() {
     context.env.insert("AXLE_IDLE_TIMEOUT".into(), "1".into());
     context.ok(&["venv"]);
     let pid = context.daemon_pid().unwrap();
-    assert!(
-        wait_for_exit(pid, Duration::from_secs(10)),
-        "daemon still running"
-    );
+    assert!(wait_for_exit(pid, Duration::from_secs(10)), "daemon still running");
     assert!(context.log_text().contains("reason=Idle"));
 }
 
@@ -173,12 +151,7 @@ fn json_errors_are_machine_readable() {
     assert!(!output.status.success());
     let document: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(document["error"]["code"], "not-found");
-    assert!(
-        document["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("3.99")
-    );
+    assert!(document["error"]["message"].as_str().unwrap().contains("3.99"));
     let stderr = String::from_utf8(output.stderr).unwrap();
     assert!(stderr.starts_with("error: "), "{stderr}");
     assert!(

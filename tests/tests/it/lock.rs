@@ -49,36 +49,21 @@ fn writes_pip_compiles_format() {
             .requires("helper>=1.0")
             .extra("speed", &["fastpath>=2"]),
     );
-    add(
-        &index,
-        WheelBuilder::new("helper", "1.0").requires("shared"),
-    );
-    add(
-        &index,
-        WheelBuilder::new("helper", "1.1").requires("shared"),
-    );
+    add(&index, WheelBuilder::new("helper", "1.0").requires("shared"));
+    add(&index, WheelBuilder::new("helper", "1.1").requires("shared"));
     add(
         &index,
         WheelBuilder::new("helper", "1.1")
             .requires("shared")
             .tag("cp311-cp311-win_amd64"),
     );
-    add(
-        &index,
-        WheelBuilder::new("fastpath", "2.0").requires("shared<2"),
-    );
+    add(&index, WheelBuilder::new("fastpath", "2.0").requires("shared<2"));
     add(&index, WheelBuilder::new("shared", "1.5"));
     // Every file of a pinned version is hashed, whatever its platform.
-    add(
-        &index,
-        WheelBuilder::new("shared", "1.5").tag("cp311-cp311-win_amd64"),
-    );
+    add(&index, WheelBuilder::new("shared", "1.5").tag("cp311-cp311-win_amd64"));
     sdist(&index, "shared", "shared-1.5.tar.gz");
     add(&index, WheelBuilder::new("shared", "2.0"));
-    add(
-        &index,
-        WheelBuilder::new("tool", "3.0").requires("setuptools"),
-    );
+    add(&index, WheelBuilder::new("tool", "3.0").requires("setuptools"));
     add(&index, WheelBuilder::new("setuptools", "70.0"));
     sdist(&index, "helper", "helper-1.1.tar.gz");
     let context = context_with(&index);
@@ -119,14 +104,8 @@ fn writes_pip_compiles_format() {
 #[test]
 fn backtracks_to_a_version_that_fits() {
     let index = TestIndex::start();
-    add(
-        &index,
-        WheelBuilder::new("alpha", "2.0").requires("gamma==2.0"),
-    );
-    add(
-        &index,
-        WheelBuilder::new("alpha", "1.0").requires("gamma==1.0"),
-    );
+    add(&index, WheelBuilder::new("alpha", "2.0").requires("gamma==2.0"));
+    add(&index, WheelBuilder::new("alpha", "1.0").requires("gamma==1.0"));
     add(&index, WheelBuilder::new("beta", "1.0").requires("gamma<2"));
     add(&index, WheelBuilder::new("gamma", "1.0"));
     add(&index, WheelBuilder::new("gamma", "2.0"));
@@ -141,24 +120,15 @@ fn backtracks_to_a_version_that_fits() {
 #[test]
 fn conflicts_are_explained_down_the_chain() {
     let index = TestIndex::start();
-    add(
-        &index,
-        WheelBuilder::new("left", "1.0").requires("shared>=2"),
-    );
-    add(
-        &index,
-        WheelBuilder::new("right", "1.0").requires("shared<2"),
-    );
+    add(&index, WheelBuilder::new("left", "1.0").requires("shared>=2"));
+    add(&index, WheelBuilder::new("right", "1.0").requires("shared<2"));
     add(&index, WheelBuilder::new("shared", "1.0"));
     add(&index, WheelBuilder::new("shared", "2.0"));
     let context = context_with(&index);
     context.write("requirements.in", "left\nright\n");
     let error = context.fails(&["lock"]);
     for expected in ["left", "right", "shared >=2", "shared <2"] {
-        assert!(
-            error.contains(expected),
-            "missing `{expected}` in:\n{error}"
-        );
+        assert!(error.contains(expected), "missing `{expected}` in:\n{error}");
     }
     assert!(!context.path("requirements.txt").exists());
     let (ok, document) = context.json(&["lock"]);
@@ -181,24 +151,15 @@ fn an_existing_lock_is_kept_until_upgraded() {
     context.write("requirements.in", "lib\nother\n# touched\n");
     context.ok(&["lock"]);
     let lock = context.read("requirements.txt");
-    assert!(
-        lock.contains("lib==1.0") && lock.contains("other==1.0"),
-        "{lock}"
-    );
+    assert!(lock.contains("lib==1.0") && lock.contains("other==1.0"), "{lock}");
 
     context.ok(&["lock", "-P", "lib"]);
     let lock = context.read("requirements.txt");
-    assert!(
-        lock.contains("lib==2.0") && lock.contains("other==1.0"),
-        "{lock}"
-    );
+    assert!(lock.contains("lib==2.0") && lock.contains("other==1.0"), "{lock}");
 
     context.ok(&["lock", "--upgrade"]);
     let lock = context.read("requirements.txt");
-    assert!(
-        lock.contains("lib==2.0") && lock.contains("other==2.0"),
-        "{lock}"
-    );
+    assert!(lock.contains("lib==2.0") && lock.contains("other==2.0"), "{lock}");
 
     context.ok(&["lock", "-P", "lib==1.0"]);
     assert!(context.read("requirements.txt").contains("lib==1.0"));
@@ -233,9 +194,7 @@ fn yanked_versions_only_when_pinned_exactly() {
     let index = TestIndex::start();
     add(&index, WheelBuilder::new("lib", "1.0"));
     add(&index, WheelBuilder::new("lib", "2.0"));
-    index.update("lib-2.0-py3-none-any.whl", |file| {
-        file.yanked = Some("broken".into())
-    });
+    index.update("lib-2.0-py3-none-any.whl", |file| file.yanked = Some("broken".into()));
     let context = context_with(&index);
     context.write("requirements.in", "lib\n");
     assert!(context.ok(&["lock", "--dry-run"]).contains("lib==1.0"));
@@ -247,10 +206,7 @@ fn yanked_versions_only_when_pinned_exactly() {
 fn requires_python_and_markers_are_honoured() {
     let index = TestIndex::start();
     add(&index, WheelBuilder::new("modern", "1.0"));
-    add(
-        &index,
-        WheelBuilder::new("modern", "2.0").requires_python(">=3.99"),
-    );
+    add(&index, WheelBuilder::new("modern", "2.0").requires_python(">=3.99"));
     index.update("modern-2.0-py3-none-any.whl", |file| {
         file.requires_python = Some(">=3.99".into())
     });
@@ -297,11 +253,7 @@ fn unchanged_inputs_answer_from_memory() {
     let requests = index.requests().len();
     let (_, second) = context.json(&["lock"]);
     assert_eq!(second["fresh"], true);
-    assert_eq!(
-        index.requests().len(),
-        requests,
-        "a fresh answer asked the index"
-    );
+    assert_eq!(index.requests().len(), requests, "a fresh answer asked the index");
 
     // Editing the lock by hand, or an input, means resolving again.
     let edited = context.read("requirements.txt").replace("# via", "#   via");
@@ -354,10 +306,7 @@ fn offline_after_a_warm_run() {
     assert_eq!(index.requests().len(), before);
     context.write("requirements.in", "lib\nunknown\n");
     let error = context.fails(&["lock", "--offline"]);
-    assert!(
-        error.contains("offline") && error.contains("unknown"),
-        "{error}"
-    );
+    assert!(error.contains("offline") && error.contains("unknown"), "{error}");
 }
 
 #[test]
@@ -372,10 +321,7 @@ fn a_dead_index_is_named() {
 fn pylock_lists_every_file_with_url_and_hash() {
     let index = TestIndex::start();
     add(&index, WheelBuilder::new("lib", "1.0").requires("dep"));
-    add(
-        &index,
-        WheelBuilder::new("lib", "1.0").tag("cp311-cp311-win_amd64"),
-    );
+    add(&index, WheelBuilder::new("lib", "1.0").tag("cp311-cp311-win_amd64"));
     add(&index, WheelBuilder::new("dep", "2.0"));
     index.update("dep-2.0-py3-none-any.whl", |file| {
         file.upload_time = Some("2024-03-01T12:00:00.123456Z".into());

@@ -64,16 +64,8 @@ fn matches_python_venv_for_the_same_interpreter() {
 
     let axle_cfg = cfg(&context.path("axle-env"));
     let venv_cfg = cfg(&context.path("venv-env"));
-    assert_eq!(
-        axle_cfg.keys().collect::<Vec<_>>(),
-        venv_cfg.keys().collect::<Vec<_>>()
-    );
-    for key in [
-        "home",
-        "include-system-site-packages",
-        "version",
-        "executable",
-    ] {
+    assert_eq!(axle_cfg.keys().collect::<Vec<_>>(), venv_cfg.keys().collect::<Vec<_>>());
+    for key in ["home", "include-system-site-packages", "version", "executable"] {
         assert_eq!(axle_cfg[key], venv_cfg[key], "pyvenv.cfg key {key}");
     }
     assert_eq!(
@@ -107,11 +99,7 @@ fn the_environment_runs_and_activates() {
     );
 
     let script = "source .venv/bin/activate && echo \"$VIRTUAL_ENV\" && echo \"$PATH\" && command -v python && deactivate && echo \"after:${VIRTUAL_ENV-}\"";
-    let output = context
-        .command("bash")
-        .args(["-c", script])
-        .output()
-        .unwrap();
+    let output = context.command("bash").args(["-c", script]).output().unwrap();
     assert_success(&output, "bash activate");
     let text = String::from_utf8(output.stdout).unwrap();
     let lines: Vec<&str> = text.lines().collect();
@@ -126,17 +114,15 @@ fn the_environment_runs_and_activates() {
 
     // The daemon's venv registry knows it (recorded just after the reply).
     let db = context.home.join("axle.db");
-    let query = "import sqlite3, sys; print([r[0] for r in sqlite3.connect(sys.argv[1]).execute('select path from venvs')])";
+    let query =
+        "import sqlite3, sys; print([r[0] for r in sqlite3.connect(sys.argv[1]).execute('select path from venvs')])";
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
     loop {
         let rows = axle_e2e::python(query, &[db.to_str().unwrap()]);
         if rows.contains(&venv.display().to_string()) {
             break;
         }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "venv not registered: {rows}"
-        );
+        assert!(std::time::Instant::now() < deadline, "venv not registered: {rows}");
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
@@ -189,10 +175,7 @@ fn refuses_a_directory_that_is_not_a_venv_and_keeps_it() {
     std::fs::write(context.path("file"), "data").unwrap();
     let error = context.fails(&["venv", "file"]);
     assert!(error.contains("not a directory"), "{error}");
-    assert_eq!(
-        std::fs::read_to_string(context.path("file")).unwrap(),
-        "data"
-    );
+    assert_eq!(std::fs::read_to_string(context.path("file")).unwrap(), "data");
 }
 
 #[test]
@@ -237,10 +220,7 @@ fn unwritable_parent_gives_a_clear_error() {
     std::fs::write(context.path("plain-file"), "keep").unwrap();
     let error = context.fails(&["venv", "plain-file/env"]);
     assert!(error.contains("plain-file/env"), "{error}");
-    assert_eq!(
-        std::fs::read_to_string(context.path("plain-file")).unwrap(),
-        "keep"
-    );
+    assert_eq!(std::fs::read_to_string(context.path("plain-file")).unwrap(), "keep");
 
     // Permission bits do not stop root; the check only means something for others.
     if rustix_like_uid() != 0 {
@@ -256,9 +236,5 @@ fn unwritable_parent_gives_a_clear_error() {
 
 fn rustix_like_uid() -> u32 {
     let output = Command::new("id").arg("-u").output().unwrap();
-    String::from_utf8(output.stdout)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap()
+    String::from_utf8(output.stdout).unwrap().trim().parse().unwrap()
 }

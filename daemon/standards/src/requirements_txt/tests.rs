@@ -17,10 +17,7 @@ fn write(dir: &Path, name: &str, content: &str) {
 }
 
 fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
+    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
 }
 
 fn location(location: &Location, root: &str) -> String {
@@ -63,11 +60,7 @@ fn render(parsed: &RequirementsTxt, root: &Path) -> String {
             editable.origin.line,
             editable.url,
             editable.name.as_ref().map(ToString::to_string),
-            editable
-                .extras
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>(),
+            editable.extras.iter().map(ToString::to_string).collect::<Vec<_>>(),
             editable.path.as_ref().map(|p| p.display().to_string()),
         )
         .unwrap();
@@ -93,10 +86,7 @@ fn render(parsed: &RequirementsTxt, root: &Path) -> String {
         options.no_index, options.pre, options.require_hashes, options.trusted_hosts
     )
     .unwrap();
-    for (title, set) in [
-        ("only_binary", &options.only_binary),
-        ("no_binary", &options.no_binary),
-    ] {
+    for (title, set) in [("only_binary", &options.only_binary), ("no_binary", &options.no_binary)] {
         let names: Vec<String> = set.packages.iter().map(ToString::to_string).collect();
         writeln!(out, "  {title}: all={} {names:?}", set.all).unwrap();
     }
@@ -143,20 +133,13 @@ local-thing @ ./vendor/local-thing
         ),
     );
     write(&root, "base.txt", "idna==3.7\n");
-    write(
-        &root,
-        "constraints/constraints.txt",
-        "urllib3<2\n-r nested.txt\n",
-    );
+    write(&root, "constraints/constraints.txt", "urllib3<2\n-r nested.txt\n");
     write(&root, "constraints/nested.txt", "certifi==2024.8.30\n");
 
     let parsed = RequirementsTxt::read(
         root.join("requirements.in"),
         ViaKind::Requirement,
-        &env(&[
-            ("INDEX", "https://example.com/index"),
-            ("USER_TOKEN", "user:secret"),
-        ]),
+        &env(&[("INDEX", "https://example.com/index"), ("USER_TOKEN", "user:secret")]),
     )
     .unwrap();
 
@@ -189,10 +172,7 @@ options:
     // The hashes are kept whole and lower-cased.
     assert_eq!(
         parsed.requirements[2].hashes,
-        [
-            format!("sha256:{SHA_A}"),
-            format!("sha256:{}", SHA_A.replace('a', "b"))
-        ]
+        [format!("sha256:{SHA_A}"), format!("sha256:{}", SHA_A.replace('a', "b"))]
     );
     // A `${NAME}` value never reaches an error message; the written line does.
     let url = &parsed.requirements[6].requirement.version_or_url;
@@ -206,12 +186,8 @@ fn relative_top_file_names_relative_includes() {
     write(&root, "reqs/main.txt", "-r ../shared/base.txt\n");
     write(&root, "shared/base.txt", "idna\n");
     // Names are joined, not canonicalised, so they read the way the user wrote them.
-    let parsed =
-        RequirementsTxt::read(root.join("reqs/main.txt"), ViaKind::Requirement, &env(&[])).unwrap();
-    assert_eq!(
-        parsed.requirements[0].origin.file,
-        root.join("reqs/../shared/base.txt")
-    );
+    let parsed = RequirementsTxt::read(root.join("reqs/main.txt"), ViaKind::Requirement, &env(&[])).unwrap();
+    assert_eq!(parsed.requirements[0].origin.file, root.join("reqs/../shared/base.txt"));
 }
 
 #[test]
@@ -336,17 +312,10 @@ fn malformed_lines() {
         let root = dir.path().canonicalize().unwrap();
         write(&root, "requirements.in", content);
         write(&root, "constraints.txt", "-e ./pkg\n");
-        let err = RequirementsTxt::read(
-            root.join("requirements.in"),
-            ViaKind::Requirement,
-            &env(&[]),
-        )
-        .unwrap_err();
+        let err = RequirementsTxt::read(root.join("requirements.in"), ViaKind::Requirement, &env(&[])).unwrap_err();
         let message = err.to_string().replace(&format!("{}/", root.display()), "");
         if &message != expected {
-            mismatches.push(format!(
-                "{content:?}\n  got:      {message}\n  expected: {expected}"
-            ));
+            mismatches.push(format!("{content:?}\n  got:      {message}\n  expected: {expected}"));
         }
     }
     assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
@@ -409,9 +378,7 @@ fn include_errors() {
         .to_string()
         .replace(&format!("{}/", root.display()), "");
     assert!(
-        err.starts_with(
-            "missing.txt:2: cannot include `-r nowhere.txt`: cannot read `nowhere.txt`: "
-        ),
+        err.starts_with("missing.txt:2: cannot include `-r nowhere.txt`: cannot read `nowhere.txt`: "),
         "{err}"
     );
 
@@ -420,12 +387,10 @@ fn include_errors() {
     write(&root, "left.txt", "-r shared.txt\n");
     write(&root, "right.txt", "-r shared.txt\n");
     write(&root, "shared.txt", "idna\n");
-    let parsed =
-        RequirementsTxt::read(root.join("top.txt"), ViaKind::Requirement, &env(&[])).unwrap();
+    let parsed = RequirementsTxt::read(root.join("top.txt"), ViaKind::Requirement, &env(&[])).unwrap();
     assert_eq!(parsed.requirements.len(), 2);
 
-    let err = RequirementsTxt::read(root.join("absent.txt"), ViaKind::Requirement, &env(&[]))
-        .unwrap_err();
+    let err = RequirementsTxt::read(root.join("absent.txt"), ViaKind::Requirement, &env(&[])).unwrap_err();
     assert!(matches!(err, RequirementsTxtError::Read { .. }));
     assert!(err.to_string().contains("absent.txt"), "{err}");
 }
@@ -524,10 +489,7 @@ fn bare_requirements() {
             "https://example.com/torch-2.0.0%2Bcpu-cp311-cp311-linux_x86_64.whl",
             "torch",
         ),
-        (
-            "git+https://example.com/repo.git@v1#egg=Some_Pkg",
-            "some-pkg",
-        ),
+        ("git+https://example.com/repo.git@v1#egg=Some_Pkg", "some-pkg"),
         ("foo@https://example.com/bar.zip", "foo"),
         ("foo[bar] @ https://example.com/bar.zip", "foo"),
     ] {
@@ -538,8 +500,7 @@ fn bare_requirements() {
             "{line}"
         );
     }
-    let requirement =
-        parse_requirement_line("./foo-1.0-py3-none-any.whl[extra] ; os_name == 'nt'", dir).unwrap();
+    let requirement = parse_requirement_line("./foo-1.0-py3-none-any.whl[extra] ; os_name == 'nt'", dir).unwrap();
     assert_eq!(requirement.extras.len(), 1);
     assert!(!requirement.marker.is_true());
     assert_eq!(percent_decode("a%2Bb%zz%4"), "a+b%zz%4");
@@ -550,18 +511,12 @@ fn marker_text_is_kept_as_written() {
     let cases = [
         ("foo", None),
         ("foo ; python_version<'3.12'", Some("python_version<'3.12'")),
-        (
-            "foo[x]>=1;sys_platform == \"linux\"",
-            Some("sys_platform == \"linux\""),
-        ),
+        ("foo[x]>=1;sys_platform == \"linux\"", Some("sys_platform == \"linux\"")),
         (
             "foo @ https://example.com/a;b/foo-1.0-py3-none-any.whl ; os_name == 'nt'",
             Some("os_name == 'nt'"),
         ),
-        (
-            "foo @ https://example.com/a;b/foo-1.0-py3-none-any.whl",
-            None,
-        ),
+        ("foo @ https://example.com/a;b/foo-1.0-py3-none-any.whl", None),
     ];
     for (line, expected) in cases {
         assert_eq!(marker_text(line).as_deref(), expected, "{line}");

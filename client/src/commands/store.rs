@@ -1,0 +1,107 @@
+//! `axle store stats|gc`: the shared wheel store.
+
+use std::process::ExitCode;
+
+use axle_proto::v1;
+use clap::Subcommand;
+
+use crate::Failure;
+use crate::connect::Daemon;
+use crate::output::Output;
+
+#[derive(Subcommand)]
+pub enum StoreCommand {
+    /// What the store holds and what sharing saves.
+    Stats,
+    /// Remove wheels no environment uses and nobody used lately.
+    Gc {
+        /// Keep what was used within this many days.
+        #[arg(long, default_value_t = 30)]
+        older_than_days: u32,
+        /// Show what would go without removing it.
+        #[arg(short = 'n', long)]
+        dry_run: bool,
+    },
+}
+
+pub async fn run(
+    command: StoreCommand,
+    daemon: &Daemon,
+    output: &Output,
+    invocation: v1::Invocation,
+) -> Result<ExitCode, Failure> {
+    match command {
+        StoreCommand::Stats => {
+            let request = v1::StoreStatsRequest {
+                invocation: Some(invocation),
+            };
+            let stats = daemon
+                .call(|mut client| {
+                    let request = daemon.request(request.clone());
+                    async move { client.store_stats(request).await }
+                })
+                .await?
+                .into_inner();
+            let saved = stats.bytes_linked.saturating_sub(stats.bytes_stored);
+            output.document(&serde_json::json!({
+                "path": stats.path,
+                "wheels": stats.wheels,
+                "files": stats.files,
+                "bytes_stored": stats.bytes_stored,
+                "bytes_linked": stats.bytes_linked,
+                "bytes_saved": saved,
+                "venvs": stats.venvs,
+            }));
+            output.text(&format!(
+                "{}\n  wheels: {}\n  files:  {} ({} stored)\n  venvs:  {} ({} linked, {} saved by sharing)",
+                stats.path,
+                stats.wheels,
+                stats.files,
+                bytes(stats.bytes_stored),
+                stats.venvs,
+                bytes(stats.bytes_linked),
+                bytes(saved)
+            ));
+        }
+        StoreCommand::Gc {
+            older_than_days,
+            dry_run,
+        } => {
+            let request = v1::StoreGcRequest {
+                invocation: Some(invocation),
+                older_than_days,
+                dry_run,
+            };
+            let reply = daemon
+                .call(|mut client| {
+                    let request = daemon.request(request.clone());
+                    async move { client.store_gc(request).await }
+                })
+                .await?
+                .into_inner();
+            output.document(&serde_json::json!({
+                "wheels_removed": reply.wheels_removed,
+                "files_removed": reply.files_removed,
+                "bytes_freed": reply.bytes_freed,
+                "dry_run": dry_run,
+            }));
+            let verb = if dry_run { "Would remove" } else { "Removed" };
+            output.text(&format!(
+                "{verb} {} wheels ({} files, {})",
+                reply.wheels_removed,
+                reply.files_removed,
+                bytes(reply.bytes_freed)
+            ));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn bytes(count: u64) -> String {
+    match count {
+        0..1024 => format!("{count} B"),
+        1024..1_048_576 => format!("{:.1} KiB", count as f64 / 1024.0),
+        1_048_576..1_073_741_824 => format!("{:.1} MiB", count as f64 / 1_048_576.0),
+        _ => format!("{:.2} GiB", count as f64 / 1_073_741_824.0),
+    }
+}

@@ -1,0 +1,739 @@
+//! The content-addressed store: every file of every unpacked wheel, stored once per content, and
+//! a manifest per wheel saying which objects make it up.
+//!
+//! ```text
+//! <root>/objects/ab/cdef…        a file whose SHA-256 is abcdef… (62 hex after the shard)
+//! <root>/objects/ab/cdef….x      the same bytes as an executable file
+//! <root>/wheels/<sha256>.json    the Manifest of the wheel with that SHA-256
+//! <root>/tmp/                    staging; same filesystem, so renames out of it are atomic
+//! ```
+//!
+//! Objects are linked into environments, so an object's inode *is* the installed file: its mode
+//! is shared by every environment that links it. Hence two decisions:
+//! - The executable bit is part of an object's identity (`.x`), since the same bytes may be an
+//!   executable in one wheel and a plain file in another.
+//! - Objects are read-only (0444, or 0555 for `.x`). A writable object would let anyone editing
+//!   an installed file in place silently change it in every environment and in the store. Read
+//!   only does not stop root or a `chmod`, so objects are never trusted blindly: every use checks
+//!   the size ([`Store::verify_object`]), and [`Store::verify_object_contents`] re-hashes.
+//!   Removing or replacing installed files needs write access to their directory, not to the
+//!   file, so uninstalls and upgrades are unaffected.
+//!
+//! Crash safety: an object's name promises its content, and later readers check only its size,
+//! so an object must never be visible before its bytes are on disk. [`Store::unpack`] writes and
+//! verifies every file of a wheel in a staging directory, flushes them, renames them into
+//! `objects/`, flushes again, and only then writes the manifest (temp + rename). A crash leaves
+//! either no manifest (objects without one are garbage for [`Store::gc`]) or a manifest whose
+//! objects are complete; a manifest whose objects are missing or the wrong size is treated as
+//! absent and removed by [`Store::manifest`].
+//!
+//! The store is not locked: the daemon must not run [`Store::gc`] concurrently with
+//! [`Store::unpack`] or an install from the same store (it would delete objects not yet, or no
+//! longer, referenced by a kept manifest). Concurrent unpacks are safe: identical objects are
+//! identical bytes, and whichever rename lands last leaves the same content.
+
+use std::collections::HashSet;
+use std::fs::{self, File};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use sha2::{Digest, Sha256};
+
+use crate::archive::{ArchiveError, Entry, EntryProblem, Limits, WheelArchive};
+use crate::durable::{self, TEMP_PREFIX};
+use crate::entry_points::EntryPoints;
+use crate::record::FileHasher;
+use crate::wheel::{self, Scheme};
+
+/// Staged files and directories in `tmp/` older than this are left over from a crash (an unpack
+/// takes seconds to minutes), so [`Store::gc`] removes them.
+const TEMP_GRACE: Duration = Duration::from_secs(6 * 60 * 60);
+
+/// Version of the manifest format; a manifest of another version is treated as absent.
+const MANIFEST_SCHEMA: u32 = 1;
+
+/// A store operation that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(transparent)]
+    Archive(#[from] ArchiveError),
+    #[error("wheel `{}` has SHA-256 {actual}, not the expected {expected}", wheel.display())]
+    WheelHashMismatch {
+        wheel: PathBuf,
+        expected: String,
+        actual: String,
+    },
+    #[error("`{0}` is not a SHA-256 digest (64 hexadecimal digits)")]
+    InvalidDigest(String),
+    #[error("store: {action} `{}`: {source}", path.display())]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+}
+
+fn io_error(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> StoreError + use<> {
+    let path = path.to_path_buf();
+    move |source| StoreError::Io { action, path, source }
+}
+
+/// What an unpacked wheel consists of.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Manifest {
+    pub schema: u32,
+    /// Hex SHA-256 of the wheel file.
+    pub wheel_sha256: String,
+    /// The wheel's file name.
+    pub filename: String,
+    /// The normalised project name.
+    pub name: String,
+    /// The normalised version.
+    pub version: String,
+    /// `{name}-{version}.dist-info`, as spelled in the wheel.
+    pub dist_info: String,
+    /// `{name}-{version}.data`, as spelled in the wheel.
+    pub data_dir: String,
+    pub root_is_purelib: bool,
+    /// Every file of the wheel except its RECORD (an installed RECORD is written anew).
+    pub files: Vec<ManifestFile>,
+    pub entry_points: EntryPoints,
+}
+
+/// One file of a wheel, and the object holding its bytes.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ManifestFile {
+    /// The path in the wheel.
+    pub path: String,
+    /// Hex SHA-256 of the content.
+    pub sha256: String,
+    pub size: u64,
+    /// Whether it is installed executable: marked so in the zip, or a script of `.data/scripts`.
+    pub executable: bool,
+}
+
+/// An object file of the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredObject {
+    pub sha256: String,
+    pub executable: bool,
+    pub path: PathBuf,
+    pub size: u64,
+}
+
+/// What [`Store::gc`] removed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GcReport {
+    pub manifests_removed: usize,
+    pub objects_removed: usize,
+    pub bytes_freed: u64,
+    pub temp_removed: usize,
+}
+
+/// A content-addressed store rooted at one directory.
+#[derive(Debug, Clone)]
+pub struct Store {
+    root: PathBuf,
+    limits: Limits,
+}
+
+/// A file staged for `objects/`, not yet renamed there.
+struct Staged {
+    temp: PathBuf,
+    object: PathBuf,
+    size: u64,
+}
+
+impl Store {
+    /// Opens (creating if needed) the store at `root`.
+    pub fn open(root: impl Into<PathBuf>) -> Result<Store, StoreError> {
+        let root = root.into();
+        for directory in ["objects", "wheels", "tmp"] {
+            let path = root.join(directory);
+            fs::create_dir_all(&path).map_err(io_error("create", &path))?;
+        }
+        Ok(Store {
+            root,
+            limits: Limits::default(),
+        })
+    }
+
+    /// The same store, unpacking wheels under other limits.
+    pub fn with_limits(mut self, limits: Limits) -> Store {
+        self.limits = limits;
+        self
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn temp_dir(&self) -> PathBuf {
+        self.root.join("tmp")
+    }
+
+    fn manifest_path(&self, wheel_sha256: &str) -> Result<PathBuf, StoreError> {
+        let digest = checked_digest(wheel_sha256)?;
+        Ok(self.root.join("wheels").join(format!("{digest}.json")))
+    }
+
+    /// Where the object with content `sha256` (hex) lives, as an executable or plain file.
+    pub fn object_path(&self, sha256: &str, executable: bool) -> Result<PathBuf, StoreError> {
+        let digest = checked_digest(sha256)?;
+        let (shard, rest) = digest.split_at(2);
+        let name = if executable {
+            format!("{rest}.x")
+        } else {
+            rest.to_string()
+        };
+        Ok(self.root.join("objects").join(shard).join(name))
+    }
+
+    /// Whether the object exists as a regular file of `size` bytes: the cheap check made before
+    /// every use (a torn or truncated object fails it; see the module docs for what it cannot
+    /// catch).
+    pub fn verify_object(&self, sha256: &str, executable: bool, size: u64) -> bool {
+        self.object_path(sha256, executable)
+            .is_ok_and(|path| fs::symlink_metadata(path).is_ok_and(|meta| meta.is_file() && meta.len() == size))
+    }
+
+    /// Whether the object exists and its content hashes to its name: the thorough check.
+    pub fn verify_object_contents(&self, sha256: &str, executable: bool) -> Result<bool, StoreError> {
+        let path = self.object_path(sha256, executable)?;
+        let mut file = match File::open(&path) {
+            Ok(file) => file,
+            Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(false),
+            Err(err) => return Err(io_error("open", &path)(err)),
+        };
+        let actual = hash_reader(&mut file).map_err(io_error("read", &path))?;
+        Ok(actual == sha256.to_ascii_lowercase())
+    }
+
+    /// Unpacks the wheel at `wheel_path`, whose SHA-256 must be `wheel_sha256`, into the store,
+    /// and records its manifest.
+    ///
+    /// Every file is verified against the wheel's RECORD (hash and size); a file RECORD does not
+    /// list, or lists with another hash or size, refuses the whole wheel, as does anything
+    /// [`WheelArchive::open`] refuses. Only when all files are verified and in `objects/` is the
+    /// manifest written; a refused wheel leaves no manifest and no staged files. (Objects from
+    /// an earlier, successful wheel are never touched; see the module docs for crash safety.)
+    pub fn unpack(&self, wheel_path: &Path, wheel_sha256: &str) -> Result<Manifest, StoreError> {
+        let wheel_sha256 = checked_digest(wheel_sha256)?;
+        let mut archive = self.open_verified(wheel_path, &wheel_sha256)?;
+
+        // Removed with everything in it on any early return.
+        let temp_dir = self.temp_dir();
+        let staging = tempfile::Builder::new()
+            .prefix("unpack-")
+            .tempdir_in(&temp_dir)
+            .map_err(io_error("create a staging directory in", &temp_dir))?;
+        let record_path = format!("{}/RECORD", archive.dist_info());
+        let entries = archive.entries().to_vec();
+        let mut files = Vec::with_capacity(entries.len());
+        let mut staged = Vec::new();
+        for (number, entry) in entries.iter().enumerate() {
+            if entry.path == record_path {
+                // Already read and parsed; an installed RECORD is written anew.
+                continue;
+            }
+            let temp = staging.path().join(number.to_string());
+            let (file, is_staged) = self.stage(&mut archive, entry, &temp)?;
+            if is_staged {
+                staged.push(Staged {
+                    temp,
+                    object: self.object_path(&file.sha256, file.executable)?,
+                    size: file.size,
+                });
+            }
+            files.push(file);
+        }
+
+        // Every file is verified: make the staged bytes durable, then visible, then the
+        // manifest that vouches for them.
+        durable::flush_batch(staging.path()).map_err(io_error("flush", staging.path()))?;
+        self.commit(&staged)?;
+        let manifest = Manifest {
+            schema: MANIFEST_SCHEMA,
+            wheel_sha256,
+            filename: archive.filename().to_string(),
+            name: archive.metadata().name.to_string(),
+            version: archive.metadata().version.to_string(),
+            dist_info: archive.dist_info().to_string(),
+            data_dir: archive.data_dir().to_string(),
+            root_is_purelib: archive.wheel_info().root_is_purelib,
+            files,
+            entry_points: archive.entry_points().clone(),
+        };
+        self.write_manifest(&manifest)?;
+        drop(staging);
+        Ok(manifest)
+    }
+
+    /// Opens the wheel after checking it is the one `wheel_sha256` names. The manifest is filed
+    /// under that digest, so a wrong one would poison the store for whoever asks for the real
+    /// wheel; the check reads the same open file that is then unpacked.
+    fn open_verified(&self, wheel_path: &Path, wheel_sha256: &str) -> Result<WheelArchive, StoreError> {
+        let io = |source| ArchiveError::Io {
+            wheel: wheel_path.to_path_buf(),
+            source,
+        };
+        let mut file = File::open(wheel_path).map_err(io)?;
+        let actual = hash_reader(&mut file).map_err(io)?;
+        if actual != wheel_sha256 {
+            return Err(StoreError::WheelHashMismatch {
+                wheel: wheel_path.to_path_buf(),
+                expected: wheel_sha256.to_string(),
+                actual,
+            });
+        }
+        file.seek(SeekFrom::Start(0)).map_err(io)?;
+        Ok(WheelArchive::from_file(file, wheel_path, self.limits)?)
+    }
+
+    /// Streams one entry, verifying it against RECORD, into `temp` (read-only, as objects are).
+    /// Returns its manifest line and whether `temp` was written: when RECORD names an object
+    /// already present, the bytes are still read (for the CRC and the hash check) but not
+    /// written again.
+    fn stage(
+        &self,
+        archive: &mut WheelArchive,
+        entry: &Entry,
+        temp: &Path,
+    ) -> Result<(ManifestFile, bool), StoreError> {
+        let dist_info = archive.dist_info();
+        let exempt = wheel::is_record_or_signature(&entry.path, dist_info);
+        let record_entry = archive.record().get(&entry.path).cloned();
+        if !exempt && record_entry.is_none() {
+            return Err(archive.entry_error(&entry.path, EntryProblem::NotInRecord).into());
+        }
+        let scheme = wheel::destination(&entry.path, archive.data_dir(), archive.wheel_info().root_is_purelib)
+            .map_err(|problem| archive.entry_error(&entry.path, problem))?
+            .scheme;
+        // Scripts are always installed executable; the bit lives in the object.
+        let executable = entry.executable || scheme == Scheme::Scripts;
+
+        let present = record_entry
+            .as_ref()
+            .and_then(|record_entry| record_entry.sha256_hex())
+            .is_some_and(|sha256| self.verify_object(&sha256, executable, entry.size));
+        let mut hasher = FileHasher::new(
+            record_entry
+                .as_ref()
+                .and_then(|record_entry| record_entry.extra_algorithm()),
+        );
+        if present {
+            archive.read_entry(entry, |chunk| {
+                hasher.update(chunk);
+                Ok::<(), StoreError>(())
+            })?;
+        } else {
+            let mut out = File::create_new(temp).map_err(io_error("create", temp))?;
+            archive.read_entry(entry, |chunk| {
+                hasher.update(chunk);
+                out.write_all(chunk).map_err(io_error("write", temp))
+            })?;
+            let mode = if executable { 0o555 } else { 0o444 };
+            let permissions = durable::permissions(&out, mode).map_err(io_error("stat", temp))?;
+            out.set_permissions(permissions)
+                .map_err(io_error("set permissions of", temp))?;
+            durable::flush_file(&out).map_err(io_error("flush", temp))?;
+        }
+        let digest = hasher.finish();
+        if let Some(record_entry) = &record_entry
+            && !exempt
+        {
+            record_entry
+                .verify(&digest, entry.size)
+                .map_err(|problem| archive.entry_error(&entry.path, problem))?;
+        }
+        let file = ManifestFile {
+            path: entry.path.clone(),
+            sha256: digest.sha256_hex(),
+            size: entry.size,
+            executable,
+        };
+        Ok((file, !present))
+    }
+
+    /// Renames verified, flushed files into `objects/`, then flushes the renames.
+    fn commit(&self, staged: &[Staged]) -> Result<(), StoreError> {
+        let mut shards = HashSet::new();
+        for staged in staged {
+            let shard = staged
+                .object
+                .parent()
+                .ok_or_else(|| io_error("place", &staged.object)(io::ErrorKind::NotFound.into()))?;
+            if shards.insert(shard.to_path_buf()) {
+                fs::create_dir_all(shard).map_err(io_error("create", shard))?;
+            }
+            // An existing object of the right size is kept (an install may be linking it right
+            // now); a wrong-sized one is replaced, atomically.
+            let existing =
+                fs::symlink_metadata(&staged.object).is_ok_and(|meta| meta.is_file() && meta.len() == staged.size);
+            if !existing {
+                fs::rename(&staged.temp, &staged.object).map_err(io_error("move into place", &staged.object))?;
+            }
+        }
+        let objects = self.root.join("objects");
+        durable::flush_directories(shards.iter().map(PathBuf::as_path)).map_err(io_error("flush", &objects))
+    }
+
+    fn write_manifest(&self, manifest: &Manifest) -> Result<(), StoreError> {
+        let path = self.manifest_path(&manifest.wheel_sha256)?;
+        let json =
+            serde_json::to_vec_pretty(manifest).map_err(|err| io_error("serialise", &path)(io::Error::other(err)))?;
+        let temp_dir = self.temp_dir();
+        let mut temp = tempfile::Builder::new()
+            .prefix(TEMP_PREFIX)
+            .tempfile_in(&temp_dir)
+            .map_err(io_error("create a temporary file in", &temp_dir))?;
+        temp.write_all(&json).map_err(io_error("write", temp.path()))?;
+        temp.as_file().sync_data().map_err(io_error("flush", &path))?;
+        temp.persist(&path)
+            .map_err(|err| io_error("move into place", &path)(err.error))?;
+        let wheels = self.root.join("wheels");
+        durable::flush_directory(&wheels).map_err(io_error("flush", &wheels))?;
+        Ok(())
+    }
+
+    /// The manifest of the wheel with SHA-256 `wheel_sha256`, if it was unpacked and all its
+    /// objects are still there with the right sizes. A manifest that is unreadable, of another
+    /// format, or whose objects are missing or damaged is removed and reported absent, so the
+    /// caller unpacks the wheel again.
+    pub fn manifest(&self, wheel_sha256: &str) -> Result<Option<Manifest>, StoreError> {
+        let path = self.manifest_path(wheel_sha256)?;
+        let bytes = match fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(err) => return Err(io_error("read", &path)(err)),
+        };
+        let manifest = match serde_json::from_slice::<Manifest>(&bytes) {
+            Ok(manifest)
+                if manifest.schema == MANIFEST_SCHEMA && manifest.wheel_sha256 == wheel_sha256.to_ascii_lowercase() =>
+            {
+                manifest
+            }
+            Ok(_) => {
+                tracing::warn!(path = %path.display(), "removing a manifest of another format or wheel");
+                self.remove_manifest(wheel_sha256)?;
+                return Ok(None);
+            }
+            Err(err) => {
+                tracing::warn!(path = %path.display(), %err, "removing an unreadable manifest");
+                self.remove_manifest(wheel_sha256)?;
+                return Ok(None);
+            }
+        };
+        if let Some(file) = manifest
+            .files
+            .iter()
+            .find(|file| !self.verify_object(&file.sha256, file.executable, file.size))
+        {
+            tracing::warn!(
+                wheel = %manifest.filename,
+                file = %file.path,
+                "removing a manifest whose object is missing or damaged"
+            );
+            self.remove_manifest(wheel_sha256)?;
+            return Ok(None);
+        }
+        Ok(Some(manifest))
+    }
+
+    /// Removes a wheel's manifest (its objects stay until [`Store::gc`]). Returns whether there
+    /// was one.
+    pub fn remove_manifest(&self, wheel_sha256: &str) -> Result<bool, StoreError> {
+        let path = self.manifest_path(wheel_sha256)?;
+        match fs::remove_file(&path) {
+            Ok(()) => Ok(true),
+            Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(err) => Err(io_error("remove", &path)(err)),
+        }
+    }
+
+    /// The SHA-256 of every wheel with a manifest (not checked: see [`Store::manifest`]).
+    pub fn manifests(&self) -> Result<Vec<String>, StoreError> {
+        let wheels = self.root.join("wheels");
+        let mut out = Vec::new();
+        for item in fs::read_dir(&wheels).map_err(io_error("list", &wheels))? {
+            let item = item.map_err(io_error("list", &wheels))?;
+            let name = item.file_name();
+            if let Some(digest) = name.to_str().and_then(|name| name.strip_suffix(".json"))
+                && checked_digest(digest).is_ok()
+            {
+                out.push(digest.to_string());
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    /// Every object file in the store.
+    pub fn objects(&self) -> Result<Objects, StoreError> {
+        let objects = self.root.join("objects");
+        let mut shards = Vec::new();
+        for item in fs::read_dir(&objects).map_err(io_error("list", &objects))? {
+            let item = item.map_err(io_error("list", &objects))?;
+            let name = item.file_name();
+            if name.to_str().is_some_and(|name| name.len() == 2 && is_lower_hex(name)) {
+                shards.push(item.path());
+            }
+        }
+        shards.sort();
+        Ok(Objects {
+            shards: shards.into_iter(),
+            current: None,
+        })
+    }
+
+    /// Removes manifests of wheels not in `keep`, objects no kept manifest references, and
+    /// staging leftovers older than a few hours. Must not run concurrently with an unpack or
+    /// install from this store (see the module docs).
+    pub fn gc(&self, keep: &HashSet<String>) -> Result<GcReport, StoreError> {
+        let mut report = GcReport::default();
+        let keep: HashSet<String> = keep.iter().map(|sha| sha.to_ascii_lowercase()).collect();
+        let mut referenced: HashSet<(String, bool)> = HashSet::new();
+        for wheel_sha256 in self.manifests()? {
+            if keep.contains(&wheel_sha256) {
+                if let Some(manifest) = self.manifest(&wheel_sha256)? {
+                    referenced.extend(manifest.files.into_iter().map(|file| (file.sha256, file.executable)));
+                } else {
+                    report.manifests_removed += 1;
+                }
+            } else if self.remove_manifest(&wheel_sha256)? {
+                report.manifests_removed += 1;
+            }
+        }
+        for object in self.objects()? {
+            let object = object?;
+            if referenced.contains(&(object.sha256.clone(), object.executable)) {
+                continue;
+            }
+            match fs::remove_file(&object.path) {
+                Ok(()) => {
+                    report.objects_removed += 1;
+                    report.bytes_freed += object.size;
+                }
+                Err(err) if err.kind() == io::ErrorKind::NotFound => {}
+                Err(err) => return Err(io_error("remove", &object.path)(err)),
+            }
+        }
+        let temp_dir = self.temp_dir();
+        let now = SystemTime::now();
+        for item in fs::read_dir(&temp_dir).map_err(io_error("list", &temp_dir))? {
+            let item = item.map_err(io_error("list", &temp_dir))?;
+            let path = item.path();
+            let Ok(meta) = fs::symlink_metadata(&path) else {
+                continue;
+            };
+            let age = meta
+                .modified()
+                .ok()
+                .and_then(|modified| now.duration_since(modified).ok());
+            if age.is_none_or(|age| age < TEMP_GRACE) {
+                continue;
+            }
+            let removed = if meta.is_dir() {
+                fs::remove_dir_all(&path)
+            } else {
+                fs::remove_file(&path)
+            };
+            match removed {
+                Ok(()) => report.temp_removed += 1,
+                Err(err) if err.kind() == io::ErrorKind::NotFound => {}
+                Err(err) => return Err(io_error("remove", &path)(err)),
+            }
+        }
+        Ok(report)
+    }
+
+    /// Replaces an object by a copy of itself on a fresh inode: when an object has as many hard
+    /// links as the filesystem allows (`EMLINK`), new environments link the copy while the old
+    /// inode lives on in those that already link it. The copy is re-hashed on the way.
+    pub(crate) fn refresh_object(&self, sha256: &str, executable: bool) -> Result<(), StoreError> {
+        let path = self.object_path(sha256, executable)?;
+        let mut source = File::open(&path).map_err(io_error("open", &path))?;
+        let temp_dir = self.temp_dir();
+        let mut temp = tempfile::Builder::new()
+            .prefix(TEMP_PREFIX)
+            .tempfile_in(&temp_dir)
+            .map_err(io_error("create a temporary file in", &temp_dir))?;
+        let mut hasher = Sha256::new();
+        let mut buffer = vec![0u8; 256 * 1024];
+        loop {
+            let read = match source.read(&mut buffer) {
+                Ok(0) => break,
+                Ok(read) => read,
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+                Err(err) => return Err(io_error("read", &path)(err)),
+            };
+            hasher.update(&buffer[..read]);
+            temp.write_all(&buffer[..read])
+                .map_err(io_error("write", temp.path()))?;
+        }
+        if hex::encode(hasher.finalize()) != sha256.to_ascii_lowercase() {
+            return Err(io_error("copy", &path)(io::Error::other(
+                "the object's content no longer matches its name",
+            )));
+        }
+        let mode = if executable { 0o555 } else { 0o444 };
+        let permissions = durable::permissions(temp.as_file(), mode).map_err(io_error("stat", temp.path()))?;
+        temp.as_file()
+            .set_permissions(permissions)
+            .map_err(io_error("set permissions of", temp.path()))?;
+        temp.as_file().sync_data().map_err(io_error("flush", temp.path()))?;
+        temp.persist(&path)
+            .map_err(|err| io_error("replace", &path)(err.error))?;
+        Ok(())
+    }
+}
+
+/// Iterator over the store's objects (see [`Store::objects`]).
+#[derive(Debug)]
+pub struct Objects {
+    shards: std::vec::IntoIter<PathBuf>,
+    current: Option<(String, fs::ReadDir, PathBuf)>,
+}
+
+impl Iterator for Objects {
+    type Item = Result<StoredObject, StoreError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            let Some((shard, entries, shard_path)) = &mut self.current else {
+                let path = self.shards.next()?;
+                let shard = path.file_name()?.to_str()?.to_string();
+                match fs::read_dir(&path) {
+                    Ok(entries) => self.current = Some((shard, entries, path)),
+                    Err(err) => return Some(Err(io_error("list", &path)(err))),
+                }
+                continue;
+            };
+            let Some(item) = entries.next() else {
+                self.current = None;
+                continue;
+            };
+            let item = match item {
+                Ok(item) => item,
+                Err(err) => return Some(Err(io_error("list", shard_path)(err))),
+            };
+            let name = item.file_name();
+            let Some(name) = name.to_str() else {
+                continue;
+            };
+            let (rest, executable) = match name.strip_suffix(".x") {
+                Some(rest) => (rest, true),
+                None => (name, false),
+            };
+            if rest.len() != 62 || !is_lower_hex(rest) {
+                continue;
+            }
+            let path = item.path();
+            let size = match fs::symlink_metadata(&path) {
+                Ok(meta) => meta.len(),
+                Err(err) if err.kind() == io::ErrorKind::NotFound => continue,
+                Err(err) => return Some(Err(io_error("stat", &path)(err))),
+            };
+            return Some(Ok(StoredObject {
+                sha256: format!("{shard}{rest}"),
+                executable,
+                path,
+                size,
+            }));
+        }
+    }
+}
+
+fn is_lower_hex(text: &str) -> bool {
+    text.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// A digest made safe to use in a path: 64 hex digits, lowercased.
+fn checked_digest(digest: &str) -> Result<String, StoreError> {
+    let lower = digest.to_ascii_lowercase();
+    if lower.len() == 64 && is_lower_hex(&lower) {
+        Ok(lower)
+    } else {
+        Err(StoreError::InvalidDigest(digest.to_string()))
+    }
+}
+
+fn hash_reader(reader: &mut impl Read) -> io::Result<String> {
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; 1024 * 1024];
+    loop {
+        let read = match reader.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(read) => read,
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+            Err(err) => return Err(err),
+        };
+        hasher.update(&buffer[..read]);
+    }
+    Ok(hex::encode(hasher.finalize()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digests_are_checked_before_becoming_paths() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let good = "ab".repeat(32);
+        let path = store.object_path(&good, false).unwrap();
+        assert!(path.ends_with(format!("objects/ab/{}", "ab".repeat(31))));
+        assert!(
+            store
+                .object_path(&good.to_ascii_uppercase(), true)
+                .unwrap()
+                .ends_with(format!("objects/ab/{}.x", "ab".repeat(31)))
+        );
+        for bad in [
+            "",
+            "../../etc/passwd",
+            &"g".repeat(64),
+            &"a".repeat(63),
+            &"a".repeat(65),
+        ] {
+            assert!(matches!(
+                store.object_path(bad, false),
+                Err(StoreError::InvalidDigest(_))
+            ));
+            assert!(store.manifest(bad).is_err());
+        }
+    }
+
+    /// What an `EMLINK` triggers: the object moves to a fresh inode with the same bytes and
+    /// mode, while existing links keep the old one.
+    #[test]
+    fn refreshing_an_object_gives_it_a_fresh_inode() {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("store")).unwrap();
+        let content = b"linked too often\n";
+        let sha256 = hex::encode(Sha256::digest(content));
+        let path = store.object_path(&sha256, true).unwrap();
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(&path, content).unwrap();
+        let venv_file = dir.path().join("installed");
+        fs::hard_link(&path, &venv_file).unwrap();
+
+        store.refresh_object(&sha256, true).unwrap();
+        let object = fs::metadata(&path).unwrap();
+        assert_ne!(object.ino(), fs::metadata(&venv_file).unwrap().ino());
+        assert_eq!(object.nlink(), 1);
+        assert_eq!(object.permissions().mode() & 0o777, 0o555);
+        assert_eq!(fs::read(&path).unwrap(), content);
+        assert!(store.verify_object_contents(&sha256, true).unwrap());
+
+        // An object that no longer matches its name is not copied as if it did.
+        fs::remove_file(&path).unwrap();
+        fs::write(&path, b"tampered").unwrap();
+        assert!(store.refresh_object(&sha256, true).is_err());
+        assert!(!store.verify_object_contents(&sha256, true).unwrap());
+    }
+}

@@ -1,0 +1,308 @@
+//! The daemon's side of the wheel store: which wheels it holds (SQLite),
+//! which environments use them, and getting a verified download into it.
+//!
+//! The files themselves are `axle_install::Store`'s business, under
+//! `$AXLE_HOME/store`: content-addressed objects and one manifest per wheel.
+//! A wheel is known here only after its manifest was written, so a row
+//! always names a complete, verified unpacking.
+
+use std::collections::{BTreeSet, HashSet};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::Arc;
+
+use axle_install::{Manifest, Store, StoreError};
+use axle_standards::{Tags, WheelFilename};
+
+use crate::db::{self, Pool};
+
+#[derive(Debug, thiserror::Error)]
+pub enum WheelStoreError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the store database failed: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("the store task stopped unexpectedly: {0}")]
+    Task(String),
+}
+
+pub struct WheelStore {
+    store: Arc<Store>,
+    pool: Pool,
+}
+
+/// Totals for `axle store stats`.
+#[derive(Debug, Default, Clone)]
+pub struct StoreStats {
+    pub wheels: u64,
+    pub objects: u64,
+    pub bytes_stored: u64,
+    /// What the environments' files would take without sharing.
+    pub bytes_linked: u64,
+    pub venvs: u64,
+    pub path: PathBuf,
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct GcOutcome {
+    pub wheels_removed: u64,
+    pub files_removed: u64,
+    pub bytes_freed: u64,
+}
+
+impl WheelStore {
+    pub fn open(root: &Path, pool: Pool) -> Result<WheelStore, WheelStoreError> {
+        Ok(WheelStore {
+            store: Arc::new(Store::open(root)?),
+            pool,
+        })
+    }
+
+    pub fn files(&self) -> Arc<Store> {
+        self.store.clone()
+    }
+
+    /// A stored wheel with one of `hashes` that `tags` can install, without
+    /// asking any index.
+    pub async fn find(&self, hashes: &BTreeSet<String>, tags: &Tags) -> Result<Option<Manifest>, WheelStoreError> {
+        for hash in hashes {
+            let row: Option<(String,)> = sqlx::query_as("SELECT filename FROM store_wheels WHERE sha256 = ?")
+                .bind(hash)
+                .fetch_optional(&self.pool)
+                .await?;
+            let Some((filename,)) = row else {
+                continue;
+            };
+            let compatible = WheelFilename::from_str(&filename).is_ok_and(|wheel| tags.compatibility(&wheel).is_some());
+            if !compatible {
+                continue;
+            }
+            if let Some(manifest) = self.manifest(hash).await? {
+                return Ok(Some(manifest));
+            }
+            // The manifest is gone or damaged: forget the row, fetch again.
+            sqlx::query("DELETE FROM store_wheels WHERE sha256 = ?")
+                .bind(hash)
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(None)
+    }
+
+    /// The manifest of a stored wheel, checked against its objects.
+    pub async fn manifest(&self, wheel_sha256: &str) -> Result<Option<Manifest>, WheelStoreError> {
+        let store = self.store.clone();
+        let sha = wheel_sha256.to_string();
+        tokio::task::spawn_blocking(move || store.manifest(&sha))
+            .await
+            .map_err(|error| WheelStoreError::Task(error.to_string()))?
+            .map_err(WheelStoreError::from)
+    }
+
+    /// Unpacks a verified download into the store and forgets the download.
+    pub async fn add(
+        &self,
+        download: &Path,
+        wheel_sha256: &str,
+        filename: &str,
+        source_url: &str,
+    ) -> Result<Manifest, WheelStoreError> {
+        let store = self.store.clone();
+        let (path, sha) = (download.to_path_buf(), wheel_sha256.to_string());
+        let size = std::fs::metadata(download).map(|meta| meta.len()).unwrap_or(0);
+        let result = tokio::task::spawn_blocking(move || store.unpack(&path, &sha))
+            .await
+            .map_err(|error| WheelStoreError::Task(error.to_string()));
+        let _ = std::fs::remove_file(download);
+        let manifest = result??;
+        let unpacked: u64 = manifest.files.iter().map(|file| file.size).sum();
+        let now = db::now();
+        sqlx::query(
+            "INSERT INTO store_wheels (sha256, filename, name, version, size, unpacked_size, source_url, added_at, last_used_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+             ON CONFLICT (sha256) DO UPDATE SET last_used_at = excluded.last_used_at",
+        )
+        .bind(wheel_sha256)
+        .bind(filename)
+        .bind(&manifest.name)
+        .bind(&manifest.version)
+        .bind(size as i64)
+        .bind(unpacked as i64)
+        .bind(source_url)
+        .bind(now)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(manifest)
+    }
+
+    /// Where downloads wait to be verified and unpacked (inside the store,
+    /// so the rename into it never crosses a filesystem).
+    pub fn download_dir(&self) -> PathBuf {
+        self.store.root().join("downloads")
+    }
+
+    /// Records that `venv` now has `name` from the wheel `sha256`.
+    pub async fn record_install(
+        &self,
+        venv: &Path,
+        name: &str,
+        version: &str,
+        sha256: &str,
+    ) -> Result<(), WheelStoreError> {
+        let now = db::now();
+        sqlx::query(
+            "INSERT INTO venv_dists (venv, name, version, wheel_sha256, installed_at) VALUES (?, ?, ?, ?, ?)
+             ON CONFLICT (venv, name) DO UPDATE SET version = excluded.version,
+                wheel_sha256 = excluded.wheel_sha256, installed_at = excluded.installed_at",
+        )
+        .bind(venv.to_string_lossy())
+        .bind(name)
+        .bind(version)
+        .bind(sha256)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        sqlx::query("UPDATE store_wheels SET last_used_at = ? WHERE sha256 = ?")
+            .bind(now)
+            .bind(sha256)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn record_removal(&self, venv: &Path, name: &str) -> Result<(), WheelStoreError> {
+        sqlx::query("DELETE FROM venv_dists WHERE venv = ? AND name = ?")
+            .bind(venv.to_string_lossy())
+            .bind(name)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The wheel each distribution of `venv` was installed from.
+    pub async fn installed_from(&self, venv: &Path) -> Result<Vec<(String, String, String)>, WheelStoreError> {
+        Ok(
+            sqlx::query_as("SELECT name, version, wheel_sha256 FROM venv_dists WHERE venv = ?")
+                .bind(venv.to_string_lossy())
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+
+    pub async fn stats(&self) -> Result<StoreStats, WheelStoreError> {
+        let (wheels,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM store_wheels")
+            .fetch_one(&self.pool)
+            .await?;
+        let (venvs,): (i64,) = sqlx::query_as("SELECT COUNT(DISTINCT venv) FROM venv_dists")
+            .fetch_one(&self.pool)
+            .await?;
+        let (linked,): (i64,) = sqlx::query_as(
+            "SELECT COALESCE(SUM(w.unpacked_size), 0) FROM venv_dists d JOIN store_wheels w ON w.sha256 = d.wheel_sha256",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        let store = self.store.clone();
+        let (objects, bytes) = tokio::task::spawn_blocking(move || -> Result<(u64, u64), StoreError> {
+            let mut count = 0;
+            let mut bytes = 0;
+            for object in store.objects()? {
+                let object = object?;
+                count += 1;
+                bytes += object.size;
+            }
+            Ok((count, bytes))
+        })
+        .await
+        .map_err(|error| WheelStoreError::Task(error.to_string()))??;
+        Ok(StoreStats {
+            wheels: wheels as u64,
+            objects,
+            bytes_stored: bytes,
+            bytes_linked: linked as u64,
+            venvs: venvs as u64,
+            path: self.store.root().to_path_buf(),
+        })
+    }
+
+    /// Drops wheels no existing environment uses and nobody used for
+    /// `older_than_days`, then objects no remaining wheel references.
+    pub async fn gc(&self, older_than_days: u32, dry_run: bool) -> Result<GcOutcome, WheelStoreError> {
+        // Environments that were deleted no longer hold their wheels.
+        let venvs: Vec<(String,)> = sqlx::query_as("SELECT DISTINCT venv FROM venv_dists")
+            .fetch_all(&self.pool)
+            .await?;
+        for (venv,) in venvs {
+            if !Path::new(&venv).join("pyvenv.cfg").is_file() && !dry_run {
+                sqlx::query("DELETE FROM venv_dists WHERE venv = ?")
+                    .bind(&venv)
+                    .execute(&self.pool)
+                    .await?;
+            }
+        }
+        let cutoff = db::now() - i64::from(older_than_days) * 86_400;
+        let keep: Vec<(String,)> = sqlx::query_as(
+            "SELECT sha256 FROM store_wheels WHERE last_used_at >= ?
+                OR sha256 IN (SELECT wheel_sha256 FROM venv_dists)",
+        )
+        .bind(cutoff)
+        .fetch_all(&self.pool)
+        .await?;
+        let keep: HashSet<String> = keep.into_iter().map(|(sha,)| sha).collect();
+        let (all,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM store_wheels")
+            .fetch_one(&self.pool)
+            .await?;
+        if dry_run {
+            return Ok(GcOutcome {
+                wheels_removed: (all as u64).saturating_sub(keep.len() as u64),
+                ..GcOutcome::default()
+            });
+        }
+        let store = self.store.clone();
+        let kept = keep.clone();
+        let report = tokio::task::spawn_blocking(move || store.gc(&kept))
+            .await
+            .map_err(|error| WheelStoreError::Task(error.to_string()))??;
+        let rows: Vec<(String,)> = sqlx::query_as("SELECT sha256 FROM store_wheels")
+            .fetch_all(&self.pool)
+            .await?;
+        for (sha,) in rows {
+            if !keep.contains(&sha) {
+                sqlx::query("DELETE FROM store_wheels WHERE sha256 = ?")
+                    .bind(&sha)
+                    .execute(&self.pool)
+                    .await?;
+            }
+        }
+        Ok(GcOutcome {
+            wheels_removed: report.manifests_removed as u64,
+            files_removed: report.objects_removed as u64,
+            bytes_freed: report.bytes_freed,
+        })
+    }
+
+    /// At start: rows whose manifests are gone are dropped, so nothing is
+    /// ever linked from a wheel that is not really there.
+    pub async fn reconcile(&self) -> Result<u64, WheelStoreError> {
+        let rows: Vec<(String,)> = sqlx::query_as("SELECT sha256 FROM store_wheels")
+            .fetch_all(&self.pool)
+            .await?;
+        let mut dropped = 0;
+        for (sha,) in rows {
+            if self.manifest(&sha).await?.is_none() {
+                sqlx::query("DELETE FROM store_wheels WHERE sha256 = ?")
+                    .bind(&sha)
+                    .execute(&self.pool)
+                    .await?;
+                dropped += 1;
+            }
+        }
+        let downloads = self.download_dir();
+        if let Ok(entries) = std::fs::read_dir(&downloads) {
+            for entry in entries.flatten() {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+        Ok(dropped)
+    }
+}
