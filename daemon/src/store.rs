@@ -29,6 +29,8 @@ pub enum WheelStoreError {
 pub struct WheelStore {
     store: Arc<Store>,
     pool: Pool,
+    /// One download at a time per file, however many syncs want it.
+    fetching: std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 /// Totals for `axle store stats`.
@@ -55,7 +57,14 @@ impl WheelStore {
         Ok(WheelStore {
             store: Arc::new(Store::open(root)?),
             pool,
+            fetching: std::sync::Mutex::new(std::collections::HashMap::new()),
         })
+    }
+
+    /// The lock that serialises fetching the file `key` (its sha256).
+    pub fn fetch_guard(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut fetching = self.fetching.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        fetching.entry(key.to_string()).or_default().clone()
     }
 
     pub fn files(&self) -> Arc<Store> {
@@ -297,10 +306,16 @@ impl WheelStore {
                 dropped += 1;
             }
         }
+        // Downloads a killed daemon left half-done are never trusted.
         let downloads = self.download_dir();
         if let Ok(entries) = std::fs::read_dir(&downloads) {
             for entry in entries.flatten() {
-                let _ = std::fs::remove_file(entry.path());
+                let path = entry.path();
+                let _ = if path.is_dir() {
+                    std::fs::remove_dir_all(&path)
+                } else {
+                    std::fs::remove_file(&path)
+                };
             }
         }
         Ok(dropped)

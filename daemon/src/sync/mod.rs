@@ -673,39 +673,49 @@ async fn prepare(
     }
 
     // Downloads run in parallel; each is verified against the lock's
-    // hashes before the store sees it.
+    // hashes before the store sees it. Two syncs that need one wheel share
+    // its download: the second finds it stored.
     let download_dir = services.store.download_dir();
-    let downloads = pending.iter().map(|(locked, file)| {
+    let fetches = pending.into_iter().map(|(locked, file)| {
         let index = services.index.clone();
         let fetch = fetch.clone();
         let dir = download_dir.clone();
-        let expected: Vec<String> = locked.hashes.iter().cloned().collect();
-        let file = file.clone();
+        let store = services.store;
+        let tags = tags.clone();
         async move {
+            let key = file.sha256.clone().unwrap_or_else(|| file.url.clone());
+            let guard = store.fetch_guard(&key);
+            let _held = guard.lock().await;
+            if let Some(manifest) = store.find(&locked.hashes, &tags).await? {
+                return Ok::<_, SyncError>((locked, file, manifest));
+            }
+            let expected: Vec<String> = locked.hashes.iter().cloned().collect();
             let downloaded = index.download(&file, &expected, &dir, &fetch).await?;
-            Ok::<_, SyncError>((file, downloaded))
+            // The store reads the wheel's name from its file: give it its own,
+            // in a directory no other download uses.
+            let named_dir = tempfile::Builder::new()
+                .prefix(".unpack-")
+                .tempdir_in(&dir)
+                .map_err(|source| SyncError::Io {
+                    path: dir.clone(),
+                    source,
+                })?;
+            let named = named_dir.path().join(&file.filename);
+            if let Err(source) = std::fs::rename(&downloaded.path, &named) {
+                let _ = std::fs::remove_file(&downloaded.path);
+                return Err(SyncError::Io { path: named, source });
+            }
+            let manifest = store.add(&named, &downloaded.sha256, &file.filename, &file.url).await?;
+            Ok((locked, file, manifest))
         }
     });
-    let results = futures::future::join_all(downloads).await;
+    let results = futures::future::join_all(fetches).await;
     let mut done = ready.len() as u64;
-    for ((locked, _), result) in pending.into_iter().zip(results) {
-        let (file, downloaded) = result?;
-        // The store reads the wheel's name from its file: give it its own.
-        let named_dir = download_dir.join(format!(".{}", &downloaded.sha256[..16]));
-        let named = named_dir.join(&file.filename);
-        let moved = std::fs::create_dir_all(&named_dir).and_then(|()| std::fs::rename(&downloaded.path, &named));
-        if let Err(source) = moved {
-            let _ = std::fs::remove_file(&downloaded.path);
-            return Err(SyncError::Io { path: named, source });
-        }
-        let manifest = services
-            .store
-            .add(&named, &downloaded.sha256, &file.filename, &file.url)
-            .await;
-        let _ = std::fs::remove_dir_all(&named_dir);
+    for result in results {
+        let (locked, file, manifest) = result?;
         done += 1;
         reporter.progress("download", &file.filename, done, total);
-        ready.push((locked, manifest?));
+        ready.push((locked, manifest));
     }
     Ok(ready)
 }

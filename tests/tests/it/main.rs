@@ -3,4 +3,5 @@
 
 mod daemon;
 mod lock;
+mod sync;
 mod venv;
