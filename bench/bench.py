@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Times axle beside its peers on the same inputs, in one run, and prints ratios.
 
-Usage: python3 bench/bench.py [venv] [lock] [--runs N] [--sets DIR]
+Usage: python3 bench/bench.py [venv] [lock] [sync] [--runs N] [--sets DIR]
 
 Whole processes are timed, as a user or a script sees them. axle runs with a
 warm daemon (started before timing) unless a case says otherwise. Peers are
@@ -215,6 +215,123 @@ def bench_lock(axle, python, runs, env, workdir, sets, extra_requirement="rich")
                "uv pip compile --offline (+1)" if uv else rows["added"][0][0])
 
 
+def du_bytes(paths):
+    """Disk used by `paths` together (hard links counted once)."""
+    result = subprocess.run(["du", "-s", "-B1", "-c", *map(str, paths)], capture_output=True, text=True, check=True)
+    return int(result.stdout.strip().splitlines()[-1].split()[0])
+
+
+def bench_sync(axle, python, runs, env, workdir, sets):
+    """Cold (empty store), warm (new venv, full store) and no-op syncs, and
+    the disk ten venvs of one lock take."""
+    uv = find_peer("uv", "AXLE_BENCH_UV")
+    runs = max(3, min(runs, 10))
+    for set_file in sorted(Path(sets).glob("*.in")):
+        name = set_file.stem
+        project = workdir / f"sync-{name}"
+        project.mkdir(exist_ok=True)
+        (project / "requirements.in").write_text(set_file.read_text())
+        subprocess.run([axle, "-q", "lock", "--generate-hashes", "--python", python, "requirements.in"],
+                       env=env, cwd=project, check=True)
+        lock = project / "requirements.txt"
+        rows = {"cold": [], "warm": [], "noop": []}
+
+        def fresh_venv(path, with_pip=False):
+            shutil.rmtree(path, ignore_errors=True)
+            command = [python, "-m", "venv", str(path)] + ([] if with_pip else ["--without-pip"])
+            subprocess.run(command, check=True)
+
+        # axle: cold = a new AXLE_HOME each run (daemon up, store empty).
+        timings = []
+        for i in range(min(runs, 3)):
+            cold_env = dict(env)
+            cold_env["AXLE_HOME"] = str(workdir / f"axle-sync-cold-{name}-{i}")
+            subprocess.run([axle, "daemon", "start"], env=cold_env, check=True, stdout=subprocess.DEVNULL)
+            venv = project / "venv-axle"
+            fresh_venv(venv)
+            start = time.perf_counter()
+            subprocess.run([axle, "-q", "sync", "--venv", str(venv), str(lock)], env=cold_env, cwd=project, check=True)
+            timings.append(time.perf_counter() - start)
+            subprocess.run([axle, "daemon", "stop"], env=cold_env, stdout=subprocess.DEVNULL)
+        rows["cold"].append(("axle sync (empty store)", statistics.median(timings), timings))
+
+        venv = project / "venv-axle"
+        median, timings = time_runs([axle, "-q", "sync", "--venv", str(venv), str(lock)], runs, env, project,
+                                    lambda: fresh_venv(venv))
+        rows["warm"].append(("axle sync (new venv, full store)", median, timings))
+        median, timings = time_runs([axle, "-q", "sync", "--venv", str(venv), str(lock)], runs * 3, env, project)
+        rows["noop"].append(("axle sync (no-op)", median, timings))
+
+        if uv:
+            uvenv = project / "venv-uv"
+            timings = []
+            for i in range(min(runs, 3)):
+                fresh_venv(uvenv)
+                cache = workdir / f"uv-sync-cold-{name}-{i}"
+                start = time.perf_counter()
+                subprocess.run([uv, "pip", "sync", "-q", "--cache-dir", str(cache), "--python", str(uvenv / "bin/python"),
+                                str(lock)], env=env, cwd=project, check=True)
+                timings.append(time.perf_counter() - start)
+            rows["cold"].append(("uv pip sync (empty cache)", statistics.median(timings), timings))
+            warm_cache = workdir / f"uv-sync-cold-{name}-0"
+            median, timings = time_runs([uv, "pip", "sync", "-q", "--cache-dir", str(warm_cache), "--python",
+                                         str(uvenv / "bin/python"), str(lock)], runs, env, project,
+                                        lambda: fresh_venv(uvenv))
+            rows["warm"].append(("uv pip sync (new venv, warm cache)", median, timings))
+            median, timings = time_runs([uv, "pip", "sync", "-q", "--cache-dir", str(warm_cache), "--python",
+                                         str(uvenv / "bin/python"), str(lock)], runs * 3, env, project)
+            rows["noop"].append(("uv pip sync (no-op)", median, timings))
+
+        pipenv = project / "venv-pip"
+        pip_cache = workdir / f"pip-sync-{name}"
+        fresh_venv(pipenv, with_pip=True)
+        pip_command = [str(pipenv / "bin/pip"), "install", "-q", "--require-hashes", "--no-deps", "--cache-dir",
+                       str(pip_cache), "-r", str(lock)]
+        start = time.perf_counter()
+        subprocess.run(pip_command, env=env, cwd=project, check=True)
+        elapsed = time.perf_counter() - start
+        rows["cold"].append(("pip install --require-hashes (empty cache)", elapsed, [elapsed]))
+        median, timings = time_runs(pip_command, 3, env, project, lambda: fresh_venv(pipenv, with_pip=True))
+        rows["warm"].append(("pip install --require-hashes (warm cache)", median, timings))
+        median, timings = time_runs(pip_command, 3, env, project)
+        rows["noop"].append(("pip install --require-hashes (no-op)", median, timings))
+
+        baseline = "uv pip sync" if uv else "pip install --require-hashes"
+        report(f"sync {name}: empty store/cache", rows["cold"], f"{baseline} (empty cache)")
+        report(f"sync {name}: new venv, warm", rows["warm"], rows["warm"][1][0] if uv else rows["warm"][0][0])
+        report(f"sync {name}: no-op", rows["noop"], f"{baseline} (no-op)")
+
+        # Disk: ten environments of one lock.
+        disks = []
+        axle_venvs = [project / f"ten-axle-{i}" for i in range(10)]
+        for venv in axle_venvs:
+            fresh_venv(venv)
+            subprocess.run([axle, "-q", "sync", "--venv", str(venv), str(lock)], env=env, cwd=project, check=True)
+        store = Path(env["AXLE_HOME"]) / "store"
+        disks.append(("axle: 10 venvs + store", du_bytes(axle_venvs + [store])))
+        if uv:
+            uv_venvs = [project / f"ten-uv-{i}" for i in range(10)]
+            cache = workdir / f"uv-sync-cold-{name}-0"
+            for venv in uv_venvs:
+                fresh_venv(venv)
+                subprocess.run([uv, "pip", "sync", "-q", "--cache-dir", str(cache), "--python",
+                                str(venv / "bin/python"), str(lock)], env=env, cwd=project, check=True)
+            disks.append(("uv: 10 venvs + cache", du_bytes(uv_venvs + [cache])))
+        pip_venvs = [project / f"ten-pip-{i}" for i in range(10)]
+        for venv in pip_venvs:
+            fresh_venv(venv)
+            subprocess.run([python, "-m", "pip", "--python", str(venv / "bin/python"), "install", "-q",
+                            "--require-hashes", "--no-deps", "--cache-dir", str(pip_cache), "-r", str(lock)],
+                           env=env, cwd=project, check=True)
+        disks.append(("pip: 10 venvs + cache", du_bytes(pip_venvs + [pip_cache])))
+        one = du_bytes([axle_venvs[0]])
+        print(f"\n## disk: ten venvs of the {name} lock (one axle venv alone: {one / 1e6:.1f} MB)")
+        for label, used in disks:
+            print(f"{label:<38} {used / 1e6:>8.1f} MB")
+        for path in axle_venvs + pip_venvs + ([] if not uv else uv_venvs):
+            shutil.rmtree(path, ignore_errors=True)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("cases", nargs="*", default=["venv"])
@@ -242,6 +359,8 @@ def main():
                     bench_venv(axle, python, args.runs, env, workdir)
                 elif case == "lock":
                     bench_lock(axle, python, args.runs, env, workdir, sets_dir(args))
+                elif case == "sync":
+                    bench_sync(axle, python, args.runs, env, workdir, sets_dir(args))
                 else:
                     raise SystemExit(f"unknown case {case}")
         finally:

@@ -26,6 +26,7 @@ pub struct Daemon {
     pub interpreters: Interpreters,
     pub index: Arc<IndexClient>,
     pub lock_memo: Memo,
+    pub candidates: Arc<crate::resolve::CandidateCache>,
     pub store: WheelStore,
     pub sync_state: SyncState,
     pub activity: Arc<Activity>,
@@ -50,6 +51,7 @@ impl Daemon {
             interpreters: Interpreters::new(pool.clone()),
             index,
             lock_memo: Memo::new(pool.clone()),
+            candidates: Arc::default(),
             store,
             sync_state: SyncState::default(),
             location,
@@ -90,6 +92,7 @@ impl Daemon {
             interpreters: &self.interpreters,
             index: self.index.clone(),
             memo: &self.lock_memo,
+            candidates: self.candidates.clone(),
         };
         Ok(lock::lock(services, request, reporter).await?)
     }

@@ -140,7 +140,13 @@ impl Axle for Service {
             let outcome = daemon.lock(domain, reporter).await?;
             Ok(v1::event::Kind::LockResult(v1::LockResult {
                 output_file: outcome.output_file.to_string_lossy().into_owned(),
-                content: outcome.content,
+                // The lock is on disk unless this was a dry run; sending it
+                // again would only slow the answer.
+                content: if outcome.written {
+                    String::new()
+                } else {
+                    outcome.content
+                },
                 packages: outcome.packages as u32,
                 fresh: outcome.fresh,
                 written: outcome.written,

@@ -109,7 +109,7 @@ async fn json_and_html_pages_give_the_same_answer() {
         .unwrap();
     assert_eq!(json.len(), 2);
     assert_eq!(json.len(), html.len());
-    for (a, b) in json.iter().zip(&html) {
+    for (a, b) in json.iter().zip(html.iter()) {
         assert_eq!(a.file.filename, b.file.filename);
         assert_eq!(a.file.url, b.file.url);
         assert_eq!(a.file.sha256, b.file.sha256);

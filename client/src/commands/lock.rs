@@ -152,7 +152,7 @@ pub async fn run(
         "elapsed_ms": result.elapsed_us as f64 / 1000.0,
         "http_requests": stats.http_requests,
         "bytes_fetched": stats.bytes_fetched,
-        "content": if result.written { serde_json::Value::Null } else { result.content.clone().into() },
+        "content": if result.content.is_empty() { serde_json::Value::Null } else { result.content.clone().into() },
     }));
     if args.dry_run {
         if !output.json {

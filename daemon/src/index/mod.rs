@@ -145,6 +145,9 @@ impl IndexedFile {
 struct Page {
     found: bool,
     files: Arc<Vec<DistFile>>,
+    /// The files with parsed names, computed once per page (index pages
+    /// hold one project from one source).
+    indexed: std::sync::OnceLock<Arc<Vec<IndexedFile>>>,
     etag: Option<String>,
     last_modified: Option<String>,
     fetched_at: i64,
@@ -227,21 +230,29 @@ impl IndexClient {
         sources: &Sources,
         name: &PackageName,
         context: &FetchContext,
-    ) -> Result<Vec<IndexedFile>, IndexError> {
-        let mut found = Vec::new();
+    ) -> Result<Arc<Vec<IndexedFile>>, IndexError> {
+        let mut parts: Vec<Arc<Vec<IndexedFile>>> = Vec::new();
         for index in &sources.indexes {
             let page = self.index_page(index, name, context).await?;
-            let source: Arc<str> = Arc::from(index.to_string());
-            let before = found.len();
-            for file in page.files.iter() {
-                if let Some(indexed) = indexed(file, name, &source) {
-                    found.push(indexed);
-                }
-            }
-            if found.len() > before && sources.strategy == IndexStrategy::FirstIndex {
+            let files = page
+                .indexed
+                .get_or_init(|| {
+                    let source: Arc<str> = Arc::from(index.to_string());
+                    Arc::new(
+                        page.files
+                            .iter()
+                            .filter_map(|file| indexed(file, name, &source))
+                            .collect(),
+                    )
+                })
+                .clone();
+            let contributed = !files.is_empty();
+            parts.push(files);
+            if contributed && sources.strategy == IndexStrategy::FirstIndex {
                 break;
             }
         }
+        let mut found = Vec::new();
         for link in &sources.find_links {
             let files = match link {
                 FindLinks::Directory(dir) => find_links::directory(dir)?,
@@ -257,7 +268,14 @@ impl IndexClient {
                 }
             }
         }
-        Ok(found)
+        // The common case, one source: share its list rather than copy it.
+        parts.retain(|part| !part.is_empty());
+        if found.is_empty() && parts.len() <= 1 {
+            return Ok(parts.pop().unwrap_or_default());
+        }
+        let mut all: Vec<IndexedFile> = parts.iter().flat_map(|part| part.iter().cloned()).collect();
+        all.extend(found);
+        Ok(Arc::new(all))
     }
 
     async fn index_page(self: &Arc<Self>, index: &IndexUrl, name: &PackageName, context: &FetchContext) -> PageResult {
@@ -370,6 +388,7 @@ impl IndexClient {
                 Page {
                     found: known.found,
                     files: known.files.clone(),
+                    indexed: std::sync::OnceLock::new(),
                     etag: header(reqwest::header::ETAG).or_else(|| known.etag.clone()),
                     last_modified: header(reqwest::header::LAST_MODIFIED).or_else(|| known.last_modified.clone()),
                     fetched_at: now,
@@ -387,6 +406,7 @@ impl IndexClient {
                 Page {
                     found: true,
                     files: Arc::new(files),
+                    indexed: std::sync::OnceLock::new(),
                     etag: header(reqwest::header::ETAG),
                     last_modified: header(reqwest::header::LAST_MODIFIED),
                     fetched_at: now,
@@ -396,6 +416,7 @@ impl IndexClient {
             StatusCode::NOT_FOUND | StatusCode::GONE => Page {
                 found: false,
                 files: Arc::new(Vec::new()),
+                indexed: std::sync::OnceLock::new(),
                 etag: None,
                 last_modified: None,
                 fetched_at: now,
@@ -439,6 +460,7 @@ impl IndexClient {
         Ok(Some(Arc::new(Page {
             found: found != 0,
             files: Arc::new(files),
+            indexed: std::sync::OnceLock::new(),
             etag,
             last_modified,
             fetched_at,

@@ -121,6 +121,7 @@ pub struct Services<'a> {
     pub interpreters: &'a Interpreters,
     pub index: Arc<IndexClient>,
     pub memo: &'a Memo,
+    pub candidates: Arc<resolve::CandidateCache>,
 }
 
 pub async fn lock(
@@ -258,6 +259,7 @@ pub async fn lock(
         prereleases: request.pre || inputs.pre,
         exclude_newer,
         binaries: inputs.binaries.clone(),
+        candidate_cache: services.candidates.clone(),
     };
     let index = services.index.clone();
     let runtime = tokio::runtime::Handle::current();

@@ -1,6 +1,7 @@
 //! A project's files grouped by version, with what the target can use.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 
 use axle_standards::{DistFilename, PackageName, Version};
 
@@ -27,12 +28,12 @@ impl BinaryPolicy {
     }
 }
 
-/// The files of one version.
+/// The files of one version, as positions in the project's file list.
 #[derive(Debug, Clone)]
 pub struct VersionFiles {
     /// Every file of the version (all platforms), for hashes.
-    pub all: Vec<IndexedFile>,
-    /// The wheel the target would install, if any (index into `all`).
+    pub all: Vec<usize>,
+    /// The wheel the target would install, if any.
     pub best_wheel: Option<usize>,
     /// Some wheel, compatible or not (its metadata stands in for the
     /// version's when no compatible wheel exists).
@@ -47,31 +48,53 @@ impl VersionFiles {
     pub fn installable(&self) -> bool {
         self.best_wheel.is_some() || self.sdist.is_some()
     }
-
-    /// The file whose metadata describes this version for the target.
-    pub fn metadata_file(&self) -> Option<&IndexedFile> {
-        self.best_wheel
-            .or(self.any_wheel)
-            .or(self.sdist)
-            .and_then(|index| self.all.get(index))
-    }
 }
 
+/// A project's files grouped by version, for one target.
 #[derive(Debug, Default)]
 pub struct Candidates {
+    pub files: Arc<Vec<IndexedFile>>,
     pub versions: BTreeMap<Version, VersionFiles>,
+}
+
+impl Candidates {
+    /// The file whose metadata describes `version` for the target.
+    pub fn metadata_file(&self, version: &Version) -> Option<&IndexedFile> {
+        let files = self.versions.get(version)?;
+        files
+            .best_wheel
+            .or(files.any_wheel)
+            .or(files.sdist)
+            .and_then(|index| self.files.get(index))
+    }
+
+    /// Every file of `version`.
+    pub fn files_of(&self, version: &Version) -> Vec<IndexedFile> {
+        self.versions
+            .get(version)
+            .map(|files| {
+                files
+                    .all
+                    .iter()
+                    .filter_map(|&index| self.files.get(index).cloned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
 }
 
 pub fn group(
     name: &PackageName,
-    files: Vec<IndexedFile>,
+    files: Arc<Vec<IndexedFile>>,
     target: &Target,
     exclude_newer: Option<jiff::Timestamp>,
     binaries: &BinaryPolicy,
 ) -> Candidates {
     let mut versions: BTreeMap<Version, VersionFiles> = BTreeMap::new();
     let mut best_priority: BTreeMap<Version, (usize, Option<(u64, String)>)> = BTreeMap::new();
-    for file in files {
+    // Many files share one requires-python string: judge each string once.
+    let mut python_verdicts: HashMap<&str, bool> = HashMap::new();
+    for (index, file) in files.iter().enumerate() {
         if let (Some(limit), Some(uploaded)) = (exclude_newer, &file.file.upload_time)
             && uploaded
                 .parse::<jiff::Timestamp>()
@@ -79,7 +102,7 @@ pub fn group(
         {
             continue;
         }
-        let version = file.filename.version().clone();
+        let version = file.filename.version();
         let entry = versions.entry(version.clone()).or_insert_with(|| VersionFiles {
             all: Vec::new(),
             best_wheel: None,
@@ -87,12 +110,13 @@ pub fn group(
             sdist: None,
             yanked: true,
         });
-        let index = entry.all.len();
-        let python_ok = file
-            .file
-            .requires_python
-            .as_deref()
-            .is_none_or(|specifiers| python_allows(specifiers, &target.python_full_version));
+        entry.all.push(index);
+        let python_ok = match file.file.requires_python.as_deref() {
+            None => true,
+            Some(specifiers) => *python_verdicts
+                .entry(specifiers)
+                .or_insert_with(|| python_allows(specifiers, &target.python_full_version)),
+        };
         let mut usable = false;
         match &file.filename {
             DistFilename::Wheel(wheel) => {
@@ -106,7 +130,7 @@ pub fn group(
                     usable = true;
                     let build = wheel.build_tag.as_ref().map(|tag| (tag.number, tag.suffix.clone()));
                     // Lower priority is better; among equals, the higher build tag.
-                    let better = match best_priority.get(&version) {
+                    let better = match best_priority.get(version) {
                         None => true,
                         Some((known, known_build)) => {
                             priority.0 < *known || (priority.0 == *known && build > *known_build)
@@ -130,7 +154,40 @@ pub fn group(
         if usable && file.file.yanked.is_none() {
             entry.yanked = false;
         }
-        entry.all.push(file);
     }
-    Candidates { versions }
+    Candidates { files, versions }
+}
+
+/// Grouped candidates, kept across resolutions while the project's file
+/// list (the very same list, by pointer) and the target are unchanged.
+#[derive(Default)]
+pub struct CandidateCache {
+    entries: Mutex<HashMap<(PackageName, u64), Arc<Candidates>>>,
+}
+
+impl CandidateCache {
+    pub fn get_or_group(
+        &self,
+        name: &PackageName,
+        files: Arc<Vec<IndexedFile>>,
+        target_key: u64,
+        group_with: impl FnOnce(Arc<Vec<IndexedFile>>) -> Candidates,
+    ) -> Arc<Candidates> {
+        let key = (name.clone(), target_key);
+        if let Some(known) = self
+            .entries
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .get(&key)
+            && Arc::ptr_eq(&known.files, &files)
+        {
+            return known.clone();
+        }
+        let grouped = Arc::new(group_with(files));
+        self.entries
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .insert(key, grouped.clone());
+        grouped
+    }
 }

@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use axle_standards::{ExtraName, MarkerEnvironment, PackageName, Requirement, Tags, Version};
 
-pub use candidates::{BinaryPolicy, VersionFiles};
+pub use candidates::{BinaryPolicy, CandidateCache, VersionFiles};
 pub use package::PubPackage;
 
 use crate::index::{FetchContext, IndexClient, IndexError, IndexedFile, Sources};
@@ -79,6 +79,8 @@ pub struct ResolveRequest {
     /// Files uploaded after this time are ignored (`--exclude-newer`).
     pub exclude_newer: Option<jiff::Timestamp>,
     pub binaries: BinaryPolicy,
+    /// Grouped candidates shared with other resolutions of the daemon.
+    pub candidate_cache: Arc<CandidateCache>,
 }
 
 /// One pinned package.

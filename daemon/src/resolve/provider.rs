@@ -4,15 +4,15 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use axle_standards::{ExtraName, Metadata, Operator, PackageName, Requirement, Version, VersionOrUrl, evaluate};
 use pubgrub::{Dependencies, DependencyProvider, PackageResolutionStatistics, Ranges};
 
-use super::candidates::{self, BinaryPolicy, Candidates};
+use super::candidates::{self, BinaryPolicy, CandidateCache, Candidates};
 use super::package::PubPackage;
 use super::{Pin, RequiredBy, Resolution, ResolveError, ResolveRequest, Target};
-use crate::index::{FetchContext, IndexClient, IndexedFile, Sources};
+use crate::index::{FetchContext, IndexClient, Sources};
 use crate::progress::Reporter;
 
 type Range = Ranges<Version>;
@@ -37,7 +37,10 @@ pub struct Provider {
     candidates: RefCell<HashMap<PackageName, Arc<Candidates>>>,
     metadata: RefCell<HashMap<(PackageName, Version), Arc<Metadata>>>,
     first_seen: RefCell<HashMap<PubPackage, usize>>,
-    prefetched: RefCell<HashSet<PackageName>>,
+    cache: Arc<CandidateCache>,
+    /// Identifies the target for the candidate cache.
+    target_key: u64,
+    prefetched: Arc<Mutex<HashSet<PackageName>>>,
     decided: Cell<u64>,
 }
 
@@ -95,7 +98,9 @@ impl Provider {
             candidates: RefCell::new(HashMap::new()),
             metadata: RefCell::new(HashMap::new()),
             first_seen: RefCell::new(HashMap::new()),
-            prefetched: RefCell::new(HashSet::new()),
+            cache: request.candidate_cache.clone(),
+            target_key: target_key(request),
+            prefetched: Arc::default(),
             decided: Cell::new(0),
         };
         for constraint in request.constraints.iter().map(|root| &root.requirement) {
@@ -187,13 +192,9 @@ impl Provider {
         if files.is_empty() {
             tracing::debug!(%name, "no files found");
         }
-        let grouped = Arc::new(candidates::group(
-            name,
-            files,
-            &self.target,
-            self.exclude_newer,
-            &self.binaries,
-        ));
+        let grouped = self.cache.get_or_group(name, files, self.target_key, |files| {
+            candidates::group(name, files, &self.target, self.exclude_newer, &self.binaries)
+        });
         self.candidates.borrow_mut().insert(name.clone(), grouped.clone());
         Ok(grouped)
     }
@@ -205,9 +206,7 @@ impl Provider {
         }
         let candidates = self.candidates(name)?;
         let file = candidates
-            .versions
-            .get(version)
-            .and_then(|files| files.metadata_file())
+            .metadata_file(version)
             .ok_or_else(|| ResolveError::Invalid(format!("{name} {version} has no files")))?
             .clone();
         let metadata = self.runtime.block_on(self.index.metadata(&file, &self.fetch))?;
@@ -215,49 +214,27 @@ impl Provider {
         Ok(metadata)
     }
 
-    /// Starts fetching pages and the likely metadata of `dependencies`.
+    /// Starts fetching pages and the likely metadata of `dependencies`,
+    /// and, as that metadata arrives, of their dependencies in turn: the
+    /// network works down the tree while the solver is still deciding.
     fn prefetch(&self, dependencies: &[(PubPackage, Range)]) {
+        let context = Arc::new(Prefetch {
+            index: self.index.clone(),
+            sources: self.sources.clone(),
+            fetch: self.fetch.clone(),
+            target: self.target.clone(),
+            binaries: self.binaries.clone(),
+            exclude_newer: self.exclude_newer,
+            preferences: self.preferences.clone(),
+            cache: self.cache.clone(),
+            target_key: self.target_key,
+            seen: self.prefetched.clone(),
+            runtime: self.runtime.clone(),
+        });
         for (package, range) in dependencies {
-            let PubPackage::Package { name, extra: None } = package else {
-                continue;
-            };
-            if !self.prefetched.borrow_mut().insert(name.clone()) {
-                continue;
+            if let PubPackage::Package { name, extra: None } = package {
+                context.clone().start(name.clone(), range.clone());
             }
-            let index = self.index.clone();
-            let sources = self.sources.clone();
-            let fetch = self.fetch.clone();
-            let target = self.target.clone();
-            let binaries = self.binaries.clone();
-            let exclude_newer = self.exclude_newer;
-            let preferred = self.preferences.get(name).cloned();
-            let name = name.clone();
-            let range = range.clone();
-            self.runtime.spawn(async move {
-                let Ok(files) = index.project(&sources, &name, &fetch).await else {
-                    return;
-                };
-                let grouped = candidates::group(&name, files, &target, exclude_newer, &binaries);
-                let likely = preferred
-                    .and_then(|version| grouped.versions.get(&version))
-                    .or_else(|| {
-                        grouped
-                            .versions
-                            .iter()
-                            .rev()
-                            .find(|(version, files)| {
-                                range.contains(version)
-                                    && !version.any_prerelease()
-                                    && files.installable()
-                                    && !files.yanked
-                            })
-                            .map(|(_, files)| files)
-                    })
-                    .and_then(|files| files.metadata_file().cloned());
-                if let Some(file) = likely {
-                    let _ = index.metadata(&file, &fetch).await;
-                }
-            });
         }
     }
 
@@ -406,12 +383,7 @@ impl Provider {
 
         let mut pins = Vec::with_capacity(versions.len());
         for (name, version) in versions {
-            let candidates = self.candidates(&name)?;
-            let files: Vec<IndexedFile> = candidates
-                .versions
-                .get(&version)
-                .map(|files| files.all.clone())
-                .unwrap_or_default();
+            let files = self.candidates(&name)?.files_of(&version);
             // pip-compile writes a top-level requirement's marker only when
             // every root requirement of the package has one.
             let root_marker = root_markers.get(&name).and_then(|markers| {
@@ -434,6 +406,23 @@ impl Provider {
         }
         Ok(Resolution { pins })
     }
+}
+
+/// What decides how a project's files group for a resolution.
+fn target_key(request: &ResolveRequest) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    request.target.python_full_version.to_string().hash(&mut hasher);
+    request.target.tags.len().hash(&mut hasher);
+    for tag in request.target.tags.iter().take(16) {
+        tag.to_string().hash(&mut hasher);
+    }
+    request
+        .exclude_newer
+        .map(|time| time.as_millisecond())
+        .hash(&mut hasher);
+    format!("{:?}", request.binaries).hash(&mut hasher);
+    hasher.finish()
 }
 
 /// Combines repeated dependencies on one package into one range.
@@ -531,6 +520,76 @@ impl DependencyProvider for Provider {
                 Ok(Dependencies::Available(dependencies.into_iter().collect()))
             }
             Err(reason) => Ok(Dependencies::Unavailable(reason)),
+        }
+    }
+}
+
+/// What the background prefetch needs; shared by every prefetch task of one
+/// resolution.
+struct Prefetch {
+    index: Arc<IndexClient>,
+    sources: Sources,
+    fetch: FetchContext,
+    target: Target,
+    binaries: BinaryPolicy,
+    exclude_newer: Option<jiff::Timestamp>,
+    preferences: HashMap<PackageName, Version>,
+    cache: Arc<CandidateCache>,
+    target_key: u64,
+    seen: Arc<Mutex<HashSet<PackageName>>>,
+    runtime: tokio::runtime::Handle,
+}
+
+impl Prefetch {
+    fn start(self: Arc<Self>, name: PackageName, range: Range) {
+        let first = self
+            .seen
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .insert(name.clone());
+        if !first {
+            return;
+        }
+        let runtime = self.runtime.clone();
+        runtime.spawn(async move { self.run(name, range).await });
+    }
+
+    async fn run(self: Arc<Self>, name: PackageName, range: Range) {
+        let Ok(files) = self.index.project(&self.sources, &name, &self.fetch).await else {
+            return;
+        };
+        let grouped = self.cache.get_or_group(&name, files, self.target_key, |files| {
+            candidates::group(&name, files, &self.target, self.exclude_newer, &self.binaries)
+        });
+        let preferred = self
+            .preferences
+            .get(&name)
+            .filter(|version| grouped.versions.contains_key(*version));
+        let likely_version = preferred.cloned().or_else(|| {
+            grouped
+                .versions
+                .iter()
+                .rev()
+                .find(|(version, files)| {
+                    range.contains(version) && !version.any_prerelease() && files.installable() && !files.yanked
+                })
+                .map(|(version, _)| version.clone())
+        });
+        let Some(file) = likely_version.and_then(|version| grouped.metadata_file(&version).cloned()) else {
+            return;
+        };
+        let Ok(metadata) = self.index.metadata(&file, &self.fetch).await else {
+            return;
+        };
+        for requirement in &metadata.requires_dist {
+            if !evaluate(&requirement.marker, &self.target.markers, &[]) {
+                continue;
+            }
+            let range = match &requirement.version_or_url {
+                Some(VersionOrUrl::VersionSpecifier(specifiers)) => Range::from(specifiers.clone()),
+                _ => Range::full(),
+            };
+            self.clone().start(requirement.name.clone(), range);
         }
     }
 }
