@@ -217,7 +217,8 @@ def bench_lock(axle, python, runs, env, workdir, sets, extra_requirement="rich")
 
 def du_bytes(paths):
     """Disk used by `paths` together (hard links counted once)."""
-    result = subprocess.run(["du", "-s", "-B1", "-c", *map(str, paths)], capture_output=True, text=True, check=True)
+    existing = [str(path) for path in paths if Path(path).exists()]
+    result = subprocess.run(["du", "-s", "-B1", "-c", *existing], capture_output=True, text=True, check=True)
     return int(result.stdout.strip().splitlines()[-1].split()[0])
 
 
@@ -304,10 +305,14 @@ def bench_sync(axle, python, runs, env, workdir, sets):
         # Disk: ten environments of one lock.
         disks = []
         axle_venvs = [project / f"ten-axle-{i}" for i in range(10)]
+        # A store of its own, so it holds this lock's wheels only.
+        disk_env = dict(env)
+        disk_env["AXLE_HOME"] = str(workdir / f"axle-disk-{name}")
         for venv in axle_venvs:
             fresh_venv(venv)
-            subprocess.run([axle, "-q", "sync", "--venv", str(venv), str(lock)], env=env, cwd=project, check=True)
-        store = Path(env["AXLE_HOME"]) / "store"
+            subprocess.run([axle, "-q", "sync", "--venv", str(venv), str(lock)], env=disk_env, cwd=project, check=True)
+        subprocess.run([axle, "daemon", "stop"], env=disk_env, stdout=subprocess.DEVNULL)
+        store = Path(disk_env["AXLE_HOME"]) / "store"
         disks.append(("axle: 10 venvs + store", du_bytes(axle_venvs + [store])))
         if uv:
             uv_venvs = [project / f"ten-uv-{i}" for i in range(10)]

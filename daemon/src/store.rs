@@ -24,11 +24,21 @@ pub enum WheelStoreError {
     Db(#[from] sqlx::Error),
     #[error("the store task stopped unexpectedly: {0}")]
     Task(String),
+    #[error(
+        "the store at {} is in use by another axle daemon (another AXLE_HOME sharing it); one store serves one daemon",
+        .0.display()
+    )]
+    InUse(PathBuf),
+    #[error("cannot prepare the store at {}: {source}", .path.display())]
+    Io { path: PathBuf, source: std::io::Error },
 }
 
 pub struct WheelStore {
     store: Arc<Store>,
     pool: Pool,
+    /// Held for the daemon's life: a second daemon pointed at this store
+    /// (two homes sharing it by mistake) is refused rather than racing.
+    _owner: std::fs::File,
     /// One download at a time per file, however many syncs want it.
     fetching: std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
@@ -52,11 +62,54 @@ pub struct GcOutcome {
     pub bytes_freed: u64,
 }
 
+/// Whether the store and installs flush to disk (`AXLE_DURABLE=1`), read
+/// from the daemon's environment.
+pub fn durable() -> bool {
+    std::env::var(axle_proto::env_vars::AXLE_DURABLE).is_ok_and(|value| value == "1" || value == "true")
+}
+
 impl WheelStore {
     pub fn open(root: &Path, pool: Pool) -> Result<WheelStore, WheelStoreError> {
+        // Flushing every unpacked wheel to disk costs more than the unpacking;
+        // it only matters if the machine (not a process) crashes, so it is
+        // opt-in, like the installs' (AXLE_DURABLE=1).
+        let mut store = Store::open(root)?.with_durability(durable());
+        // A daemon-wide cap on what one wheel may unpack to (zip bombs).
+        if let Some(cap) = std::env::var(axle_proto::env_vars::AXLE_MAX_WHEEL_SIZE)
+            .ok()
+            .and_then(|text| text.parse::<u64>().ok())
+        {
+            let defaults = axle_install::Limits::default();
+            store = store.with_limits(axle_install::Limits {
+                max_total_size: cap,
+                max_entry_size: cap.min(defaults.max_entry_size),
+                ..defaults
+            });
+        }
+        let lock_path = root.join("daemon.lock");
+        let owner = std::fs::File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|source| WheelStoreError::Io {
+                path: lock_path.clone(),
+                source,
+            })?;
+        match owner.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => return Err(WheelStoreError::InUse(root.to_path_buf())),
+            Err(std::fs::TryLockError::Error(source)) => {
+                return Err(WheelStoreError::Io {
+                    path: lock_path,
+                    source,
+                });
+            }
+        }
         Ok(WheelStore {
-            store: Arc::new(Store::open(root)?),
+            store: Arc::new(store),
             pool,
+            _owner: owner,
             fetching: std::sync::Mutex::new(std::collections::HashMap::new()),
         })
     }

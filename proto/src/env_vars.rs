@@ -12,6 +12,12 @@ pub const AXLE_IDLE_TIMEOUT: &str = "AXLE_IDLE_TIMEOUT";
 pub const AXLE_DAEMON_BIN: &str = "AXLE_DAEMON_BIN";
 /// `tracing` filter for the daemon's log (default `info`).
 pub const AXLE_LOG: &str = "AXLE_LOG";
+/// Most bytes one wheel may unpack to, read by the daemon at start
+/// (default 8 GiB): a larger one is refused as a zip bomb.
+pub const AXLE_MAX_WHEEL_SIZE: &str = "AXLE_MAX_WHEEL_SIZE";
+/// `1`: the daemon flushes unpacked wheels and installs to disk before it
+/// trusts them (survives a machine crash; slower). Read at daemon start.
+pub const AXLE_DURABLE: &str = "AXLE_DURABLE";
 /// Seconds one HTTP request to an index may take (default 60).
 pub const AXLE_HTTP_TIMEOUT: &str = "AXLE_HTTP_TIMEOUT";
 

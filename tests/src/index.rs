@@ -76,6 +76,12 @@ pub struct Behaviour {
     pub max_age: AtomicU64,
     /// Serve every file with these bytes instead (a lying index).
     pub corrupt_files: AtomicBool,
+    /// Project pages that are not valid JSON or HTML.
+    pub malformed_pages: AtomicBool,
+    /// Project pages of this many MiB of padding (0: normal pages).
+    pub huge_pages_mib: AtomicU64,
+    /// Redirect file downloads to this base URL (another origin).
+    pub redirect_files_to: Mutex<Option<String>>,
 }
 
 pub struct IndexState {
@@ -152,6 +158,11 @@ impl TestIndex {
             shutdown: Some(shutdown),
             thread: Some(thread),
         }
+    }
+
+    /// `http://127.0.0.1:PORT`, for links to this server.
+    pub fn base(&self) -> String {
+        format!("http://{}", self.address)
     }
 
     /// The index URL, as given to `--index-url`.
@@ -317,6 +328,26 @@ async fn project_page(
         return (StatusCode::NOT_FOUND, "no such project").into_response();
     };
     let behaviour = &state.behaviour;
+    if behaviour.malformed_pages.load(Ordering::SeqCst) {
+        return (
+            [(header::CONTENT_TYPE, "application/vnd.pypi.simple.v1+json")],
+            "{\"meta\": {\"api-version\": \"1.1\"}, \"files\": [{\"filename\": 7,",
+        )
+            .into_response();
+    }
+    let huge = behaviour.huge_pages_mib.load(Ordering::SeqCst);
+    if huge > 0 {
+        // A page that never stops growing: padding after a valid start.
+        let chunk = vec![b' '; 1024 * 1024];
+        let chunks: Vec<Result<Vec<u8>, std::io::Error>> = std::iter::once(Ok(b"{\"files\": [".to_vec()))
+            .chain((0..huge).map(move |_| Ok(chunk.clone())))
+            .collect();
+        return (
+            [(header::CONTENT_TYPE, "application/vnd.pypi.simple.v1+json")],
+            Body::from_stream(tokio_stream::iter(chunks)),
+        )
+            .into_response();
+    }
     let wants_json = headers
         .get(header::ACCEPT)
         .and_then(|value| value.to_str().ok())
@@ -447,6 +478,17 @@ async fn file(State(state): State<Arc<IndexState>>, Path(filename): Path<String>
         set_status(&state, 404);
         return (StatusCode::NOT_FOUND, "no such file").into_response();
     };
+    let redirect = behaviour.redirect_files_to.lock().unwrap().clone();
+    if let Some(base) = redirect
+        && !metadata
+    {
+        set_status(&state, 302);
+        return (
+            StatusCode::FOUND,
+            [(header::LOCATION, format!("{base}/files/{filename}"))],
+        )
+            .into_response();
+    }
     if metadata {
         return match (&found.metadata, behaviour.no_metadata.load(Ordering::SeqCst)) {
             (Some(text), false) => text.clone().into_response(),

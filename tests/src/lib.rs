@@ -21,6 +21,7 @@ const CLEARED: &[&str] = &[
     "AXLE_DAEMON_BIN",
     "AXLE_LOG",
     "AXLE_HTTP_TIMEOUT",
+    "AXLE_MAX_WHEEL_SIZE",
     "XDG_RUNTIME_DIR",
     "XDG_CACHE_HOME",
     "XDG_CONFIG_HOME",

@@ -137,7 +137,12 @@ pub struct GcReport {
 pub struct Store {
     root: PathBuf,
     limits: Limits,
+    /// Flush to disk before vouching for what was written (see `with_durability`).
+    durable: bool,
 }
+
+/// An entry's position in the wheel, its manifest line, and what was staged for it.
+type StagedEntry = (usize, ManifestFile, Option<Staged>);
 
 /// A file staged for `objects/`, not yet renamed there.
 struct Staged {
@@ -157,7 +162,17 @@ impl Store {
         Ok(Store {
             root,
             limits: Limits::default(),
+            durable: true,
         })
+    }
+
+    /// The same store, flushing to disk (or not) before it vouches for
+    /// what it wrote. Without flushes a crash of the machine (not of a
+    /// process) can leave objects that look whole but are not; a killed
+    /// process never can.
+    pub fn with_durability(mut self, durable: bool) -> Store {
+        self.durable = durable;
+        self
     }
 
     /// The same store, unpacking wheels under other limits.
@@ -230,29 +245,73 @@ impl Store {
             .tempdir_in(&temp_dir)
             .map_err(io_error("create a staging directory in", &temp_dir))?;
         let record_path = format!("{}/RECORD", archive.dist_info());
-        let entries = archive.entries().to_vec();
-        let mut files = Vec::with_capacity(entries.len());
+        let entries: Vec<(usize, Entry)> = archive
+            .entries()
+            .iter()
+            .cloned()
+            .enumerate()
+            .filter(|(_, entry)| entry.path != record_path)
+            .collect();
+        // Large wheels are staged by several threads, each with its own
+        // reader of the (already verified) file: inflating and hashing
+        // thousands of files is the cost of a cold install.
+        let threads = std::thread::available_parallelism()
+            .map(|count| count.get())
+            .unwrap_or(1)
+            .clamp(1, 4);
+        let threads = if entries.len() >= 256 { threads } else { 1 };
+        let chunk_size = entries.len().div_ceil(threads).max(1);
+        let staging_path = staging.path().to_path_buf();
+        let mut results: Vec<StagedEntry> = Vec::with_capacity(entries.len());
+        if threads == 1 {
+            for (number, entry) in &entries {
+                results.push(self.stage_numbered(&mut archive, *number, entry, &staging_path)?);
+            }
+        } else {
+            let outcomes: Vec<Result<Vec<StagedEntry>, StoreError>> = std::thread::scope(|scope| {
+                let handles: Vec<_> = entries
+                    .chunks(chunk_size)
+                    .map(|chunk| {
+                        let staging_path = &staging_path;
+                        scope.spawn(move || {
+                            let mut reader = WheelArchive::open(wheel_path, self.limits)?;
+                            chunk
+                                .iter()
+                                .map(|(number, entry)| self.stage_numbered(&mut reader, *number, entry, staging_path))
+                                .collect::<Result<Vec<_>, StoreError>>()
+                        })
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|handle| {
+                        handle.join().unwrap_or_else(|_| {
+                            Err(StoreError::Io {
+                                action: "unpack",
+                                path: wheel_path.to_path_buf(),
+                                source: io::Error::other("an unpacking thread panicked"),
+                            })
+                        })
+                    })
+                    .collect()
+            });
+            for outcome in outcomes {
+                results.extend(outcome?);
+            }
+            results.sort_by_key(|(number, ..)| *number);
+        }
+        let mut files = Vec::with_capacity(results.len());
         let mut staged = Vec::new();
-        for (number, entry) in entries.iter().enumerate() {
-            if entry.path == record_path {
-                // Already read and parsed; an installed RECORD is written anew.
-                continue;
-            }
-            let temp = staging.path().join(number.to_string());
-            let (file, is_staged) = self.stage(&mut archive, entry, &temp)?;
-            if is_staged {
-                staged.push(Staged {
-                    temp,
-                    object: self.object_path(&file.sha256, file.executable)?,
-                    size: file.size,
-                });
-            }
+        for (_, file, staged_file) in results {
             files.push(file);
+            staged.extend(staged_file);
         }
 
         // Every file is verified: make the staged bytes durable, then visible, then the
         // manifest that vouches for them.
-        durable::flush_batch(staging.path()).map_err(io_error("flush", staging.path()))?;
+        if self.durable {
+            durable::flush_batch(staging.path()).map_err(io_error("flush", staging.path()))?;
+        }
         self.commit(&staged)?;
         let manifest = Manifest {
             schema: MANIFEST_SCHEMA,
@@ -269,6 +328,28 @@ impl Store {
         self.write_manifest(&manifest)?;
         drop(staging);
         Ok(manifest)
+    }
+
+    /// Stages entry `number` into the staging directory.
+    fn stage_numbered(
+        &self,
+        archive: &mut WheelArchive,
+        number: usize,
+        entry: &Entry,
+        staging: &Path,
+    ) -> Result<StagedEntry, StoreError> {
+        let temp = staging.join(number.to_string());
+        let (file, is_staged) = self.stage(archive, entry, &temp)?;
+        let staged = if is_staged {
+            Some(Staged {
+                temp,
+                object: self.object_path(&file.sha256, file.executable)?,
+                size: file.size,
+            })
+        } else {
+            None
+        };
+        Ok((number, file, staged))
     }
 
     /// Opens the wheel after checking it is the one `wheel_sha256` names. The manifest is filed
@@ -338,7 +419,9 @@ impl Store {
             let permissions = durable::permissions(&out, mode).map_err(io_error("stat", temp))?;
             out.set_permissions(permissions)
                 .map_err(io_error("set permissions of", temp))?;
-            durable::flush_file(&out).map_err(io_error("flush", temp))?;
+            if self.durable {
+                durable::flush_file(&out).map_err(io_error("flush", temp))?;
+            }
         }
         let digest = hasher.finish();
         if let Some(record_entry) = &record_entry
@@ -376,6 +459,9 @@ impl Store {
                 fs::rename(&staged.temp, &staged.object).map_err(io_error("move into place", &staged.object))?;
             }
         }
+        if !self.durable {
+            return Ok(());
+        }
         let objects = self.root.join("objects");
         durable::flush_directories(shards.iter().map(PathBuf::as_path)).map_err(io_error("flush", &objects))
     }
@@ -390,11 +476,15 @@ impl Store {
             .tempfile_in(&temp_dir)
             .map_err(io_error("create a temporary file in", &temp_dir))?;
         temp.write_all(&json).map_err(io_error("write", temp.path()))?;
-        temp.as_file().sync_data().map_err(io_error("flush", &path))?;
+        if self.durable {
+            temp.as_file().sync_data().map_err(io_error("flush", &path))?;
+        }
         temp.persist(&path)
             .map_err(|err| io_error("move into place", &path)(err.error))?;
-        let wheels = self.root.join("wheels");
-        durable::flush_directory(&wheels).map_err(io_error("flush", &wheels))?;
+        if self.durable {
+            let wheels = self.root.join("wheels");
+            durable::flush_directory(&wheels).map_err(io_error("flush", &wheels))?;
+        }
         Ok(())
     }
 
@@ -426,18 +516,33 @@ impl Store {
                 return Ok(None);
             }
         };
-        if let Some(file) = manifest
-            .files
-            .iter()
-            .find(|file| !self.verify_object(&file.sha256, file.executable, file.size))
-        {
-            tracing::warn!(
-                wheel = %manifest.filename,
-                file = %file.path,
-                "removing a manifest whose object is missing or damaged"
-            );
-            self.remove_manifest(wheel_sha256)?;
-            return Ok(None);
+        // Objects are written before their manifest and never written again,
+        // so one modified after the manifest was edited behind our back (or
+        // refreshed for the link limit): such objects are hashed again, and a
+        // wrong one is deleted so that the next unpack writes it anew.
+        let written = fs::metadata(&path).and_then(|meta| meta.modified()).ok();
+        for file in &manifest.files {
+            let object = self.object_path(&file.sha256, file.executable)?;
+            let intact = match fs::symlink_metadata(&object) {
+                Ok(meta) if meta.is_file() && meta.len() == file.size => {
+                    let later =
+                        matches!((meta.modified(), written), (Ok(modified), Some(written)) if modified > written);
+                    !later || self.verify_object_contents(&file.sha256, file.executable)?
+                }
+                _ => false,
+            };
+            if !intact {
+                tracing::warn!(
+                    wheel = %manifest.filename,
+                    file = %file.path,
+                    "removing a manifest whose object is missing or damaged"
+                );
+                if object.exists() && !self.verify_object_contents(&file.sha256, file.executable)? {
+                    let _ = fs::remove_file(&object);
+                }
+                self.remove_manifest(wheel_sha256)?;
+                return Ok(None);
+            }
         }
         Ok(Some(manifest))
     }

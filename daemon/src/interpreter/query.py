@@ -59,6 +59,21 @@ def pip_default_index():
     try:
         from pip._internal.models.index import PyPI
     except Exception:
+        pass
+    else:
+        return PyPI.simple_url
+    # A virtual environment made without pip: its base interpreter's pip
+    # names the default, and asking here saves running that one too.
+    if sys.prefix == sys.base_prefix:
+        return None
+    base_paths = sysconfig.get_paths(vars={"base": sys.base_prefix, "platbase": sys.base_exec_prefix})
+    for key in ("purelib", "platlib"):
+        path = base_paths.get(key)
+        if path and path not in sys.path:
+            sys.path.append(path)
+    try:
+        from pip._internal.models.index import PyPI
+    except Exception:
         return None
     return PyPI.simple_url
 

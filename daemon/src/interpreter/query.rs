@@ -130,6 +130,23 @@ impl Interpreters {
         Ok(self.remember(path, identity, info))
     }
 
+    /// The interpreter of the virtual environment at `root`, without running
+    /// it: a venv's python is its base interpreter under another prefix, so
+    /// the base's (cached) answer, moved to `root`, is the venv's.
+    pub async fn query_environment(&self, root: &Path) -> Result<Arc<InterpreterInfo>, QueryError> {
+        let python = root.join("bin").join("python");
+        let base = match std::fs::canonicalize(&python) {
+            Ok(real) if real.is_file() && !real.starts_with(root) => real,
+            // A copied (not linked) interpreter: ask it directly.
+            _ => return self.query(&python).await,
+        };
+        let base_info = self.query(&base).await?;
+        let mut info = (*base_info).clone();
+        info.executable = python;
+        info.prefix = root.to_path_buf();
+        Ok(Arc::new(info))
+    }
+
     fn remembered(&self, path: &Path, identity: &FileIdentity) -> Option<Arc<InterpreterInfo>> {
         let memory = self.memory.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         memory

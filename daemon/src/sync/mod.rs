@@ -176,7 +176,7 @@ pub async fn sync(
     let python = venv_root.join("bin").join("python");
     let info = services
         .interpreters
-        .query(&python)
+        .query_environment(&venv_root)
         .await
         .map_err(|error| SyncError::Interpreter {
             path: python.clone(),
@@ -227,6 +227,7 @@ pub async fn sync(
         return Ok(outcome);
     }
 
+    let planned = started.elapsed();
     // Fetch what the store lacks before touching the environment: a
     // download or verification failure changes nothing.
     let manifests = prepare(
@@ -240,6 +241,7 @@ pub async fn sync(
         reporter.as_ref(),
     )
     .await?;
+    let prepared = started.elapsed();
 
     for dist in &plan.remove {
         let (site, root, dist_info) = (
@@ -278,7 +280,7 @@ pub async fn sync(
                 .url
                 .as_ref()
                 .map(|url| direct_url_json(url, &manifest.wheel_sha256)),
-            ..InstallOptions::default()
+            durable: crate::store::durable(),
         };
         tasks.push(tokio::task::spawn_blocking(move || {
             let result = axle_install::install(&manifest, &store, &layout, &options);
@@ -323,6 +325,15 @@ pub async fn sync(
     }
 
     remember(&services, &venv_root, &digest, &site_packages).await?;
+    tracing::info!(
+        venv = %venv_root.display(),
+        installed = outcome.installed.len(),
+        removed = outcome.removed.len(),
+        planned_ms = planned.as_millis() as u64,
+        prepared_ms = prepared.as_millis() as u64,
+        total_ms = started.elapsed().as_millis() as u64,
+        "synced"
+    );
     outcome.elapsed = started.elapsed();
     Ok(outcome)
 }
@@ -669,6 +680,15 @@ async fn prepare(
             let files = services.index.project(sources, &locked.name, &fetch).await?;
             choose_file(locked, &files, tags)?
         };
+        // A file name becomes a path below; one that could climb out of
+        // the download directory is refused before anything is built.
+        if !is_plain_wheel_name(&chosen.filename) {
+            return Err(SyncError::Unsupported(format!(
+                "refusing the file name `{}` for {}: not a plain wheel file name",
+                chosen.filename.escape_debug(),
+                locked.name
+            )));
+        }
         pending.push((locked.clone(), chosen));
     }
 
@@ -690,7 +710,9 @@ async fn prepare(
                 return Ok::<_, SyncError>((locked, file, manifest));
             }
             let expected: Vec<String> = locked.hashes.iter().cloned().collect();
+            let clock = Instant::now();
             let downloaded = index.download(&file, &expected, &dir, &fetch).await?;
+            let download_ms = clock.elapsed().as_millis() as u64;
             // The store reads the wheel's name from its file: give it its own,
             // in a directory no other download uses.
             let named_dir = tempfile::Builder::new()
@@ -706,6 +728,12 @@ async fn prepare(
                 return Err(SyncError::Io { path: named, source });
             }
             let manifest = store.add(&named, &downloaded.sha256, &file.filename, &file.url).await?;
+            tracing::debug!(
+                file = %file.filename,
+                download_ms,
+                unpack_ms = clock.elapsed().as_millis() as u64 - download_ms,
+                "stored"
+            );
             Ok((locked, file, manifest))
         }
     });
@@ -770,6 +798,15 @@ fn choose_file(
             },
         }
     })
+}
+
+/// A wheel file name that is safe as one path component.
+fn is_plain_wheel_name(filename: &str) -> bool {
+    !filename.is_empty()
+        && !filename.starts_with('.')
+        && !filename.contains(['/', '\\', '\0', '%'])
+        && !filename.chars().any(char::is_control)
+        && WheelFilename::from_str(filename).is_ok()
 }
 
 fn wheel_fits(filename: &str, tags: &Tags) -> bool {
