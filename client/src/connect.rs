@@ -176,6 +176,12 @@ impl Daemon {
                 let fresh = self.connect_or_start().await?;
                 call(fresh).await.map_err(Failure::from_status)
             }
+            // The daemon went away between connecting and answering (it
+            // was killed, or its idle time ran out): start one and ask again.
+            Err(status) if is_transport(&status) => {
+                let fresh = self.connect_or_start().await?;
+                call(fresh).await.map_err(Failure::from_status)
+            }
             other => other.map_err(Failure::from_status),
         }
     }
@@ -186,20 +192,39 @@ pub fn is_mismatch(status: &tonic::Status) -> bool {
 }
 
 async fn connect(socket: &Path) -> Option<Client> {
+    // Connect now, to know whether a daemon answers; tonic reconnects
+    // through the same path if that connection breaks.
     let stream = tokio::net::UnixStream::connect(socket).await.ok()?;
-    let mut stream = Some(stream);
+    let first = std::sync::Mutex::new(Some(stream));
+    let path = socket.to_path_buf();
     let channel = Endpoint::from_static("http://axled.invalid")
         .connect_with_connector(tower::service_fn(move |_: Uri| {
-            let stream = stream.take();
+            let ready = first.lock().ok().and_then(|mut slot| slot.take());
+            let path = path.clone();
             async move {
-                stream
-                    .map(TokioIo::new)
-                    .ok_or_else(|| io::Error::other("the daemon connection was already used"))
+                let stream = match ready {
+                    Some(stream) => stream,
+                    None => tokio::net::UnixStream::connect(&path).await?,
+                };
+                Ok::<_, io::Error>(TokioIo::new(stream))
             }
         }))
         .await
         .ok()?;
     Some(AxleClient::new(channel).max_decoding_message_size(256 * 1024 * 1024))
+}
+
+/// A failure of the connection itself, before the daemon answered: the
+/// daemon's own errors always carry their kind.
+fn is_transport(status: &tonic::Status) -> bool {
+    status
+        .metadata()
+        .get(axle_proto::handshake::ERROR_KIND_HEADER)
+        .is_none()
+        && matches!(
+            status.code(),
+            tonic::Code::Unavailable | tonic::Code::Unknown | tonic::Code::Cancelled
+        )
 }
 
 async fn wait_for_exit(pid: u32, timeout: Duration) -> Result<(), Failure> {

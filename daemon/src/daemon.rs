@@ -32,6 +32,7 @@ pub struct Daemon {
     pub activity: Arc<Activity>,
     /// See `axle_proto::handshake`.
     pub build_id: String,
+    pub sqlite_version: String,
     pub started: Instant,
     pub idle_timeout: Duration,
     /// Notified when a client asks the daemon to stop.
@@ -58,6 +59,7 @@ impl Daemon {
             pool,
             activity: Arc::new(Activity::new()),
             build_id,
+            sqlite_version: String::new(),
             started: Instant::now(),
             idle_timeout,
             shutdown_requested: Notify::new(),

@@ -61,6 +61,11 @@ pub async fn open(path: &Path) -> Result<Pool, DbError> {
     Ok(pool)
 }
 
+/// The linked SQLite's version, e.g. `3.51.3`.
+pub async fn sqlite_version(pool: &Pool) -> Result<String, DbError> {
+    Ok(sqlx::query_scalar("SELECT sqlite_version()").fetch_one(pool).await?)
+}
+
 async fn check_version(pool: &Pool) -> Result<(), DbError> {
     let found: String = sqlx::query_scalar("SELECT sqlite_version()").fetch_one(pool).await?;
     let parsed = parse_version(&found);

@@ -65,6 +65,26 @@ fn run(args: Args) -> anyhow::Result<()> {
         let build_id =
             axle_proto::handshake::build_id_of(&exe).with_context(|| format!("cannot identify {}", exe.display()))?;
         let pool = db::open(&location.database()).await?;
+        // Everything that can refuse to start (the store's owner lock, the
+        // HTTP client) comes before the socket: a client never connects to
+        // a daemon that is about to give up.
+        let sqlite_version = db::sqlite_version(&pool).await?;
+        let mut daemon: Arc<Daemon> = Daemon::new(
+            location.clone(),
+            pool.clone(),
+            build_id.clone(),
+            Duration::from_secs(args.idle_timeout),
+        )
+        .map_err(|error| anyhow::anyhow!("{error}"))?;
+        if let Some(state) = Arc::get_mut(&mut daemon) {
+            state.sqlite_version = sqlite_version;
+        }
+        // Rows whose store files are gone are dropped before anything is linked.
+        match daemon.store.reconcile().await {
+            Ok(0) => {}
+            Ok(dropped) => tracing::warn!(dropped, "forgot store entries whose files are missing"),
+            Err(error) => tracing::warn!(%error, "could not reconcile the store"),
+        }
         let mut socket = lifecycle::bind_socket(&location, lock)?;
         let listener = socket.take_listener().context("socket already taken")?;
         lifecycle::write_daemon_info(
@@ -83,19 +103,6 @@ fn run(args: Args) -> anyhow::Result<()> {
             build_id,
             "axled started"
         );
-        let daemon: Arc<Daemon> = Daemon::new(
-            location.clone(),
-            pool.clone(),
-            build_id,
-            Duration::from_secs(args.idle_timeout),
-        )
-        .map_err(|error| anyhow::anyhow!("{error}"))?;
-        // Rows whose store files are gone are dropped before anything is linked.
-        match daemon.store.reconcile().await {
-            Ok(0) => {}
-            Ok(dropped) => tracing::warn!(dropped, "forgot store entries whose files are missing"),
-            Err(error) => tracing::warn!(%error, "could not reconcile the store"),
-        }
         let reason = server::run(listener, daemon, shutdown_signal()).await?;
         drop(socket);
         lifecycle::remove_daemon_info(&location);

@@ -84,6 +84,7 @@ impl Axle for Service {
             active_requests: daemon.activity.active(),
             requests_served: daemon.activity.served(),
             idle_timeout_secs: daemon.idle_timeout.as_secs(),
+            sqlite_version: daemon.sqlite_version.clone(),
         }))
     }
 

@@ -62,7 +62,7 @@ fn context() -> FetchContext {
         Refresh::None,
         RequestSettings {
             timeout: Duration::from_secs(5),
-            netrc: None,
+            ..RequestSettings::default()
         },
     )
 }
@@ -233,9 +233,9 @@ async fn credentials_are_sent_and_never_stored() {
     assert!(matches!(error, IndexError::Unauthorized { .. }), "{error}");
 
     let with = sources(&[index.url_with_credentials("alice", "s3cret-token")]);
-    setup.client.prepare(&with);
-    let files = setup.client.project(&with, &name("demo"), &context()).await.unwrap();
-    setup.client.metadata(&files[0], &context()).await.unwrap();
+    let authorised = context().with_credentials(&with);
+    let files = setup.client.project(&with, &name("demo"), &authorised).await.unwrap();
+    setup.client.metadata(&files[0], &authorised).await.unwrap();
     assert!(format!("{with:?}").find("s3cret").is_none());
     let database = std::fs::read(&setup.db).unwrap();
     let wal = std::fs::read(setup.db.with_extension("db-wal")).unwrap_or_default();
@@ -288,7 +288,7 @@ async fn a_silent_index_times_out() {
         Refresh::None,
         RequestSettings {
             timeout: Duration::from_millis(300),
-            netrc: None,
+            ..RequestSettings::default()
         },
     );
     let started = Instant::now();

@@ -95,6 +95,7 @@ fn print_status(output: &Output, status: Option<&v1::StatusReply>) {
         "active_requests": status.active_requests,
         "requests_served": status.requests_served,
         "idle_timeout_secs": status.idle_timeout_secs,
+        "sqlite_version": status.sqlite_version,
     }));
     output.text(&format!(
         "axled {} is running (pid {}, up {}s)\n  home:     {}\n  socket:   {}\n  log:      {}\n  requests: {} active, {} served\n  idle timeout: {}s",

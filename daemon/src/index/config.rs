@@ -202,6 +202,10 @@ pub struct Sources {
     /// Whether the main index was named by the user (pip-compile writes
     /// `--index-url` in the lock only then).
     pub index_is_default: bool,
+    /// Credentials from every URL any layer named, by origin: a lock file
+    /// names its index without them, while the environment or pip.conf
+    /// holds them for the same host.
+    pub credentials: BTreeMap<String, Credentials>,
 }
 
 /// The layers that decide the sources, in pip's order of precedence.
@@ -277,6 +281,32 @@ impl SourceLayers<'_> {
             no_index |= file.no_index;
         }
 
+        // Every URL any layer named lends its credentials to its origin.
+        let mut credentials = BTreeMap::new();
+        let mut named: Vec<String> = Vec::new();
+        named.extend(value("index-url"));
+        named.extend(value("extra-index-url").map(split_list).unwrap_or_default());
+        named.extend(invocation.var("PIP_INDEX_URL").map(str::to_string));
+        named.extend(
+            invocation
+                .var("PIP_EXTRA_INDEX_URL")
+                .map(|urls| split_list(urls.to_string()))
+                .unwrap_or_default(),
+        );
+        named.extend(cli.index_url.iter().cloned());
+        named.extend(cli.extra_index_urls.iter().cloned());
+        for file in self.files {
+            named.extend(file.index_url.iter().cloned());
+            named.extend(file.extra_index_urls.iter().cloned());
+        }
+        for text in named.iter().chain(find_links.iter().map(|(entry, _)| entry)) {
+            if let Ok(url) = IndexUrl::parse(text)
+                && let Some(found) = url.credentials()
+            {
+                credentials.insert(super::http::origin(url.url()), found.clone());
+            }
+        }
+
         let mut indexes = Vec::new();
         let mut index_is_default = false;
         if !no_index {
@@ -307,6 +337,7 @@ impl SourceLayers<'_> {
             find_links: links,
             strategy: self.strategy,
             index_is_default,
+            credentials,
         })
     }
 }

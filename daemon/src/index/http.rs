@@ -4,8 +4,8 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use reqwest::header::HeaderMap;
@@ -61,6 +61,9 @@ pub struct RequestSettings {
     pub timeout: Duration,
     /// The `.netrc` to consult for credentials.
     pub netrc: Option<PathBuf>,
+    /// Credentials of this request's index URLs, by origin. They belong to
+    /// the request: one client's wrong password never outlives its request.
+    pub credentials: Arc<HashMap<String, Credentials>>,
 }
 
 impl Default for RequestSettings {
@@ -68,6 +71,7 @@ impl Default for RequestSettings {
         RequestSettings {
             timeout: Duration::from_secs(60),
             netrc: None,
+            credentials: Arc::default(),
         }
     }
 }
@@ -75,8 +79,6 @@ impl Default for RequestSettings {
 pub struct Http {
     client: Client,
     in_flight: Semaphore,
-    /// Credentials by origin (`scheme://host:port`), learnt from index URLs.
-    credentials: Mutex<HashMap<String, Credentials>>,
     netrc: Mutex<HashMap<PathBuf, (std::time::SystemTime, netrc::Netrc)>>,
     pub totals: Counters,
 }
@@ -108,24 +110,15 @@ impl Http {
         Ok(Http {
             client,
             in_flight: Semaphore::new(MAX_IN_FLIGHT),
-            credentials: Mutex::new(HashMap::new()),
             netrc: Mutex::new(HashMap::new()),
             totals: Counters::default(),
         })
     }
 
-    /// Remembers credentials for every URL of `url`'s origin.
-    pub fn learn_credentials(&self, url: &Url, credentials: &Credentials) {
-        let mut known = self.credentials.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        known.insert(origin(url), credentials.clone());
-    }
-
     fn credentials_for(&self, url: &Url, settings: &RequestSettings) -> Option<Credentials> {
-        let known = self.credentials.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some(credentials) = known.get(&origin(url)) {
+        if let Some(credentials) = settings.credentials.get(&origin(url)) {
             return Some(credentials.clone());
         }
-        drop(known);
         let path = settings.netrc.as_ref()?;
         let modified = std::fs::metadata(path).and_then(|meta| meta.modified()).ok()?;
         let mut cache = self.netrc.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -260,7 +253,7 @@ impl Http {
     }
 }
 
-fn origin(url: &Url) -> String {
+pub(crate) fn origin(url: &Url) -> String {
     format!(
         "{}://{}:{}",
         url.scheme(),

@@ -112,6 +112,18 @@ impl FetchContext {
         }
     }
 
+    /// The same context, sending the credentials of `sources`' URLs to
+    /// their origins.
+    pub fn with_credentials(mut self, sources: &Sources) -> FetchContext {
+        let credentials: HashMap<String, Credentials> = sources
+            .credentials
+            .iter()
+            .map(|(origin, found)| (origin.clone(), found.clone()))
+            .collect();
+        self.settings.credentials = Arc::new(credentials);
+        self
+    }
+
     fn must_revalidate(&self, name: &PackageName) -> bool {
         match &self.refresh {
             Refresh::None => false,
@@ -206,22 +218,6 @@ impl IndexClient {
     /// Daemon-wide totals.
     pub fn totals(&self) -> &Counters {
         &self.http.totals
-    }
-
-    /// Registers the credentials of the sources' URLs with the HTTP client.
-    pub fn prepare(&self, sources: &Sources) {
-        for index in &sources.indexes {
-            if let Some(credentials) = index.credentials() {
-                self.http.learn_credentials(index.url(), credentials);
-            }
-        }
-        for link in &sources.find_links {
-            if let FindLinks::Page(url) = link
-                && let Some(credentials) = url.credentials()
-            {
-                self.http.learn_credentials(url.url(), credentials);
-            }
-        }
     }
 
     /// Every file of `name` the sources offer, following the index strategy.

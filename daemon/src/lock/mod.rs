@@ -243,12 +243,11 @@ pub async fn lock(
                 .collect(),
         )
     };
-    let fetch = FetchContext::new(request.offline, refresh, request_settings(invocation));
+    let fetch = FetchContext::new(request.offline, refresh, request_settings(invocation)).with_credentials(&sources);
     let exclude_newer = match request.exclude_newer.as_deref() {
         Some(text) => Some(parse_date(text)?),
         None => None,
     };
-    services.index.prepare(&sources);
     let resolve_request = ResolveRequest {
         requirements: inputs.requirements.clone(),
         constraints,
@@ -493,7 +492,11 @@ pub fn request_settings(invocation: &Invocation) -> RequestSettings {
         .var("NETRC")
         .map(PathBuf::from)
         .or_else(|| invocation.user_home().map(|home| home.join(".netrc")));
-    RequestSettings { timeout, netrc }
+    RequestSettings {
+        timeout,
+        netrc,
+        credentials: Arc::default(),
+    }
 }
 
 /// `--exclude-newer`: an RFC 3339 timestamp or a date (midnight UTC).

@@ -603,7 +603,7 @@ async fn prepare(
     reporter: &dyn Reporter,
 ) -> Result<Vec<(Locked, Manifest)>, SyncError> {
     let invocation = &request.invocation;
-    let fetch = FetchContext::new(
+    let mut fetch = FetchContext::new(
         request.offline,
         Refresh::None,
         crate::lock::request_settings(invocation),
@@ -671,7 +671,7 @@ async fn prepare(
                     site_prefix: Some(&info.prefix),
                 }
                 .resolve()?;
-                services.index.prepare(&resolved);
+                fetch = fetch.with_credentials(&resolved);
                 sources = Some(resolved);
             }
             let Some(sources) = &sources else {
