@@ -170,13 +170,7 @@ fn a_full_disk_while_unpacking_leaves_everything_consistent() {
         eprintln!("skipped: cannot mount a small tmpfs here (needs root)");
         return;
     }
-    struct Unmount(PathBuf);
-    impl Drop for Unmount {
-        fn drop(&mut self) {
-            let _ = Command::new("umount").arg("-l").arg(&self.0).status();
-        }
-    }
-    let _unmount = Unmount(store.clone());
+    let _unmount = axle_e2e::Unmount(store.clone());
     context.ok(&["venv"]);
     context.write(
         "requirements.txt",
@@ -215,7 +209,7 @@ fn a_store_changed_behind_axles_back_is_detected_and_refetched() {
     let find_object = || -> PathBuf {
         use std::os::unix::fs::MetadataExt;
         let inode = std::fs::metadata(&object).unwrap().ino();
-        walk(&objects)
+        axle_e2e::files_under(&objects)
             .into_iter()
             .find(|path| std::fs::metadata(path).unwrap().ino() == inode)
             .expect("the object of lib/data.py")
@@ -244,7 +238,7 @@ fn a_store_changed_behind_axles_back_is_detected_and_refetched() {
     assert_eq!(downloads(), 2);
 
     // Deleted: fetched anew.
-    for path in walk(&objects) {
+    for path in axle_e2e::files_under(&objects) {
         std::fs::remove_file(path).unwrap();
     }
     let third = context.path("third");
@@ -269,7 +263,7 @@ fn the_daemon_reconciles_the_store_at_start() {
     context.ok(&["sync"]);
     context.ok(&["daemon", "stop"]);
     let store = context.home.join("store");
-    for manifest in walk(&store.join("wheels")) {
+    for manifest in axle_e2e::files_under(&store.join("wheels")) {
         std::fs::remove_file(manifest).unwrap();
     }
     // A half download a killed daemon left.
@@ -285,9 +279,9 @@ fn the_daemon_reconciles_the_store_at_start() {
     // Objects no manifest knows are collected.
     context.ok(&["store", "gc", "--older-than-days", "0"]);
     assert!(
-        walk(&store.join("objects")).is_empty(),
+        axle_e2e::files_under(&store.join("objects")).is_empty(),
         "{:?}",
-        walk(&store.join("objects"))
+        axle_e2e::files_under(&store.join("objects"))
     );
 }
 
@@ -318,13 +312,7 @@ fn the_hard_link_limit_is_survived() {
         eprintln!("skipped: cannot mount an ext2 image here (needs root and loop devices)");
         return;
     }
-    struct Unmount(PathBuf);
-    impl Drop for Unmount {
-        fn drop(&mut self) {
-            let _ = Command::new("umount").arg("-l").arg(&self.0).status();
-        }
-    }
-    let _unmount = Unmount(mount.clone());
+    let _unmount = axle_e2e::Unmount(mount.clone());
 
     let index = TestIndex::start();
     index.add(&WheelBuilder::new("lib", "1.0").build());
@@ -404,23 +392,4 @@ fn a_client_killed_mid_stream_leaves_a_healthy_daemon_that_finishes() {
     index.behaviour().delay_ms.store(0, Ordering::SeqCst);
     let (_, result) = context.json(&["sync"]);
     assert_eq!(result["installed"], serde_json::json!([]), "{result}");
-}
-
-fn walk(root: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                files.push(path);
-            }
-        }
-    }
-    files
 }

@@ -84,14 +84,7 @@ fn absurdly_large_pages_are_cut_off() {
     let error = context.fails(&["lock"]);
     assert!(error.contains("more than") && error.contains("/simple/lib/"), "{error}");
     // The daemon read at most its limit, and stays small.
-    let pid = context.daemon_pid().unwrap();
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let rss_kib: u64 = status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|value| value.split_whitespace().next())
-        .and_then(|value| value.parse().ok())
-        .unwrap();
+    let rss_kib = axle_e2e::rss_kib(context.daemon_pid().unwrap());
     assert!(rss_kib < 400 * 1024, "daemon RSS {rss_kib} KiB after a huge page");
 }
 

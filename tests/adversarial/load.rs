@@ -68,14 +68,7 @@ fn fifty_clients_at_once_get_the_same_answers_as_one_at_a_time() {
         assert_success(&output, &format!("imports in sync-{number}"));
     }
     // Bounded memory.
-    let pid = context.daemon_pid().unwrap();
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let rss_kib: u64 = status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|value| value.split_whitespace().next())
-        .and_then(|value| value.parse().ok())
-        .unwrap();
+    let rss_kib = axle_e2e::rss_kib(context.daemon_pid().unwrap());
     assert!(rss_kib < 300 * 1024, "daemon RSS {rss_kib} KiB");
 }
 

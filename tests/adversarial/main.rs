@@ -9,30 +9,12 @@ mod indexes;
 mod load;
 mod security;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use axle_e2e::TestContext;
 use axle_e2e::index::{IndexFile, TestIndex};
 
-/// Every path under `root`, sorted (what "nothing changed" compares).
-pub fn tree(root: &Path) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for entry in entries {
-            let path = entry.unwrap().path();
-            out.push(path.strip_prefix(root).unwrap().display().to_string());
-            if path.is_dir() && !path.is_symlink() {
-                stack.push(path);
-            }
-        }
-    }
-    out.sort();
-    out
-}
+pub use axle_e2e::tree;
 
 /// A project with a venv, syncing `filename` (served with `bytes`) pinned by
 /// its hash.

@@ -111,24 +111,13 @@ fn the_daemon_listens_on_no_network_socket() {
 
 /// Every file under `root`, read as bytes, searched for `secret`.
 fn files_containing(root: &Path, secret: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() && !path.is_symlink() {
-                stack.push(path);
-            } else if let Ok(bytes) = std::fs::read(&path)
-                && bytes.windows(secret.len()).any(|window| window == secret.as_bytes())
-            {
-                found.push(path.display().to_string());
-            }
-        }
-    }
-    found
+    axle_e2e::files_under(root)
+        .into_iter()
+        .filter(|path| {
+            std::fs::read(path).is_ok_and(|bytes| bytes.windows(secret.len()).any(|window| window == secret.as_bytes()))
+        })
+        .map(|path| path.display().to_string())
+        .collect()
 }
 
 #[test]

@@ -44,22 +44,8 @@ pub fn target(
             )
         }
         None => {
-            let platform = interpreter_platform(interpreter)?;
             let mut markers = interpreter.markers.clone();
-            let mut tag_target = TagTarget {
-                implementation: match interpreter.implementation.as_str() {
-                    "cpython" => Implementation::CPython,
-                    "pypy" => Implementation::PyPy,
-                    other => Implementation::Other(other.to_string()),
-                },
-                python: interpreter.major_minor(),
-                abi: interpreter
-                    .soabi
-                    .as_deref()
-                    .and_then(axle_standards::tags::abi_from_soabi),
-                gil_disabled: interpreter.gil_disabled,
-                platform,
-            };
+            let mut tag_target = interpreter_tag_target(interpreter)?;
             if let Some(full) = &version {
                 // Another Python on this platform: the interpreter's ABI no longer applies.
                 let (major, minor) = major_minor(full);
@@ -87,7 +73,13 @@ pub fn target_without_interpreter(python_version: &str, python_platform: &str) -
 
 /// The tags an interpreter installs (for sync, which installs into it).
 pub fn tags_for(interpreter: &InterpreterInfo) -> Result<Tags, TargetError> {
-    let tag_target = TagTarget {
+    Ok(Tags::new(&interpreter_tag_target(interpreter)?))
+}
+
+/// The interpreter as the tag rules see it: implementation, version, ABI,
+/// platform.
+fn interpreter_tag_target(interpreter: &InterpreterInfo) -> Result<TagTarget, TargetError> {
+    Ok(TagTarget {
         implementation: match interpreter.implementation.as_str() {
             "cpython" => Implementation::CPython,
             "pypy" => Implementation::PyPy,
@@ -100,8 +92,7 @@ pub fn tags_for(interpreter: &InterpreterInfo) -> Result<Tags, TargetError> {
             .and_then(axle_standards::tags::abi_from_soabi),
         gil_disabled: interpreter.gil_disabled,
         platform: interpreter_platform(interpreter)?,
-    };
-    Ok(Tags::new(&tag_target))
+    })
 }
 
 fn finish(tag_target: TagTarget, markers: MarkerValues) -> Result<Target, TargetError> {

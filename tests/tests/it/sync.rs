@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use axle_e2e::index::TestIndex;
 use axle_e2e::wheel::WheelBuilder;
-use axle_e2e::{TestContext, assert_success, wait_for_exit};
+use axle_e2e::{TestContext, assert_success, tree, wait_for_exit};
 
 fn project_index() -> TestIndex {
     let index = TestIndex::start();
@@ -64,22 +64,6 @@ fn site_packages(context: &TestContext, venv: &str) -> PathBuf {
     context
         .path(venv)
         .join(format!("lib/python{major}.{minor}/site-packages"))
-}
-
-fn tree(root: &Path) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            out.push(path.strip_prefix(root).unwrap().display().to_string());
-            if path.is_dir() && !path.is_symlink() {
-                stack.push(path);
-            }
-        }
-    }
-    out.sort();
-    out
 }
 
 /// A venv and a hashed lock of `requirements` from the test index.
