@@ -96,9 +96,9 @@ pub struct FetchContext {
     pub refresh: Refresh,
     pub settings: RequestSettings,
     pub counters: Arc<Counters>,
-    /// Unix milliseconds when the operation started; what was fetched since
-    /// is fresh even under `--refresh`.
-    pub started: i64,
+    /// The fetch generation when the operation started: what was fetched
+    /// since is fresh for it even under `--refresh`.
+    pub started: u64,
 }
 
 impl FetchContext {
@@ -108,7 +108,7 @@ impl FetchContext {
             refresh,
             settings,
             counters: Arc::new(Counters::default()),
-            started: db::now_ms(),
+            started: FETCHES.load(std::sync::atomic::Ordering::SeqCst),
         }
     }
 
@@ -164,6 +164,16 @@ struct Page {
     last_modified: Option<String>,
     fetched_at: i64,
     max_age: Option<i64>,
+    /// Which fetch of this daemon produced it (0: loaded from SQLite).
+    generation: u64,
+}
+
+/// Counts fetches, so an operation can tell what was fetched after it began
+/// (timestamps cannot: two operations may start in one millisecond).
+static FETCHES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+fn next_generation() -> u64 {
+    FETCHES.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1
 }
 
 impl Page {
@@ -291,7 +301,7 @@ impl IndexClient {
         let now = db::now_ms();
         let revalidate = context.must_revalidate(name);
         if let Some(page) = lock(&self.pages).get(&key).cloned() {
-            let fetched_now = page.fetched_at >= context.started;
+            let fetched_now = page.generation > context.started;
             if context.offline || fetched_now || (!revalidate && page.fresh(now)) {
                 context
                     .counters
@@ -389,6 +399,7 @@ impl IndexClient {
                     last_modified: header(reqwest::header::LAST_MODIFIED).or_else(|| known.last_modified.clone()),
                     fetched_at: now,
                     max_age,
+                    generation: next_generation(),
                 }
             }
             status if status.is_success() => {
@@ -407,6 +418,7 @@ impl IndexClient {
                     last_modified: header(reqwest::header::LAST_MODIFIED),
                     fetched_at: now,
                     max_age,
+                    generation: next_generation(),
                 }
             }
             StatusCode::NOT_FOUND | StatusCode::GONE => Page {
@@ -417,6 +429,7 @@ impl IndexClient {
                 last_modified: None,
                 fetched_at: now,
                 max_age,
+                generation: next_generation(),
             },
             status @ (StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) => {
                 return Err(IndexError::Unauthorized {
@@ -461,6 +474,7 @@ impl IndexClient {
             last_modified,
             fetched_at,
             max_age,
+            generation: 0,
         })))
     }
 
