@@ -68,14 +68,7 @@ impl Daemon {
 
     /// `axle sync`.
     pub async fn sync(&self, request: SyncRequest, reporter: Arc<dyn Reporter>) -> Result<SyncOutcome, Error> {
-        let services = sync::Services {
-            interpreters: &self.interpreters,
-            index: self.index.clone(),
-            store: &self.store,
-            pool: &self.pool,
-            state: &self.sync_state,
-        };
-        Ok(sync::sync(services, request, reporter).await?)
+        Ok(sync::sync(self.sync_services(), request, reporter).await?)
     }
 
     pub async fn store_stats(&self) -> Result<StoreStats, Error> {
@@ -101,7 +94,7 @@ impl Daemon {
 
     /// `axle venv`: finds the interpreter, lays out the environment and
     /// records it in the venv registry.
-    pub async fn create_venv(&self, request: CreateVenv) -> Result<VenvCreated, Error> {
+    pub async fn create_venv(&self, request: CreateVenv, reporter: Arc<dyn Reporter>) -> Result<VenvCreated, Error> {
         let started = Instant::now();
         let interpreter = self
             .interpreters
@@ -126,12 +119,29 @@ impl Daemon {
                 tracing::warn!(%error, venv = %root.display(), "could not record the environment");
             }
         });
+        let mut seeded = Vec::new();
+        if request.seed {
+            let services = self.sync_services();
+            let scratch = self.location.home.join("store").join("tmp");
+            seeded.push(sync::seed(services, &request.invocation, &created.root, &scratch, reporter).await?);
+        }
         Ok(VenvCreated {
             root: created.root,
             python: created.python,
             interpreter,
+            seeded,
             elapsed: started.elapsed(),
         })
+    }
+
+    fn sync_services(&self) -> sync::Services<'_> {
+        sync::Services {
+            interpreters: &self.interpreters,
+            index: self.index.clone(),
+            store: &self.store,
+            pool: &self.pool,
+            state: &self.sync_state,
+        }
     }
 }
 
@@ -166,6 +176,8 @@ pub struct CreateVenv {
     pub prompt: Option<String>,
     pub system_site_packages: bool,
     pub clear: bool,
+    /// Install pip into it.
+    pub seed: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -173,6 +185,8 @@ pub struct VenvCreated {
     pub root: PathBuf,
     pub python: PathBuf,
     pub interpreter: Interpreter,
+    /// What `seed` installed (`pip==VERSION`).
+    pub seeded: Vec<String>,
     pub elapsed: Duration,
 }
 

@@ -110,14 +110,10 @@ impl Axle for Service {
             prompt: request.prompt,
             system_site_packages: request.system_site_packages,
             clear: request.clear,
+            seed: request.seed,
         };
-        if request.seed {
-            return Err(Status::unimplemented(
-                "seeding pip (--seed) needs the installer, which this daemon does not have yet",
-            ));
-        }
-        Ok(self.stream(move |daemon, _reporter| async move {
-            let created = daemon.create_venv(domain).await?;
+        Ok(self.stream(move |daemon, reporter| async move {
+            let created = daemon.create_venv(domain, reporter).await?;
             let info = &created.interpreter.info;
             Ok(v1::event::Kind::VenvCreated(v1::VenvCreated {
                 path: created.root.to_string_lossy().into_owned(),
@@ -127,7 +123,7 @@ impl Axle for Service {
                     implementation: info.implementation_display().to_string(),
                 }),
                 python: created.python.to_string_lossy().into_owned(),
-                seeded: Vec::new(),
+                seeded: created.seeded,
                 elapsed_us: created.elapsed.as_micros() as u64,
             }))
         }))

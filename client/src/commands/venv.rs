@@ -29,6 +29,9 @@ pub struct VenvArgs {
     /// Replace an existing virtual environment at PATH.
     #[arg(long)]
     clear: bool,
+    /// Install pip into the environment (from the configured index, through the store).
+    #[arg(long)]
+    seed: bool,
 }
 
 pub async fn run(
@@ -44,7 +47,7 @@ pub async fn run(
         prompt: args.prompt,
         system_site_packages: args.system_site_packages,
         clear: args.clear,
-        seed: false,
+        seed: args.seed,
     };
     let result = daemon
         .call(|mut client| {
@@ -65,6 +68,7 @@ pub async fn run(
             "version": interpreter.version,
             "implementation": interpreter.implementation,
         },
+        "seeded": created.seeded,
         "elapsed_ms": created.elapsed_us as f64 / 1000.0,
     }));
     let shown = display_path(&args.path);
@@ -72,6 +76,9 @@ pub async fn run(
         "Created a virtual environment at {shown} with {} {} ({})",
         interpreter.implementation, interpreter.version, interpreter.executable
     ));
+    for seeded in &created.seeded {
+        output.text(&format!("Seeded {seeded}"));
+    }
     output.text(&format!("Activate it with: source {shown}/bin/activate"));
     Ok(ExitCode::SUCCESS)
 }

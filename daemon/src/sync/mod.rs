@@ -118,6 +118,7 @@ pub struct SyncOutcome {
 }
 
 /// What `sync` needs from the daemon.
+#[derive(Clone)]
 pub struct Services<'a> {
     pub interpreters: &'a Interpreters,
     pub index: Arc<IndexClient>,
@@ -336,6 +337,106 @@ pub async fn sync(
     );
     outcome.elapsed = started.elapsed();
     Ok(outcome)
+}
+
+/// `axle venv --seed`: pip, the newest release with a wheel for the
+/// environment, installed through the same path as any sync (a one-line
+/// hashed lock, written to `scratch`). Returns `pip==VERSION`.
+pub async fn seed(
+    services: Services<'_>,
+    invocation: &Invocation,
+    venv_root: &Path,
+    scratch: &Path,
+    reporter: Arc<dyn Reporter>,
+) -> Result<String, SyncError> {
+    let python = venv_root.join("bin").join("python");
+    let unusable = |reason: String| SyncError::Interpreter {
+        path: python.clone(),
+        reason,
+    };
+    let info = services
+        .interpreters
+        .query_environment(venv_root)
+        .await
+        .map_err(|error| unusable(error.to_string()))?;
+    let tags = crate::lock::tags_for(&info).map_err(|error| unusable(error.to_string()))?;
+    let pip_default = pip_default_index(&services, &info).await;
+    let sources = SourceLayers {
+        invocation,
+        cli: &IndexSettings::default(),
+        files: &[],
+        strategy: IndexStrategy::FirstIndex,
+        pip_default: pip_default.as_deref(),
+        site_prefix: Some(venv_root),
+    }
+    .resolve()?;
+    let fetch =
+        FetchContext::new(false, Refresh::None, crate::lock::request_settings(invocation)).with_credentials(&sources);
+    let pip = PackageName::from_str("pip").map_err(|error| SyncError::Usage(error.to_string()))?;
+    let files = services.index.project(&sources, &pip, &fetch).await?;
+    let mut candidates: std::collections::BTreeMap<Version, Vec<String>> = std::collections::BTreeMap::new();
+    for file in files.iter() {
+        let DistFilename::Wheel(wheel) = &file.filename else {
+            continue;
+        };
+        let usable = file.file.yanked.is_none()
+            && !wheel.version.any_prerelease()
+            && tags.compatibility(wheel).is_some()
+            && file
+                .file
+                .requires_python
+                .as_deref()
+                .is_none_or(|specifiers| requires_python_allows(specifiers, &info.markers.python_full_version));
+        if let (true, Some(sha)) = (usable, &file.file.sha256) {
+            candidates.entry(wheel.version.clone()).or_default().push(sha.clone());
+        }
+    }
+    let Some((version, hashes)) = candidates.into_iter().next_back() else {
+        return Err(SyncError::NoWheel {
+            name: "pip".to_string(),
+            version: "any".to_string(),
+            detail: " on the configured index".to_string(),
+        });
+    };
+    let mut lock = format!("pip=={version}");
+    for hash in &hashes {
+        lock.push_str(&format!(" \\\n    --hash=sha256:{hash}"));
+    }
+    lock.push('\n');
+    std::fs::create_dir_all(scratch).map_err(|source| SyncError::Io {
+        path: scratch.to_path_buf(),
+        source,
+    })?;
+    let file = tempfile::Builder::new()
+        .prefix("seed-")
+        .suffix(".txt")
+        .tempfile_in(scratch)
+        .map_err(|source| SyncError::Io {
+            path: scratch.to_path_buf(),
+            source,
+        })?;
+    std::fs::write(file.path(), lock).map_err(|source| SyncError::Io {
+        path: file.path().to_path_buf(),
+        source,
+    })?;
+    let request = SyncRequest {
+        invocation: invocation.clone(),
+        lock_files: vec![file.path().display().to_string()],
+        venv: Some(venv_root.display().to_string()),
+        ..SyncRequest::default()
+    };
+    sync(services, request, reporter).await?;
+    Ok(format!("pip=={version}"))
+}
+
+fn requires_python_allows(specifiers: &str, python: &str) -> bool {
+    match (
+        axle_standards::VersionSpecifiers::from_str(specifiers),
+        Version::from_str(python),
+    ) {
+        (Ok(specifiers), Ok(python)) => specifiers.contains(&python),
+        _ => true,
+    }
 }
 
 /// The environment: `--venv`, else `$VIRTUAL_ENV`, else `./.venv`; it must

@@ -377,3 +377,18 @@ fn a_sync_killed_half_way_is_repaired_by_the_next() {
     assert_eq!(check, "['app', 'helper', 'other-ns']\n");
     assert_eq!(axle_e2e::sqlite_integrity(&context.home.join("axle.db")), "ok");
 }
+
+#[test]
+fn venv_seed_installs_pip_through_the_store() {
+    let index = project_index();
+    index.add(&WheelBuilder::new("pip", "23.0").build());
+    index.add(&WheelBuilder::new("pip", "24.0").build());
+    index.add(&WheelBuilder::new("pip", "25.0b1").build());
+    let context = context_with(&index);
+    let (ok, created) = context.json(&["venv", "--seed"]);
+    assert!(ok, "{created}");
+    assert_eq!(created["seeded"], serde_json::json!(["pip==24.0"]));
+    let dist_info = site_packages(&context, ".venv").join("pip-24.0.dist-info");
+    assert_eq!(std::fs::read_to_string(dist_info.join("INSTALLER")).unwrap(), "axle\n");
+    assert!(python(&context, ".venv", "import pip; print(pip.__version__)").contains("24.0"));
+}
