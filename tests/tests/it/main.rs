@@ -3,5 +3,6 @@
 
 mod daemon;
 mod lock;
+mod real_index;
 mod sync;
 mod venv;

@@ -1,0 +1,182 @@
+//! Against the real index the machine is configured for (opt-in: `cargo
+//! test -p axle-e2e --test it real_index -- --ignored`). Each compares axle
+//! with its peers run at the same moment on the shared benchmark sets.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use axle_e2e::{TestContext, assert_success};
+
+/// The benchmark sets and the modules each must make importable.
+const SETS: [(&str, &[&str]); 3] = [
+    ("black", &["black"]),
+    (
+        "django",
+        &["django", "rest_framework", "celery", "psycopg", "gunicorn", "environ"],
+    ),
+    ("fastapi", &["fastapi", "uvicorn", "pydantic", "sqlalchemy", "redis"]),
+];
+
+fn sets_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/bench-sets")
+}
+
+fn peer(name: &str) -> PathBuf {
+    let candidates = [PathBuf::from("/opt/peers/bin").join(name)];
+    if let Some(found) = candidates.iter().find(|path| path.exists()) {
+        return found.clone();
+    }
+    let path = std::env::var_os("PATH").unwrap();
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|candidate| candidate.exists())
+        .unwrap_or_else(|| panic!("{name} is needed for this test: pip install uv pip-tools"))
+}
+
+/// A context that uses the machine's index configuration (and no
+/// find-links, so every tool sees the same index).
+fn real_context() -> TestContext {
+    let mut context = TestContext::new();
+    context.env.remove("PIP_INDEX_URL");
+    context.env.remove("PIP_CONFIG_FILE");
+    context.env.insert("AXLE_HTTP_TIMEOUT".into(), "120".into());
+    if let Ok(url) = std::env::var("PIP_INDEX_URL") {
+        context.env.insert("PIP_INDEX_URL".into(), url);
+    }
+    context
+}
+
+fn pins(text: &str) -> BTreeSet<String> {
+    text.lines()
+        .map(str::trim)
+        .filter(|line| !line.starts_with('#') && !line.starts_with('-') && line.contains("=="))
+        .map(|line| line.split([' ', ';']).next().unwrap().to_lowercase().replace('_', "-"))
+        .collect()
+}
+
+#[test]
+#[ignore = "uses the network: the real configured index"]
+fn locks_pin_what_uv_and_pip_compile_pin() {
+    for (name, _) in SETS {
+        let context = real_context();
+        let input = std::fs::read_to_string(sets_dir().join(format!("{name}.in"))).unwrap();
+        context.write("requirements.in", &input);
+        context.ok(&["lock", "--generate-hashes"]);
+        let axle = context.read("requirements.txt");
+
+        let uv = context
+            .command(peer("uv"))
+            .args(["pip", "compile", "-q", "--generate-hashes", "--python"])
+            .arg(axle_e2e::real_python())
+            .args(["-o", "uv.txt", "requirements.in"])
+            .output()
+            .unwrap();
+        assert_success(&uv, "uv pip compile");
+        let pip_compile = context
+            .command(peer("pip-compile"))
+            .args([
+                "-q",
+                "--generate-hashes",
+                "--strip-extras",
+                "-o",
+                "pip.txt",
+                "requirements.in",
+            ])
+            .output()
+            .unwrap();
+        assert_success(&pip_compile, "pip-compile");
+        assert_eq!(pins(&axle), pins(&context.read("uv.txt")), "{name}: axle vs uv");
+        assert_eq!(
+            pins(&axle),
+            pins(&context.read("pip.txt")),
+            "{name}: axle vs pip-compile"
+        );
+
+        // Every pin is hashed: pip accepts the lock with --require-hashes.
+        let mut logical = String::new();
+        for line in axle.lines() {
+            logical.push_str(line.trim_end_matches('\\'));
+            if line.ends_with('\\') {
+                continue;
+            }
+            let entry = std::mem::take(&mut logical);
+            if entry.contains("==") && !entry.trim_start().starts_with('#') {
+                assert!(entry.contains("--hash=sha256:"), "{name}: unhashed pin {entry}");
+            }
+        }
+        let dry = context
+            .command(axle_e2e::real_python())
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--dry-run",
+                "--ignore-installed",
+                "--require-hashes",
+                "-q",
+                "-r",
+            ])
+            .arg(context.path("requirements.txt"))
+            .output()
+            .unwrap();
+        assert_success(&dry, "pip install --dry-run --require-hashes");
+    }
+}
+
+#[test]
+#[ignore = "uses the network: the real configured index"]
+fn syncs_give_what_uv_pip_sync_gives() {
+    for (name, modules) in SETS {
+        let context = real_context();
+        let input = std::fs::read_to_string(sets_dir().join(format!("{name}.in"))).unwrap();
+        context.write("requirements.in", &input);
+        context.ok(&["lock", "--generate-hashes"]);
+        context.ok(&["venv"]);
+        context.ok(&["sync"]);
+        let venv = context.path(".venv");
+        let check = Command::new(axle_e2e::real_python())
+            .args(["-m", "pip", "--python"])
+            .arg(venv.join("bin/python"))
+            .arg("check")
+            .output()
+            .unwrap();
+        assert_success(&check, &format!("{name}: pip check"));
+        let imports = Command::new(venv.join("bin/python"))
+            .args(["-c", &format!("import {}", modules.join(", "))])
+            .output()
+            .unwrap();
+        assert_success(&imports, &format!("{name}: imports"));
+
+        let uv_venv = context.path("uv-venv");
+        let made = Command::new(axle_e2e::real_python())
+            .args(["-m", "venv", "--without-pip"])
+            .arg(&uv_venv)
+            .output()
+            .unwrap();
+        assert_success(&made, "python -m venv");
+        let uv = context
+            .command(peer("uv"))
+            .args(["pip", "sync", "-q", "--python"])
+            .arg(uv_venv.join("bin/python"))
+            .arg("requirements.txt")
+            .output()
+            .unwrap();
+        assert_success(&uv, "uv pip sync");
+        let freeze = |venv: &Path| {
+            let output = Command::new(axle_e2e::real_python())
+                .args(["-m", "pip", "--python"])
+                .arg(venv.join("bin/python"))
+                .args(["freeze", "--all"])
+                .output()
+                .unwrap();
+            assert_success(&output, "pip freeze");
+            String::from_utf8(output.stdout).unwrap()
+        };
+        assert_eq!(
+            freeze(&venv),
+            freeze(&uv_venv),
+            "{name}: pip freeze differs from uv pip sync's"
+        );
+    }
+}
