@@ -27,6 +27,7 @@ pub struct Daemon {
     pub index: Arc<IndexClient>,
     pub lock_memo: Memo,
     pub candidates: Arc<crate::resolve::CandidateCache>,
+    pub targets: std::sync::Mutex<std::collections::HashMap<String, crate::resolve::Target>>,
     pub store: WheelStore,
     pub sync_state: SyncState,
     pub activity: Arc<Activity>,
@@ -53,6 +54,7 @@ impl Daemon {
             index,
             lock_memo: Memo::new(pool.clone()),
             candidates: Arc::default(),
+            targets: std::sync::Mutex::default(),
             store,
             sync_state: SyncState::default(),
             location,
@@ -88,6 +90,7 @@ impl Daemon {
             index: self.index.clone(),
             memo: &self.lock_memo,
             candidates: self.candidates.clone(),
+            targets: &self.targets,
         };
         Ok(lock::lock(services, request, reporter).await?)
     }

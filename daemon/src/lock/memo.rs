@@ -33,8 +33,24 @@ pub struct MemoHit {
 struct Entry {
     output_path: String,
     output_sha256: String,
+    /// The output file's identity when last checked: while it holds, the
+    /// content need not be hashed again.
+    output_identity: Option<String>,
     content: String,
     packages: usize,
+}
+
+fn file_identity(path: &Path) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(path).ok()?;
+    Some(format!(
+        "{}:{}:{}:{}.{}",
+        meta.dev(),
+        meta.ino(),
+        meta.len(),
+        meta.mtime(),
+        meta.mtime_nsec()
+    ))
 }
 
 pub struct Memo {
@@ -151,6 +167,7 @@ impl Memo {
                 let entry = Entry {
                     output_path,
                     output_sha256,
+                    output_identity: None,
                     content,
                     packages: packages as usize,
                 };
@@ -161,8 +178,23 @@ impl Memo {
                 entry
             }
         };
-        let unchanged = entry.output_path == output_file.to_string_lossy()
-            && file_sha256(output_file).as_deref() == Some(entry.output_sha256.as_str());
+        if entry.output_path != output_file.to_string_lossy() {
+            return None;
+        }
+        let identity = file_identity(output_file);
+        let unchanged = match (&identity, &entry.output_identity) {
+            (Some(now), Some(then)) if now == then => true,
+            _ => {
+                let same = file_sha256(output_file).as_deref() == Some(entry.output_sha256.as_str());
+                if same {
+                    let mut memory = self.memory.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                    if let Some(known) = memory.get_mut(key) {
+                        known.output_identity = identity;
+                    }
+                }
+                same
+            }
+        };
         unchanged.then_some(MemoHit {
             content: entry.content,
             packages: entry.packages,
@@ -173,6 +205,7 @@ impl Memo {
         let entry = Entry {
             output_path: output_file.to_string_lossy().into_owned(),
             output_sha256: hex::encode(Sha256::digest(content.as_bytes())),
+            output_identity: file_identity(output_file),
             content: content.to_string(),
             packages,
         };

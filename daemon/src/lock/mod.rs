@@ -122,6 +122,8 @@ pub struct Services<'a> {
     pub index: Arc<IndexClient>,
     pub memo: &'a Memo,
     pub candidates: Arc<resolve::CandidateCache>,
+    /// Targets already built, by interpreter answer and options.
+    pub targets: &'a std::sync::Mutex<HashMap<String, resolve::Target>>,
 }
 
 pub async fn lock(
@@ -160,11 +162,37 @@ pub async fn lock(
         Err(error) => return Err(error.into()),
     };
     let target = match &interpreter {
-        Some(interpreter) => target::target(
-            &interpreter.info,
-            request.python_version.as_deref(),
-            request.python_platform.as_deref(),
-        )?,
+        Some(interpreter) => {
+            // Tags for an interpreter are a long list: build them once.
+            let key = format!(
+                "{:p}|{:?}|{:?}",
+                Arc::as_ptr(&interpreter.info),
+                request.python_version,
+                request.python_platform
+            );
+            let known = services
+                .targets
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .get(&key)
+                .cloned();
+            match known {
+                Some(target) => target,
+                None => {
+                    let target = target::target(
+                        &interpreter.info,
+                        request.python_version.as_deref(),
+                        request.python_platform.as_deref(),
+                    )?;
+                    services
+                        .targets
+                        .lock()
+                        .unwrap_or_else(|poisoned| poisoned.into_inner())
+                        .insert(key, target.clone());
+                    target
+                }
+            }
+        }
         None => target::target_without_interpreter(
             request.python_version.as_deref().unwrap_or("3"),
             request.python_platform.as_deref().unwrap_or("linux"),
