@@ -32,7 +32,7 @@ pub use config::{
     ConfigError, Credentials, FindLinks, IndexSettings, IndexStrategy, IndexUrl, SourceLayers, Sources, redact_text,
 };
 pub use http::{Counters, HttpError, RequestSettings};
-pub use simple::{DistFile, MetadataFile};
+pub use simple::{DistFile, MetadataFile, file_link};
 
 use crate::db::{self, Pool};
 use http::Http;

@@ -146,19 +146,10 @@ pub fn parse_html(body: &str, page_url: &Url) -> Result<Vec<DistFile>, PageError
         let Some(url) = absolute(&base, &href) else {
             continue;
         };
-        let Ok(mut parsed) = Url::parse(&url) else {
+        let Ok(parsed) = Url::parse(&url) else {
             continue;
         };
-        let sha256 = parsed.fragment().and_then(|fragment| {
-            let (algorithm, value) = fragment.split_once('=')?;
-            (algorithm == "sha256").then(|| value.to_ascii_lowercase())
-        });
-        parsed.set_fragment(None);
-        let filename = parsed
-            .path_segments()
-            .and_then(|mut segments| segments.next_back())
-            .map(percent_decode)
-            .unwrap_or_default();
+        let (parsed, filename, sha256) = file_link(parsed);
         if filename.is_empty() {
             continue;
         }
@@ -185,6 +176,22 @@ pub fn parse_html(body: &str, page_url: &Url) -> Result<Vec<DistFile>, PageError
         });
     }
     Ok(files)
+}
+
+/// A link to a file: the URL without its fragment, the file name (decoded),
+/// and the `#sha256=` the fragment gives.
+pub fn file_link(mut url: Url) -> (Url, String, Option<String>) {
+    let sha256 = url.fragment().and_then(|fragment| {
+        let (algorithm, value) = fragment.split_once('=')?;
+        (algorithm == "sha256").then(|| value.to_ascii_lowercase())
+    });
+    url.set_fragment(None);
+    let filename = url
+        .path_segments()
+        .and_then(|mut segments| segments.next_back())
+        .map(percent_decode)
+        .unwrap_or_default();
+    (url, filename, sha256)
 }
 
 /// `href` resolved against `base`, with any credentials removed.

@@ -12,7 +12,7 @@ use pubgrub::{Dependencies, DependencyProvider, PackageResolutionStatistics, Ran
 use super::candidates::{self, BinaryPolicy, CandidateCache, Candidates};
 use super::package::PubPackage;
 use super::{Pin, RequiredBy, Resolution, ResolveError, ResolveRequest, Target};
-use crate::index::{FetchContext, IndexClient, Sources};
+use crate::index::{FetchContext, IndexClient, IndexedFile, Sources};
 use crate::progress::Reporter;
 
 type Range = Ranges<Version>;
@@ -41,6 +41,8 @@ pub struct Provider {
     /// Identifies the target for the candidate cache.
     target_key: u64,
     prefetched: Arc<Mutex<HashSet<PackageName>>>,
+    /// Packages the root requires from a URL (`name @ url`): their one file.
+    direct: HashMap<PackageName, IndexedFile>,
     decided: Cell<u64>,
 }
 
@@ -101,6 +103,7 @@ impl Provider {
             cache: request.candidate_cache.clone(),
             target_key: target_key(request),
             prefetched: Arc::default(),
+            direct: direct_files(request)?,
             decided: Cell::new(0),
         };
         for constraint in request.constraints.iter().map(|root| &root.requirement) {
@@ -137,12 +140,15 @@ impl Provider {
                 }
                 Range::from(specifiers.clone())
             }
-            Some(VersionOrUrl::Url(url)) => {
-                return Err(ResolveError::Invalid(format!(
-                    "{} is required from a URL ({url}); direct URL requirements are not supported yet",
-                    requirement.name
-                )));
-            }
+            Some(VersionOrUrl::Url(url)) => match self.direct.get(&requirement.name) {
+                Some(file) => Range::singleton(file.filename.version().clone()),
+                None => {
+                    return Err(ResolveError::Invalid(format!(
+                        "{} is required from {url}, which a dependency cannot pin; name it in your requirements",
+                        requirement.name
+                    )));
+                }
+            },
         };
         self.note_exact_pins(requirement);
         if let Some(constraint) = self.constraints.get(&requirement.name) {
@@ -186,9 +192,13 @@ impl Provider {
         if let Some(known) = self.candidates.borrow().get(name) {
             return Ok(known.clone());
         }
-        let files = self
-            .runtime
-            .block_on(self.index.project(&self.sources, name, &self.fetch))?;
+        // A direct URL requirement is the package's only candidate.
+        let files = match self.direct.get(name) {
+            Some(file) => Arc::new(vec![file.clone()]),
+            None => self
+                .runtime
+                .block_on(self.index.project(&self.sources, name, &self.fetch))?,
+        };
         if files.is_empty() {
             tracing::debug!(%name, "no files found");
         }
@@ -232,7 +242,9 @@ impl Provider {
             runtime: self.runtime.clone(),
         });
         for (package, range) in dependencies {
-            if let PubPackage::Package { name, extra: None } = package {
+            if let PubPackage::Package { name, extra: None } = package
+                && !self.direct.contains_key(name)
+            {
                 context.clone().start(name.clone(), range.clone());
             }
         }
@@ -394,18 +406,62 @@ impl Provider {
                     None
                 }
             });
+            let url = self.direct.get(&name).map(|file| file.file.url.clone());
             pins.push(Pin {
+                url,
                 extras: extras.remove(&name).unwrap_or_default(),
                 required_by: required_by.remove(&name).unwrap_or_default(),
                 name,
                 version,
                 files,
-                url: None,
                 root_marker,
             });
         }
         Ok(Resolution { pins })
     }
+}
+
+/// The files root requirements name by URL. Only wheels: anything else
+/// would need a source build.
+fn direct_files(request: &ResolveRequest) -> Result<HashMap<PackageName, IndexedFile>, ResolveError> {
+    let mut direct = HashMap::new();
+    for root in &request.requirements {
+        let Some(VersionOrUrl::Url(url)) = &root.requirement.version_or_url else {
+            continue;
+        };
+        let name = &root.requirement.name;
+        let text = url.to_string();
+        let parsed =
+            url::Url::parse(&text).map_err(|error| ResolveError::Invalid(format!("{name} @ {text}: {error}")))?;
+        let (parsed, filename, sha256) = crate::index::file_link(parsed);
+        let Ok(dist) = axle_standards::DistFilename::try_from_filename(&filename, Some(name)) else {
+            return Err(ResolveError::Invalid(format!(
+                "{name} @ {text}: not a wheel or source distribution of {name}"
+            )));
+        };
+        if !matches!(dist, axle_standards::DistFilename::Wheel(_)) {
+            return Err(ResolveError::Index(crate::index::IndexError::NeedsBuild { filename }));
+        }
+        let file = crate::index::DistFile {
+            filename,
+            url: parsed.to_string(),
+            sha256,
+            requires_python: None,
+            yanked: None,
+            upload_time: None,
+            size: None,
+            core_metadata: None,
+        };
+        direct.insert(
+            name.clone(),
+            IndexedFile {
+                file,
+                filename: dist,
+                source: Arc::from("direct"),
+            },
+        );
+    }
+    Ok(direct)
 }
 
 /// What decides how a project's files group for a resolution.

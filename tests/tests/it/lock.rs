@@ -346,3 +346,45 @@ fn pylock_lists_every_file_with_url_and_hash() {
         "{summary}"
     );
 }
+
+#[test]
+fn direct_url_requirements_pin_their_file() {
+    let index = TestIndex::start();
+    index.add(&WheelBuilder::new("dep", "1.0").build());
+    let local = WheelBuilder::new("local-tool", "0.3").requires("dep").build();
+    let remote = WheelBuilder::new("remote-tool", "2.0").build();
+    index.add(&remote);
+    let context = context_with(&index);
+    let path = local.write_to(context.root.path());
+    context.write(
+        "requirements.in",
+        &format!(
+            "local-tool @ file://{}\nremote-tool @ {}/files/{}\n",
+            path.display(),
+            index.base(),
+            remote.filename
+        ),
+    );
+    context.ok(&["lock", "--generate-hashes"]);
+    let lock = context.read("requirements.txt");
+    assert!(
+        lock.contains(&format!("local-tool @ file://{}", path.display())),
+        "{lock}"
+    );
+    assert!(lock.contains(&format!("--hash=sha256:{}", local.sha256)), "{lock}");
+    assert!(
+        lock.contains(&format!("remote-tool @ {}/files/{}", index.base(), remote.filename)),
+        "{lock}"
+    );
+    assert!(lock.contains("dep==1.0"), "{lock}");
+    // It syncs.
+    context.ok(&["venv"]);
+    context.ok(&["sync"]);
+
+    context.write("requirements.in", "legacy @ https://example.com/legacy-1.0.tar.gz\n");
+    let error = context.fails(&["lock"]);
+    assert!(
+        error.contains("legacy-1.0.tar.gz") && error.contains("source build"),
+        "{error}"
+    );
+}
