@@ -56,35 +56,38 @@ def libc():
 
 
 def pip_default_index():
-    try:
-        from pip._internal.models.index import PyPI
-    except Exception:
-        pass
-    else:
-        return PyPI.simple_url
     # A virtual environment made without pip: its base interpreter's pip
     # names the default, and asking here saves running that one too.
-    if sys.prefix == sys.base_prefix:
+    if sys.prefix != sys.base_prefix:
+        base_paths = sysconfig.get_paths(vars={"base": sys.base_prefix, "platbase": sys.base_exec_prefix})
+        for key in ("purelib", "platlib"):
+            path = base_paths.get(key)
+            if path and path not in sys.path:
+                sys.path.append(path)
+    # Reading pip's own definition is much cheaper than importing pip.
+    import importlib.util
+    import re
+
+    try:
+        spec = importlib.util.find_spec("pip")
+    except Exception:
+        spec = None
+    if spec is None or not spec.submodule_search_locations:
         return None
-    base_paths = sysconfig.get_paths(vars={"base": sys.base_prefix, "platbase": sys.base_exec_prefix})
-    for key in ("purelib", "platlib"):
-        path = base_paths.get(key)
-        if path and path not in sys.path:
-            sys.path.append(path)
+    source = os.path.join(list(spec.submodule_search_locations)[0], "_internal", "models", "index.py")
+    try:
+        with open(source, encoding="utf-8") as file:
+            match = re.search(r"""^PyPI\s*=\s*PackageIndex\(\s*["']([^"']+)["']""", file.read(), re.M)
+    except OSError:
+        match = None
+    if match:
+        base = match.group(1)
+        return base.rstrip("/") + "/simple"
     try:
         from pip._internal.models.index import PyPI
     except Exception:
         return None
     return PyPI.simple_url
-
-
-def pip_version():
-    try:
-        from importlib.metadata import version
-
-        return version("pip")
-    except Exception:
-        return None
 
 
 def markers():
@@ -131,7 +134,7 @@ def main():
         "libc": libc(),
         "markers": markers(),
         "pip_default_index": pip_default_index(),
-        "pip_version": pip_version(),
+        "pip_version": None,
     }
     json.dump(info, sys.stdout)
 
