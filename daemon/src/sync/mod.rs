@@ -709,10 +709,10 @@ async fn prepare(
         Refresh::None,
         crate::lock::request_settings(invocation),
     );
-    let mut sources = None;
     let mut ready = Vec::new();
     let total = install.len() as u64;
     let mut pending = Vec::new();
+    let mut from_index: Vec<Locked> = Vec::new();
     for locked in install {
         if let Some(manifest) = services.store.find(&locked.hashes, tags).await? {
             ready.push((locked.clone(), manifest));
@@ -761,25 +761,9 @@ async fn prepare(
                 core_metadata: None,
             }
         } else {
-            if sources.is_none() {
-                let pip_default = pip_default_index(services, info).await;
-                let resolved = SourceLayers {
-                    invocation,
-                    cli: &request.index,
-                    files: &wanted.index,
-                    strategy: request.strategy,
-                    pip_default: pip_default.as_deref(),
-                    site_prefix: Some(&info.prefix),
-                }
-                .resolve()?;
-                fetch = fetch.with_credentials(&resolved);
-                sources = Some(resolved);
-            }
-            let Some(sources) = &sources else {
-                continue;
-            };
-            let files = services.index.project(sources, &locked.name, &fetch).await?;
-            choose_file(locked, &files, tags)?
+            // From an index: looked up together, below.
+            from_index.push(locked.clone());
+            continue;
         };
         // A file name becomes a path below; one that could climb out of
         // the download directory is refused before anything is built.
@@ -791,6 +775,36 @@ async fn prepare(
             )));
         }
         pending.push((locked.clone(), chosen));
+    }
+
+    // Every project page at once: one round trip, not one per package.
+    if !from_index.is_empty() {
+        let pip_default = pip_default_index(services, info).await;
+        let sources = SourceLayers {
+            invocation,
+            cli: &request.index,
+            files: &wanted.index,
+            strategy: request.strategy,
+            pip_default: pip_default.as_deref(),
+            site_prefix: Some(&info.prefix),
+        }
+        .resolve()?;
+        fetch = fetch.with_credentials(&sources);
+        let lookups = from_index
+            .iter()
+            .map(|locked| services.index.project(&sources, &locked.name, &fetch));
+        let pages = futures::future::join_all(lookups).await;
+        for (locked, files) in from_index.into_iter().zip(pages) {
+            let chosen = choose_file(&locked, &files?, tags)?;
+            if !is_plain_wheel_name(&chosen.filename) {
+                return Err(SyncError::Unsupported(format!(
+                    "refusing the file name `{}` for {}: not a plain wheel file name",
+                    chosen.filename.escape_debug(),
+                    locked.name
+                )));
+            }
+            pending.push((locked, chosen));
+        }
     }
 
     // Downloads run in parallel; each is verified against the lock's
