@@ -765,22 +765,16 @@ async fn prepare(
             from_index.push(locked.clone());
             continue;
         };
-        // A file name becomes a path below; one that could climb out of
-        // the download directory is refused before anything is built.
-        if !is_plain_wheel_name(&chosen.filename) {
-            return Err(SyncError::Unsupported(format!(
-                "refusing the file name `{}` for {}: not a plain wheel file name",
-                chosen.filename.escape_debug(),
-                locked.name
-            )));
-        }
         pending.push((locked.clone(), chosen));
     }
 
-    // Every project page at once: one round trip, not one per package.
-    if !from_index.is_empty() {
+    // Each package's page, choice and download run as one chain, and all
+    // chains at once: a wheel downloads as soon as its own page is read.
+    let sources = if from_index.is_empty() {
+        None
+    } else {
         let pip_default = pip_default_index(services, info).await;
-        let sources = SourceLayers {
+        let resolved = SourceLayers {
             invocation,
             cli: &request.index,
             files: &wanted.index,
@@ -789,78 +783,99 @@ async fn prepare(
             site_prefix: Some(&info.prefix),
         }
         .resolve()?;
-        fetch = fetch.with_credentials(&sources);
-        let lookups = from_index
-            .iter()
-            .map(|locked| services.index.project(&sources, &locked.name, &fetch));
-        let pages = futures::future::join_all(lookups).await;
-        for (locked, files) in from_index.into_iter().zip(pages) {
-            let chosen = choose_file(&locked, &files?, tags)?;
-            if !is_plain_wheel_name(&chosen.filename) {
-                return Err(SyncError::Unsupported(format!(
-                    "refusing the file name `{}` for {}: not a plain wheel file name",
-                    chosen.filename.escape_debug(),
-                    locked.name
-                )));
-            }
-            pending.push((locked, chosen));
+        fetch = fetch.with_credentials(&resolved);
+        Some(resolved)
+    };
+    let download_dir = services.store.download_dir();
+    let mut chains: Vec<futures::future::BoxFuture<'_, Result<Fetched, SyncError>>> = Vec::new();
+    for (locked, file) in pending {
+        chains.push(Box::pin(fetch_into_store(
+            services,
+            &fetch,
+            &download_dir,
+            tags,
+            locked,
+            file,
+        )));
+    }
+    if let Some(sources) = &sources {
+        for locked in from_index {
+            let fetch = &fetch;
+            let download_dir = &download_dir;
+            chains.push(Box::pin(async move {
+                let files = services.index.project(sources, &locked.name, fetch).await?;
+                let chosen = choose_file(&locked, &files, tags)?;
+                fetch_into_store(services, fetch, download_dir, tags, locked, chosen).await
+            }));
         }
     }
-
-    // Downloads run in parallel; each is verified against the lock's
-    // hashes before the store sees it. Two syncs that need one wheel share
-    // its download: the second finds it stored.
-    let download_dir = services.store.download_dir();
-    let fetches = pending.into_iter().map(|(locked, file)| {
-        let index = services.index.clone();
-        let fetch = fetch.clone();
-        let dir = download_dir.clone();
-        let store = services.store;
-        let tags = tags.clone();
-        async move {
-            let key = file.sha256.clone().unwrap_or_else(|| file.url.clone());
-            let guard = store.fetch_guard(&key);
-            let _held = guard.lock().await;
-            if let Some(manifest) = store.find(&locked.hashes, &tags).await? {
-                return Ok::<_, SyncError>((locked, file, manifest));
-            }
-            let expected: Vec<String> = locked.hashes.iter().cloned().collect();
-            let clock = Instant::now();
-            let downloaded = index.download(&file, &expected, &dir, &fetch).await?;
-            let download_ms = clock.elapsed().as_millis() as u64;
-            // The store reads the wheel's name from its file: give it its own,
-            // in a directory no other download uses.
-            let named_dir = tempfile::Builder::new()
-                .prefix(".unpack-")
-                .tempdir_in(&dir)
-                .map_err(|source| SyncError::Io {
-                    path: dir.clone(),
-                    source,
-                })?;
-            let named = named_dir.path().join(&file.filename);
-            if let Err(source) = std::fs::rename(&downloaded.path, &named) {
-                let _ = std::fs::remove_file(&downloaded.path);
-                return Err(SyncError::Io { path: named, source });
-            }
-            let manifest = store.add(&named, &downloaded.sha256, &file.filename, &file.url).await?;
-            tracing::debug!(
-                file = %file.filename,
-                download_ms,
-                unpack_ms = clock.elapsed().as_millis() as u64 - download_ms,
-                "stored"
-            );
-            Ok((locked, file, manifest))
-        }
-    });
-    let results = futures::future::join_all(fetches).await;
+    let results = futures::future::join_all(chains).await;
     let mut done = ready.len() as u64;
     for result in results {
-        let (locked, file, manifest) = result?;
+        let (locked, filename, manifest) = result?;
         done += 1;
-        reporter.progress("download", &file.filename, done, total);
+        reporter.progress("download", &filename, done, total);
         ready.push((locked, manifest));
     }
     Ok(ready)
+}
+
+/// A wheel in the store for a pin: the pin, the file name, the manifest.
+type Fetched = (Locked, String, Manifest);
+
+/// Downloads `file` for `locked`, verified against the lock's hashes before
+/// the store sees it, and unpacks it into the store. Two syncs that need
+/// one wheel share its download: the second finds it stored.
+async fn fetch_into_store(
+    services: &Services<'_>,
+    fetch: &FetchContext,
+    dir: &Path,
+    tags: &Arc<Tags>,
+    locked: Locked,
+    file: crate::index::DistFile,
+) -> Result<Fetched, SyncError> {
+    // A file name becomes a path below; one that could climb out of the
+    // download directory is refused before anything is built.
+    if !is_plain_wheel_name(&file.filename) {
+        return Err(SyncError::Unsupported(format!(
+            "refusing the file name `{}` for {}: not a plain wheel file name",
+            file.filename.escape_debug(),
+            locked.name
+        )));
+    }
+    let store = services.store;
+    let key = file.sha256.clone().unwrap_or_else(|| file.url.clone());
+    let guard = store.fetch_guard(&key);
+    let _held = guard.lock().await;
+    if let Some(manifest) = store.find(&locked.hashes, tags).await? {
+        return Ok((locked, file.filename, manifest));
+    }
+    let expected: Vec<String> = locked.hashes.iter().cloned().collect();
+    let clock = Instant::now();
+    let downloaded = services.index.download(&file, &expected, dir, fetch).await?;
+    let download_ms = clock.elapsed().as_millis() as u64;
+    // The store reads the wheel's name from its file: give it its own, in a
+    // directory no other download uses.
+    let named_dir = tempfile::Builder::new()
+        .prefix(".unpack-")
+        .tempdir_in(dir)
+        .map_err(|source| SyncError::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+    let named = named_dir.path().join(&file.filename);
+    if let Err(source) = std::fs::rename(&downloaded.path, &named) {
+        let _ = std::fs::remove_file(&downloaded.path);
+        return Err(SyncError::Io { path: named, source });
+    }
+    let manifest = store.add(&named, &downloaded.sha256, &file.filename, &file.url).await?;
+    tracing::debug!(
+        file = %file.filename,
+        download_ms,
+        unpack_ms = clock.elapsed().as_millis() as u64 - download_ms,
+        "stored"
+    );
+    Ok((locked, file.filename, manifest))
 }
 
 /// The best wheel of the pinned version that this environment can install
