@@ -103,7 +103,9 @@ fn run(args: Args) -> anyhow::Result<()> {
             build_id,
             "axled started"
         );
-        let reason = server::run(listener, daemon, shutdown_signal()).await?;
+        let reason = server::run(listener, daemon.clone(), shutdown_signal()).await?;
+        // Cached pages still being written are kept.
+        daemon.index.flush().await;
         drop(socket);
         lifecycle::remove_daemon_info(&location);
         pool.close().await;

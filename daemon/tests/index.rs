@@ -203,6 +203,7 @@ async fn offline_works_after_a_warm_run_and_fails_clearly_on_a_miss() {
     let sources = sources(&[index.url()]);
     let files = setup.client.project(&sources, &name("demo"), &context()).await.unwrap();
     setup.client.metadata(&files[0], &context()).await.unwrap();
+    setup.client.flush().await;
     drop(setup.client);
 
     // A new daemon (empty memory) on the same database, offline.
@@ -237,6 +238,7 @@ async fn credentials_are_sent_and_never_stored() {
     let files = setup.client.project(&with, &name("demo"), &authorised).await.unwrap();
     setup.client.metadata(&files[0], &authorised).await.unwrap();
     assert!(format!("{with:?}").find("s3cret").is_none());
+    setup.client.flush().await;
     let database = std::fs::read(&setup.db).unwrap();
     let wal = std::fs::read(setup.db.with_extension("db-wal")).unwrap_or_default();
     for bytes in [database, wal] {

@@ -194,6 +194,8 @@ pub struct IndexClient {
     metadata: Mutex<HashMap<String, Arc<Metadata>>>,
     page_flights: Mutex<HashMap<String, Shared<BoxFuture<'static, PageResult>>>>,
     metadata_flights: Mutex<HashMap<String, Shared<BoxFuture<'static, MetadataResult>>>>,
+    /// Page writes still running (see `store_page_later`).
+    writes: Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
 
 /// A file downloaded and verified.
@@ -222,6 +224,7 @@ impl IndexClient {
             metadata: Mutex::new(HashMap::new()),
             page_flights: Mutex::new(HashMap::new()),
             metadata_flights: Mutex::new(HashMap::new()),
+            writes: Mutex::new(Vec::new()),
         }))
     }
 
@@ -446,7 +449,8 @@ impl IndexClient {
             }
         };
         let page = Arc::new(page);
-        self.store_page(&key, &page).await?;
+        let revalidated = answer.status == StatusCode::NOT_MODIFIED;
+        self.store_page_later(key.clone(), page.clone(), revalidated);
         lock(&self.pages).insert(key, page.clone());
         Ok(page)
     }
@@ -478,25 +482,67 @@ impl IndexClient {
         })))
     }
 
-    async fn store_page(&self, key: &str, page: &Page) -> Result<(), IndexError> {
-        let json = serde_json::to_string(page.files.as_ref()).map_err(|error| IndexError::Db(error.to_string()))?;
-        sqlx::query(
-            "INSERT INTO index_pages (url, found, files_json, etag, last_modified, fetched_at, max_age)
-             VALUES (?, ?, ?, ?, ?, ?, ?)
-             ON CONFLICT (url) DO UPDATE SET found = excluded.found, files_json = excluded.files_json,
-                etag = excluded.etag, last_modified = excluded.last_modified,
-                fetched_at = excluded.fetched_at, max_age = excluded.max_age",
-        )
-        .bind(key)
-        .bind(page.found as i64)
-        .bind(json)
-        .bind(&page.etag)
-        .bind(&page.last_modified)
-        .bind(page.fetched_at)
-        .bind(page.max_age)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+    /// Writes a page to SQLite in the background: the caller has it in
+    /// memory already, and a large page costs more to encode and write than
+    /// the answer is worth waiting for. A revalidated page only updates its
+    /// freshness. `flush` waits for what is still being written.
+    fn store_page_later(&self, key: String, page: Arc<Page>, revalidated: bool) {
+        let pool = self.pool.clone();
+        let task = tokio::spawn(async move {
+            let result = if revalidated {
+                sqlx::query(
+                    "UPDATE index_pages SET etag = ?, last_modified = ?, fetched_at = ?, max_age = ? WHERE url = ?",
+                )
+                .bind(&page.etag)
+                .bind(&page.last_modified)
+                .bind(page.fetched_at)
+                .bind(page.max_age)
+                .bind(&key)
+                .execute(&pool)
+                .await
+                .map(|_| ())
+            } else {
+                let files = page.files.clone();
+                let json = tokio::task::spawn_blocking(move || serde_json::to_string(files.as_ref()))
+                    .await
+                    .ok()
+                    .and_then(Result::ok);
+                let Some(json) = json else {
+                    return;
+                };
+                sqlx::query(
+                    "INSERT INTO index_pages (url, found, files_json, etag, last_modified, fetched_at, max_age)
+                     VALUES (?, ?, ?, ?, ?, ?, ?)
+                     ON CONFLICT (url) DO UPDATE SET found = excluded.found, files_json = excluded.files_json,
+                        etag = excluded.etag, last_modified = excluded.last_modified,
+                        fetched_at = excluded.fetched_at, max_age = excluded.max_age",
+                )
+                .bind(&key)
+                .bind(page.found as i64)
+                .bind(json)
+                .bind(&page.etag)
+                .bind(&page.last_modified)
+                .bind(page.fetched_at)
+                .bind(page.max_age)
+                .execute(&pool)
+                .await
+                .map(|_| ())
+            };
+            if let Err(error) = result {
+                tracing::warn!(url = %key, %error, "could not cache a page");
+            }
+        });
+        let mut writes = lock(&self.writes);
+        writes.retain(|handle| !handle.is_finished());
+        writes.push(task);
+    }
+
+    /// Waits until every page write started so far is done.
+    pub async fn flush(&self) {
+        let writes: Vec<_> = std::mem::take(&mut *lock(&self.writes));
+        for write in writes {
+            let _ = write.await;
+        }
     }
 
     /// The core metadata of `file`, checked against its file name.
