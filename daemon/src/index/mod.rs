@@ -287,6 +287,46 @@ impl IndexClient {
         Ok(Arc::new(all))
     }
 
+    /// The files of `name` whose SHA-256 is one of `hashes`, looked up without
+    /// parsing every file name of the project (a hashed lock names its
+    /// files; projects with thousands of wheels need not all be read). The
+    /// index strategy applies as in [`IndexClient::project`].
+    pub async fn files_with_hashes(
+        self: &Arc<Self>,
+        sources: &Sources,
+        name: &PackageName,
+        hashes: &std::collections::BTreeSet<String>,
+        context: &FetchContext,
+    ) -> Result<Vec<IndexedFile>, IndexError> {
+        let mut found = Vec::new();
+        for index in &sources.indexes {
+            let page = self.index_page(index, name, context).await?;
+            let source: Arc<str> = Arc::from(index.to_string());
+            let project_here = !page.files.is_empty();
+            for file in page.files.iter() {
+                if file.sha256.as_ref().is_some_and(|sha| hashes.contains(sha))
+                    && let Some(indexed) = indexed(file, name, &source)
+                {
+                    found.push(indexed);
+                }
+            }
+            if project_here && sources.strategy == IndexStrategy::FirstIndex {
+                break;
+            }
+        }
+        if !sources.find_links.is_empty() {
+            // Local files carry no hashes: take them all, the caller checks.
+            let everything = self.project(sources, name, context).await?;
+            found.extend(
+                everything
+                    .iter()
+                    .filter(|file| file.file.url.starts_with("file:"))
+                    .cloned(),
+            );
+        }
+        Ok(found)
+    }
+
     async fn index_page(self: &Arc<Self>, index: &IndexUrl, name: &PackageName, context: &FetchContext) -> PageResult {
         let url = index
             .url()

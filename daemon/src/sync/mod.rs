@@ -803,8 +803,16 @@ async fn prepare(
             let fetch = &fetch;
             let download_dir = &download_dir;
             chains.push(Box::pin(async move {
-                let files = services.index.project(sources, &locked.name, fetch).await?;
-                let chosen = choose_file(&locked, &files, tags)?;
+                let chosen = if locked.hashes.is_empty() {
+                    let files = services.index.project(sources, &locked.name, fetch).await?;
+                    choose_file(&locked, &files, tags)?
+                } else {
+                    let files = services
+                        .index
+                        .files_with_hashes(sources, &locked.name, &locked.hashes, fetch)
+                        .await?;
+                    choose_file(&locked, &files, tags)?
+                };
                 fetch_into_store(services, fetch, download_dir, tags, locked, chosen).await
             }));
         }
@@ -897,11 +905,17 @@ fn choose_file(
         return Err(SyncError::NoWheel {
             name: locked.name.to_string(),
             version: version.to_string(),
-            detail: ": the index has no files of this version".to_string(),
+            detail: if locked.hashes.is_empty() {
+                ": the index has no files of this version".to_string()
+            } else {
+                ": no file on the index has one of the lock's hashes".to_string()
+            },
         });
     }
+    // A file of unknown hash (a local find-links file) may still be the
+    // one: the download is checked against the lock either way.
     let allowed = |file: &&&crate::index::IndexedFile| {
-        locked.hashes.is_empty() || file.file.sha256.as_ref().is_some_and(|sha| locked.hashes.contains(sha))
+        locked.hashes.is_empty() || file.file.sha256.as_ref().is_none_or(|sha| locked.hashes.contains(sha))
     };
     let best = of_version
         .iter()
