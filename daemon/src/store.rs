@@ -39,6 +39,9 @@ pub struct WheelStore {
     /// Held for the daemon's life: a second daemon pointed at this store
     /// (two homes sharing it by mistake) is refused rather than racing.
     _owner: std::fs::File,
+    /// `sha256 → filename` of every stored wheel, loaded once: a hashed lock
+    /// names hundreds of hashes, and each lookup must not be a query.
+    known: tokio::sync::OnceCell<std::sync::Mutex<std::collections::HashMap<String, String>>>,
     /// One download at a time per file, however many syncs want it.
     fetching: std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
@@ -110,6 +113,7 @@ impl WheelStore {
             store: Arc::new(store),
             pool,
             _owner: owner,
+            known: tokio::sync::OnceCell::new(),
             fetching: std::sync::Mutex::new(std::collections::HashMap::new()),
         })
     }
@@ -127,28 +131,51 @@ impl WheelStore {
     /// A stored wheel with one of `hashes` that `tags` can install, without
     /// asking any index.
     pub async fn find(&self, hashes: &BTreeSet<String>, tags: &Tags) -> Result<Option<Manifest>, WheelStoreError> {
-        for hash in hashes {
-            let row: Option<(String,)> = sqlx::query_as("SELECT filename FROM store_wheels WHERE sha256 = ?")
-                .bind(hash)
-                .fetch_optional(&self.pool)
-                .await?;
-            let Some((filename,)) = row else {
-                continue;
-            };
+        let known = self.known().await?;
+        let candidates: Vec<(String, String)> = {
+            let known = known.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            hashes
+                .iter()
+                .filter_map(|hash| known.get(hash).map(|filename| (hash.clone(), filename.clone())))
+                .collect()
+        };
+        for (hash, filename) in candidates {
             let compatible = WheelFilename::from_str(&filename).is_ok_and(|wheel| tags.compatibility(&wheel).is_some());
             if !compatible {
                 continue;
             }
-            if let Some(manifest) = self.manifest(hash).await? {
+            if let Some(manifest) = self.manifest(&hash).await? {
                 return Ok(Some(manifest));
             }
             // The manifest is gone or damaged: forget the row, fetch again.
-            sqlx::query("DELETE FROM store_wheels WHERE sha256 = ?")
-                .bind(hash)
-                .execute(&self.pool)
-                .await?;
+            self.forget(&hash).await?;
         }
         Ok(None)
+    }
+
+    /// The stored wheels, loaded from SQLite on first use.
+    async fn known(&self) -> Result<&std::sync::Mutex<std::collections::HashMap<String, String>>, WheelStoreError> {
+        self.known
+            .get_or_try_init(|| async {
+                let rows: Vec<(String, String)> = sqlx::query_as("SELECT sha256, filename FROM store_wheels")
+                    .fetch_all(&self.pool)
+                    .await?;
+                Ok::<_, WheelStoreError>(std::sync::Mutex::new(rows.into_iter().collect()))
+            })
+            .await
+    }
+
+    async fn forget(&self, hash: &str) -> Result<(), WheelStoreError> {
+        sqlx::query("DELETE FROM store_wheels WHERE sha256 = ?")
+            .bind(hash)
+            .execute(&self.pool)
+            .await?;
+        self.known()
+            .await?
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .remove(hash);
+        Ok(())
     }
 
     /// The manifest of a stored wheel, checked against its objects.
@@ -195,6 +222,11 @@ impl WheelStore {
         .bind(now)
         .execute(&self.pool)
         .await?;
+        self.known()
+            .await?
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .insert(wheel_sha256.to_string(), filename.to_string());
         Ok(manifest)
     }
 
@@ -330,10 +362,7 @@ impl WheelStore {
             .await?;
         for (sha,) in rows {
             if !keep.contains(&sha) {
-                sqlx::query("DELETE FROM store_wheels WHERE sha256 = ?")
-                    .bind(&sha)
-                    .execute(&self.pool)
-                    .await?;
+                self.forget(&sha).await?;
             }
         }
         Ok(GcOutcome {
@@ -352,10 +381,7 @@ impl WheelStore {
         let mut dropped = 0;
         for (sha,) in rows {
             if self.manifest(&sha).await?.is_none() {
-                sqlx::query("DELETE FROM store_wheels WHERE sha256 = ?")
-                    .bind(&sha)
-                    .execute(&self.pool)
-                    .await?;
+                self.forget(&sha).await?;
                 dropped += 1;
             }
         }

@@ -413,10 +413,12 @@ impl IndexClient {
                 headers.insert(IF_MODIFIED_SINCE, date);
             }
         }
+        let clock = std::time::Instant::now();
         let answer = self
             .http
             .get(&url, headers, MAX_PAGE, &context.settings, &context.counters)
             .await?;
+        let fetch_ms = clock.elapsed().as_millis() as u64;
         let max_age = max_age(&answer.headers);
         let header = |name: reqwest::header::HeaderName| {
             answer
@@ -453,6 +455,13 @@ impl IndexClient {
                     let text = String::from_utf8_lossy(&answer.body);
                     simple::parse_html(&text, &url)?
                 };
+                tracing::debug!(
+                    %url,
+                    bytes = answer.body.len(),
+                    fetch_ms,
+                    parse_ms = clock.elapsed().as_millis() as u64 - fetch_ms,
+                    "page fetched"
+                );
                 Page {
                     found: true,
                     files: Arc::new(files),
