@@ -40,6 +40,10 @@ pub async fn open(path: &Path) -> Result<Pool, DbError> {
         })?
         .filename(path)
         .create_if_missing(true)
+        // Cached index pages are megabytes of JSON; bigger pages write them
+        // with a quarter of the system calls. (Takes effect when the file is
+        // created; an existing database keeps its page size.)
+        .page_size(16 * 1024)
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Normal)
         .busy_timeout(Duration::from_secs(10))

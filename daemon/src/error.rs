@@ -127,7 +127,7 @@ pub fn index_kind(error: &IndexError) -> ErrorKind {
         IndexError::NeedsBuild { .. } => ErrorKind::Unsupported,
         IndexError::HashMismatch { .. } => ErrorKind::Integrity,
         IndexError::Config(_) => ErrorKind::InvalidInput,
-        IndexError::Db(_) => ErrorKind::Internal,
+        IndexError::Db(_) | IndexError::Task(_) => ErrorKind::Internal,
         _ => ErrorKind::Unavailable,
     }
 }

@@ -61,6 +61,10 @@ fn run(args: Args) -> anyhow::Result<()> {
         .context("cannot start the async runtime")?;
     let lock = &lock;
     runtime.block_on(async move {
+        // The TLS library seeds its random generator from CPU jitter on first
+        // use, tens of milliseconds of CPU: spent now, beside start-up, not
+        // in the first request's first download.
+        tokio::task::spawn_blocking(|| aws_lc_rs::rand::fill(&mut [0u8; 16]));
         let exe = std::env::current_exe().context("cannot locate the axled executable")?;
         let build_id =
             axle_proto::handshake::build_id_of(&exe).with_context(|| format!("cannot identify {}", exe.display()))?;
@@ -106,6 +110,9 @@ fn run(args: Args) -> anyhow::Result<()> {
         let reason = server::run(listener, daemon.clone(), shutdown_signal()).await?;
         // Cached pages still being written are kept.
         daemon.index.flush().await;
+        if let Err(error) = daemon.store.flush().await {
+            tracing::warn!(%error, "could not record the wheels stored last");
+        }
         drop(socket);
         lifecycle::remove_daemon_info(&location);
         pool.close().await;

@@ -44,6 +44,38 @@ pub struct WheelStore {
     known: tokio::sync::OnceCell<std::sync::Mutex<std::collections::HashMap<String, String>>>,
     /// One download at a time per file, however many syncs want it.
     fetching: std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Wheels unpacked but not yet in `store_wheels`. A row per wheel, each
+    /// in its own write, queued behind the index cache's large page writes
+    /// for SQLite's one write lock: that wait, not the unpacking, was most of
+    /// a cold sync. They are written in one transaction with the install
+    /// records (`record_installs`), or by `flush`. One lost in a crash costs
+    /// a download: the manifest without a row is not trusted or found.
+    unrecorded: std::sync::Mutex<Vec<StoredWheel>>,
+    /// Unpacks at once, about one per core: unpacking is file creation,
+    /// and twenty threads creating files on one filesystem mostly wait for
+    /// each other's locks in the kernel.
+    unpacking: tokio::sync::Semaphore,
+}
+
+/// A `store_wheels` row waiting to be written.
+#[derive(Debug, Clone)]
+struct StoredWheel {
+    sha256: String,
+    filename: String,
+    name: String,
+    version: String,
+    size: i64,
+    unpacked_size: i64,
+    source_url: String,
+    added_at: i64,
+}
+
+/// What a sync installed: a distribution of a venv and its wheel.
+#[derive(Debug, Clone)]
+pub struct InstalledDist {
+    pub name: String,
+    pub version: String,
+    pub wheel_sha256: String,
 }
 
 /// Totals for `axle store stats`.
@@ -115,12 +147,18 @@ impl WheelStore {
             _owner: owner,
             known: tokio::sync::OnceCell::new(),
             fetching: std::sync::Mutex::new(std::collections::HashMap::new()),
+            unrecorded: std::sync::Mutex::new(Vec::new()),
+            unpacking: tokio::sync::Semaphore::new(
+                std::thread::available_parallelism()
+                    .map_or(2, |count| count.get())
+                    .clamp(2, 8),
+            ),
         })
     }
 
     /// The lock that serialises fetching the file `key` (its sha256).
     pub fn fetch_guard(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
-        let mut fetching = self.fetching.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut fetching = lock(&self.fetching);
         fetching.entry(key.to_string()).or_default().clone()
     }
 
@@ -133,7 +171,7 @@ impl WheelStore {
     pub async fn find(&self, hashes: &BTreeSet<String>, tags: &Tags) -> Result<Option<Manifest>, WheelStoreError> {
         let known = self.known().await?;
         let candidates: Vec<(String, String)> = {
-            let known = known.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let known = lock(known);
             hashes
                 .iter()
                 .filter_map(|hash| known.get(hash).map(|filename| (hash.clone(), filename.clone())))
@@ -170,11 +208,8 @@ impl WheelStore {
             .bind(hash)
             .execute(&self.pool)
             .await?;
-        self.known()
-            .await?
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .remove(hash);
+        lock(&self.unrecorded).retain(|wheel| wheel.sha256 != hash);
+        lock(self.known().await?).remove(hash);
         Ok(())
     }
 
@@ -199,34 +234,26 @@ impl WheelStore {
         let store = self.store.clone();
         let (path, sha) = (download.to_path_buf(), wheel_sha256.to_string());
         let size = std::fs::metadata(download).map(|meta| meta.len()).unwrap_or(0);
+        let permit = self.unpacking.acquire().await;
         let result = tokio::task::spawn_blocking(move || store.unpack(&path, &sha))
             .await
             .map_err(|error| WheelStoreError::Task(error.to_string()));
+        drop(permit);
         let _ = std::fs::remove_file(download);
         let manifest = result??;
         let unpacked: u64 = manifest.files.iter().map(|file| file.size).sum();
-        let now = db::now();
-        sqlx::query(
-            "INSERT INTO store_wheels (sha256, filename, name, version, size, unpacked_size, source_url, added_at, last_used_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-             ON CONFLICT (sha256) DO UPDATE SET last_used_at = excluded.last_used_at",
-        )
-        .bind(wheel_sha256)
-        .bind(filename)
-        .bind(&manifest.name)
-        .bind(&manifest.version)
-        .bind(size as i64)
-        .bind(unpacked as i64)
-        .bind(source_url)
-        .bind(now)
-        .bind(now)
-        .execute(&self.pool)
-        .await?;
-        self.known()
-            .await?
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .insert(wheel_sha256.to_string(), filename.to_string());
+        lock(&self.unrecorded).push(StoredWheel {
+            sha256: wheel_sha256.to_string(),
+            filename: filename.to_string(),
+            name: manifest.name.clone(),
+            version: manifest.version.clone(),
+            size: size as i64,
+            unpacked_size: unpacked as i64,
+            source_url: source_url.to_string(),
+            added_at: db::now(),
+        });
+        // Found by the next lookup at once, row or not: the manifest is on disk.
+        lock(self.known().await?).insert(wheel_sha256.to_string(), filename.to_string());
         Ok(manifest)
     }
 
@@ -236,32 +263,72 @@ impl WheelStore {
         self.store.root().join("downloads")
     }
 
-    /// Records that `venv` now has `name` from the wheel `sha256`.
-    pub async fn record_install(
+    /// Records that `venv` now has `installed`, together with the wheels
+    /// unpacked since the last write, in one transaction.
+    pub async fn record_installs(&self, venv: &Path, installed: &[InstalledDist]) -> Result<(), WheelStoreError> {
+        let pending = std::mem::take(&mut *lock(&self.unrecorded));
+        let result = self.write(&pending, venv, installed).await;
+        if result.is_err() {
+            // Tried again by the next write.
+            lock(&self.unrecorded).extend(pending);
+        }
+        result
+    }
+
+    /// Writes the rows of wheels unpacked since the last write.
+    pub async fn flush(&self) -> Result<(), WheelStoreError> {
+        self.record_installs(Path::new(""), &[]).await
+    }
+
+    async fn write(
         &self,
+        added: &[StoredWheel],
         venv: &Path,
-        name: &str,
-        version: &str,
-        sha256: &str,
+        installed: &[InstalledDist],
     ) -> Result<(), WheelStoreError> {
-        let now = db::now();
-        sqlx::query(
-            "INSERT INTO venv_dists (venv, name, version, wheel_sha256, installed_at) VALUES (?, ?, ?, ?, ?)
-             ON CONFLICT (venv, name) DO UPDATE SET version = excluded.version,
-                wheel_sha256 = excluded.wheel_sha256, installed_at = excluded.installed_at",
-        )
-        .bind(venv.to_string_lossy())
-        .bind(name)
-        .bind(version)
-        .bind(sha256)
-        .bind(now)
-        .execute(&self.pool)
-        .await?;
-        sqlx::query("UPDATE store_wheels SET last_used_at = ? WHERE sha256 = ?")
-            .bind(now)
-            .bind(sha256)
-            .execute(&self.pool)
+        if added.is_empty() && installed.is_empty() {
+            return Ok(());
+        }
+        let mut transaction = self.pool.begin().await?;
+        for wheel in added {
+            sqlx::query(
+                "INSERT INTO store_wheels (sha256, filename, name, version, size, unpacked_size, source_url, added_at, last_used_at)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                 ON CONFLICT (sha256) DO UPDATE SET last_used_at = excluded.last_used_at",
+            )
+            .bind(&wheel.sha256)
+            .bind(&wheel.filename)
+            .bind(&wheel.name)
+            .bind(&wheel.version)
+            .bind(wheel.size)
+            .bind(wheel.unpacked_size)
+            .bind(&wheel.source_url)
+            .bind(wheel.added_at)
+            .bind(wheel.added_at)
+            .execute(&mut *transaction)
             .await?;
+        }
+        let now = db::now();
+        for dist in installed {
+            sqlx::query(
+                "INSERT INTO venv_dists (venv, name, version, wheel_sha256, installed_at) VALUES (?, ?, ?, ?, ?)
+                 ON CONFLICT (venv, name) DO UPDATE SET version = excluded.version,
+                    wheel_sha256 = excluded.wheel_sha256, installed_at = excluded.installed_at",
+            )
+            .bind(venv.to_string_lossy())
+            .bind(&dist.name)
+            .bind(&dist.version)
+            .bind(&dist.wheel_sha256)
+            .bind(now)
+            .execute(&mut *transaction)
+            .await?;
+            sqlx::query("UPDATE store_wheels SET last_used_at = ? WHERE sha256 = ?")
+                .bind(now)
+                .bind(&dist.wheel_sha256)
+                .execute(&mut *transaction)
+                .await?;
+        }
+        transaction.commit().await?;
         Ok(())
     }
 
@@ -285,6 +352,7 @@ impl WheelStore {
     }
 
     pub async fn stats(&self) -> Result<StoreStats, WheelStoreError> {
+        self.flush().await?;
         let (wheels,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM store_wheels")
             .fetch_one(&self.pool)
             .await?;
@@ -322,6 +390,7 @@ impl WheelStore {
     /// Drops wheels no existing environment uses and nobody used for
     /// `older_than_days`, then objects no remaining wheel references.
     pub async fn gc(&self, older_than_days: u32, dry_run: bool) -> Result<GcOutcome, WheelStoreError> {
+        self.flush().await?;
         // Environments that were deleted no longer hold their wheels.
         let venvs: Vec<(String,)> = sqlx::query_as("SELECT DISTINCT venv FROM venv_dists")
             .fetch_all(&self.pool)
@@ -399,4 +468,8 @@ impl WheelStore {
         }
         Ok(dropped)
     }
+}
+
+fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }

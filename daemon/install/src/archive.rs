@@ -17,9 +17,10 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fs::File;
-use std::io::{Read, Seek, SeekFrom};
+use std::io::{BufReader, Cursor, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::Arc;
 
 use axle_standards::{FilenameError, Metadata, MetadataError, WheelFilename};
 use zip::ZipArchive;
@@ -216,10 +217,54 @@ pub struct Entry {
     pub executable: bool,
 }
 
+/// Wheels up to this size are read into memory whole: the zip reader's
+/// many small reads and seeks per entry then never reach the kernel.
+const IN_MEMORY_LIMIT: u64 = 128 * 1024 * 1024;
+
+/// A wheel's bytes: in memory (shared by every reader of one wheel), or for
+/// very large wheels the file, read through a buffer.
+#[derive(Debug)]
+pub enum WheelSource {
+    Memory(Cursor<Arc<[u8]>>),
+    File(BufReader<File>),
+}
+
+impl WheelSource {
+    /// Reads `path` (into memory unless it is very large).
+    pub fn open(path: &Path) -> std::io::Result<WheelSource> {
+        let mut file = File::open(path)?;
+        let size = file.metadata()?.len();
+        if size > IN_MEMORY_LIMIT {
+            return Ok(WheelSource::File(BufReader::new(file)));
+        }
+        let mut bytes = Vec::with_capacity(size as usize);
+        file.read_to_end(&mut bytes)?;
+        Ok(WheelSource::Memory(Cursor::new(bytes.into())))
+    }
+}
+
+impl Read for WheelSource {
+    fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            WheelSource::Memory(cursor) => cursor.read(buffer),
+            WheelSource::File(file) => file.read(buffer),
+        }
+    }
+}
+
+impl Seek for WheelSource {
+    fn seek(&mut self, position: SeekFrom) -> std::io::Result<u64> {
+        match self {
+            WheelSource::Memory(cursor) => cursor.seek(position),
+            WheelSource::File(file) => file.seek(position),
+        }
+    }
+}
+
 /// An opened, fully validated wheel.
 pub struct WheelArchive {
     path: PathBuf,
-    zip: ZipArchive<File>,
+    zip: ZipArchive<WheelSource>,
     filename: WheelFilename,
     entries: Vec<Entry>,
     dist_info: String,
@@ -230,6 +275,8 @@ pub struct WheelArchive {
     entry_points: EntryPoints,
     /// Reused by every [`WheelArchive::read_entry`]: wheels hold thousands of small files.
     buffer: Vec<u8>,
+    /// The bytes, when they are in memory: further readers share them.
+    shared: Option<Arc<[u8]>>,
 }
 
 impl std::fmt::Debug for WheelArchive {
@@ -250,16 +297,20 @@ const S_IFLNK: u32 = 0o120_000;
 impl WheelArchive {
     /// Opens and validates the wheel at `path` (whose file name must be a wheel file name).
     pub fn open(path: &Path, limits: Limits) -> Result<WheelArchive, ArchiveError> {
-        let file = File::open(path).map_err(|source| ArchiveError::Io {
+        let source = WheelSource::open(path).map_err(|source| ArchiveError::Io {
             wheel: path.to_path_buf(),
             source,
         })?;
-        WheelArchive::from_file(file, path, limits)
+        WheelArchive::from_source(source, path, limits)
     }
 
-    /// Like [`WheelArchive::open`], on an already open file; `path` names it in errors and
+    /// Like [`WheelArchive::open`], on bytes already read; `path` names it in errors and
     /// gives the wheel file name.
-    pub fn from_file(mut file: File, path: &Path, limits: Limits) -> Result<WheelArchive, ArchiveError> {
+    pub fn from_source(mut file: WheelSource, path: &Path, limits: Limits) -> Result<WheelArchive, ArchiveError> {
+        let shared = match &file {
+            WheelSource::Memory(cursor) => Some(cursor.get_ref().clone()),
+            WheelSource::File(_) => None,
+        };
         let wheel = path.to_path_buf();
         let whole = |problem| ArchiveError::Wheel {
             wheel: wheel.clone(),
@@ -394,6 +445,7 @@ impl WheelArchive {
             record,
             entry_points,
             buffer: vec![0u8; 256 * 1024],
+            shared,
         })
     }
 
@@ -410,6 +462,14 @@ impl WheelArchive {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// A new reader of this wheel's bytes, for another thread.
+    pub fn reopen(&self) -> std::io::Result<WheelSource> {
+        match &self.shared {
+            Some(bytes) => Ok(WheelSource::Memory(Cursor::new(bytes.clone()))),
+            None => Ok(WheelSource::File(BufReader::new(File::open(&self.path)?))),
+        }
     }
 
     pub fn filename(&self) -> &WheelFilename {
@@ -459,7 +519,7 @@ impl WheelArchive {
 
 /// Reads the small metadata files into memory, each within `limit` bytes.
 struct MetadataReader<'a> {
-    zip: &'a mut ZipArchive<File>,
+    zip: &'a mut ZipArchive<WheelSource>,
     wheel: &'a Path,
     entries: &'a [Entry],
     limit: u64,
@@ -504,7 +564,7 @@ impl MetadataReader<'_> {
 
 /// Streams one entry (see [`WheelArchive::read_entry`]).
 fn read_zip_entry<E: From<ArchiveError>>(
-    zip: &mut ZipArchive<File>,
+    zip: &mut ZipArchive<WheelSource>,
     wheel: &Path,
     buffer: &mut [u8],
     entry: &Entry,
@@ -561,7 +621,7 @@ fn zip_error(wheel: &Path, err: ZipError) -> ArchiveError {
 
 /// Checks every entry's name, type and declared size; returns the files and the directories.
 fn scan_entries(
-    zip: &mut ZipArchive<File>,
+    zip: &mut ZipArchive<WheelSource>,
     wheel: &Path,
     limits: &Limits,
 ) -> Result<(Vec<Entry>, HashSet<String>), ArchiveError> {
@@ -764,7 +824,7 @@ fn find_dist_info(
 
 /// The first name the central directory lists twice, read straight from the directory: the
 /// zip crate keeps only one entry per name, so it cannot say which.
-fn duplicate_name(mut file: File, central_directory: u64) -> Option<String> {
+fn duplicate_name(mut file: WheelSource, central_directory: u64) -> Option<String> {
     const SIGNATURE: [u8; 4] = [0x50, 0x4b, 0x01, 0x02];
     file.seek(SeekFrom::Start(central_directory)).ok()?;
     let mut seen = HashSet::new();

@@ -26,7 +26,7 @@ pub mod store;
 pub mod uninstall;
 pub mod wheel;
 
-pub use archive::{ArchiveError, Entry, EntryProblem, Limits, WheelArchive, WheelProblem};
+pub use archive::{ArchiveError, Entry, EntryProblem, Limits, WheelArchive, WheelProblem, WheelSource};
 pub use entry_points::{EntryPoint, EntryPointError, EntryPoints};
 pub use install::{InstallError, InstallOptions, InstalledDist, cleanup_partial, install};
 pub use layout::Layout;

@@ -40,7 +40,7 @@ use std::time::{Duration, SystemTime};
 
 use sha2::{Digest, Sha256};
 
-use crate::archive::{ArchiveError, Entry, EntryProblem, Limits, WheelArchive};
+use crate::archive::{ArchiveError, Entry, EntryProblem, Limits, WheelArchive, WheelSource};
 use crate::durable::{self, TEMP_PREFIX};
 use crate::entry_points::EntryPoints;
 use crate::record::FileHasher;
@@ -272,9 +272,13 @@ impl Store {
                 let handles: Vec<_> = entries
                     .chunks(chunk_size)
                     .map(|chunk| {
-                        let staging_path = &staging_path;
+                        let (staging_path, archive) = (&staging_path, &archive);
                         scope.spawn(move || {
-                            let mut reader = WheelArchive::open(wheel_path, self.limits)?;
+                            let source = archive.reopen().map_err(|source| ArchiveError::Io {
+                                wheel: wheel_path.to_path_buf(),
+                                source,
+                            })?;
+                            let mut reader = WheelArchive::from_source(source, wheel_path, self.limits)?;
                             chunk
                                 .iter()
                                 .map(|(number, entry)| self.stage_numbered(&mut reader, *number, entry, staging_path))
@@ -360,8 +364,11 @@ impl Store {
             wheel: wheel_path.to_path_buf(),
             source,
         };
-        let mut file = File::open(wheel_path).map_err(io)?;
-        let actual = hash_reader(&mut file).map_err(io)?;
+        let mut source = WheelSource::open(wheel_path).map_err(io)?;
+        let actual = match &source {
+            WheelSource::Memory(bytes) => hex::encode(Sha256::digest(bytes.get_ref())),
+            WheelSource::File(_) => hash_reader(&mut source).map_err(io)?,
+        };
         if actual != wheel_sha256 {
             return Err(StoreError::WheelHashMismatch {
                 wheel: wheel_path.to_path_buf(),
@@ -369,8 +376,8 @@ impl Store {
                 actual,
             });
         }
-        file.seek(SeekFrom::Start(0)).map_err(io)?;
-        Ok(WheelArchive::from_file(file, wheel_path, self.limits)?)
+        source.seek(SeekFrom::Start(0)).map_err(io)?;
+        Ok(WheelArchive::from_source(source, wheel_path, self.limits)?)
     }
 
     /// Streams one entry, verifying it against RECORD, into `temp` (read-only, as objects are).

@@ -39,6 +39,9 @@ use http::Http;
 
 /// Largest project page we read (a hostile index cannot exhaust memory).
 const MAX_PAGE: u64 = 128 * 1024 * 1024;
+/// Pages up to this size are parsed where they arrive; bigger ones on a
+/// blocking thread.
+const INLINE_PARSE_LIMIT: usize = 256 * 1024;
 /// Largest PEP 658 metadata file we read.
 const MAX_METADATA: u64 = 16 * 1024 * 1024;
 
@@ -72,6 +75,8 @@ pub enum IndexError {
     Io { path: String, reason: String },
     #[error("the index cache failed: {0}")]
     Db(String),
+    #[error("an index task stopped unexpectedly: {0}")]
+    Task(String),
 }
 
 impl From<sqlx::Error> for IndexError {
@@ -449,15 +454,29 @@ impl IndexClient {
             }
             status if status.is_success() => {
                 let content_type = header(reqwest::header::CONTENT_TYPE).unwrap_or_default();
-                let files = if content_type.starts_with("application/vnd.pypi.simple.v1+json") {
-                    simple::parse_json(&answer.body, &url)?
-                } else {
-                    let text = String::from_utf8_lossy(&answer.body);
-                    simple::parse_html(&text, &url)?
+                let json = content_type.starts_with("application/vnd.pypi.simple.v1+json");
+                let parse = move |body: &[u8], url: &Url| {
+                    if json {
+                        simple::parse_json(body, url)
+                    } else {
+                        simple::parse_html(&String::from_utf8_lossy(body), url)
+                    }
                 };
+                // A big project's page (megabytes of JSON) takes a runtime
+                // thread for a quarter second: on a small machine that stalls
+                // every download and unpack waiting to be woken.
+                let files = if answer.body.len() > INLINE_PARSE_LIMIT {
+                    let (body, page_url) = (answer.body, url.clone());
+                    tokio::task::spawn_blocking(move || parse(&body, &page_url).map(|files| (files, body.len())))
+                        .await
+                        .map_err(|error| IndexError::Task(error.to_string()))??
+                } else {
+                    (parse(&answer.body, &url)?, answer.body.len())
+                };
+                let (files, bytes) = files;
                 tracing::debug!(
                     %url,
-                    bytes = answer.body.len(),
+                    bytes,
                     fetch_ms,
                     parse_ms = clock.elapsed().as_millis() as u64 - fetch_ms,
                     "page fetched"

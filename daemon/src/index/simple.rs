@@ -48,31 +48,16 @@ pub fn parse_json(body: &[u8], page_url: &Url) -> Result<Vec<DistFile>, PageErro
         hashes: std::collections::BTreeMap<String, String>,
         #[serde(rename = "requires-python")]
         requires_python: Option<String>,
-        #[serde(default)]
-        yanked: Yanked,
+        #[serde(default, deserialize_with = "yanked")]
+        yanked: Option<String>,
         #[serde(rename = "upload-time")]
         upload_time: Option<String>,
         size: Option<u64>,
-        #[serde(rename = "core-metadata")]
-        core_metadata: Option<MetadataField>,
-        #[serde(rename = "dist-info-metadata")]
-        dist_info_metadata: Option<MetadataField>,
+        #[serde(rename = "core-metadata", default, deserialize_with = "core_metadata")]
+        core_metadata: Option<Option<MetadataFile>>,
+        #[serde(rename = "dist-info-metadata", default, deserialize_with = "core_metadata")]
+        dist_info_metadata: Option<Option<MetadataFile>>,
     }
-    #[derive(serde::Deserialize, Default)]
-    #[serde(untagged)]
-    enum Yanked {
-        #[default]
-        No,
-        Flag(bool),
-        Reason(String),
-    }
-    #[derive(serde::Deserialize)]
-    #[serde(untagged)]
-    enum MetadataField {
-        Flag(bool),
-        Hashes(std::collections::BTreeMap<String, String>),
-    }
-
     let page: Page = serde_json::from_slice(body).map_err(|error| PageError {
         url: page_url.to_string(),
         reason: error.to_string(),
@@ -82,19 +67,9 @@ pub fn parse_json(body: &[u8], page_url: &Url) -> Result<Vec<DistFile>, PageErro
         let Some(url) = absolute(page_url, &file.url) else {
             continue;
         };
-        let yanked = match file.yanked {
-            Yanked::No | Yanked::Flag(false) => None,
-            Yanked::Flag(true) => Some(String::new()),
-            Yanked::Reason(reason) => Some(reason),
-        };
+        let yanked = file.yanked;
         // PEP 714 renamed the key; older servers still send the old one.
-        let core_metadata = match file.core_metadata.or(file.dist_info_metadata) {
-            None | Some(MetadataField::Flag(false)) => None,
-            Some(MetadataField::Flag(true)) => Some(MetadataFile { sha256: None }),
-            Some(MetadataField::Hashes(hashes)) => Some(MetadataFile {
-                sha256: hashes.get("sha256").map(|hash| hash.to_ascii_lowercase()),
-            }),
-        };
+        let core_metadata = file.core_metadata.or(file.dist_info_metadata).flatten();
         files.push(DistFile {
             filename: file.filename,
             url,
@@ -107,6 +82,57 @@ pub fn parse_json(body: &[u8], page_url: &Url) -> Result<Vec<DistFile>, PageErro
         });
     }
     Ok(files)
+}
+
+/// `yanked`: `false`, `true` (yanked without a reason, `Some("")`) or the
+/// reason. Read by a visitor rather than an untagged enum, which builds an
+/// error for every variant it rules out: thousands of files per page.
+fn yanked<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+    struct Visitor;
+    impl<'de> serde::de::Visitor<'de> for Visitor {
+        type Value = Option<String>;
+        fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+            formatter.write_str("a boolean or a reason")
+        }
+        fn visit_bool<E: serde::de::Error>(self, yanked: bool) -> Result<Self::Value, E> {
+            Ok(yanked.then(String::new))
+        }
+        fn visit_str<E: serde::de::Error>(self, reason: &str) -> Result<Self::Value, E> {
+            Ok(Some(reason.to_string()))
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+    }
+    deserializer.deserialize_any(Visitor)
+}
+
+/// `core-metadata` (PEP 714) or `dist-info-metadata` (PEP 658): `false`,
+/// `true`, or a map of hashes. `Some(None)` when the file has none.
+fn core_metadata<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Option<MetadataFile>>, D::Error> {
+    struct Visitor;
+    impl<'de> serde::de::Visitor<'de> for Visitor {
+        type Value = Option<Option<MetadataFile>>;
+        fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+            formatter.write_str("a boolean or a map of hashes")
+        }
+        fn visit_bool<E: serde::de::Error>(self, present: bool) -> Result<Self::Value, E> {
+            Ok(Some(present.then_some(MetadataFile { sha256: None })))
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut sha256 = None;
+            while let Some((algorithm, digest)) = map.next_entry::<String, String>()? {
+                if algorithm == "sha256" {
+                    sha256 = Some(digest.to_ascii_lowercase());
+                }
+            }
+            Ok(Some(Some(MetadataFile { sha256 })))
+        }
+    }
+    deserializer.deserialize_any(Visitor)
 }
 
 /// Parses a PEP 503 HTML page (or a find-links page) fetched from `page_url`.
@@ -196,6 +222,11 @@ pub fn file_link(mut url: Url) -> (Url, String, Option<String>) {
 
 /// `href` resolved against `base`, with any credentials removed.
 fn absolute(base: &Url, href: &str) -> Option<String> {
+    // Big projects list thousands of files; most indexes give each as an
+    // absolute URL already in the form the URL parser would produce.
+    if is_canonical_absolute(href) {
+        return Some(href.to_string());
+    }
     let mut url = base.join(href).ok()?;
     if !matches!(url.scheme(), "http" | "https" | "file") {
         return None;
@@ -203,6 +234,35 @@ fn absolute(base: &Url, href: &str) -> Option<String> {
     let _ = url.set_username("");
     let _ = url.set_password(None);
     Some(url.to_string())
+}
+
+/// Whether `href` is an `http(s)` URL that parsing would leave unchanged and
+/// that carries no credentials: a lower-case host without a port, a
+/// non-empty path without dot segments or empty segments, and only
+/// characters that need no escaping (no `%`, so no escaped dots either).
+fn is_canonical_absolute(href: &str) -> bool {
+    let Some(rest) = href.strip_prefix("https://").or_else(|| href.strip_prefix("http://")) else {
+        return false;
+    };
+    let Some((host, path)) = rest.split_once('/') else {
+        return false;
+    };
+    let host_ok = !host.is_empty()
+        && !host.starts_with('.')
+        && !host.ends_with('.')
+        && !host.contains("..")
+        && host
+            .bytes()
+            .all(|byte| matches!(byte, b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.'));
+    let chars_ok = path
+        .bytes()
+        .all(|byte| byte.is_ascii_alphanumeric() || b"-._~/:#=+?&".contains(&byte));
+    let path = path.split(['?', '#']).next().unwrap_or_default();
+    let segments_ok = path.split('/').enumerate().all(|(at, segment)| {
+        // The last segment may be empty (a trailing slash); no other may.
+        !matches!(segment, "." | "..") && (!segment.is_empty() || at == path.matches('/').count())
+    });
+    host_ok && chars_ok && segments_ok
 }
 
 fn percent_decode(text: &str) -> String {
@@ -229,6 +289,36 @@ fn percent_decode(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn canonical_absolute_urls_are_taken_as_they_are_and_others_are_parsed() {
+        let base = Url::parse("https://user:secret@index.example/simple/pkg/").expect("base");
+        for href in [
+            "https://files.example/packages/ab/cd/pkg-1.0-py3-none-any.whl#sha256=00ff",
+            "http://files.example/pkg-1.0.tar.gz",
+            "https://Files.Example/pkg-1.0.tar.gz",
+            "https://files.example:443/pkg-1.0.tar.gz",
+            "https://files.example",
+            "https://files.example/a/../pkg.whl",
+            "https://files.example/a/./pkg.whl",
+            "https://files.example//pkg.whl",
+            "https://files.example/a/%2e%2e/pkg.whl",
+            "https://files.example/pkg%201.whl",
+            "https://files.example/pkg 1.whl",
+            "https://u:p@files.example/pkg.whl",
+            "../../packages/pkg-1.0-py3-none-any.whl",
+            "/packages/pkg.whl",
+        ] {
+            let mut parsed = base.join(href).expect(href);
+            let _ = parsed.set_username("");
+            let _ = parsed.set_password(None);
+            assert_eq!(absolute(&base, href).as_deref(), Some(parsed.as_str()), "{href}");
+        }
+        assert!(is_canonical_absolute(
+            "https://files.example/packages/ab/pkg-1.0-py3-none-any.whl"
+        ));
+        assert!(!is_canonical_absolute("https://u:p@files.example/pkg.whl"));
+    }
 
     fn page() -> Url {
         Url::parse("http://127.0.0.1:8000/simple/demo/").unwrap()

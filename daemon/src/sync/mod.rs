@@ -290,6 +290,7 @@ pub async fn sync(
     }
     let mut done = 0;
     let mut first_error = None;
+    let mut recorded = Vec::with_capacity(tasks.len());
     for task in tasks {
         let (locked, manifest, result) = task.await.map_err(|error| SyncError::Task(error.to_string()))?;
         done += 1;
@@ -304,10 +305,11 @@ pub async fn sync(
                     fallback_reported = true;
                     reporter.notice(NoticeLevel::Warning, fallback_text(fallback));
                 }
-                services
-                    .store
-                    .record_install(&venv_root, &manifest.name, &manifest.version, &manifest.wheel_sha256)
-                    .await?;
+                recorded.push(crate::store::InstalledDist {
+                    name: manifest.name.clone(),
+                    version: manifest.version.clone(),
+                    wheel_sha256: manifest.wheel_sha256.clone(),
+                });
             }
             Err(source) => {
                 first_error.get_or_insert(SyncError::Install {
@@ -317,6 +319,8 @@ pub async fn sync(
             }
         }
     }
+    // What did install is recorded even when something else failed.
+    services.store.record_installs(&venv_root, &recorded).await?;
     if let Some(error) = first_error {
         return Err(error);
     }
