@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Times axle beside its peers on the same inputs, in one run, and prints ratios.
 
-Usage: python3 bench/bench.py [venv] [lock] [sync] [--runs N] [--sets DIR]
+Usage: python3 bench/bench.py [venv] [lock] [sync] [--runs N] [--sets DIR] [--settle SECONDS]
 
 Whole processes are timed, as a user or a script sees them. axle runs with a
 warm daemon (started before timing) unless a case says otherwise. Peers are
@@ -233,7 +233,7 @@ def du_bytes(paths):
     return int(result.stdout.strip().splitlines()[-1].split()[0])
 
 
-def bench_sync(axle, python, runs, env, workdir, sets):
+def bench_sync(axle, python, runs, env, workdir, sets, settle=0.0):
     """Cold (empty store), warm (new venv, full store) and no-op syncs, and
     the disk ten venvs of one lock take."""
     uv = find_peer("uv", "AXLE_BENCH_UV")
@@ -253,38 +253,45 @@ def bench_sync(axle, python, runs, env, workdir, sets):
             command = [python, "-m", "venv", str(path)] + ([] if with_pip else ["--without-pip"])
             subprocess.run(command, check=True)
 
-        # axle: cold = a new AXLE_HOME each run (daemon up, store empty).
-        timings = []
-        for i in range(min(runs, 3)):
-            cold_env = dict(env)
-            cold_env["AXLE_HOME"] = str(workdir / f"axle-sync-cold-{name}-{i}")
-            subprocess.run([axle, "daemon", "start"], env=cold_env, check=True, stdout=subprocess.DEVNULL)
-            venv = project / "venv-axle"
-            fresh_venv(venv)
-            start = time.perf_counter()
-            subprocess.run([axle, "-q", "sync", "--venv", str(venv), str(lock)], env=cold_env, cwd=project, check=True)
-            timings.append(time.perf_counter() - start)
-            subprocess.run([axle, "daemon", "stop"], env=cold_env, stdout=subprocess.DEVNULL)
-        rows["cold"].append(("axle sync (empty store)", statistics.median(timings), timings))
-
         venv = project / "venv-axle"
         uvenv = project / "venv-uv"
         axle_sync = [axle, "-q", "sync", "--venv", str(venv), str(lock)]
         warm_cache = workdir / f"uv-sync-cold-{name}-0"
         uv_sync = [uv, "pip", "sync", "-q", "--cache-dir", str(warm_cache), "--python", str(uvenv / "bin/python"),
                    str(lock)]
-        if uv:
-            timings = []
-            for i in range(min(runs, 3)):
-                fresh_venv(uvenv)
+
+        # Cold: an empty store/cache and a new venv at a new path every run
+        # (nothing deleted just before: on some filesystems creating files
+        # right after deleting thousands is several times slower), the two
+        # tools taking turns, each after `settle` seconds of quiet.
+        cold_axle, cold_uv = [], []
+        for i in range(min(runs, 3)):
+            cold_env = dict(env)
+            cold_env["AXLE_HOME"] = str(workdir / f"axle-sync-cold-{name}-{i}")
+            subprocess.run([axle, "daemon", "start"], env=cold_env, check=True, stdout=subprocess.DEVNULL)
+            cold_venv = project / f"venv-axle-cold-{i}"
+            fresh_venv(cold_venv)
+            time.sleep(settle)
+            start = time.perf_counter()
+            subprocess.run([axle, "-q", "sync", "--venv", str(cold_venv), str(lock)], env=cold_env, cwd=project,
+                           check=True)
+            cold_axle.append(time.perf_counter() - start)
+            subprocess.run([axle, "daemon", "stop"], env=cold_env, stdout=subprocess.DEVNULL)
+            if uv:
+                cold_venv = project / f"venv-uv-cold-{i}"
+                fresh_venv(cold_venv)
                 cache = workdir / f"uv-sync-cold-{name}-{i}"
+                time.sleep(settle)
                 start = time.perf_counter()
-                subprocess.run([uv, "pip", "sync", "-q", "--cache-dir", str(cache), "--python", str(uvenv / "bin/python"),
-                                str(lock)], env=env, cwd=project, check=True)
-                timings.append(time.perf_counter() - start)
-            rows["cold"].append(("uv pip sync (empty cache)", statistics.median(timings), timings))
+                subprocess.run([uv, "pip", "sync", "-q", "--cache-dir", str(cache), "--python",
+                                str(cold_venv / "bin/python"), str(lock)], env=env, cwd=project, check=True)
+                cold_uv.append(time.perf_counter() - start)
+        rows["cold"].append(("axle sync (empty store)", statistics.median(cold_axle), cold_axle))
+        if uv:
+            rows["cold"].append(("uv pip sync (empty cache)", statistics.median(cold_uv), cold_uv))
 
         # Fill the store of the bench's own daemon (locking fetched metadata only).
+        fresh_venv(venv)
         subprocess.run(axle_sync, env=env, cwd=project, check=True)
         warm_cases = [("axle sync (new venv, full store)", axle_sync, lambda: fresh_venv(venv))]
         if uv:
@@ -355,6 +362,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("cases", nargs="*", default=["venv"])
     parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--settle", type=float, default=0.0,
+                        help="seconds of quiet before each cold sync (35 lets ext4 forget recent deletions)")
     parser.add_argument("--python", default=None, help="interpreter for the environments (default: python3's base)")
     parser.add_argument("--sets", default=None, help="directory of NAME.in sets (default: ../shared/bench-sets)")
     args = parser.parse_args()
@@ -379,7 +388,7 @@ def main():
                 elif case == "lock":
                     bench_lock(axle, python, args.runs, env, workdir, sets_dir(args))
                 elif case == "sync":
-                    bench_sync(axle, python, args.runs, env, workdir, sets_dir(args))
+                    bench_sync(axle, python, args.runs, env, workdir, sets_dir(args), args.settle)
                 else:
                     raise SystemExit(f"unknown case {case}")
         finally:

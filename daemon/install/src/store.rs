@@ -271,9 +271,16 @@ impl Store {
             let outcomes: Vec<Result<Vec<StagedEntry>, StoreError>> = std::thread::scope(|scope| {
                 let handles: Vec<_> = entries
                     .chunks(chunk_size)
-                    .map(|chunk| {
+                    .enumerate()
+                    .map(|(thread, chunk)| {
                         let (staging_path, archive) = (&staging_path, &archive);
                         scope.spawn(move || {
+                            // A directory per thread: file creation holds
+                            // the directory's lock, and threads sharing one
+                            // would mostly wait for each other.
+                            let staging_path = staging_path.join(format!("t{thread}"));
+                            fs::create_dir(&staging_path).map_err(io_error("create", &staging_path))?;
+                            let staging_path = &staging_path;
                             let source = archive.reopen().map_err(|source| ArchiveError::Io {
                                 wheel: wheel_path.to_path_buf(),
                                 source,

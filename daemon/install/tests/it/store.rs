@@ -7,7 +7,7 @@ use std::os::unix::fs::PermissionsExt;
 use axle_e2e::wheel::{WheelBuilder, sha256_hex};
 use axle_install::{StoreError, StoredObject};
 
-use crate::common::{Env, demo_wheel};
+use crate::common::{Env, demo_builder, demo_wheel};
 
 fn objects(env: &Env) -> Vec<StoredObject> {
     env.store.objects().unwrap().map(Result::unwrap).collect()
@@ -53,6 +53,40 @@ fn unpacks_every_file_into_read_only_objects_and_a_manifest() {
 
     assert_eq!(env.store.manifest(&wheel.sha256).unwrap(), Some(manifest));
     assert_eq!(env.store.manifests().unwrap(), std::slice::from_ref(&wheel.sha256));
+    env.assert_no_temp_files();
+}
+
+#[test]
+fn large_wheels_unpacked_by_several_threads_are_complete_and_clean() {
+    // Enough files that unpacking is split between threads, some identical
+    // (one object each) and some in the same chunk as their duplicates.
+    let mut builder = demo_builder("2.0");
+    for number in 0..600 {
+        builder = builder.file(
+            &format!("demo_pkg/many/m{number}.py"),
+            format!("VALUE = {}\n", number % 450),
+        );
+    }
+    let env = Env::new();
+    let wheel = builder.build();
+    let manifest = env.unpack(&wheel);
+
+    let many: Vec<_> = manifest
+        .files
+        .iter()
+        .filter(|file| file.path.starts_with("demo_pkg/many/"))
+        .collect();
+    assert_eq!(many.len(), 600);
+    for file in &manifest.files {
+        let content = fs::read(env.store.object_path(&file.sha256, file.executable).unwrap()).unwrap();
+        assert_eq!(sha256_hex(&content), file.sha256, "{}", file.path);
+    }
+    let distinct: HashSet<&str> = many.iter().map(|file| file.sha256.as_str()).collect();
+    assert_eq!(distinct.len(), 450);
+    // The manifest lists files in the archive's order, whatever thread staged them.
+    let order: Vec<String> = many.iter().map(|file| file.path.clone()).collect();
+    let expected: Vec<String> = (0..600).map(|number| format!("demo_pkg/many/m{number}.py")).collect();
+    assert_eq!(order, expected);
     env.assert_no_temp_files();
 }
 
