@@ -197,7 +197,9 @@ async fn connect(socket: &Path) -> Option<Client> {
     let stream = tokio::net::UnixStream::connect(socket).await.ok()?;
     let first = std::sync::Mutex::new(Some(stream));
     let path = socket.to_path_buf();
-    let channel = Endpoint::from_static("http://axled.invalid")
+    // The URI only fills the request's authority: the connector below
+    // always dials the socket.
+    let channel = Endpoint::from_static("http://127.0.0.1")
         .connect_with_connector(tower::service_fn(move |_: Uri| {
             let ready = first.lock().ok().and_then(|mut slot| slot.take());
             let path = path.clone();

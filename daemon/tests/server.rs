@@ -15,7 +15,7 @@ use tonic::transport::{Endpoint, Uri};
 
 async fn client(socket: &Path) -> AxleClient<tonic::transport::Channel> {
     let socket = socket.to_path_buf();
-    let channel = Endpoint::from_static("http://test.invalid")
+    let channel = Endpoint::from_static("http://127.0.0.1")
         .connect_with_connector(tower::service_fn(move |_: Uri| {
             let socket = socket.clone();
             async move { Ok::<_, std::io::Error>(TokioIo::new(tokio::net::UnixStream::connect(socket).await?)) }

@@ -465,7 +465,7 @@ mod tests {
             cli,
             files,
             strategy: IndexStrategy::FirstIndex,
-            pip_default: Some("http://default.example.com/simple/"),
+            pip_default: Some("http://127.0.0.1:8002/simple/"),
             site_prefix: None,
         }
         .resolve()
@@ -477,15 +477,15 @@ mod tests {
 
     #[test]
     fn credentials_are_kept_apart_and_never_shown() {
-        let url = IndexUrl::parse("https://user:p%40ss@example.com/simple").unwrap();
-        assert_eq!(url.to_string(), "https://example.com/simple/");
-        assert_eq!(format!("{url:?}"), "IndexUrl(https://example.com/simple/)");
+        let url = IndexUrl::parse("https://user:p%40ss@127.0.0.1/simple").unwrap();
+        assert_eq!(url.to_string(), "https://127.0.0.1/simple/");
+        assert_eq!(format!("{url:?}"), "IndexUrl(https://127.0.0.1/simple/)");
         let credentials = url.credentials().unwrap();
         assert_eq!(credentials.username, "user");
         assert_eq!(credentials.password.as_deref(), Some("p@ss"));
         assert_eq!(format!("{credentials:?}"), "Credentials(****)");
-        assert_eq!(redact_text("https://u:secret@host/x"), "https://host/x");
-        let error = IndexUrl::parse("ftp://u:secret@host/").unwrap_err().to_string();
+        assert_eq!(redact_text("https://u:secret@127.0.0.1/x"), "https://127.0.0.1/x");
+        let error = IndexUrl::parse("ftp://u:secret@127.0.0.1/").unwrap_err().to_string();
         assert!(!error.contains("secret"), "{error}");
     }
 
@@ -496,7 +496,7 @@ mod tests {
         std::fs::create_dir_all(&pip_dir).unwrap();
         std::fs::write(
             pip_dir.join("pip.conf"),
-            "[global]\nindex-url = http://config.example.com/simple\nextra-index-url =\n    http://extra1.example.com/simple\n    http://extra2.example.com/simple\n[install]\nfind-links = /wheels\n",
+            "[global]\nindex-url = http://127.0.0.1:8003/simple\nextra-index-url =\n    http://127.0.0.1:8004/simple\n    http://127.0.0.1:8005/simple\n[install]\nfind-links = /wheels\n",
         )
         .unwrap();
 
@@ -506,9 +506,9 @@ mod tests {
         assert_eq!(
             urls(&sources),
             [
-                "http://config.example.com/simple/",
-                "http://extra1.example.com/simple/",
-                "http://extra2.example.com/simple/"
+                "http://127.0.0.1:8003/simple/",
+                "http://127.0.0.1:8004/simple/",
+                "http://127.0.0.1:8005/simple/"
             ]
         );
         assert_eq!(sources.find_links, [FindLinks::Directory("/wheels".into())]);
@@ -517,15 +517,15 @@ mod tests {
         let with_env = invocation(
             home.path(),
             &[
-                ("PIP_INDEX_URL", "http://env.example.com/simple/"),
-                ("PIP_EXTRA_INDEX_URL", "http://envextra.example.com/simple/"),
+                ("PIP_INDEX_URL", "http://127.0.0.1:8006/simple/"),
+                ("PIP_EXTRA_INDEX_URL", "http://127.0.0.1:8007/simple/"),
                 ("PIP_FIND_LINKS", "rel-wheels"),
             ],
         );
         let sources = resolve(&with_env, &none, &[]).unwrap();
         assert_eq!(
             urls(&sources),
-            ["http://env.example.com/simple/", "http://envextra.example.com/simple/"]
+            ["http://127.0.0.1:8006/simple/", "http://127.0.0.1:8007/simple/"]
         );
         assert_eq!(
             sources.find_links,
@@ -533,26 +533,26 @@ mod tests {
         );
 
         let cli = IndexSettings {
-            index_url: Some("http://cli.example.com/simple/".into()),
-            extra_index_urls: vec!["http://cliextra.example.com/simple/".into()],
+            index_url: Some("http://127.0.0.1:8008/simple/".into()),
+            extra_index_urls: vec!["http://127.0.0.1:8009/simple/".into()],
             ..IndexSettings::default()
         };
         let sources = resolve(&with_env, &cli, &[]).unwrap();
         assert_eq!(
             urls(&sources),
             [
-                "http://cli.example.com/simple/",
-                "http://envextra.example.com/simple/",
-                "http://cliextra.example.com/simple/"
+                "http://127.0.0.1:8008/simple/",
+                "http://127.0.0.1:8007/simple/",
+                "http://127.0.0.1:8009/simple/"
             ]
         );
 
         let file = IndexSettings {
-            index_url: Some("http://file.example.com/simple/".into()),
+            index_url: Some("http://127.0.0.1:8010/simple/".into()),
             ..IndexSettings::default()
         };
         let sources = resolve(&with_env, &cli, &[file]).unwrap();
-        assert_eq!(sources.indexes[0].to_string(), "http://file.example.com/simple/");
+        assert_eq!(sources.indexes[0].to_string(), "http://127.0.0.1:8010/simple/");
 
         let no_index = IndexSettings {
             no_index: true,
@@ -567,7 +567,7 @@ mod tests {
         let home = tempfile::tempdir().unwrap();
         let plain = invocation(home.path(), &[]);
         let sources = resolve(&plain, &IndexSettings::default(), &[]).unwrap();
-        assert_eq!(urls(&sources), ["http://default.example.com/simple/"]);
+        assert_eq!(urls(&sources), ["http://127.0.0.1:8002/simple/"]);
         assert!(sources.index_is_default);
         let error = SourceLayers {
             invocation: &plain,
@@ -589,7 +589,7 @@ mod tests {
         std::fs::create_dir_all(&pip_dir).unwrap();
         std::fs::write(
             pip_dir.join("pip.conf"),
-            "[global]\nindex-url = http://user.example.com/simple\n",
+            "[global]\nindex-url = http://127.0.0.1:8011/simple\n",
         )
         .unwrap();
         let env_file = home.path().join("env.conf");

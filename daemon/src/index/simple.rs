@@ -292,20 +292,20 @@ mod tests {
 
     #[test]
     fn canonical_absolute_urls_are_taken_as_they_are_and_others_are_parsed() {
-        let base = Url::parse("https://user:secret@index.example/simple/pkg/").expect("base");
+        let base = Url::parse("https://user:secret@127.0.0.1:8000/simple/pkg/").expect("base");
         for href in [
-            "https://files.example/packages/ab/cd/pkg-1.0-py3-none-any.whl#sha256=00ff",
-            "http://files.example/pkg-1.0.tar.gz",
-            "https://Files.Example/pkg-1.0.tar.gz",
-            "https://files.example:443/pkg-1.0.tar.gz",
-            "https://files.example",
-            "https://files.example/a/../pkg.whl",
-            "https://files.example/a/./pkg.whl",
-            "https://files.example//pkg.whl",
-            "https://files.example/a/%2e%2e/pkg.whl",
-            "https://files.example/pkg%201.whl",
-            "https://files.example/pkg 1.whl",
-            "https://u:p@files.example/pkg.whl",
+            "https://127.0.0.1/packages/ab/cd/pkg-1.0-py3-none-any.whl#sha256=00ff",
+            "http://127.0.0.1/pkg-1.0.tar.gz",
+            "HTTPS://127.0.0.1/pkg-1.0.tar.gz",
+            "https://127.0.0.1:443/pkg-1.0.tar.gz",
+            "https://127.0.0.1",
+            "https://127.0.0.1/a/../pkg.whl",
+            "https://127.0.0.1/a/./pkg.whl",
+            "https://127.0.0.1//pkg.whl",
+            "https://127.0.0.1/a/%2e%2e/pkg.whl",
+            "https://127.0.0.1/pkg%201.whl",
+            "https://127.0.0.1/pkg 1.whl",
+            "https://u:p@127.0.0.1/pkg.whl",
             "../../packages/pkg-1.0-py3-none-any.whl",
             "/packages/pkg.whl",
         ] {
@@ -315,9 +315,9 @@ mod tests {
             assert_eq!(absolute(&base, href).as_deref(), Some(parsed.as_str()), "{href}");
         }
         assert!(is_canonical_absolute(
-            "https://files.example/packages/ab/pkg-1.0-py3-none-any.whl"
+            "https://127.0.0.1/packages/ab/pkg-1.0-py3-none-any.whl"
         ));
-        assert!(!is_canonical_absolute("https://u:p@files.example/pkg.whl"));
+        assert!(!is_canonical_absolute("https://u:p@127.0.0.1/pkg.whl"));
     }
 
     fn page() -> Url {

@@ -240,7 +240,7 @@ mod tests {
 
     #[test]
     fn finds_referenced_variables() {
-        let names = referenced_variables(b"-i https://${USER}:${TOKEN}@example.com/simple\nfoo\n${TOKEN}\n");
+        let names = referenced_variables(b"-i https://${USER}:${TOKEN}@127.0.0.1/simple\nfoo\n${TOKEN}\n");
         assert_eq!(names, ["TOKEN", "USER"]);
     }
 }

@@ -226,13 +226,13 @@ marker = "python_version >= '3.8'"
 [[packages.wheels]]
 name = "attrs-25.1.0-py3-none-any.whl"
 upload-time = 2025-01-25T11:30:10.164985+00:00
-url = "https://example.com/attrs-25.1.0-py3-none-any.whl"
+url = "https://127.0.0.1/attrs-25.1.0-py3-none-any.whl"
 size = 63152
 hashes = {sha256 = "C75A69E28A550A7E93789579C22AA26B0F5B83B75DC4E08FE092980051E1090A"}
 
 [packages.sdist]
 name = "attrs-25.1.0.tar.gz"
-url = "https://example.com/attrs-25.1.0.tar.gz"
+url = "https://127.0.0.1/attrs-25.1.0.tar.gz"
 hashes = {sha256 = "aa"}
 "#;
         let packages = parse("pylock.toml", text).unwrap();

@@ -241,7 +241,7 @@ mod tests {
 
     #[test]
     fn reads_pins_of_a_pip_compile_file() {
-        let text = "#\n# header\n#\n--index-url http://127.0.0.1/simple/\n\nblack==24.1.0 \\\n    --hash=sha256:aa \\\n    --hash=sha256:bb\n    # via -r requirements.in\nrequests[socks]==2.31.0 ; python_version >= \"3.8\"\n    # via -r requirements.in\nfoo @ https://example.com/foo-1.0-py3-none-any.whl\n\n# The following packages are considered to be unsafe in a requirements file:\n# setuptools\n";
+        let text = "#\n# header\n#\n--index-url http://127.0.0.1/simple/\n\nblack==24.1.0 \\\n    --hash=sha256:aa \\\n    --hash=sha256:bb\n    # via -r requirements.in\nrequests[socks]==2.31.0 ; python_version >= \"3.8\"\n    # via -r requirements.in\nfoo @ https://127.0.0.1/foo-1.0-py3-none-any.whl\n\n# The following packages are considered to be unsafe in a requirements file:\n# setuptools\n";
         let pins: Vec<String> = read_pins(text)
             .into_iter()
             .map(|(name, version)| format!("{name}=={version}"))

@@ -273,11 +273,11 @@ mod tests {
         assert_eq!(specs.to_string(), ">=1");
         assert!(evaluate(&req.marker, &linux_cp311().to_environment().unwrap(), &[]));
 
-        let req = parse_requirement("name @ https://example.com/x-1.0-py3-none-any.whl").unwrap();
+        let req = parse_requirement("name @ https://127.0.0.1/x-1.0-py3-none-any.whl").unwrap();
         let Some(VersionOrUrl::Url(url)) = &req.version_or_url else {
             panic!("expected a URL: {req:?}");
         };
-        assert_eq!(url.host_str(), Some("example.com"));
+        assert_eq!(url.host_str(), Some("127.0.0.1"));
         assert_eq!(url.path(), "/x-1.0-py3-none-any.whl");
 
         let req = parse_requirement("foo (>=1.0,<2)").unwrap();

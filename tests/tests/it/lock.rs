@@ -381,7 +381,7 @@ fn direct_url_requirements_pin_their_file() {
     context.ok(&["venv"]);
     context.ok(&["sync"]);
 
-    context.write("requirements.in", "legacy @ https://example.com/legacy-1.0.tar.gz\n");
+    context.write("requirements.in", "legacy @ https://127.0.0.1/legacy-1.0.tar.gz\n");
     let error = context.fails(&["lock"]);
     assert!(
         error.contains("legacy-1.0.tar.gz") && error.contains("source build"),

@@ -104,29 +104,29 @@ fn every_construct() {
             r#"# A comment line, then a blank one
 
 -i ${{INDEX}}/simple
---extra-index-url https://example.com/extra/simple
+--extra-index-url https://127.0.0.1/extra/simple
 --extra-index-url=./local-index
 --no-index
 -f ./wheels
---find-links https://example.com/links/
+--find-links https://127.0.0.1/links/
 --pre
 --only-binary :all:
 --no-binary foo,Bar_baz
 --only-binary=bar-baz
 --require-hashes
---trusted-host example.com
+--trusted-host 127.0.0.1
 -r base.txt
 -c constraints/constraints.txt
 -e ./pkg[dev]
--e git+https://example.com/repo.git#egg=vcs_pkg
+-e git+https://127.0.0.1/repo.git#egg=vcs_pkg
 requests[socks]>=2.31,<3 ; python_version >= "3.8"  # a trailing comment
 flask==3.0.3 \
     --hash=sha256:{SHA_A} \
     --hash sha256:{SHA_B}
-django @ https://example.com/django-5.1.tar.gz#sha256={SHA_A}
+django @ https://127.0.0.1/django-5.1.tar.gz#sha256={SHA_A}
 ./wheels/local_pkg-1.0-py3-none-any.whl
-https://example.com/files/typing_extensions-4.12.2-py3-none-any.whl ; sys_platform == "linux"
-https://${{USER_TOKEN}}@example.com/archive.zip#egg=eggy
+https://127.0.0.1/files/typing_extensions-4.12.2-py3-none-any.whl ; sys_platform == "linux"
+https://${{USER_TOKEN}}@127.0.0.1/archive.zip#egg=eggy
 attrs (>=23)
 local-thing @ ./vendor/local-thing
 "#
@@ -139,7 +139,7 @@ local-thing @ ./vendor/local-thing
     let parsed = RequirementsTxt::read(
         root.join("requirements.in"),
         ViaKind::Requirement,
-        &env(&[("INDEX", "https://example.com/index"), ("USER_TOKEN", "user:secret")]),
+        &env(&[("INDEX", "https://127.0.0.1/index"), ("USER_TOKEN", "user:secret")]),
     )
     .unwrap();
 
@@ -147,10 +147,10 @@ local-thing @ ./vendor/local-thing
   <tmp>/base.txt:1 Requirement idna==3.7
   <tmp>/requirements.in:19 Requirement requests[socks]>=2.31,<3 ; python_full_version >= '3.8'
   <tmp>/requirements.in:20 Requirement flask==3.0.3 [sha256:aaa…] [sha256:bbb…]
-  <tmp>/requirements.in:23 Requirement django @ https://example.com/django-5.1.tar.gz#sha256=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa
+  <tmp>/requirements.in:23 Requirement django @ https://127.0.0.1/django-5.1.tar.gz#sha256=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa
   <tmp>/requirements.in:24 Requirement local-pkg @ file://<tmp>/wheels/local_pkg-1.0-py3-none-any.whl
-  <tmp>/requirements.in:25 Requirement typing-extensions @ https://example.com/files/typing_extensions-4.12.2-py3-none-any.whl ; sys_platform == 'linux'
-  <tmp>/requirements.in:26 Requirement eggy @ https://user:secret@example.com/archive.zip#egg=eggy
+  <tmp>/requirements.in:25 Requirement typing-extensions @ https://127.0.0.1/files/typing_extensions-4.12.2-py3-none-any.whl ; sys_platform == 'linux'
+  <tmp>/requirements.in:26 Requirement eggy @ https://user:secret@127.0.0.1/archive.zip#egg=eggy
   <tmp>/requirements.in:27 Requirement attrs>=23
   <tmp>/requirements.in:28 Requirement local-thing @ file://<tmp>/vendor/local-thing
 constraints:
@@ -158,12 +158,12 @@ constraints:
   <tmp>/constraints/nested.txt:1 Constraint certifi==2024.8.30
 editables:
   <tmp>/requirements.in:17 file://<tmp>/pkg name=None extras=["dev"] path=Some("<tmp>/pkg")
-  <tmp>/requirements.in:18 git+https://example.com/repo.git#egg=vcs_pkg name=Some("vcs-pkg") extras=[] path=None
+  <tmp>/requirements.in:18 git+https://127.0.0.1/repo.git#egg=vcs_pkg name=Some("vcs-pkg") extras=[] path=None
 options:
-  index_url: Some("https://example.com/index/simple")
-  extra_index_urls: ["https://example.com/extra/simple", "path <tmp>/local-index"]
-  find_links: ["path <tmp>/wheels", "https://example.com/links/"]
-  no_index=true pre=true require_hashes=true trusted_hosts=["example.com"]
+  index_url: Some("https://127.0.0.1/index/simple")
+  extra_index_urls: ["https://127.0.0.1/extra/simple", "path <tmp>/local-index"]
+  find_links: ["path <tmp>/wheels", "https://127.0.0.1/links/"]
+  no_index=true pre=true require_hashes=true trusted_hosts=["127.0.0.1"]
   only_binary: all=true ["bar-baz"]
   no_binary: all=false ["foo"]
 "#;
@@ -266,8 +266,8 @@ const MALFORMED: &[(&str, &str)] = &[
         "requirements.in:1: cannot tell which package is meant by `./some-dir`: name the package, as in `name @ ./some-dir`",
     ),
     (
-        "https://example.com/archive.tar.gz\n",
-        "requirements.in:1: cannot tell which package is meant by `https://example.com/archive.tar.gz`: name the package, as in `name @ https://example.com/archive.tar.gz`",
+        "https://127.0.0.1/archive.tar.gz\n",
+        "requirements.in:1: cannot tell which package is meant by `https://127.0.0.1/archive.tar.gz`: name the package, as in `name @ https://127.0.0.1/archive.tar.gz`",
     ),
     (
         "-i ${MISSING}/simple\n",
@@ -279,8 +279,8 @@ const MALFORMED: &[(&str, &str)] = &[
         "requirements.in:1: undefined variable in `foo @ file://${PATH}/foo.whl`: `${PATH}` is not set",
     ),
     (
-        "-r https://example.com/requirements.txt\n",
-        "requirements.in:1: cannot include `-r https://example.com/requirements.txt`: `https://example.com/requirements.txt` is a remote file; axle only reads local requirement files",
+        "-r https://127.0.0.1/requirements.txt\n",
+        "requirements.in:1: cannot include `-r https://127.0.0.1/requirements.txt`: `https://127.0.0.1/requirements.txt` is a remote file; axle only reads local requirement files",
     ),
     (
         "--only-binary foo,-bar\n",
@@ -291,8 +291,8 @@ const MALFORMED: &[(&str, &str)] = &[
         "requirements.in:1: invalid option in `--extra-index-url https://[oops]/simple`: `https://[oops]/simple` is not a valid URL: invalid IPv6 address",
     ),
     (
-        "--extra-index-url https://example.com/my index\n",
-        "requirements.in:1: invalid option in `--extra-index-url https://example.com/my index`: `index` is not an option; quote values that contain spaces",
+        "--extra-index-url https://127.0.0.1/my index\n",
+        "requirements.in:1: invalid option in `--extra-index-url https://127.0.0.1/my index`: `index` is not an option; quote values that contain spaces",
     ),
     (
         "-c constraints.txt\n",
@@ -415,8 +415,8 @@ fn comments_and_continuations() {
         ("foo # comment", "foo "),
         ("foo\t# comment", "foo\t"),
         (
-            "https://example.com/x.whl#sha256=abc",
-            "https://example.com/x.whl#sha256=abc",
+            "https://127.0.0.1/x.whl#sha256=abc",
+            "https://127.0.0.1/x.whl#sha256=abc",
         ),
         ("foo#bar # baz", "foo#bar "),
     ] {
@@ -486,12 +486,12 @@ fn bare_requirements() {
         ("dist/foo-1.0-py3-none-any.whl", "foo"),
         ("foo-1.0-py3-none-any.whl", "foo"),
         (
-            "https://example.com/torch-2.0.0%2Bcpu-cp311-cp311-linux_x86_64.whl",
+            "https://127.0.0.1/torch-2.0.0%2Bcpu-cp311-cp311-linux_x86_64.whl",
             "torch",
         ),
-        ("git+https://example.com/repo.git@v1#egg=Some_Pkg", "some-pkg"),
-        ("foo@https://example.com/bar.zip", "foo"),
-        ("foo[bar] @ https://example.com/bar.zip", "foo"),
+        ("git+https://127.0.0.1/repo.git@v1#egg=Some_Pkg", "some-pkg"),
+        ("foo@https://127.0.0.1/bar.zip", "foo"),
+        ("foo[bar] @ https://127.0.0.1/bar.zip", "foo"),
     ] {
         let requirement = parse_requirement_line(line, dir).unwrap();
         assert_eq!(requirement.name.as_ref(), name, "{line}");
@@ -513,10 +513,10 @@ fn marker_text_is_kept_as_written() {
         ("foo ; python_version<'3.12'", Some("python_version<'3.12'")),
         ("foo[x]>=1;sys_platform == \"linux\"", Some("sys_platform == \"linux\"")),
         (
-            "foo @ https://example.com/a;b/foo-1.0-py3-none-any.whl ; os_name == 'nt'",
+            "foo @ https://127.0.0.1/a;b/foo-1.0-py3-none-any.whl ; os_name == 'nt'",
             Some("os_name == 'nt'"),
         ),
-        ("foo @ https://example.com/a;b/foo-1.0-py3-none-any.whl", None),
+        ("foo @ https://127.0.0.1/a;b/foo-1.0-py3-none-any.whl", None),
     ];
     for (line, expected) in cases {
         assert_eq!(marker_text(line).as_deref(), expected, "{line}");
