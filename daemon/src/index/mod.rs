@@ -465,15 +465,15 @@ impl IndexClient {
                 // A big project's page (megabytes of JSON) takes a runtime
                 // thread for a quarter second: on a small machine that stalls
                 // every download and unpack waiting to be woken.
-                let files = if answer.body.len() > INLINE_PARSE_LIMIT {
+                let bytes = answer.body.len();
+                let files = if bytes > INLINE_PARSE_LIMIT {
                     let (body, page_url) = (answer.body, url.clone());
-                    tokio::task::spawn_blocking(move || parse(&body, &page_url).map(|files| (files, body.len())))
+                    tokio::task::spawn_blocking(move || parse(&body, &page_url))
                         .await
                         .map_err(|error| IndexError::Task(error.to_string()))??
                 } else {
-                    (parse(&answer.body, &url)?, answer.body.len())
+                    parse(&answer.body, &url)?
                 };
-                let (files, bytes) = files;
                 tracing::debug!(
                     %url,
                     bytes,

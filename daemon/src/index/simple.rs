@@ -258,10 +258,9 @@ fn is_canonical_absolute(href: &str) -> bool {
         .bytes()
         .all(|byte| byte.is_ascii_alphanumeric() || b"-._~/:#=+?&".contains(&byte));
     let path = path.split(['?', '#']).next().unwrap_or_default();
-    let segments_ok = path.split('/').enumerate().all(|(at, segment)| {
-        // The last segment may be empty (a trailing slash); no other may.
-        !matches!(segment, "." | "..") && (!segment.is_empty() || at == path.matches('/').count())
-    });
+    // Only the last segment may be empty (a trailing slash).
+    let segments_ok =
+        !path.starts_with('/') && !path.contains("//") && !path.split('/').any(|segment| matches!(segment, "." | ".."));
     host_ok && chars_ok && segments_ok
 }
 
