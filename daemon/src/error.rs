@@ -8,10 +8,11 @@ use crate::db::DbError;
 use crate::index::IndexError;
 use crate::interpreter::InterpreterError;
 use crate::lock::LockError;
+use crate::lockfile::LockfileError;
 use crate::resolve::ResolveError;
-use crate::store::WheelStoreError;
 use crate::sync::SyncError;
 use crate::venv::VenvError;
+use crate::wheels::WheelStoreError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -104,10 +105,8 @@ fn lock_kind(error: &LockError) -> ErrorKind {
 fn sync_kind(error: &SyncError) -> ErrorKind {
     match error {
         SyncError::NotAVenv(_) => ErrorKind::NotFound,
-        SyncError::Usage(_) | SyncError::Requirements(_) | SyncError::Pylock(_) | SyncError::Config(_) => {
-            ErrorKind::InvalidInput
-        }
-        SyncError::Conflict(_) => ErrorKind::Unsatisfiable,
+        SyncError::Usage(_) | SyncError::Config(_) => ErrorKind::InvalidInput,
+        SyncError::Lockfile(error) => lockfile_kind(error),
         SyncError::Unsupported(_) | SyncError::NoWheel { .. } => ErrorKind::Unsupported,
         SyncError::Index(error) => index_kind(error),
         SyncError::Install { source, .. } if matches!(**source, axle_install::InstallError::Store(_)) => {
@@ -119,6 +118,19 @@ fn sync_kind(error: &SyncError) -> ErrorKind {
             ErrorKind::InvalidInput
         }
         SyncError::Store(_) | SyncError::Task(_) | SyncError::Db(_) => ErrorKind::Internal,
+    }
+}
+
+fn lockfile_kind(error: &LockfileError) -> ErrorKind {
+    match error {
+        LockfileError::Conflict { .. } => ErrorKind::Unsatisfiable,
+        LockfileError::Unsupported(_) => ErrorKind::Unsupported,
+        LockfileError::NotALock(_)
+        | LockfileError::NotPinned { .. }
+        | LockfileError::Invalid { .. }
+        | LockfileError::Requirements(_)
+        | LockfileError::Pylock(_)
+        | LockfileError::Io { .. } => ErrorKind::InvalidInput,
     }
 }
 

@@ -1,10 +1,9 @@
 //! axled's library: the daemon's state and the domain logic it serves.
 //!
 //! Read in this order: `context` (what a request knows about its client),
-//! the domain (`interpreter`, `venv`, `index`, `resolve`, `lock`, `store`,
-//! `sync`), `daemon`
-//! (state and operations), `rpc` (the wire), `server` and `lifecycle`
-//! (running it).
+//! the domain (`interpreter`, `venv`, `target`, `index`, `resolve`,
+//! `lockfile`, `lock`, `wheels`, `sync`), `engine` (state and operations),
+//! `rpc` (the wire), `server` and `lifecycle` (running it).
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod context;
@@ -15,12 +14,14 @@ pub mod progress;
 pub mod index;
 pub mod interpreter;
 pub mod lock;
+pub mod lockfile;
 pub mod resolve;
-pub mod store;
 pub mod sync;
+pub mod target;
 pub mod venv;
+pub mod wheels;
 
-pub mod daemon;
+pub mod engine;
 pub mod rpc;
 
 pub mod lifecycle;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use axle_daemon::daemon::Daemon;
+use axle_daemon::engine::Engine;
 use axle_daemon::lifecycle::{self, DaemonInfo, LifecycleError};
 use axle_daemon::{db, server};
 use axle_proto::env_vars;
@@ -73,7 +73,7 @@ fn run(args: Args) -> anyhow::Result<()> {
         // HTTP client) comes before the socket: a client never connects to
         // a daemon that is about to give up.
         let sqlite_version = db::sqlite_version(&pool).await?;
-        let mut daemon: Arc<Daemon> = Daemon::new(
+        let mut daemon: Arc<Engine> = Engine::new(
             location.clone(),
             pool.clone(),
             build_id.clone(),

@@ -6,11 +6,35 @@
 /// Receives progress of one operation. Implementations must be cheap: they
 /// are called from hot loops.
 pub trait Reporter: Send + Sync {
-    /// A step of `phase` ("download", "resolve", ...) about `subject`;
-    /// `total` is 0 when unknown.
-    fn progress(&self, phase: &str, subject: &str, done: u64, total: u64);
+    /// A step of `phase` about `subject`; `total` is 0 when unknown.
+    fn progress(&self, phase: Phase, subject: &str, done: u64, total: u64);
     /// Something the user should read.
     fn notice(&self, level: NoticeLevel, message: &str);
+}
+
+/// The steps of long operations, as clients see them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// A version was chosen for a package (lock).
+    Resolve,
+    /// A file is in the store (sync: downloaded and unpacked, or found).
+    Download,
+    /// A distribution was linked into the environment (sync).
+    Install,
+    /// The environment's files are being compiled to bytecode (sync).
+    Compile,
+}
+
+impl Phase {
+    /// The stable name clients see (the `phase` field of progress events).
+    pub fn name(self) -> &'static str {
+        match self {
+            Phase::Resolve => "resolve",
+            Phase::Download => "download",
+            Phase::Install => "install",
+            Phase::Compile => "compile",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,6 +47,6 @@ pub enum NoticeLevel {
 pub struct Silent;
 
 impl Reporter for Silent {
-    fn progress(&self, _phase: &str, _subject: &str, _done: u64, _total: u64) {}
+    fn progress(&self, _phase: Phase, _subject: &str, _done: u64, _total: u64) {}
     fn notice(&self, _level: NoticeLevel, _message: &str) {}
 }

@@ -1,6 +1,6 @@
 //! The gRPC face of the daemon: the only module that knows protobuf types.
 //!
-//! It translates requests into domain calls on [`Daemon`], domain results into
+//! It translates requests into domain calls on [`Engine`], domain results into
 //! replies, reporter calls into streamed events, and [`Error`]s into
 //! `tonic::Status` with the error's own message. Nothing else happens here.
 
@@ -16,11 +16,12 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
 use crate::context::Invocation;
-use crate::daemon::{CreateVenv, Daemon};
+use crate::engine::{CreateVenv, Engine};
 use crate::error::{Error, ErrorKind};
 use crate::index::{IndexSettings, IndexStrategy};
-use crate::lock::{AnnotationStyle, LockFormat, LockRequest};
-use crate::progress::{NoticeLevel, Reporter};
+use crate::lock::{LockFormat, LockRequest};
+use crate::lockfile::requirements_txt::AnnotationStyle;
+use crate::progress::{NoticeLevel, Phase, Reporter};
 use crate::sync::SyncRequest;
 use axle_install::LinkMode;
 
@@ -29,12 +30,12 @@ pub use axle_proto::v1::axle_server::AxleServer;
 type EventStream = Pin<Box<dyn Stream<Item = Result<v1::Event, Status>> + Send>>;
 
 pub struct Service {
-    daemon: Arc<Daemon>,
+    engine: Arc<Engine>,
 }
 
 impl Service {
-    pub fn new(daemon: Arc<Daemon>) -> Service {
-        Service { daemon }
+    pub fn new(engine: Arc<Engine>) -> Service {
+        Service { engine }
     }
 
     /// Runs `operation` on its own task, streaming its reports and then its
@@ -43,15 +44,15 @@ impl Service {
     /// away, so it never stops half-way through a change.
     fn stream<F, Fut>(&self, operation: F) -> Response<EventStream>
     where
-        F: FnOnce(Arc<Daemon>, Arc<dyn Reporter>) -> Fut + Send + 'static,
+        F: FnOnce(Arc<Engine>, Arc<dyn Reporter>) -> Fut + Send + 'static,
         Fut: Future<Output = Result<v1::event::Kind, Error>> + Send + 'static,
     {
         let (sender, receiver) = mpsc::channel(256);
         let reporter: Arc<dyn Reporter> = Arc::new(StreamReporter { sender: sender.clone() });
-        let daemon = self.daemon.clone();
-        let guard = daemon.activity.begin();
+        let engine = self.engine.clone();
+        let guard = engine.activity.begin();
         tokio::spawn(async move {
-            let work = tokio::spawn(operation(daemon, reporter));
+            let work = tokio::spawn(operation(engine, reporter));
             let reply = match work.await {
                 Ok(Ok(kind)) => Ok(v1::Event { kind: Some(kind) }),
                 Ok(Err(error)) => Err(status_of(&error)),
@@ -72,25 +73,25 @@ impl Service {
 #[tonic::async_trait]
 impl Axle for Service {
     async fn status(&self, _request: Request<v1::StatusRequest>) -> Result<Response<v1::StatusReply>, Status> {
-        let daemon = &self.daemon;
+        let engine = &self.engine;
         Ok(Response::new(v1::StatusReply {
             version: env!("CARGO_PKG_VERSION").to_string(),
-            build_id: daemon.build_id.clone(),
+            build_id: engine.build_id.clone(),
             pid: std::process::id(),
-            uptime_ms: daemon.started.elapsed().as_millis() as u64,
-            home: daemon.location.home.to_string_lossy().into_owned(),
-            socket: daemon.location.socket.to_string_lossy().into_owned(),
-            log_file: daemon.location.log_file().to_string_lossy().into_owned(),
-            active_requests: daemon.activity.active(),
-            requests_served: daemon.activity.served(),
-            idle_timeout_secs: daemon.idle_timeout.as_secs(),
-            sqlite_version: daemon.sqlite_version.clone(),
+            uptime_ms: engine.started.elapsed().as_millis() as u64,
+            home: engine.location.home.to_string_lossy().into_owned(),
+            socket: engine.location.socket.to_string_lossy().into_owned(),
+            log_file: engine.location.log_file().to_string_lossy().into_owned(),
+            active_requests: engine.activity.active(),
+            requests_served: engine.activity.served(),
+            idle_timeout_secs: engine.idle_timeout.as_secs(),
+            sqlite_version: engine.sqlite_version.clone(),
         }))
     }
 
     async fn shutdown(&self, _request: Request<v1::ShutdownRequest>) -> Result<Response<v1::ShutdownReply>, Status> {
         tracing::info!("shutdown requested by a client");
-        self.daemon.shutdown_requested.notify_one();
+        self.engine.shutdown_requested.notify_one();
         Ok(Response::new(v1::ShutdownReply {}))
     }
 
@@ -112,8 +113,8 @@ impl Axle for Service {
             clear: request.clear,
             seed: request.seed,
         };
-        Ok(self.stream(move |daemon, reporter| async move {
-            let created = daemon.create_venv(domain, reporter).await?;
+        Ok(self.stream(move |engine, reporter| async move {
+            let created = engine.create_venv(domain, reporter).await?;
             let info = &created.interpreter.info;
             Ok(v1::event::Kind::VenvCreated(v1::VenvCreated {
                 path: created.root.to_string_lossy().into_owned(),
@@ -133,8 +134,8 @@ impl Axle for Service {
 
     async fn lock(&self, request: Request<v1::LockRequest>) -> Result<Response<EventStream>, Status> {
         let domain = lock_request(request.into_inner())?;
-        Ok(self.stream(move |daemon, reporter| async move {
-            let outcome = daemon.lock(domain, reporter).await?;
+        Ok(self.stream(move |engine, reporter| async move {
+            let outcome = engine.lock(domain, reporter).await?;
             Ok(v1::event::Kind::LockResult(v1::LockResult {
                 output_file: outcome.output_file.to_string_lossy().into_owned(),
                 // The lock is on disk unless this was a dry run; sending it
@@ -161,7 +162,6 @@ impl Axle for Service {
 
     async fn sync(&self, request: Request<v1::SyncRequest>) -> Result<Response<EventStream>, Status> {
         let request = request.into_inner();
-        let index = request.index.unwrap_or_default();
         let link_mode = match request.link_mode.as_str() {
             "" | "hardlink" => LinkMode::Hardlink,
             "copy" => LinkMode::Copy,
@@ -169,8 +169,7 @@ impl Axle for Service {
             "symlink" => LinkMode::Symlink,
             other => return Err(Status::invalid_argument(format!("unknown link mode `{other}`"))),
         };
-        let strategy = IndexStrategy::parse(&index.index_strategy)
-            .ok_or_else(|| Status::invalid_argument(format!("unknown index strategy `{}`", index.index_strategy)))?;
+        let (index, strategy) = index_options(request.index)?;
         let domain = SyncRequest {
             invocation: invocation(request.invocation)?,
             lock_files: request.lock_files,
@@ -179,16 +178,11 @@ impl Axle for Service {
             link_mode,
             compile_bytecode: request.compile_bytecode,
             offline: request.offline,
-            index: IndexSettings {
-                index_url: Some(index.index_url).filter(|url| !url.is_empty()),
-                extra_index_urls: index.extra_index_urls,
-                find_links: index.find_links,
-                no_index: index.no_index,
-            },
+            index,
             strategy,
         };
-        Ok(self.stream(move |daemon, reporter| async move {
-            let outcome = daemon.sync(domain, reporter).await?;
+        Ok(self.stream(move |engine, reporter| async move {
+            let outcome = engine.sync(domain, reporter).await?;
             Ok(v1::event::Kind::SyncResult(v1::SyncResult {
                 venv: outcome.venv.to_string_lossy().into_owned(),
                 installed: outcome.installed,
@@ -207,8 +201,8 @@ impl Axle for Service {
         &self,
         _request: Request<v1::StoreStatsRequest>,
     ) -> Result<Response<v1::StoreStatsReply>, Status> {
-        let _guard = self.daemon.activity.begin();
-        let stats = self.daemon.store_stats().await.map_err(|error| status_of(&error))?;
+        let _guard = self.engine.activity.begin();
+        let stats = self.engine.store_stats().await.map_err(|error| status_of(&error))?;
         Ok(Response::new(v1::StoreStatsReply {
             wheels: stats.wheels,
             files: stats.objects,
@@ -220,10 +214,10 @@ impl Axle for Service {
     }
 
     async fn store_gc(&self, request: Request<v1::StoreGcRequest>) -> Result<Response<v1::StoreGcReply>, Status> {
-        let _guard = self.daemon.activity.begin();
+        let _guard = self.engine.activity.begin();
         let request = request.into_inner();
         let outcome = self
-            .daemon
+            .engine
             .store_gc(request.older_than_days, request.dry_run)
             .await
             .map_err(|error| status_of(&error))?;
@@ -252,9 +246,7 @@ fn invocation(proto: Option<v1::Invocation>) -> Result<Invocation, Status> {
 
 fn lock_request(request: v1::LockRequest) -> Result<LockRequest, Status> {
     let invocation = invocation(request.invocation)?;
-    let index = request.index.unwrap_or_default();
-    let strategy = IndexStrategy::parse(&index.index_strategy)
-        .ok_or_else(|| Status::invalid_argument(format!("unknown index strategy `{}`", index.index_strategy)))?;
+    let (index, strategy) = index_options(request.index)?;
     let annotation_style = match request.annotation_style.as_str() {
         "" | "split" => AnnotationStyle::Split,
         "line" => AnnotationStyle::Line,
@@ -295,17 +287,26 @@ fn lock_request(request: v1::LockRequest) -> Result<LockRequest, Status> {
         python_platform: non_empty(request.python_platform),
         exclude_newer: non_empty(request.exclude_newer),
         offline: request.offline,
-        index: IndexSettings {
-            index_url: non_empty(index.index_url),
-            extra_index_urls: index.extra_index_urls,
-            find_links: index.find_links,
-            no_index: index.no_index,
-        },
+        index,
         strategy,
         format,
         refresh: request.refresh,
         refresh_packages: request.refresh_packages,
     })
+}
+
+/// The index options of a request: where to look, and in which order.
+fn index_options(proto: Option<v1::IndexOptions>) -> Result<(IndexSettings, IndexStrategy), Status> {
+    let index = proto.unwrap_or_default();
+    let strategy = IndexStrategy::parse(&index.index_strategy)
+        .ok_or_else(|| Status::invalid_argument(format!("unknown index strategy `{}`", index.index_strategy)))?;
+    let settings = IndexSettings {
+        index_url: Some(index.index_url).filter(|url| !url.is_empty()),
+        extra_index_urls: index.extra_index_urls,
+        find_links: index.find_links,
+        no_index: index.no_index,
+    };
+    Ok((settings, strategy))
 }
 
 fn status_of(error: &Error) -> Status {
@@ -333,11 +334,11 @@ struct StreamReporter {
 }
 
 impl Reporter for StreamReporter {
-    fn progress(&self, phase: &str, subject: &str, done: u64, total: u64) {
+    fn progress(&self, phase: Phase, subject: &str, done: u64, total: u64) {
         // Progress is best effort: a slow reader loses updates, never blocks work.
         let _ = self.sender.try_send(Ok(v1::Event {
             kind: Some(v1::event::Kind::Progress(v1::Progress {
-                phase: phase.to_string(),
+                phase: phase.name().to_string(),
                 subject: subject.to_string(),
                 done,
                 total,

@@ -13,7 +13,7 @@ use tokio::net::{UnixListener, UnixStream};
 use tokio_stream::StreamExt;
 use tokio_stream::wrappers::UnixListenerStream;
 
-use crate::daemon::Daemon;
+use crate::engine::Engine;
 use crate::rpc::{AxleServer, Handshake, Service};
 
 /// Why the daemon stopped.
@@ -26,7 +26,7 @@ pub enum StopReason {
 
 pub async fn run(
     listener: UnixListener,
-    daemon: Arc<Daemon>,
+    daemon: Arc<Engine>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<StopReason, tonic::transport::Error> {
     let own_uid = rustix::process::getuid().as_raw();
@@ -57,7 +57,7 @@ pub async fn run(
     Ok(reason)
 }
 
-async fn wait_for_stop(daemon: &Daemon, shutdown: impl Future<Output = ()>) -> StopReason {
+async fn wait_for_stop(daemon: &Engine, shutdown: impl Future<Output = ()>) -> StopReason {
     let idle_check = (daemon.idle_timeout / 10).clamp(Duration::from_millis(50), Duration::from_secs(30));
     let mut ticks = tokio::time::interval(idle_check);
     tokio::pin!(shutdown);

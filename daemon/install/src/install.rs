@@ -30,14 +30,14 @@ use std::str::FromStr;
 use axle_standards::{PackageName, Version, package_name};
 use sha2::{Digest, Sha256};
 
-use crate::archive::check_entry_name;
 use crate::durable::{self, TEMP_PREFIX};
+use crate::entry::check_entry_name;
 use crate::entry_points::{EntryPointError, shebang};
 use crate::layout::Layout;
 use crate::link::{LinkFallback, LinkMode, Linker, PlaceError};
+use crate::objects::{Manifest, ManifestFile, ObjectStore, ObjectStoreError};
 use crate::paths;
 use crate::record::{self, RecordRow};
-use crate::store::{Manifest, ManifestFile, Store, StoreError};
 use crate::wheel::{self, Scheme};
 
 /// How to install.
@@ -122,7 +122,7 @@ pub enum InstallError {
         source: io::Error,
     },
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Store(#[from] ObjectStoreError),
 }
 
 fn io_error(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> InstallError + use<> {
@@ -169,7 +169,7 @@ struct Plan<'m> {
 /// Installs the unpacked wheel `manifest` from `store` into the environment `layout`.
 pub fn install(
     manifest: &Manifest,
-    store: &Store,
+    store: &ObjectStore,
     layout: &Layout,
     options: &InstallOptions,
 ) -> Result<InstalledDist, InstallError> {
@@ -264,7 +264,7 @@ pub fn install(
 }
 
 /// Checks the manifest again and decides every path, refusing anything wrong before a write.
-fn plan<'m>(manifest: &'m Manifest, store: &Store, layout: &Layout) -> Result<Plan<'m>, InstallError> {
+fn plan<'m>(manifest: &'m Manifest, store: &ObjectStore, layout: &Layout) -> Result<Plan<'m>, InstallError> {
     let wheel = manifest.filename.as_str();
     let invalid = |path: &str, reason: String| InstallError::InvalidManifest {
         wheel: wheel.to_string(),
@@ -539,7 +539,7 @@ fn write_record(dest: &Path, bytes: &[u8], sync: bool) -> Result<(), InstallErro
 
 /// Whether a script starts with `#!python` (which covers `#!pythonw`): the wheel spec's marker
 /// for "rewrite this line to the environment's interpreter".
-fn has_python_shebang(store: &Store, file: &ManifestFile) -> Result<bool, InstallError> {
+fn has_python_shebang(store: &ObjectStore, file: &ManifestFile) -> Result<bool, InstallError> {
     let path = store.object_path(&file.sha256, file.executable)?;
     let mut head = Vec::with_capacity(8);
     File::open(&path)
@@ -550,7 +550,7 @@ fn has_python_shebang(store: &Store, file: &ManifestFile) -> Result<bool, Instal
 
 /// The script with its first line replaced by a shebang for `python` (pip replaces the whole
 /// line, arguments included).
-fn rewrite_script(store: &Store, file: &ManifestFile, python: &Path) -> Result<Vec<u8>, InstallError> {
+fn rewrite_script(store: &ObjectStore, file: &ManifestFile, python: &Path) -> Result<Vec<u8>, InstallError> {
     let path = store.object_path(&file.sha256, file.executable)?;
     let content = fs::read(&path).map_err(io_error("read", &path))?;
     let rest = match content.iter().position(|&byte| byte == b'\n') {

@@ -3,8 +3,8 @@
 //!
 //! The pieces, in the order a wheel meets them:
 //! - [`archive`] opens a downloaded wheel the way Python's `zipfile` would, or refuses it;
-//! - [`store`] unpacks it into content-addressed objects, verifying every file against RECORD,
-//!   and keeps a [`Manifest`] per wheel;
+//! - [`objects`] unpacks it into content-addressed objects, verifying every file against RECORD,
+//!   and keeps a [`Manifest`] per wheel ([`ObjectStore`]);
 //! - [`install`] links a manifest's objects into an environment's [`Layout`], writing scripts,
 //!   launchers, `INSTALLER`, `REQUESTED`, `direct_url.json` and RECORD;
 //! - [`uninstall`] removes what a RECORD lists, and nothing outside the environment;
@@ -15,24 +15,26 @@
 
 pub mod archive;
 mod durable;
+pub mod entry;
 pub mod entry_points;
 pub mod install;
 pub mod layout;
 mod link;
+pub mod objects;
 mod paths;
 pub mod record;
 pub mod site;
-pub mod store;
 pub mod uninstall;
 pub mod wheel;
 
-pub use archive::{ArchiveError, Entry, EntryProblem, Limits, WheelArchive, WheelProblem, WheelSource};
+pub use archive::{ArchiveError, Entry, Limits, WheelArchive, WheelProblem, WheelSource};
+pub use entry::{EntryProblem, check_entry_name};
 pub use entry_points::{EntryPoint, EntryPointError, EntryPoints};
 pub use install::{InstallError, InstallOptions, InstalledDist, cleanup_partial, install};
 pub use layout::Layout;
 pub use link::{LinkFallback, LinkMode};
+pub use objects::{GcReport, Manifest, ManifestFile, ObjectStore, ObjectStoreError, Objects, StoredObject};
 pub use record::{Record, RecordEntry, RecordError};
 pub use site::{BrokenDistribution, InstalledDistribution, InstalledKind, SiteError, SitePackages, installed};
-pub use store::{GcReport, Manifest, ManifestFile, Objects, Store, StoreError, StoredObject};
 pub use uninstall::{Removed, SkipReason, Skipped, UninstallError, uninstall};
 pub use wheel::{Scheme, WheelInfo};

@@ -15,7 +15,7 @@ use std::io;
 use std::path::Path;
 
 use crate::durable::{self, TEMP_PREFIX};
-use crate::store::Store;
+use crate::objects::ObjectStore;
 
 /// How installed files are made from store objects.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -46,7 +46,7 @@ pub enum LinkFallback {
 
 /// One install's way of placing files, downgraded when a filesystem forces a fallback.
 pub(crate) struct Linker<'a> {
-    store: &'a Store,
+    store: &'a ObjectStore,
     mode: LinkMode,
     pub(crate) fallback: Option<LinkFallback>,
     pub(crate) bytes_linked: u64,
@@ -55,7 +55,7 @@ pub(crate) struct Linker<'a> {
 
 /// A failure to place one file: the store's, or the filesystem's.
 pub(crate) enum PlaceError {
-    Store(crate::store::StoreError),
+    Store(crate::objects::ObjectStoreError),
     Io(io::Error),
 }
 
@@ -66,7 +66,7 @@ impl From<io::Error> for PlaceError {
 }
 
 impl<'a> Linker<'a> {
-    pub(crate) fn new(store: &'a Store, mode: LinkMode) -> Linker<'a> {
+    pub(crate) fn new(store: &'a ObjectStore, mode: LinkMode) -> Linker<'a> {
         Linker {
             store,
             mode,

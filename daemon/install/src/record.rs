@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use base64::Engine;
 use sha2::{Digest, Sha256, Sha384, Sha512};
 
-use crate::archive::EntryProblem;
+use crate::entry::EntryProblem;
 
 /// A RECORD that is not a CSV of `path,hash,size` rows.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -5,7 +5,7 @@ use std::str::FromStr;
 
 use axle_standards::{PackageName, Version, package_name};
 
-use crate::archive::EntryProblem;
+use crate::entry::EntryProblem;
 
 /// What the WHEEL file says.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 
 use url::Url;
 
+use super::auth::{Credentials, origin, redact_text};
 use crate::context::Invocation;
 
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
@@ -25,19 +26,6 @@ pub enum ConfigError {
     NoIndex,
     #[error("cannot read pip's configuration {path}: {reason}")]
     PipConfig { path: String, reason: String },
-}
-
-/// User name and password for an index; never printed.
-#[derive(Clone, PartialEq, Eq, Hash)]
-pub struct Credentials {
-    pub username: String,
-    pub password: Option<String>,
-}
-
-impl fmt::Debug for Credentials {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Credentials(****)")
-    }
 }
 
 /// An index base URL (`.../simple/`), credentials kept apart.
@@ -59,12 +47,7 @@ impl IndexUrl {
                 "only http and https indexes are supported (use --find-links for directories)",
             ));
         }
-        let credentials = (!url.username().is_empty()).then(|| Credentials {
-            username: percent_decode(url.username()),
-            password: url.password().map(percent_decode),
-        });
-        let _ = url.set_username("");
-        let _ = url.set_password(None);
+        let credentials = Credentials::take_from(&mut url);
         if !url.path().ends_with('/') {
             let path = format!("{}/", url.path());
             url.set_path(&path);
@@ -91,30 +74,6 @@ impl fmt::Display for IndexUrl {
 impl fmt::Debug for IndexUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "IndexUrl({})", self.url)
-    }
-}
-
-fn percent_decode(text: &str) -> String {
-    url::form_urlencoded::parse(format!("x={text}").as_bytes())
-        .next()
-        .map(|(_, value)| value.into_owned())
-        .unwrap_or_else(|| text.to_string())
-}
-
-/// `text` with any `user:password@` removed, for error messages.
-pub fn redact_text(text: &str) -> String {
-    match Url::parse(text) {
-        Ok(mut url) if !url.username().is_empty() || url.password().is_some() => {
-            let _ = url.set_username("");
-            let _ = url.set_password(None);
-            url.to_string()
-        }
-        _ => match (text.find("://"), text.find('@')) {
-            (Some(scheme_end), Some(at)) if at > scheme_end => {
-                format!("{}{}", &text[..scheme_end + 3], &text[at + 1..])
-            }
-            _ => text.to_string(),
-        },
     }
 }
 
@@ -303,7 +262,7 @@ impl SourceLayers<'_> {
             if let Ok(url) = IndexUrl::parse(text)
                 && let Some(found) = url.credentials()
             {
-                credentials.insert(super::http::origin(url.url()), found.clone());
+                credentials.insert(origin(url.url()), found.clone());
             }
         }
 

@@ -42,14 +42,8 @@ pub fn directory(dir: &Path) -> Result<Vec<DistFile>, IndexError> {
             continue;
         };
         files.push(DistFile {
-            filename,
-            url: url.to_string(),
-            sha256: None,
-            requires_python: None,
-            yanked: None,
-            upload_time: None,
             size: entry.metadata().ok().map(|meta| meta.len()),
-            core_metadata: None,
+            ..DistFile::direct(filename, url.to_string(), None)
         });
     }
     files.sort_by(|a, b| a.filename.cmp(&b.filename));

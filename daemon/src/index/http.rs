@@ -4,8 +4,8 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use reqwest::header::HeaderMap;
@@ -13,7 +13,8 @@ use reqwest::{Client, StatusCode};
 use tokio::sync::Semaphore;
 use url::Url;
 
-use super::config::Credentials;
+use super::auth::{Credentials, NetrcFiles, origin};
+use crate::context::Invocation;
 
 /// Requests in flight at once, over all operations.
 const MAX_IN_FLIGHT: usize = 48;
@@ -66,6 +67,28 @@ pub struct RequestSettings {
     pub credentials: Arc<HashMap<String, Credentials>>,
 }
 
+impl RequestSettings {
+    /// The settings a client's environment asks for: `AXLE_HTTP_TIMEOUT`,
+    /// and `NETRC` (else `~/.netrc`).
+    pub fn from_invocation(invocation: &Invocation) -> RequestSettings {
+        let timeout = invocation
+            .var("AXLE_HTTP_TIMEOUT")
+            .and_then(|text| text.parse::<f64>().ok())
+            .filter(|seconds| *seconds > 0.0)
+            .map(Duration::from_secs_f64)
+            .unwrap_or(Duration::from_secs(60));
+        let netrc = invocation
+            .var("NETRC")
+            .map(PathBuf::from)
+            .or_else(|| invocation.user_home().map(|home| home.join(".netrc")));
+        RequestSettings {
+            timeout,
+            netrc,
+            credentials: Arc::default(),
+        }
+    }
+}
+
 impl Default for RequestSettings {
     fn default() -> Self {
         RequestSettings {
@@ -79,7 +102,7 @@ impl Default for RequestSettings {
 pub struct Http {
     client: Client,
     in_flight: Semaphore,
-    netrc: Mutex<HashMap<PathBuf, (std::time::SystemTime, netrc::Netrc)>>,
+    netrc: NetrcFiles,
     pub totals: Counters,
 }
 
@@ -110,7 +133,7 @@ impl Http {
         Ok(Http {
             client,
             in_flight: Semaphore::new(MAX_IN_FLIGHT),
-            netrc: Mutex::new(HashMap::new()),
+            netrc: NetrcFiles::default(),
             totals: Counters::default(),
         })
     }
@@ -119,28 +142,7 @@ impl Http {
         if let Some(credentials) = settings.credentials.get(&origin(url)) {
             return Some(credentials.clone());
         }
-        let path = settings.netrc.as_ref()?;
-        let modified = std::fs::metadata(path).and_then(|meta| meta.modified()).ok()?;
-        let mut cache = self.netrc.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let stale = cache.get(path).is_none_or(|(seen, _)| *seen != modified);
-        if stale {
-            match netrc::Netrc::from_file(path) {
-                Ok(netrc) => {
-                    cache.insert(path.clone(), (modified, netrc));
-                }
-                Err(error) => {
-                    tracing::warn!(path = %path.display(), %error, "cannot read .netrc");
-                    return None;
-                }
-            }
-        }
-        let (_, netrc) = cache.get(path)?;
-        let host = url.host_str()?;
-        let entry = netrc.hosts.get(host).or_else(|| netrc.hosts.get("default"))?;
-        Some(Credentials {
-            username: entry.login.clone(),
-            password: Some(entry.password.clone()),
-        })
+        self.netrc.lookup(settings.netrc.as_ref()?, url)
     }
 
     /// GET `url` and read the whole body (at most `limit` bytes), retrying
@@ -251,15 +253,6 @@ impl Http {
             tokio::time::sleep(backoff(attempt)).await;
         }
     }
-}
-
-pub(crate) fn origin(url: &Url) -> String {
-    format!(
-        "{}://{}:{}",
-        url.scheme(),
-        url.host_str().unwrap_or(""),
-        url.port_or_known_default().unwrap_or(0)
-    )
 }
 
 fn retryable_status(status: StatusCode) -> bool {

@@ -22,6 +22,23 @@ pub struct DistFile {
     pub core_metadata: Option<MetadataFile>,
 }
 
+impl DistFile {
+    /// A file known only by where it is (a direct URL, a local file, a
+    /// file a lock names): none of the facts an index page adds.
+    pub fn direct(filename: String, url: String, sha256: Option<String>) -> DistFile {
+        DistFile {
+            filename,
+            url,
+            sha256,
+            requires_python: None,
+            yanked: None,
+            upload_time: None,
+            size: None,
+            core_metadata: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct MetadataFile {
     pub sha256: Option<String>,
@@ -215,7 +232,7 @@ pub fn file_link(mut url: Url) -> (Url, String, Option<String>) {
     let filename = url
         .path_segments()
         .and_then(|mut segments| segments.next_back())
-        .map(percent_decode)
+        .map(super::auth::percent_decode)
         .unwrap_or_default();
     (url, filename, sha256)
 }
@@ -262,27 +279,6 @@ fn is_canonical_absolute(href: &str) -> bool {
     let segments_ok =
         !path.starts_with('/') && !path.contains("//") && !path.split('/').any(|segment| matches!(segment, "." | ".."));
     host_ok && chars_ok && segments_ok
-}
-
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut index = 0;
-    while index < bytes.len() {
-        if bytes[index] == b'%'
-            && index + 2 < bytes.len()
-            && let Some(byte) = std::str::from_utf8(&bytes[index + 1..index + 3])
-                .ok()
-                .and_then(|hex| u8::from_str_radix(hex, 16).ok())
-        {
-            out.push(byte);
-            index += 3;
-            continue;
-        }
-        out.push(bytes[index]);
-        index += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]

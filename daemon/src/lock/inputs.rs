@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use axle_standards::requirements_txt::Location;
 use axle_standards::{ExtraName, ExtrasSelection, PyProject, RequirementsTxt, ViaKind};
 
-use super::LockError;
+use super::{LockError, LockFormat, LockRequest};
 use crate::context::Invocation;
 use crate::index::IndexSettings;
 use crate::resolve::{BinaryPolicy, Origin, RootRequirement};
@@ -179,6 +179,68 @@ fn absorb(parsed: RequirementsTxt, inputs: &mut Inputs, display: &dyn Fn(&Path) 
     binaries.no_binary_all |= options.no_binary.all;
     binaries.no_binary.extend(options.no_binary.packages);
     Ok(())
+}
+
+/// The inputs: as given, else `requirements.in`, else `pyproject.toml`.
+pub fn source_files(request: &LockRequest) -> Result<Vec<PathBuf>, LockError> {
+    let invocation = &request.invocation;
+    if !request.src_files.is_empty() {
+        let files: Vec<PathBuf> = request.src_files.iter().map(|file| invocation.absolute(file)).collect();
+        for file in &files {
+            if !file.is_file() {
+                return Err(LockError::Usage(format!("the input {} does not exist", file.display())));
+            }
+        }
+        return Ok(files);
+    }
+    for default in ["requirements.in", "pyproject.toml"] {
+        let candidate = invocation.cwd.join(default);
+        if candidate.is_file() {
+            return Ok(vec![candidate]);
+        }
+    }
+    Err(LockError::Usage(format!(
+        "nothing to lock: {} has no requirements.in or pyproject.toml; name the input files",
+        invocation.cwd.display()
+    )))
+}
+
+/// pip-compile's default output: `X.in` → `X.txt`; a pyproject.toml →
+/// `requirements.txt` beside it.
+pub fn output_file(request: &LockRequest, src_files: &[PathBuf]) -> Result<PathBuf, LockError> {
+    let invocation = &request.invocation;
+    if let Some(file) = &request.output_file {
+        let path = invocation.absolute(file);
+        if src_files.contains(&path) {
+            return Err(LockError::Usage(format!(
+                "the output file {} is also an input",
+                path.display()
+            )));
+        }
+        return Ok(path);
+    }
+    let default_name = match request.format {
+        LockFormat::Requirements => "requirements.txt",
+        LockFormat::Pylock => "pylock.toml",
+    };
+    let first = &src_files[0];
+    let name = first.file_name().and_then(|name| name.to_str()).unwrap_or("");
+    if name == "pyproject.toml" || request.format == LockFormat::Pylock {
+        return Ok(first.with_file_name(default_name));
+    }
+    if src_files.len() > 1 {
+        return Err(LockError::Usage(
+            "--output-file is required when there are several input files".to_string(),
+        ));
+    }
+    let output = first.with_extension("txt");
+    if &output == first {
+        return Err(LockError::Usage(format!(
+            "{} would be its own output; pass --output-file",
+            first.display()
+        )));
+    }
+    Ok(output)
 }
 
 /// `path` as pip-compile shows it: relative to the working directory when

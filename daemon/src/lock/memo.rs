@@ -18,10 +18,10 @@ use sha2::{Digest, Sha256};
 
 use super::LockRequest;
 use super::inputs::Inputs;
-use super::requirements_txt::WriteOptions;
 use crate::db::{self, Pool};
 use crate::index::Sources;
-use crate::resolve::Target;
+use crate::lockfile::requirements_txt::WriteOptions;
+use crate::target::Target;
 
 #[derive(Debug, Clone)]
 pub struct MemoHit {

@@ -3,10 +3,10 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
-use axle_standards::{DistFilename, PackageName, Version};
+use axle_standards::{DistFilename, PackageName, Version, WheelRank, requires_python_allows};
 
-use super::{Target, python_allows};
 use crate::index::IndexedFile;
+use crate::target::Target;
 
 /// `--only-binary` / `--no-binary`, as pip reads them.
 #[derive(Debug, Clone, Default)]
@@ -91,7 +91,7 @@ pub fn group(
     binaries: &BinaryPolicy,
 ) -> Candidates {
     let mut versions: BTreeMap<Version, VersionFiles> = BTreeMap::new();
-    let mut best_priority: BTreeMap<Version, (usize, Option<(u64, String)>)> = BTreeMap::new();
+    let mut best_rank: BTreeMap<Version, WheelRank> = BTreeMap::new();
     // Many files share one requires-python string: judge each string once.
     let mut python_verdicts: HashMap<&str, bool> = HashMap::new();
     for (index, file) in files.iter().enumerate() {
@@ -115,7 +115,7 @@ pub fn group(
             None => true,
             Some(specifiers) => *python_verdicts
                 .entry(specifiers)
-                .or_insert_with(|| python_allows(specifiers, &target.python_full_version)),
+                .or_insert_with(|| requires_python_allows(specifiers, &target.python_full_version)),
         };
         let mut usable = false;
         match &file.filename {
@@ -125,19 +125,11 @@ pub fn group(
                 }
                 if python_ok
                     && binaries.allows_wheel(name)
-                    && let Some(priority) = target.tags.compatibility(wheel)
+                    && let Some(rank) = target.tags.rank(wheel)
                 {
                     usable = true;
-                    let build = wheel.build_tag.as_ref().map(|tag| (tag.number, tag.suffix.clone()));
-                    // Lower priority is better; among equals, the higher build tag.
-                    let better = match best_priority.get(version) {
-                        None => true,
-                        Some((known, known_build)) => {
-                            priority.0 < *known || (priority.0 == *known && build > *known_build)
-                        }
-                    };
-                    if better {
-                        best_priority.insert(version.clone(), (priority.0, build));
+                    if best_rank.get(version).is_none_or(|known| rank < *known) {
+                        best_rank.insert(version.clone(), rank);
                         entry.best_wheel = Some(index);
                     }
                 }

@@ -17,24 +17,14 @@ mod report;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
-use axle_standards::{ExtraName, MarkerEnvironment, PackageName, Requirement, Tags, Version};
+use axle_standards::{ExtraName, PackageName, Requirement, Version};
 
 pub use candidates::{BinaryPolicy, CandidateCache, VersionFiles};
 pub use package::PubPackage;
 
 use crate::index::{FetchContext, IndexClient, IndexError, IndexedFile, Sources};
 use crate::progress::Reporter;
-
-/// The environment a resolution is for.
-#[derive(Clone)]
-pub struct Target {
-    pub markers: MarkerEnvironment,
-    pub tags: Arc<Tags>,
-    /// The full interpreter version (`requires-python` is checked against it).
-    pub python_full_version: Version,
-    /// `major.minor`, for headers.
-    pub python_version: String,
-}
+use crate::target::Target;
 
 /// Where a root requirement came from, for `# via` annotations.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -159,14 +149,4 @@ fn prerelease_named(requirements: &[&Requirement]) -> HashSet<PackageName> {
         })
         .map(|requirement| requirement.name.clone())
         .collect()
-}
-
-/// `requires-python` compatibility of a file or a version's metadata.
-fn python_allows(specifiers: &str, python: &Version) -> bool {
-    use std::str::FromStr;
-    match axle_standards::VersionSpecifiers::from_str(specifiers) {
-        Ok(specifiers) => specifiers.contains(python),
-        // An unreadable requires-python does not hide a file: pip ignores it too.
-        Err(_) => true,
-    }
 }

@@ -11,9 +11,10 @@ use pubgrub::{Dependencies, DependencyProvider, PackageResolutionStatistics, Ran
 
 use super::candidates::{self, BinaryPolicy, CandidateCache, Candidates};
 use super::package::PubPackage;
-use super::{Pin, RequiredBy, Resolution, ResolveError, ResolveRequest, Target};
+use super::{Pin, RequiredBy, Resolution, ResolveError, ResolveRequest};
 use crate::index::{FetchContext, IndexClient, IndexedFile, Sources};
-use crate::progress::Reporter;
+use crate::progress::{Phase, Reporter};
+use crate::target::Target;
 
 type Range = Ranges<Version>;
 
@@ -442,16 +443,7 @@ fn direct_files(request: &ResolveRequest) -> Result<HashMap<PackageName, Indexed
         if !matches!(dist, axle_standards::DistFilename::Wheel(_)) {
             return Err(ResolveError::Index(crate::index::IndexError::NeedsBuild { filename }));
         }
-        let file = crate::index::DistFile {
-            filename,
-            url: parsed.to_string(),
-            sha256,
-            requires_python: None,
-            yanked: None,
-            upload_time: None,
-            size: None,
-            core_metadata: None,
-        };
+        let file = crate::index::DistFile::direct(filename, parsed.to_string(), sha256);
         direct.insert(
             name.clone(),
             IndexedFile {
@@ -552,7 +544,7 @@ impl DependencyProvider for Provider {
             let decided = self.decided.get() + 1;
             self.decided.set(decided);
             self.reporter
-                .progress("resolve", &format!("{name}=={version}"), decided, 0);
+                .progress(Phase::Resolve, &format!("{name}=={version}"), decided, 0);
         }
         Ok(chosen)
     }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use axle_standards::{PackageName, Version};
 
-use super::lockfile::Locked;
+use crate::lockfile::Locked;
 
 /// Distributions pip-sync leaves alone unless a lock names them.
 pub const PROTECTED: [&str; 6] = ["pip", "pip-review", "pip-tools", "pkg-resources", "setuptools", "wheel"];
@@ -22,6 +22,13 @@ pub struct Present {
     pub complete: bool,
     /// The wheel it was installed from, when axle installed it.
     pub wheel_sha256: Option<String>,
+}
+
+impl Present {
+    /// `name==version`, as users read it.
+    pub fn describe(&self) -> String {
+        format!("{}=={}", self.name, self.version)
+    }
 }
 
 #[derive(Debug, Default, PartialEq, Eq)]

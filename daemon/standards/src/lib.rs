@@ -21,8 +21,10 @@ pub use requirements_txt::{
     ViaKind,
 };
 pub use tags::{
-    Arch, Implementation, Os, Platform, PlatformParseError, Tag, TagPriority, TagTarget, Tags, abi_from_soabi,
+    Arch, Implementation, Os, Platform, PlatformParseError, Tag, TagPriority, TagTarget, Tags, WheelRank,
+    abi_from_soabi,
 };
 pub use version::{
     Operator, Version, VersionSpecifier, VersionSpecifiers, allows_prerelease, contains_respecting_prereleases,
+    requires_python_allows,
 };

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
 
-use crate::filename::WheelFilename;
+use crate::filename::{BuildTag, WheelFilename};
 use crate::requirement::MarkerValues;
 use crate::version::Version;
 
@@ -500,6 +500,32 @@ impl Tags {
     pub fn is_compatible(&self, wheel: &WheelFilename) -> bool {
         self.compatibility(wheel).is_some()
     }
+
+    /// How well `wheel` fits, or `None` when it cannot be installed: the one rule for choosing
+    /// among the wheels of a release (see [`WheelRank`]).
+    pub fn rank(&self, wheel: &WheelFilename) -> Option<WheelRank> {
+        Some(WheelRank {
+            priority: self.compatibility(wheel)?,
+            build: std::cmp::Reverse(wheel.build_tag.clone()),
+        })
+    }
+
+    /// The item whose wheel this target installs among `wheels` (of one release), by [`Tags::rank`].
+    pub fn best_wheel<'w, T>(&self, wheels: impl IntoIterator<Item = (T, &'w WheelFilename)>) -> Option<T> {
+        wheels
+            .into_iter()
+            .filter_map(|(item, wheel)| Some((self.rank(wheel)?, item)))
+            .min_by(|(left, _), (right, _)| left.cmp(right))
+            .map(|(_, item)| item)
+    }
+}
+
+/// The order in which the wheels of one release suit a target: the better tag first, then, between
+/// equally good tags, the higher build tag (PEP 427: the build tag breaks ties). Less is better.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct WheelRank {
+    priority: TagPriority,
+    build: std::cmp::Reverse<Option<BuildTag>>,
 }
 
 impl<'a> IntoIterator for &'a Tags {
@@ -627,6 +653,40 @@ mod tests {
             );
         }
         assert_eq!(ours.len(), expected.len(), "{what}: lengths differ");
+    }
+
+    #[test]
+    fn best_wheel_prefers_the_better_tag_then_the_higher_build() {
+        let tags = Tags::new(&TagTarget::cpython((3, 12), glibc(31, Arch::X86_64)));
+        let wheel = |name: &str| WheelFilename::from_str(name).unwrap();
+        let cases: [(&[&str], Option<&str>); 5] = [
+            (
+                &["a-1-py3-none-any.whl", "a-1-cp312-cp312-manylinux_2_17_x86_64.whl"],
+                Some("a-1-cp312-cp312-manylinux_2_17_x86_64.whl"),
+            ),
+            (
+                &[
+                    "a-1-1-py3-none-any.whl",
+                    "a-1-py3-none-any.whl",
+                    "a-1-2b-py3-none-any.whl",
+                ],
+                Some("a-1-2b-py3-none-any.whl"),
+            ),
+            (
+                &["a-1-10-py3-none-any.whl", "a-1-9z-py3-none-any.whl"],
+                Some("a-1-10-py3-none-any.whl"),
+            ),
+            (
+                &["a-1-9-cp312-cp312-manylinux_2_17_x86_64.whl", "a-1-10-py3-none-any.whl"],
+                Some("a-1-9-cp312-cp312-manylinux_2_17_x86_64.whl"),
+            ),
+            (&["a-1-cp27-cp27m-win32.whl"], None),
+        ];
+        for (names, expected) in cases {
+            let wheels: Vec<WheelFilename> = names.iter().map(|name| wheel(name)).collect();
+            let best = tags.best_wheel(names.iter().zip(&wheels).map(|(name, wheel)| (*name, wheel)));
+            assert_eq!(best, expected, "{names:?}");
+        }
     }
 
     fn glibc(minor: u32, arch: Arch) -> Platform {

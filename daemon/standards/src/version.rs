@@ -49,6 +49,15 @@ pub fn contains_respecting_prereleases(specifiers: &VersionSpecifiers, version: 
     specifiers.contains(version)
 }
 
+/// Whether a file's or a release's `Requires-Python` admits `python`.
+///
+/// One that cannot be read admits everything, as pip treats it: an index's typo must not hide
+/// every file of a project.
+pub fn requires_python_allows(requires_python: &str, python: &Version) -> bool {
+    use std::str::FromStr;
+    VersionSpecifiers::from_str(requires_python).map_or(true, |specifiers| specifiers.contains(python))
+}
+
 #[cfg(test)]
 mod tests {
     use std::str::FromStr;

@@ -7,17 +7,17 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use axle_e2e::wheel::{BuiltWheel, WheelBuilder};
-use axle_install::{InstallOptions, InstalledDist, Layout, Manifest, Store, install};
+use axle_install::{InstallOptions, InstalledDist, Layout, Manifest, ObjectStore, install};
 
 pub struct Env {
     pub dir: tempfile::TempDir,
-    pub store: Store,
+    pub store: ObjectStore,
 }
 
 impl Env {
     pub fn new() -> Env {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path().join("store")).unwrap();
+        let store = ObjectStore::open(dir.path().join("store")).unwrap();
         Env { dir, store }
     }
 

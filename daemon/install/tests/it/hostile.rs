@@ -5,7 +5,7 @@
 use std::io::Write;
 
 use axle_e2e::wheel::{BuiltWheel, WheelBuilder, dist_info_name, record_hash, zip_entries};
-use axle_install::{ArchiveError, EntryProblem, Limits, Store, StoreError, WheelProblem};
+use axle_install::{ArchiveError, EntryProblem, Limits, ObjectStore, ObjectStoreError, WheelProblem};
 
 use crate::common::{CRC, Env, UNCOMPRESSED_SIZE, demo_builder, rename_entry, set_field};
 
@@ -377,7 +377,9 @@ fn cases() -> Vec<Case> {
 fn hostile_wheels_are_refused_and_leave_nothing() {
     for case in cases() {
         let env = Env::new();
-        let store = Store::open(env.path().join("store")).unwrap().with_limits(case.limits);
+        let store = ObjectStore::open(env.path().join("store"))
+            .unwrap()
+            .with_limits(case.limits);
         let path = env.write_raw(case.filename, &case.bytes);
         let sha256 = axle_e2e::wheel::sha256_hex(&case.bytes);
         let err = match store.unpack(&path, &sha256) {
@@ -386,7 +388,7 @@ fn hostile_wheels_are_refused_and_leave_nothing() {
         };
         let message = err.to_string();
         assert!(message.contains(case.filename), "{}: {message}", case.name);
-        let StoreError::Archive(archive) = &err else {
+        let ObjectStoreError::Archive(archive) = &err else {
             panic!("{}: not an archive error: {message}", case.name);
         };
         match (&case.expect, archive) {

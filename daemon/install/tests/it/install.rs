@@ -321,7 +321,7 @@ fn hard_links_across_filesystems_fall_back_to_copies() {
         eprintln!("/dev/shm is on the same filesystem: skipping");
         return;
     }
-    let store = axle_install::Store::open(other.path().join("store")).unwrap();
+    let store = axle_install::ObjectStore::open(other.path().join("store")).unwrap();
     let wheel = demo_wheel("1.0");
     let path = env.write(&wheel);
     let manifest = store.unpack(&path, &wheel.sha256).unwrap();

@@ -5,7 +5,7 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 
 use axle_e2e::wheel::{WheelBuilder, sha256_hex};
-use axle_install::{StoreError, StoredObject};
+use axle_install::{ObjectStoreError, StoredObject};
 
 use crate::common::{Env, demo_builder, demo_wheel};
 
@@ -181,12 +181,12 @@ fn a_wheel_that_is_not_the_expected_one_is_refused() {
     let path = env.write(&wheel);
     let wrong = "0".repeat(64);
     let err = env.store.unpack(&path, &wrong).unwrap_err();
-    assert!(matches!(err, StoreError::WheelHashMismatch { .. }), "{err}");
+    assert!(matches!(err, ObjectStoreError::WheelHashMismatch { .. }), "{err}");
     assert!(err.to_string().contains("demo_pkg-1.0-py3-none-any.whl"));
     assert!(env.store.manifests().unwrap().is_empty());
     assert!(objects(&env).is_empty());
     let err = env.store.unpack(&path, "../../etc").unwrap_err();
-    assert!(matches!(err, StoreError::InvalidDigest(_)));
+    assert!(matches!(err, ObjectStoreError::InvalidDigest(_)));
 }
 
 #[test]

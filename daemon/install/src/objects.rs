@@ -40,8 +40,9 @@ use std::time::{Duration, SystemTime};
 
 use sha2::{Digest, Sha256};
 
-use crate::archive::{ArchiveError, Entry, EntryProblem, Limits, WheelArchive, WheelSource};
+use crate::archive::{ArchiveError, Entry, Limits, WheelArchive, WheelSource};
 use crate::durable::{self, TEMP_PREFIX};
+use crate::entry::EntryProblem;
 use crate::entry_points::EntryPoints;
 use crate::record::FileHasher;
 use crate::wheel::{self, Scheme};
@@ -55,7 +56,7 @@ const MANIFEST_SCHEMA: u32 = 1;
 
 /// A store operation that failed.
 #[derive(Debug, thiserror::Error)]
-pub enum StoreError {
+pub enum ObjectStoreError {
     #[error(transparent)]
     Archive(#[from] ArchiveError),
     #[error("wheel `{}` has SHA-256 {actual}, not the expected {expected}", wheel.display())]
@@ -75,9 +76,9 @@ pub enum StoreError {
     },
 }
 
-fn io_error(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> StoreError + use<> {
+fn io_error(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> ObjectStoreError + use<> {
     let path = path.to_path_buf();
-    move |source| StoreError::Io { action, path, source }
+    move |source| ObjectStoreError::Io { action, path, source }
 }
 
 /// What an unpacked wheel consists of.
@@ -134,7 +135,7 @@ pub struct GcReport {
 
 /// A content-addressed store rooted at one directory.
 #[derive(Debug, Clone)]
-pub struct Store {
+pub struct ObjectStore {
     root: PathBuf,
     limits: Limits,
     /// Flush to disk before vouching for what was written (see `with_durability`).
@@ -151,15 +152,15 @@ struct Staged {
     size: u64,
 }
 
-impl Store {
+impl ObjectStore {
     /// Opens (creating if needed) the store at `root`.
-    pub fn open(root: impl Into<PathBuf>) -> Result<Store, StoreError> {
+    pub fn open(root: impl Into<PathBuf>) -> Result<ObjectStore, ObjectStoreError> {
         let root = root.into();
         for directory in ["objects", "wheels", "tmp"] {
             let path = root.join(directory);
             fs::create_dir_all(&path).map_err(io_error("create", &path))?;
         }
-        Ok(Store {
+        Ok(ObjectStore {
             root,
             limits: Limits::default(),
             durable: true,
@@ -170,13 +171,13 @@ impl Store {
     /// what it wrote. Without flushes a crash of the machine (not of a
     /// process) can leave objects that look whole but are not; a killed
     /// process never can.
-    pub fn with_durability(mut self, durable: bool) -> Store {
+    pub fn with_durability(mut self, durable: bool) -> ObjectStore {
         self.durable = durable;
         self
     }
 
     /// The same store, unpacking wheels under other limits.
-    pub fn with_limits(mut self, limits: Limits) -> Store {
+    pub fn with_limits(mut self, limits: Limits) -> ObjectStore {
         self.limits = limits;
         self
     }
@@ -189,13 +190,13 @@ impl Store {
         self.root.join("tmp")
     }
 
-    fn manifest_path(&self, wheel_sha256: &str) -> Result<PathBuf, StoreError> {
+    fn manifest_path(&self, wheel_sha256: &str) -> Result<PathBuf, ObjectStoreError> {
         let digest = checked_digest(wheel_sha256)?;
         Ok(self.root.join("wheels").join(format!("{digest}.json")))
     }
 
     /// Where the object with content `sha256` (hex) lives, as an executable or plain file.
-    pub fn object_path(&self, sha256: &str, executable: bool) -> Result<PathBuf, StoreError> {
+    pub fn object_path(&self, sha256: &str, executable: bool) -> Result<PathBuf, ObjectStoreError> {
         let digest = checked_digest(sha256)?;
         let (shard, rest) = digest.split_at(2);
         let name = if executable {
@@ -215,7 +216,7 @@ impl Store {
     }
 
     /// Whether the object exists and its content hashes to its name: the thorough check.
-    pub fn verify_object_contents(&self, sha256: &str, executable: bool) -> Result<bool, StoreError> {
+    pub fn verify_object_contents(&self, sha256: &str, executable: bool) -> Result<bool, ObjectStoreError> {
         let path = self.object_path(sha256, executable)?;
         let mut file = match File::open(&path) {
             Ok(file) => file,
@@ -234,7 +235,7 @@ impl Store {
     /// [`WheelArchive::open`] refuses. Only when all files are verified and in `objects/` is the
     /// manifest written; a refused wheel leaves no manifest and no staged files. (Objects from
     /// an earlier, successful wheel are never touched; see the module docs for crash safety.)
-    pub fn unpack(&self, wheel_path: &Path, wheel_sha256: &str) -> Result<Manifest, StoreError> {
+    pub fn unpack(&self, wheel_path: &Path, wheel_sha256: &str) -> Result<Manifest, ObjectStoreError> {
         let wheel_sha256 = checked_digest(wheel_sha256)?;
         let mut archive = self.open_verified(wheel_path, &wheel_sha256)?;
 
@@ -268,7 +269,7 @@ impl Store {
                 results.push(self.stage_numbered(&mut archive, *number, entry, &staging_path)?);
             }
         } else {
-            let outcomes: Vec<Result<Vec<StagedEntry>, StoreError>> = std::thread::scope(|scope| {
+            let outcomes: Vec<Result<Vec<StagedEntry>, ObjectStoreError>> = std::thread::scope(|scope| {
                 let handles: Vec<_> = entries
                     .chunks(chunk_size)
                     .enumerate()
@@ -289,7 +290,7 @@ impl Store {
                             chunk
                                 .iter()
                                 .map(|(number, entry)| self.stage_numbered(&mut reader, *number, entry, staging_path))
-                                .collect::<Result<Vec<_>, StoreError>>()
+                                .collect::<Result<Vec<_>, ObjectStoreError>>()
                         })
                     })
                     .collect();
@@ -297,7 +298,7 @@ impl Store {
                     .into_iter()
                     .map(|handle| {
                         handle.join().unwrap_or_else(|_| {
-                            Err(StoreError::Io {
+                            Err(ObjectStoreError::Io {
                                 action: "unpack",
                                 path: wheel_path.to_path_buf(),
                                 source: io::Error::other("an unpacking thread panicked"),
@@ -348,7 +349,7 @@ impl Store {
         number: usize,
         entry: &Entry,
         staging: &Path,
-    ) -> Result<StagedEntry, StoreError> {
+    ) -> Result<StagedEntry, ObjectStoreError> {
         let temp = staging.join(number.to_string());
         let (file, is_staged) = self.stage(archive, entry, &temp)?;
         let staged = if is_staged {
@@ -366,7 +367,7 @@ impl Store {
     /// Opens the wheel after checking it is the one `wheel_sha256` names. The manifest is filed
     /// under that digest, so a wrong one would poison the store for whoever asks for the real
     /// wheel; the check reads the same open file that is then unpacked.
-    fn open_verified(&self, wheel_path: &Path, wheel_sha256: &str) -> Result<WheelArchive, StoreError> {
+    fn open_verified(&self, wheel_path: &Path, wheel_sha256: &str) -> Result<WheelArchive, ObjectStoreError> {
         let io = |source| ArchiveError::Io {
             wheel: wheel_path.to_path_buf(),
             source,
@@ -377,7 +378,7 @@ impl Store {
             WheelSource::File(_) => hash_reader(&mut source).map_err(io)?,
         };
         if actual != wheel_sha256 {
-            return Err(StoreError::WheelHashMismatch {
+            return Err(ObjectStoreError::WheelHashMismatch {
                 wheel: wheel_path.to_path_buf(),
                 expected: wheel_sha256.to_string(),
                 actual,
@@ -396,7 +397,7 @@ impl Store {
         archive: &mut WheelArchive,
         entry: &Entry,
         temp: &Path,
-    ) -> Result<(ManifestFile, bool), StoreError> {
+    ) -> Result<(ManifestFile, bool), ObjectStoreError> {
         let dist_info = archive.dist_info();
         let exempt = wheel::is_record_or_signature(&entry.path, dist_info);
         let record_entry = archive.record().get(&entry.path).cloned();
@@ -421,7 +422,7 @@ impl Store {
         if present {
             archive.read_entry(entry, |chunk| {
                 hasher.update(chunk);
-                Ok::<(), StoreError>(())
+                Ok::<(), ObjectStoreError>(())
             })?;
         } else {
             let mut out = File::create_new(temp).map_err(io_error("create", temp))?;
@@ -455,7 +456,7 @@ impl Store {
     }
 
     /// Renames verified, flushed files into `objects/`, then flushes the renames.
-    fn commit(&self, staged: &[Staged]) -> Result<(), StoreError> {
+    fn commit(&self, staged: &[Staged]) -> Result<(), ObjectStoreError> {
         let mut shards = HashSet::new();
         for staged in staged {
             let shard = staged
@@ -480,7 +481,7 @@ impl Store {
         durable::flush_directories(shards.iter().map(PathBuf::as_path)).map_err(io_error("flush", &objects))
     }
 
-    fn write_manifest(&self, manifest: &Manifest) -> Result<(), StoreError> {
+    fn write_manifest(&self, manifest: &Manifest) -> Result<(), ObjectStoreError> {
         let path = self.manifest_path(&manifest.wheel_sha256)?;
         let json =
             serde_json::to_vec_pretty(manifest).map_err(|err| io_error("serialise", &path)(io::Error::other(err)))?;
@@ -506,7 +507,7 @@ impl Store {
     /// objects are still there with the right sizes. A manifest that is unreadable, of another
     /// format, or whose objects are missing or damaged is removed and reported absent, so the
     /// caller unpacks the wheel again.
-    pub fn manifest(&self, wheel_sha256: &str) -> Result<Option<Manifest>, StoreError> {
+    pub fn manifest(&self, wheel_sha256: &str) -> Result<Option<Manifest>, ObjectStoreError> {
         let path = self.manifest_path(wheel_sha256)?;
         let bytes = match fs::read(&path) {
             Ok(bytes) => bytes,
@@ -563,7 +564,7 @@ impl Store {
 
     /// Removes a wheel's manifest (its objects stay until [`Store::gc`]). Returns whether there
     /// was one.
-    pub fn remove_manifest(&self, wheel_sha256: &str) -> Result<bool, StoreError> {
+    pub fn remove_manifest(&self, wheel_sha256: &str) -> Result<bool, ObjectStoreError> {
         let path = self.manifest_path(wheel_sha256)?;
         match fs::remove_file(&path) {
             Ok(()) => Ok(true),
@@ -573,7 +574,7 @@ impl Store {
     }
 
     /// The SHA-256 of every wheel with a manifest (not checked: see [`Store::manifest`]).
-    pub fn manifests(&self) -> Result<Vec<String>, StoreError> {
+    pub fn manifests(&self) -> Result<Vec<String>, ObjectStoreError> {
         let wheels = self.root.join("wheels");
         let mut out = Vec::new();
         for item in fs::read_dir(&wheels).map_err(io_error("list", &wheels))? {
@@ -590,7 +591,7 @@ impl Store {
     }
 
     /// Every object file in the store.
-    pub fn objects(&self) -> Result<Objects, StoreError> {
+    pub fn objects(&self) -> Result<Objects, ObjectStoreError> {
         let objects = self.root.join("objects");
         let mut shards = Vec::new();
         for item in fs::read_dir(&objects).map_err(io_error("list", &objects))? {
@@ -610,7 +611,7 @@ impl Store {
     /// Removes manifests of wheels not in `keep`, objects no kept manifest references, and
     /// staging leftovers older than a few hours. Must not run concurrently with an unpack or
     /// install from this store (see the module docs).
-    pub fn gc(&self, keep: &HashSet<String>) -> Result<GcReport, StoreError> {
+    pub fn gc(&self, keep: &HashSet<String>) -> Result<GcReport, ObjectStoreError> {
         let mut report = GcReport::default();
         let keep: HashSet<String> = keep.iter().map(|sha| sha.to_ascii_lowercase()).collect();
         let mut referenced: HashSet<(String, bool)> = HashSet::new();
@@ -671,7 +672,7 @@ impl Store {
     /// Replaces an object by a copy of itself on a fresh inode: when an object has as many hard
     /// links as the filesystem allows (`EMLINK`), new environments link the copy while the old
     /// inode lives on in those that already link it. The copy is re-hashed on the way.
-    pub(crate) fn refresh_object(&self, sha256: &str, executable: bool) -> Result<(), StoreError> {
+    pub(crate) fn refresh_object(&self, sha256: &str, executable: bool) -> Result<(), ObjectStoreError> {
         let path = self.object_path(sha256, executable)?;
         let mut source = File::open(&path).map_err(io_error("open", &path))?;
         let temp_dir = self.temp_dir();
@@ -717,7 +718,7 @@ pub struct Objects {
 }
 
 impl Iterator for Objects {
-    type Item = Result<StoredObject, StoreError>;
+    type Item = Result<StoredObject, ObjectStoreError>;
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
@@ -770,12 +771,12 @@ fn is_lower_hex(text: &str) -> bool {
 }
 
 /// A digest made safe to use in a path: 64 hex digits, lowercased.
-fn checked_digest(digest: &str) -> Result<String, StoreError> {
+fn checked_digest(digest: &str) -> Result<String, ObjectStoreError> {
     let lower = digest.to_ascii_lowercase();
     if lower.len() == 64 && is_lower_hex(&lower) {
         Ok(lower)
     } else {
-        Err(StoreError::InvalidDigest(digest.to_string()))
+        Err(ObjectStoreError::InvalidDigest(digest.to_string()))
     }
 }
 
@@ -801,7 +802,7 @@ mod tests {
     #[test]
     fn digests_are_checked_before_becoming_paths() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
+        let store = ObjectStore::open(dir.path()).unwrap();
         let good = "ab".repeat(32);
         let path = store.object_path(&good, false).unwrap();
         assert!(path.ends_with(format!("objects/ab/{}", "ab".repeat(31))));
@@ -820,7 +821,7 @@ mod tests {
         ] {
             assert!(matches!(
                 store.object_path(bad, false),
-                Err(StoreError::InvalidDigest(_))
+                Err(ObjectStoreError::InvalidDigest(_))
             ));
             assert!(store.manifest(bad).is_err());
         }
@@ -832,7 +833,7 @@ mod tests {
     fn refreshing_an_object_gives_it_a_fresh_inode() {
         use std::os::unix::fs::{MetadataExt, PermissionsExt};
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path().join("store")).unwrap();
+        let store = ObjectStore::open(dir.path().join("store")).unwrap();
         let content = b"linked too often\n";
         let sha256 = hex::encode(Sha256::digest(content));
         let path = store.object_path(&sha256, true).unwrap();

@@ -1,5 +1,7 @@
-//! The daemon's shared state and the operations it offers, independent of
-//! the wire: the rpc layer translates requests into calls on [`Daemon`].
+//! The engine: the daemon's shared state (database, caches, store, activity)
+//! and the operations it offers, in domain types. The wire layers (`rpc`,
+//! and later the HTTP server) translate requests into calls on [`Engine`];
+//! the engine knows nothing of them.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -16,18 +18,19 @@ use crate::index::IndexClient;
 use crate::interpreter::{Interpreter, Interpreters};
 use crate::lock::{self, LockOutcome, LockRequest, Memo};
 use crate::progress::Reporter;
-use crate::store::{GcOutcome, StoreStats, WheelStore};
 use crate::sync::{self, SyncOutcome, SyncRequest, SyncState};
+use crate::target::TargetCache;
 use crate::venv::{self, VenvOptions};
+use crate::wheels::{GcOutcome, StoreStats, WheelStore};
 
-pub struct Daemon {
+pub struct Engine {
     pub location: Location,
     pub pool: Pool,
     pub interpreters: Interpreters,
     pub index: Arc<IndexClient>,
     pub lock_memo: Memo,
     pub candidates: Arc<crate::resolve::CandidateCache>,
-    pub targets: std::sync::Mutex<std::collections::HashMap<String, crate::resolve::Target>>,
+    pub targets: TargetCache,
     pub store: WheelStore,
     pub sync_state: SyncState,
     pub activity: Arc<Activity>,
@@ -40,8 +43,8 @@ pub struct Daemon {
     pub shutdown_requested: Notify,
 }
 
-impl Daemon {
-    pub fn new(location: Location, pool: Pool, build_id: String, idle_timeout: Duration) -> Result<Arc<Daemon>, Error> {
+impl Engine {
+    pub fn new(location: Location, pool: Pool, build_id: String, idle_timeout: Duration) -> Result<Arc<Engine>, Error> {
         // The machine's extra CA bundle, as pip is told about it.
         let extra_roots = std::env::var_os("PIP_CERT")
             .or_else(|| std::env::var_os("SSL_CERT_FILE"))
@@ -49,12 +52,12 @@ impl Daemon {
         let index = IndexClient::new(pool.clone(), extra_roots.as_deref())
             .map_err(|error| Error::Internal(error.to_string()))?;
         let store = WheelStore::open(&location.home.join("store"), pool.clone())?;
-        Ok(Arc::new(Daemon {
+        Ok(Arc::new(Engine {
             interpreters: Interpreters::new(pool.clone()),
             index,
             lock_memo: Memo::new(pool.clone()),
             candidates: Arc::default(),
-            targets: std::sync::Mutex::default(),
+            targets: TargetCache::default(),
             store,
             sync_state: SyncState::default(),
             location,
@@ -124,9 +127,7 @@ impl Daemon {
         });
         let mut seeded = Vec::new();
         if request.seed {
-            let services = self.sync_services();
-            let scratch = self.location.home.join("store").join("tmp");
-            seeded.push(sync::seed(services, &request.invocation, &created.root, &scratch, reporter).await?);
+            seeded.push(sync::seed(self.sync_services(), &request.invocation, &created.root, reporter).await?);
         }
         Ok(VenvCreated {
             root: created.root,
@@ -140,6 +141,7 @@ impl Daemon {
     fn sync_services(&self) -> sync::Services<'_> {
         sync::Services {
             interpreters: &self.interpreters,
+            targets: &self.targets,
             index: self.index.clone(),
             store: &self.store,
             pool: &self.pool,

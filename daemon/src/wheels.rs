@@ -1,7 +1,8 @@
-//! The daemon's side of the wheel store: which wheels it holds (SQLite),
-//! which environments use them, and getting a verified download into it.
+//! The wheel store as the daemon runs it: which wheels it holds (SQLite,
+//! mirrored in memory), which environments use them, getting a verified
+//! download into it, stats and gc.
 //!
-//! The files themselves are `axle_install::Store`'s business, under
+//! The files themselves are `axle_install::ObjectStore`'s business, under
 //! `$AXLE_HOME/store`: content-addressed objects and one manifest per wheel.
 //! A wheel is known here only after its manifest was written, so a row
 //! always names a complete, verified unpacking.
@@ -11,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
 
-use axle_install::{Manifest, Store, StoreError};
+use axle_install::{Manifest, ObjectStore, ObjectStoreError};
 use axle_standards::{Tags, WheelFilename};
 
 use crate::db::{self, Pool};
@@ -19,7 +20,7 @@ use crate::db::{self, Pool};
 #[derive(Debug, thiserror::Error)]
 pub enum WheelStoreError {
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Store(#[from] ObjectStoreError),
     #[error("the store database failed: {0}")]
     Db(#[from] sqlx::Error),
     #[error("the store task stopped unexpectedly: {0}")]
@@ -34,7 +35,7 @@ pub enum WheelStoreError {
 }
 
 pub struct WheelStore {
-    store: Arc<Store>,
+    store: Arc<ObjectStore>,
     pool: Pool,
     /// Held for the daemon's life: a second daemon pointed at this store
     /// (two homes sharing it by mistake) is refused rather than racing.
@@ -108,7 +109,7 @@ impl WheelStore {
         // Flushing every unpacked wheel to disk costs more than the unpacking;
         // it only matters if the machine (not a process) crashes, so it is
         // opt-in, like the installs' (AXLE_DURABLE=1).
-        let mut store = Store::open(root)?.with_durability(durable());
+        let mut store = ObjectStore::open(root)?.with_durability(durable());
         // A daemon-wide cap on what one wheel may unpack to (zip bombs).
         if let Some(cap) = std::env::var(axle_proto::env_vars::AXLE_MAX_WHEEL_SIZE)
             .ok()
@@ -162,7 +163,7 @@ impl WheelStore {
         fetching.entry(key.to_string()).or_default().clone()
     }
 
-    pub fn files(&self) -> Arc<Store> {
+    pub fn files(&self) -> Arc<ObjectStore> {
         self.store.clone()
     }
 
@@ -177,11 +178,13 @@ impl WheelStore {
                 .filter_map(|hash| known.get(hash).map(|filename| (hash.clone(), filename.clone())))
                 .collect()
         };
-        for (hash, filename) in candidates {
-            let compatible = WheelFilename::from_str(&filename).is_ok_and(|wheel| tags.compatibility(&wheel).is_some());
-            if !compatible {
-                continue;
-            }
+        let mut compatible: Vec<(String, WheelFilename)> = candidates
+            .into_iter()
+            .filter_map(|(hash, filename)| Some((hash, WheelFilename::from_str(&filename).ok()?)))
+            .collect();
+        // The best first, as any other wheel choice makes it.
+        while let Some(best) = tags.best_wheel(compatible.iter().enumerate().map(|(at, (_, wheel))| (at, wheel))) {
+            let (hash, _) = compatible.swap_remove(best);
             if let Some(manifest) = self.manifest(&hash).await? {
                 return Ok(Some(manifest));
             }
@@ -365,7 +368,7 @@ impl WheelStore {
         .fetch_one(&self.pool)
         .await?;
         let store = self.store.clone();
-        let (objects, bytes) = tokio::task::spawn_blocking(move || -> Result<(u64, u64), StoreError> {
+        let (objects, bytes) = tokio::task::spawn_blocking(move || -> Result<(u64, u64), ObjectStoreError> {
             let mut count = 0;
             let mut bytes = 0;
             for object in store.objects()? {

@@ -4,11 +4,16 @@
 //! Every file of each pinned version is listed with its URL, size, upload
 //! time and hash, so an installer needs no index to fetch it.
 
+use std::collections::BTreeSet;
 use std::fmt::Write as _;
+use std::path::Path;
+use std::str::FromStr;
 
+use axle_standards::{DistFilename, MarkerEnvironment, PackageName, Version};
+
+use super::{Locked, LockedSet, LockfileError};
 use crate::index::IndexedFile;
 use crate::resolve::Resolution;
-use axle_standards::DistFilename;
 
 /// Renders `resolution` as a `pylock.toml`.
 pub fn render(resolution: &Resolution, requires_python: Option<&str>, command: &str) -> String {
@@ -206,6 +211,56 @@ pub fn parse(path: &str, text: &str) -> Result<Vec<LockedPackage>, PylockError> 
         });
     }
     Ok(out)
+}
+
+/// Adds the packages of the `pylock.toml` `file` whose markers hold for
+/// `markers` to `set`, with their files by hash (they need no index).
+pub(super) fn read_locked(file: &Path, markers: &MarkerEnvironment, set: &mut LockedSet) -> Result<(), LockfileError> {
+    let content = std::fs::read_to_string(file).map_err(|source| LockfileError::Io {
+        path: file.to_path_buf(),
+        source,
+    })?;
+    let origin = super::shown(file);
+    let invalid = |reason: String| LockfileError::Invalid {
+        origin: origin.clone(),
+        reason,
+    };
+    for package in parse(&file.display().to_string(), &content)? {
+        if let Some(marker) = &package.marker {
+            let requirement = axle_standards::parse_requirement(&format!("{} ; {marker}", package.name))
+                .map_err(|error| invalid(error.to_string()))?;
+            if !axle_standards::evaluate(&requirement.marker, markers, &[]) {
+                continue;
+            }
+        }
+        let name = PackageName::from_str(&package.name).map_err(|error| invalid(error.to_string()))?;
+        let version = package
+            .version
+            .as_deref()
+            .map(Version::from_str)
+            .transpose()
+            .map_err(|error| invalid(error.to_string()))?;
+        let mut hashes = BTreeSet::new();
+        for locked_file in &package.files {
+            if let Some(sha) = &locked_file.sha256 {
+                hashes.insert(sha.clone());
+                set.files.insert(sha.clone(), locked_file.clone());
+            }
+        }
+        let url = if version.is_none() {
+            package.files.first().map(|file| file.location.clone())
+        } else {
+            None
+        };
+        set.insert(Locked {
+            name,
+            version,
+            url,
+            hashes,
+            origin: origin.clone(),
+        })?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -1,11 +1,17 @@
-//! Writing a lock in pip-compile's exact `requirements.txt` format: header
-//! with the command, option lines, pins sorted by canonical name with
-//! `\`-continued hashes and `# via` annotations, and the unsafe section.
+//! pip-compile's `requirements.txt`: writing a lock in its exact format
+//! (header with the command, option lines, pins sorted by canonical name
+//! with `\`-continued hashes and `# via` annotations, the unsafe section),
+//! and reading one back: its pins as preferences for the next lock, and its
+//! exact pins and hashes for sync.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
+use std::path::Path;
 
-use axle_standards::PackageName;
+use axle_standards::requirements_txt::Location;
+use axle_standards::{MarkerEnvironment, Operator, PackageName, RequirementsTxt, VersionOrUrl, ViaKind, evaluate};
 
+use super::{Locked, LockedSet, LockfileError};
+use crate::index::IndexSettings;
 use crate::resolve::{Pin, Resolution};
 
 /// What pip-tools keeps out of requirement files unless `--allow-unsafe`.
@@ -217,6 +223,82 @@ pub fn read_pins(text: &str) -> Vec<(PackageName, axle_standards::Version)> {
         }
     }
     pins
+}
+
+/// Adds the pins of the requirements file `file` whose markers hold for
+/// `markers` to `set` (pip-sync's input: every requirement an exact pin).
+pub(super) fn read_locked(
+    file: &Path,
+    env: &HashMap<String, String>,
+    markers: &MarkerEnvironment,
+    set: &mut LockedSet,
+) -> Result<(), LockfileError> {
+    let parsed = RequirementsTxt::read(file, ViaKind::Requirement, env)?;
+    if let Some(editable) = parsed.editables.first() {
+        return Err(LockfileError::Unsupported(format!(
+            "{}:{}: editable requirements need a source build, which axle cannot do yet",
+            editable.origin.file.display(),
+            editable.origin.line
+        )));
+    }
+    let location = |location: &Location| match location {
+        Location::Url(url) => url.to_string(),
+        Location::Path(path) => path.display().to_string(),
+    };
+    set.index.push(IndexSettings {
+        index_url: parsed.options.index_url.as_ref().map(location),
+        extra_index_urls: parsed.options.extra_index_urls.iter().map(location).collect(),
+        find_links: parsed.options.find_links.iter().map(location).collect(),
+        no_index: parsed.options.no_index,
+    });
+    for entry in parsed.requirements {
+        let requirement = entry.requirement;
+        if !evaluate(&requirement.marker, markers, &[]) {
+            continue;
+        }
+        let origin = format!("{}:{}", super::shown(&entry.origin.file), entry.origin.line);
+        let not_pinned = || LockfileError::NotPinned {
+            origin: origin.clone(),
+            name: requirement.name.clone(),
+        };
+        let (version, url) = match &requirement.version_or_url {
+            Some(VersionOrUrl::VersionSpecifier(specifiers)) => {
+                let exact = specifiers.iter().find(|specifier| {
+                    matches!(specifier.operator(), Operator::Equal | Operator::ExactEqual)
+                        && !specifier.version().to_string().contains('*')
+                });
+                match (exact, specifiers.len()) {
+                    (Some(specifier), 1) => (Some(specifier.version().clone()), None),
+                    _ => return Err(not_pinned()),
+                }
+            }
+            Some(VersionOrUrl::Url(url)) => (None, Some(url.to_string())),
+            None => return Err(not_pinned()),
+        };
+        let mut hashes = BTreeSet::new();
+        for hash in &entry.hashes {
+            if let Some(digest) = hash.strip_prefix("sha256:") {
+                hashes.insert(digest.to_ascii_lowercase());
+            }
+        }
+        if !entry.hashes.is_empty() && hashes.is_empty() {
+            return Err(LockfileError::Invalid {
+                reason: format!(
+                    "{} has hashes but no sha256 one; axle verifies sha256",
+                    requirement.name
+                ),
+                origin,
+            });
+        }
+        set.insert(Locked {
+            name: requirement.name.clone(),
+            version,
+            url,
+            hashes,
+            origin,
+        })?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

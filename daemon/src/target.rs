@@ -1,14 +1,30 @@
-//! The environment a lock is for: the interpreter's own (markers, tags,
-//! version), or another one named by `--python-version` / `--python-platform`
-//! (a Docker image on Linux/CPython 3.12, locked from any workstation).
+//! The environment a lock or a sync is for: markers, platform tags and the
+//! Python version — the interpreter's own, or another one named by
+//! `--python-version` / `--python-platform` (a Docker image on Linux/CPython
+//! 3.12, locked from any workstation).
+//!
+//! Building a target's tag list costs more than answering an unchanged lock,
+//! so targets are kept in a [`TargetCache`].
 
+use std::collections::HashMap;
+use std::path::PathBuf;
 use std::str::FromStr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
-use axle_standards::{Arch, Implementation, MarkerValues, Os, Platform, TagTarget, Tags, Version};
+use axle_standards::{Arch, Implementation, MarkerEnvironment, MarkerValues, Os, Platform, TagTarget, Tags, Version};
 
 use crate::interpreter::InterpreterInfo;
-use crate::resolve::Target;
+
+/// The environment a resolution or an install is for.
+#[derive(Clone)]
+pub struct Target {
+    pub markers: MarkerEnvironment,
+    pub tags: Arc<Tags>,
+    /// The full interpreter version (`requires-python` is checked against it).
+    pub python_full_version: Version,
+    /// `major.minor`, for headers.
+    pub python_version: String,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum TargetError {
@@ -69,11 +85,6 @@ pub fn target_without_interpreter(python_version: &str, python_platform: &str) -
         TagTarget::cpython((major, minor), platform.clone()),
         platform.marker_values(&full),
     )
-}
-
-/// The tags an interpreter installs (for sync, which installs into it).
-pub fn tags_for(interpreter: &InterpreterInfo) -> Result<Tags, TargetError> {
-    Ok(Tags::new(&interpreter_tag_target(interpreter)?))
 }
 
 /// The interpreter as the tag rules see it: implementation, version, ABI,
@@ -178,4 +189,45 @@ fn interpreter_platform(interpreter: &InterpreterInfo) -> Result<Platform, Targe
         _ => return Err(unknown()),
     };
     Ok(Platform::new(os, arch))
+}
+
+/// Targets already built, by interpreter and overrides. An entry holds while
+/// the interpreter's answer is the one it was built from (an upgraded
+/// interpreter at the same path gets a new target).
+#[derive(Default)]
+pub struct TargetCache {
+    entries: Mutex<HashMap<TargetKey, (Arc<InterpreterInfo>, Target)>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct TargetKey {
+    executable: PathBuf,
+    python_version: Option<String>,
+    python_platform: Option<String>,
+}
+
+impl TargetCache {
+    /// The target for `interpreter`, changed by `--python-version` and
+    /// `--python-platform` when given (see [`target`]).
+    pub fn get(
+        &self,
+        interpreter: &Arc<InterpreterInfo>,
+        python_version: Option<&str>,
+        python_platform: Option<&str>,
+    ) -> Result<Target, TargetError> {
+        let key = TargetKey {
+            executable: interpreter.executable.clone(),
+            python_version: python_version.map(str::to_string),
+            python_platform: python_platform.map(str::to_string),
+        };
+        let entries = || self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some((built_from, known)) = entries().get(&key)
+            && (Arc::ptr_eq(built_from, interpreter) || **built_from == **interpreter)
+        {
+            return Ok(known.clone());
+        }
+        let built = target(interpreter, python_version, python_platform)?;
+        entries().insert(key, (interpreter.clone(), built.clone()));
+        Ok(built)
+    }
 }

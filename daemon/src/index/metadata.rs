@@ -1,0 +1,215 @@
+//! Core metadata of a file: immutable, so fetched once — the PEP 658 file,
+//! else HTTP ranges into the wheel, else the whole file — checked against
+//! the file's name, and kept in memory and SQLite.
+
+use std::sync::Arc;
+
+use axle_standards::{DistFilename, Metadata};
+use futures::FutureExt;
+use reqwest::header::HeaderMap;
+use sha2::{Digest, Sha256};
+use url::Url;
+
+use super::{FetchContext, HttpError, IndexClient, IndexError, IndexedFile, MetadataResult, lock, range};
+use crate::db;
+
+/// Largest PEP 658 metadata file we read.
+const MAX_METADATA: u64 = 16 * 1024 * 1024;
+
+impl IndexClient {
+    /// The core metadata of `file`, checked against its file name.
+    pub async fn metadata(self: &Arc<Self>, file: &IndexedFile, context: &FetchContext) -> MetadataResult {
+        if file.file.url.starts_with("file:") {
+            // Local files can be rebuilt under the same name; reading their
+            // METADATA is cheap, so it is not cached.
+            let text = self.fetch_metadata_text(file, context).await?;
+            return parse_metadata(file, &text).map(Arc::new);
+        }
+        let key = file.metadata_key();
+        if let Some(metadata) = lock(&self.metadata).get(&key).cloned() {
+            context
+                .counters
+                .cache_hits
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return Ok(metadata);
+        }
+        let flight = {
+            let mut flights = lock(&self.metadata_flights);
+            flights
+                .entry(key.clone())
+                .or_insert_with(|| {
+                    let client = self.clone();
+                    let context = context.clone();
+                    let file = file.clone();
+                    async move { client.fetch_metadata(&file, &context).await }
+                        .boxed()
+                        .shared()
+                })
+                .clone()
+        };
+        let result = flight.await;
+        lock(&self.metadata_flights).remove(&key);
+        result
+    }
+
+    async fn fetch_metadata(&self, file: &IndexedFile, context: &FetchContext) -> MetadataResult {
+        let key = file.metadata_key();
+        let stored: Option<String> = sqlx::query_scalar("SELECT text FROM file_metadata WHERE key = ?")
+            .bind(&key)
+            .fetch_optional(&self.pool)
+            .await?;
+        let (text, fresh) = match stored {
+            Some(text) => {
+                context
+                    .counters
+                    .cache_hits
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                (text, false)
+            }
+            None => (self.fetch_metadata_text(file, context).await?, true),
+        };
+        let metadata = Arc::new(parse_metadata(file, &text)?);
+        if fresh {
+            sqlx::query(
+                "INSERT INTO file_metadata (key, url, text, fetched_at) VALUES (?, ?, ?, ?)
+                 ON CONFLICT (key) DO NOTHING",
+            )
+            .bind(&key)
+            .bind(&file.file.url)
+            .bind(&text)
+            .bind(db::now())
+            .execute(&self.pool)
+            .await?;
+        }
+        lock(&self.metadata).insert(key, metadata.clone());
+        Ok(metadata)
+    }
+
+    async fn fetch_metadata_text(&self, file: &IndexedFile, context: &FetchContext) -> Result<String, IndexError> {
+        let filename = &file.file.filename;
+        let failure = |reason: String| IndexError::Metadata {
+            filename: filename.clone(),
+            reason,
+        };
+        let DistFilename::Wheel(wheel) = &file.filename else {
+            return Err(IndexError::NeedsBuild {
+                filename: filename.clone(),
+            });
+        };
+        let dist_info = format!("{}-{}", wheel.name.as_dist_info_name(), wheel.version);
+        let url = Url::parse(&file.file.url).map_err(|error| failure(error.to_string()))?;
+
+        if url.scheme() == "file" {
+            let path = url
+                .to_file_path()
+                .map_err(|()| failure("not a local path".to_string()))?;
+            let bytes = std::fs::read(&path).map_err(|error| IndexError::Io {
+                path: path.display().to_string(),
+                reason: error.to_string(),
+            })?;
+            return range::metadata_from_bytes(&bytes, &dist_info, &file.file.url)
+                .map_err(|error| failure(error.to_string()));
+        }
+        if context.offline {
+            return Err(IndexError::Offline {
+                url: file.file.url.clone(),
+            });
+        }
+
+        if let Some(advertised) = &file.file.core_metadata {
+            let metadata_url =
+                Url::parse(&format!("{}.metadata", file.file.url)).map_err(|error| failure(error.to_string()))?;
+            let answer = self
+                .http
+                .get(
+                    &metadata_url,
+                    HeaderMap::new(),
+                    MAX_METADATA,
+                    &context.settings,
+                    &context.counters,
+                )
+                .await?;
+            if answer.status.is_success() {
+                if let Some(expected) = &advertised.sha256 {
+                    let actual = hex::encode(Sha256::digest(&answer.body));
+                    if &actual != expected {
+                        return Err(IndexError::HashMismatch {
+                            filename: format!("{filename}.metadata"),
+                            url: metadata_url.to_string(),
+                            expected: expected.clone(),
+                            actual,
+                        });
+                    }
+                }
+                return String::from_utf8(answer.body).map_err(|error| failure(error.to_string()));
+            }
+            tracing::debug!(url = %metadata_url, status = %answer.status, "advertised metadata missing; trying ranges");
+        }
+
+        match range::metadata_by_ranges(&self.http, &url, &dist_info, &context.settings, &context.counters).await {
+            Ok(range::RangeOutcome::Metadata(text)) => return Ok(text),
+            Ok(range::RangeOutcome::WholeFile(bytes)) => {
+                verify(file, &bytes)?;
+                return range::metadata_from_bytes(&bytes, &dist_info, &file.file.url)
+                    .map_err(|error| failure(error.to_string()));
+            }
+            Ok(range::RangeOutcome::Unsupported) => {}
+            Err(range::RangeError::Http(error)) => return Err(error.into()),
+            Err(error @ range::RangeError::BadArchive { .. }) => {
+                return Err(failure(error.to_string()));
+            }
+        }
+        let answer = self
+            .http
+            .get(
+                &url,
+                HeaderMap::new(),
+                4 * 1024 * 1024 * 1024,
+                &context.settings,
+                &context.counters,
+            )
+            .await?;
+        if !answer.status.is_success() {
+            return Err(HttpError::Status {
+                url: file.file.url.clone(),
+                status: answer.status.as_u16(),
+            }
+            .into());
+        }
+        verify(file, &answer.body)?;
+        range::metadata_from_bytes(&answer.body, &dist_info, &file.file.url).map_err(|error| failure(error.to_string()))
+    }
+}
+
+/// Checks bytes of a whole file against the index's hash, when it gave one.
+fn verify(file: &IndexedFile, bytes: &[u8]) -> Result<(), IndexError> {
+    if let Some(expected) = &file.file.sha256 {
+        let actual = hex::encode(Sha256::digest(bytes));
+        if &actual != expected {
+            return Err(IndexError::HashMismatch {
+                filename: file.file.filename.clone(),
+                url: file.file.url.clone(),
+                expected: expected.clone(),
+                actual,
+            });
+        }
+    }
+    Ok(())
+}
+
+fn parse_metadata(file: &IndexedFile, text: &str) -> Result<Metadata, IndexError> {
+    let metadata = Metadata::parse(text).map_err(|error| IndexError::Metadata {
+        filename: file.file.filename.clone(),
+        reason: error.to_string(),
+    })?;
+    if &metadata.name != file.filename.name() || &metadata.version != file.filename.version() {
+        return Err(IndexError::Metadata {
+            filename: file.file.filename.clone(),
+            reason: format!(
+                "its metadata describes {} {}, not what the file name says",
+                metadata.name, metadata.version
+            ),
+        });
+    }
+    Ok(metadata)
+}

@@ -1,0 +1,357 @@
+//! Project pages: from memory, SQLite, or the network, one fetch per URL
+//! at a time, written back to SQLite in the background.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axle_standards::PackageName;
+use futures::FutureExt;
+use reqwest::StatusCode;
+use reqwest::header::{ACCEPT, HeaderMap, HeaderValue, IF_MODIFIED_SINCE, IF_NONE_MATCH};
+use url::Url;
+
+use super::{DistFile, FetchContext, HttpError, IndexClient, IndexError, IndexedFile, lock, simple};
+use crate::db;
+
+/// Largest project page we read (a hostile index cannot exhaust memory).
+const MAX_PAGE: u64 = 128 * 1024 * 1024;
+/// Pages up to this size are parsed where they arrive; bigger ones on a
+/// blocking thread.
+const INLINE_PARSE_LIMIT: usize = 256 * 1024;
+
+const ACCEPT_PAGES: &str =
+    "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01";
+
+/// A project page as cached.
+#[derive(Debug)]
+pub(super) struct Page {
+    pub(super) found: bool,
+    pub(super) files: Arc<Vec<DistFile>>,
+    /// The files with parsed names, computed once per page (index pages
+    /// hold one project from one source).
+    pub(super) indexed: std::sync::OnceLock<Arc<Vec<IndexedFile>>>,
+    pub(super) etag: Option<String>,
+    pub(super) last_modified: Option<String>,
+    pub(super) fetched_at: i64,
+    pub(super) max_age: Option<i64>,
+    /// Which fetch of this daemon produced it (0: loaded from SQLite).
+    pub(super) generation: u64,
+}
+
+/// Counts fetches, so an operation can tell what was fetched after it began
+/// (timestamps cannot: two operations may start in one millisecond).
+static FETCHES: AtomicU64 = AtomicU64::new(0);
+
+fn next_generation() -> u64 {
+    FETCHES.fetch_add(1, Ordering::SeqCst) + 1
+}
+
+impl Page {
+    /// `now` in unix milliseconds.
+    fn fresh(&self, now: i64) -> bool {
+        self.max_age
+            .is_some_and(|max_age| now - self.fetched_at < max_age.saturating_mul(1000))
+    }
+}
+
+/// The fetch generation now (see [`FETCHES`]).
+pub(super) fn generation() -> u64 {
+    FETCHES.load(Ordering::SeqCst)
+}
+
+pub(super) type PageResult = Result<Arc<Page>, IndexError>;
+
+impl IndexClient {
+    /// A page from memory, SQLite, or the network; one fetch per URL at a time.
+    pub(super) async fn page(self: &Arc<Self>, url: Url, name: &PackageName, context: &FetchContext) -> PageResult {
+        let key = url.to_string();
+        let now = db::now_ms();
+        let revalidate = context.must_revalidate(name);
+        if let Some(page) = lock(&self.pages).get(&key).cloned() {
+            let fetched_now = page.generation > context.started;
+            if context.offline || fetched_now || (!revalidate && page.fresh(now)) {
+                context
+                    .counters
+                    .cache_hits
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                return Ok(page);
+            }
+        }
+        let flight = {
+            let mut flights = lock(&self.page_flights);
+            flights
+                .entry(key.clone())
+                .or_insert_with(|| {
+                    let client = self.clone();
+                    let context = context.clone();
+                    async move { client.fetch_page(url, revalidate, &context).await }
+                        .boxed()
+                        .shared()
+                })
+                .clone()
+        };
+        let result = flight.await;
+        lock(&self.page_flights).remove(&key);
+        result
+    }
+
+    async fn fetch_page(&self, url: Url, revalidate: bool, context: &FetchContext) -> PageResult {
+        let key = url.to_string();
+        let remembered = lock(&self.pages).get(&key).cloned();
+        let known = match remembered {
+            Some(page) => Some(page),
+            None => self.load_page(&key).await?,
+        };
+        let now = db::now_ms();
+        if let Some(page) = &known
+            && (context.offline || (!revalidate && page.fresh(now)))
+        {
+            context
+                .counters
+                .cache_hits
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            lock(&self.pages).insert(key, page.clone());
+            return Ok(page.clone());
+        }
+        if context.offline {
+            return Err(IndexError::Offline { url: key });
+        }
+
+        if url.scheme() == "file" {
+            return Err(IndexError::Io {
+                path: key,
+                reason: "file:// indexes are not supported; use --find-links with a directory".to_string(),
+            });
+        }
+        let mut headers = HeaderMap::new();
+        headers.insert(ACCEPT, HeaderValue::from_static(ACCEPT_PAGES));
+        if let Some(page) = &known {
+            if let Some(etag) = page.etag.as_deref().and_then(|etag| HeaderValue::from_str(etag).ok()) {
+                headers.insert(IF_NONE_MATCH, etag);
+            }
+            if let Some(date) = page
+                .last_modified
+                .as_deref()
+                .and_then(|date| HeaderValue::from_str(date).ok())
+            {
+                headers.insert(IF_MODIFIED_SINCE, date);
+            }
+        }
+        let clock = std::time::Instant::now();
+        let answer = self
+            .http
+            .get(&url, headers, MAX_PAGE, &context.settings, &context.counters)
+            .await?;
+        let fetch_ms = clock.elapsed().as_millis() as u64;
+        let max_age = max_age(&answer.headers);
+        let header = |name: reqwest::header::HeaderName| {
+            answer
+                .headers
+                .get(name)
+                .and_then(|value| value.to_str().ok())
+                .map(str::to_string)
+        };
+        let page = match answer.status {
+            StatusCode::NOT_MODIFIED if known.is_some() => {
+                context
+                    .counters
+                    .revalidated
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(known) = known else {
+                    return Err(IndexError::Db("revalidated a page that is not cached".into()));
+                };
+                Page {
+                    found: known.found,
+                    files: known.files.clone(),
+                    indexed: std::sync::OnceLock::new(),
+                    etag: header(reqwest::header::ETAG).or_else(|| known.etag.clone()),
+                    last_modified: header(reqwest::header::LAST_MODIFIED).or_else(|| known.last_modified.clone()),
+                    fetched_at: now,
+                    max_age,
+                    generation: next_generation(),
+                }
+            }
+            status if status.is_success() => {
+                let content_type = header(reqwest::header::CONTENT_TYPE).unwrap_or_default();
+                let json = content_type.starts_with("application/vnd.pypi.simple.v1+json");
+                let parse = move |body: &[u8], url: &Url| {
+                    if json {
+                        simple::parse_json(body, url)
+                    } else {
+                        simple::parse_html(&String::from_utf8_lossy(body), url)
+                    }
+                };
+                // A big project's page (megabytes of JSON) takes a runtime
+                // thread for a quarter second: on a small machine that stalls
+                // every download and unpack waiting to be woken.
+                let bytes = answer.body.len();
+                let files = if bytes > INLINE_PARSE_LIMIT {
+                    let (body, page_url) = (answer.body, url.clone());
+                    tokio::task::spawn_blocking(move || parse(&body, &page_url))
+                        .await
+                        .map_err(|error| IndexError::Task(error.to_string()))??
+                } else {
+                    parse(&answer.body, &url)?
+                };
+                tracing::debug!(
+                    %url,
+                    bytes,
+                    fetch_ms,
+                    parse_ms = clock.elapsed().as_millis() as u64 - fetch_ms,
+                    "page fetched"
+                );
+                Page {
+                    found: true,
+                    files: Arc::new(files),
+                    indexed: std::sync::OnceLock::new(),
+                    etag: header(reqwest::header::ETAG),
+                    last_modified: header(reqwest::header::LAST_MODIFIED),
+                    fetched_at: now,
+                    max_age,
+                    generation: next_generation(),
+                }
+            }
+            StatusCode::NOT_FOUND | StatusCode::GONE => Page {
+                found: false,
+                files: Arc::new(Vec::new()),
+                indexed: std::sync::OnceLock::new(),
+                etag: None,
+                last_modified: None,
+                fetched_at: now,
+                max_age,
+                generation: next_generation(),
+            },
+            status @ (StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) => {
+                return Err(IndexError::Unauthorized {
+                    url: key,
+                    status: status.as_u16(),
+                });
+            }
+            status => {
+                return Err(HttpError::Status {
+                    url: key,
+                    status: status.as_u16(),
+                }
+                .into());
+            }
+        };
+        let page = Arc::new(page);
+        let revalidated = answer.status == StatusCode::NOT_MODIFIED;
+        self.store_page_later(key.clone(), page.clone(), revalidated);
+        lock(&self.pages).insert(key, page.clone());
+        Ok(page)
+    }
+
+    async fn load_page(&self, key: &str) -> Result<Option<Arc<Page>>, IndexError> {
+        type Row = (i64, String, Option<String>, Option<String>, i64, Option<i64>);
+        let row: Option<Row> = sqlx::query_as(
+            "SELECT found, files_json, etag, last_modified, fetched_at, max_age FROM index_pages WHERE url = ?",
+        )
+        .bind(key)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some((found, json, etag, last_modified, fetched_at, max_age)) = row else {
+            return Ok(None);
+        };
+        let Ok(files) = serde_json::from_str::<Vec<DistFile>>(&json) else {
+            // An entry written by an older build: treat as absent.
+            return Ok(None);
+        };
+        Ok(Some(Arc::new(Page {
+            found: found != 0,
+            files: Arc::new(files),
+            indexed: std::sync::OnceLock::new(),
+            etag,
+            last_modified,
+            fetched_at,
+            max_age,
+            generation: 0,
+        })))
+    }
+
+    /// Writes a page to SQLite in the background: the caller has it in
+    /// memory already, and a large page costs more to encode and write than
+    /// the answer is worth waiting for. A revalidated page only updates its
+    /// freshness. `flush` waits for what is still being written.
+    fn store_page_later(&self, key: String, page: Arc<Page>, revalidated: bool) {
+        let pool = self.pool.clone();
+        let task = tokio::spawn(async move {
+            let result = if revalidated {
+                sqlx::query(
+                    "UPDATE index_pages SET etag = ?, last_modified = ?, fetched_at = ?, max_age = ? WHERE url = ?",
+                )
+                .bind(&page.etag)
+                .bind(&page.last_modified)
+                .bind(page.fetched_at)
+                .bind(page.max_age)
+                .bind(&key)
+                .execute(&pool)
+                .await
+                .map(|_| ())
+            } else {
+                let files = page.files.clone();
+                let json = tokio::task::spawn_blocking(move || serde_json::to_string(files.as_ref()))
+                    .await
+                    .ok()
+                    .and_then(Result::ok);
+                let Some(json) = json else {
+                    return;
+                };
+                sqlx::query(
+                    "INSERT INTO index_pages (url, found, files_json, etag, last_modified, fetched_at, max_age)
+                     VALUES (?, ?, ?, ?, ?, ?, ?)
+                     ON CONFLICT (url) DO UPDATE SET found = excluded.found, files_json = excluded.files_json,
+                        etag = excluded.etag, last_modified = excluded.last_modified,
+                        fetched_at = excluded.fetched_at, max_age = excluded.max_age",
+                )
+                .bind(&key)
+                .bind(page.found as i64)
+                .bind(json)
+                .bind(&page.etag)
+                .bind(&page.last_modified)
+                .bind(page.fetched_at)
+                .bind(page.max_age)
+                .execute(&pool)
+                .await
+                .map(|_| ())
+            };
+            if let Err(error) = result {
+                tracing::warn!(url = %key, %error, "could not cache a page");
+            }
+        });
+        let mut writes = lock(&self.writes);
+        writes.retain(|handle| !handle.is_finished());
+        writes.push(task);
+    }
+
+    /// Waits until every page write started so far is done.
+    pub async fn flush(&self) {
+        let writes: Vec<_> = std::mem::take(&mut *lock(&self.writes));
+        for write in writes {
+            let _ = write.await;
+        }
+    }
+}
+
+/// How long a page without any `Cache-Control` stays fresh. Indexes that
+/// say nothing get the freshness the best-known index declares for its
+/// pages (ten minutes); `--refresh` looks again at once.
+const HEURISTIC_MAX_AGE: i64 = 600;
+
+/// `Cache-Control: max-age` in seconds; `no-cache`/`no-store` mean 0.
+fn max_age(headers: &HeaderMap) -> Option<i64> {
+    let Some(value) = headers.get(reqwest::header::CACHE_CONTROL) else {
+        return Some(HEURISTIC_MAX_AGE);
+    };
+    let value = value.to_str().ok()?;
+    let mut max_age = None;
+    for directive in value.split(',').map(str::trim) {
+        if directive.eq_ignore_ascii_case("no-cache") || directive.eq_ignore_ascii_case("no-store") {
+            return Some(0);
+        }
+        if let Some(seconds) = directive.strip_prefix("max-age=") {
+            max_age = seconds.trim_matches('"').parse().ok();
+        }
+    }
+    max_age
+}
