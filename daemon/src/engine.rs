@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use axle_proto::location::Location;
 use tokio::sync::Notify;
 
+use crate::build::{BuildService, BuildServiceParts};
 use crate::context::Invocation;
 use crate::db::{self, Pool};
 use crate::error::Error;
@@ -26,12 +27,13 @@ use crate::wheels::{GcOutcome, StoreStats, WheelStore};
 pub struct Engine {
     pub location: Location,
     pub pool: Pool,
-    pub interpreters: Interpreters,
+    pub interpreters: Arc<Interpreters>,
     pub index: Arc<IndexClient>,
     pub lock_memo: Memo,
     pub candidates: Arc<crate::resolve::CandidateCache>,
-    pub targets: TargetCache,
-    pub store: WheelStore,
+    pub targets: Arc<TargetCache>,
+    pub store: Arc<WheelStore>,
+    pub builds: Arc<BuildService>,
     pub sync_state: SyncState,
     pub activity: Arc<Activity>,
     /// See `axle_proto::handshake`.
@@ -51,14 +53,27 @@ impl Engine {
             .map(std::path::PathBuf::from);
         let index = IndexClient::new(pool.clone(), extra_roots.as_deref())
             .map_err(|error| Error::Internal(error.to_string()))?;
-        let store = WheelStore::open(&location.home.join("store"), pool.clone())?;
+        let store = Arc::new(WheelStore::open(&location.home.join("store"), pool.clone())?);
+        let interpreters = Arc::new(Interpreters::new(pool.clone()));
+        let targets = Arc::new(TargetCache::default());
+        let candidates: Arc<crate::resolve::CandidateCache> = Arc::default();
+        let builds = BuildService::new(BuildServiceParts {
+            home: location.home.clone(),
+            interpreters: interpreters.clone(),
+            targets: targets.clone(),
+            index: index.clone(),
+            store: store.clone(),
+            pool: pool.clone(),
+            candidates: candidates.clone(),
+        });
         Ok(Arc::new(Engine {
-            interpreters: Interpreters::new(pool.clone()),
+            interpreters,
             index,
             lock_memo: Memo::new(pool.clone()),
-            candidates: Arc::default(),
-            targets: TargetCache::default(),
+            candidates,
+            targets,
             store,
+            builds,
             sync_state: SyncState::default(),
             location,
             pool,
@@ -82,7 +97,7 @@ impl Engine {
 
     /// `axle store gc`: runs alone, no sync meanwhile.
     pub async fn store_gc(&self, older_than_days: u32, dry_run: bool) -> Result<GcOutcome, Error> {
-        let _exclusive = self.sync_state.store_guard.write().await;
+        let _exclusive = self.store.exclusive().await;
         Ok(self.store.gc(older_than_days, dry_run).await?)
     }
 
@@ -94,6 +109,7 @@ impl Engine {
             memo: &self.lock_memo,
             candidates: self.candidates.clone(),
             targets: &self.targets,
+            builds: self.builds.clone(),
         };
         Ok(lock::lock(services, request, reporter).await?)
     }
@@ -146,6 +162,7 @@ impl Engine {
             store: &self.store,
             pool: &self.pool,
             state: &self.sync_state,
+            builds: self.builds.clone(),
         }
     }
 }

@@ -5,6 +5,7 @@
 //! to a gRPC status code and sends the message as is.
 
 use crate::db::DbError;
+use crate::dist::BuildError;
 use crate::index::IndexError;
 use crate::interpreter::InterpreterError;
 use crate::lock::LockError;
@@ -63,6 +64,8 @@ pub enum ErrorKind {
     Unsupported,
     /// Downloaded bytes do not match their expected hash.
     Integrity,
+    /// A source build failed (the backend's output says why).
+    BuildFailed,
     /// A bug or a broken installation.
     Internal,
 }
@@ -97,6 +100,7 @@ fn lock_kind(error: &LockError) -> ErrorKind {
         LockError::Resolve(ResolveError::NoSolution(_)) => ErrorKind::Unsatisfiable,
         LockError::Resolve(ResolveError::Invalid(_)) => ErrorKind::InvalidInput,
         LockError::Resolve(ResolveError::Index(error)) | LockError::Index(error) => index_kind(error),
+        LockError::Resolve(ResolveError::Build(error)) | LockError::Build(error) => build_kind(error),
         LockError::Write { .. } => ErrorKind::InvalidInput,
         LockError::Memo(_) => ErrorKind::Internal,
     }
@@ -118,6 +122,7 @@ fn sync_kind(error: &SyncError) -> ErrorKind {
             ErrorKind::InvalidInput
         }
         SyncError::Store(_) | SyncError::Task(_) | SyncError::Db(_) => ErrorKind::Internal,
+        SyncError::Build(error) => build_kind(error),
     }
 }
 
@@ -131,6 +136,15 @@ fn lockfile_kind(error: &LockfileError) -> ErrorKind {
         | LockfileError::Requirements(_)
         | LockfileError::Pylock(_)
         | LockfileError::Io { .. } => ErrorKind::InvalidInput,
+    }
+}
+
+fn build_kind(error: &BuildError) -> ErrorKind {
+    match error {
+        BuildError::Refused { .. } => ErrorKind::Unsupported,
+        BuildError::Failed { .. } | BuildError::Hook { .. } | BuildError::Environment { .. } => ErrorKind::BuildFailed,
+        BuildError::Index(error) => index_kind(error),
+        BuildError::Source(_) | BuildError::Cycle { .. } => ErrorKind::InvalidInput,
     }
 }
 
@@ -155,6 +169,7 @@ impl ErrorKind {
             ErrorKind::Unsatisfiable => "unsatisfiable",
             ErrorKind::Unsupported => "unsupported",
             ErrorKind::Integrity => "integrity",
+            ErrorKind::BuildFailed => "build-failed",
             ErrorKind::Internal => "internal",
         }
     }

@@ -11,6 +11,8 @@ pub mod db;
 pub mod error;
 pub mod progress;
 
+pub mod build;
+pub mod dist;
 pub mod index;
 pub mod interpreter;
 pub mod lock;

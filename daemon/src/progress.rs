@@ -21,6 +21,8 @@ pub enum Phase {
     Download,
     /// A distribution was linked into the environment (sync).
     Install,
+    /// A step of a source build (subject: the source and the step).
+    Build,
     /// The environment's files are being compiled to bytecode (sync).
     Compile,
 }
@@ -32,6 +34,7 @@ impl Phase {
             Phase::Resolve => "resolve",
             Phase::Download => "download",
             Phase::Install => "install",
+            Phase::Build => "build",
             Phase::Compile => "compile",
         }
     }

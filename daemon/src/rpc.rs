@@ -16,6 +16,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
 use crate::context::Invocation;
+use crate::dist::BuildFlags;
 use crate::engine::{CreateVenv, Engine};
 use crate::error::{Error, ErrorKind};
 use crate::index::{IndexSettings, IndexStrategy};
@@ -180,6 +181,7 @@ impl Axle for Service {
             offline: request.offline,
             index,
             strategy,
+            build: build_flags(request.build),
         };
         Ok(self.stream(move |engine, reporter| async move {
             let outcome = engine.sync(domain, reporter).await?;
@@ -292,7 +294,21 @@ fn lock_request(request: v1::LockRequest) -> Result<LockRequest, Status> {
         format,
         refresh: request.refresh,
         refresh_packages: request.refresh_packages,
+        build: build_flags(request.build),
+        only_binary: request.only_binary,
+        no_binary: request.no_binary,
     })
+}
+
+/// The build options of a request.
+fn build_flags(proto: Option<v1::BuildOptions>) -> BuildFlags {
+    let build = proto.unwrap_or_default();
+    BuildFlags {
+        no_build: build.no_build,
+        no_build_isolation: build.no_build_isolation,
+        config_settings: build.config_settings,
+        build_constraints: build.build_constraints,
+    }
 }
 
 /// The index options of a request: where to look, and in which order.
@@ -320,6 +336,7 @@ fn status_of(error: &Error) -> Status {
         ErrorKind::Unsatisfiable => Status::failed_precondition(message),
         ErrorKind::Unsupported => Status::unimplemented(message),
         ErrorKind::Integrity => Status::data_loss(message),
+        ErrorKind::BuildFailed => Status::aborted(message),
         ErrorKind::Internal => Status::internal(message),
     };
     status.metadata_mut().insert(

@@ -52,6 +52,8 @@ pub struct WheelStore {
     /// records (`record_installs`), or by `flush`. One lost in a crash costs
     /// a download: the manifest without a row is not trusted or found.
     unrecorded: std::sync::Mutex<Vec<StoredWheel>>,
+    /// Syncs and builds read the store; `gc` writes it and must run alone.
+    use_guard: tokio::sync::RwLock<()>,
     /// Unpacks at once, about one per core: unpacking is file creation,
     /// and twenty threads creating files on one filesystem mostly wait for
     /// each other's locks in the kernel.
@@ -77,6 +79,8 @@ pub struct InstalledDist {
     pub name: String,
     pub version: String,
     pub wheel_sha256: String,
+    /// What the wheel was built from, or the URL it came from (see `sync::plan::Present`).
+    pub source_identity: Option<String>,
 }
 
 /// Totals for `axle store stats`.
@@ -149,6 +153,7 @@ impl WheelStore {
             known: tokio::sync::OnceCell::new(),
             fetching: std::sync::Mutex::new(std::collections::HashMap::new()),
             unrecorded: std::sync::Mutex::new(Vec::new()),
+            use_guard: tokio::sync::RwLock::new(()),
             unpacking: tokio::sync::Semaphore::new(
                 std::thread::available_parallelism()
                     .map_or(2, |count| count.get())
@@ -158,6 +163,16 @@ impl WheelStore {
     }
 
     /// The lock that serialises fetching the file `key` (its sha256).
+    /// Held while a sync or a build uses the store (many at once).
+    pub async fn shared(&self) -> tokio::sync::RwLockReadGuard<'_, ()> {
+        self.use_guard.read().await
+    }
+
+    /// Held while gc changes the store (nothing else at the same time).
+    pub async fn exclusive(&self) -> tokio::sync::RwLockWriteGuard<'_, ()> {
+        self.use_guard.write().await
+    }
+
     pub fn fetch_guard(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
         let mut fetching = lock(&self.fetching);
         fetching.entry(key.to_string()).or_default().clone()
@@ -224,6 +239,14 @@ impl WheelStore {
             .await
             .map_err(|error| WheelStoreError::Task(error.to_string()))?
             .map_err(WheelStoreError::from)
+    }
+
+    /// The text of `name` in a stored wheel's `.dist-info` directory.
+    pub async fn file_text(&self, manifest: &Manifest, name: &str) -> Option<String> {
+        let wanted = format!("{}/{name}", manifest.dist_info);
+        let file = manifest.files.iter().find(|file| file.path == wanted)?;
+        let path = self.store.object_path(&file.sha256, file.executable).ok()?;
+        std::fs::read_to_string(path).ok()
     }
 
     /// Unpacks a verified download into the store and forgets the download.
@@ -314,15 +337,18 @@ impl WheelStore {
         let now = db::now();
         for dist in installed {
             sqlx::query(
-                "INSERT INTO venv_dists (venv, name, version, wheel_sha256, installed_at) VALUES (?, ?, ?, ?, ?)
+                "INSERT INTO venv_dists (venv, name, version, wheel_sha256, installed_at, source_identity)
+                 VALUES (?, ?, ?, ?, ?, ?)
                  ON CONFLICT (venv, name) DO UPDATE SET version = excluded.version,
-                    wheel_sha256 = excluded.wheel_sha256, installed_at = excluded.installed_at",
+                    wheel_sha256 = excluded.wheel_sha256, installed_at = excluded.installed_at,
+                    source_identity = excluded.source_identity",
             )
             .bind(venv.to_string_lossy())
             .bind(&dist.name)
             .bind(&dist.version)
             .bind(&dist.wheel_sha256)
             .bind(now)
+            .bind(&dist.source_identity)
             .execute(&mut *transaction)
             .await?;
             sqlx::query("UPDATE store_wheels SET last_used_at = ? WHERE sha256 = ?")
@@ -345,13 +371,21 @@ impl WheelStore {
     }
 
     /// The wheel each distribution of `venv` was installed from.
-    pub async fn installed_from(&self, venv: &Path) -> Result<Vec<(String, String, String)>, WheelStoreError> {
-        Ok(
-            sqlx::query_as("SELECT name, version, wheel_sha256 FROM venv_dists WHERE venv = ?")
+    pub async fn installed_from(&self, venv: &Path) -> Result<Vec<InstalledDist>, WheelStoreError> {
+        let rows: Vec<(String, String, String, Option<String>)> =
+            sqlx::query_as("SELECT name, version, wheel_sha256, source_identity FROM venv_dists WHERE venv = ?")
                 .bind(venv.to_string_lossy())
                 .fetch_all(&self.pool)
-                .await?,
-        )
+                .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(name, version, wheel_sha256, source_identity)| InstalledDist {
+                name,
+                version,
+                wheel_sha256,
+                source_identity,
+            })
+            .collect())
     }
 
     pub async fn stats(&self) -> Result<StoreStats, WheelStoreError> {

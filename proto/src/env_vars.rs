@@ -20,6 +20,8 @@ pub const AXLE_MAX_WHEEL_SIZE: &str = "AXLE_MAX_WHEEL_SIZE";
 pub const AXLE_DURABLE: &str = "AXLE_DURABLE";
 /// Seconds one HTTP request to an index may take (default 60).
 pub const AXLE_HTTP_TIMEOUT: &str = "AXLE_HTTP_TIMEOUT";
+/// Seconds one build hook (PEP 517) may run before it is stopped (default 1800).
+pub const AXLE_BUILD_TIMEOUT: &str = "AXLE_BUILD_TIMEOUT";
 
 /// The variables a request carries to the daemon.
 pub const FORWARDED: &[&str] = &[
@@ -38,6 +40,10 @@ pub const FORWARDED: &[&str] = &[
     "PIP_CONFIG_FILE",
     "PIP_CERT",
     "PIP_DEFAULT_TIMEOUT",
+    // Source builds: what pip also applies to them.
+    "PIP_CONSTRAINT",
+    "PIP_ONLY_BINARY",
+    "PIP_NO_BINARY",
     "XDG_CONFIG_HOME",
     "XDG_CONFIG_DIRS",
     "NETRC",
@@ -47,4 +53,5 @@ pub const FORWARDED: &[&str] = &[
     // Output and networking.
     "NO_COLOR",
     "AXLE_HTTP_TIMEOUT",
+    "AXLE_BUILD_TIMEOUT",
 ];

@@ -34,6 +34,20 @@ pub struct IndexFile {
     pub upload_time: Option<String>,
 }
 
+impl From<&crate::sdist::BuiltSdist> for IndexFile {
+    fn from(sdist: &crate::sdist::BuiltSdist) -> IndexFile {
+        IndexFile {
+            filename: sdist.filename.clone(),
+            bytes: Arc::new(sdist.bytes.clone()),
+            sha256: sdist.sha256.clone(),
+            metadata: None,
+            requires_python: None,
+            yanked: None,
+            upload_time: None,
+        }
+    }
+}
+
 impl From<&BuiltWheel> for IndexFile {
     fn from(wheel: &BuiltWheel) -> IndexFile {
         IndexFile {
@@ -177,6 +191,10 @@ impl TestIndex {
 
     pub fn add(&self, wheel: &BuiltWheel) -> &Self {
         self.add_file(&wheel.name, IndexFile::from(wheel))
+    }
+
+    pub fn add_sdist(&self, sdist: &crate::sdist::BuiltSdist) -> &Self {
+        self.add_file(&sdist.name, IndexFile::from(sdist))
     }
 
     pub fn add_file(&self, project: &str, file: IndexFile) -> &Self {

@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used)]
 
 pub mod index;
+pub mod sdist;
 pub mod wheel;
 
 use std::collections::BTreeMap;
@@ -21,6 +22,7 @@ const CLEARED: &[&str] = &[
     "AXLE_DAEMON_BIN",
     "AXLE_LOG",
     "AXLE_HTTP_TIMEOUT",
+    "AXLE_BUILD_TIMEOUT",
     "AXLE_MAX_WHEEL_SIZE",
     "XDG_RUNTIME_DIR",
     "XDG_CACHE_HOME",
@@ -37,6 +39,9 @@ const CLEARED: &[&str] = &[
     "PIP_CERT",
     "PIP_DEFAULT_TIMEOUT",
     "PIP_REQUIRE_VIRTUALENV",
+    "PIP_CONSTRAINT",
+    "PIP_ONLY_BINARY",
+    "PIP_NO_BINARY",
     "NETRC",
     "CUSTOM_COMPILE_COMMAND",
     "NO_COLOR",

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use axle_proto::v1;
 use clap::Args;
 
-use super::{IndexArgs, follow};
+use super::{BuildArgs, IndexArgs, follow};
 use crate::Failure;
 use crate::connect::Daemon;
 use crate::output::Output;
@@ -93,8 +93,16 @@ pub struct LockArgs {
     /// Lock file format.
     #[arg(long, default_value = "requirements", value_parser = ["requirements", "pylock"])]
     format: String,
+    /// Use only wheels for these packages (`:all:`, `:none:` or names, comma-separated).
+    #[arg(long = "only-binary", value_name = "PACKAGES")]
+    only_binary: Vec<String>,
+    /// Never use wheels for these packages: build them (`:all:`, `:none:` or names).
+    #[arg(long = "no-binary", value_name = "PACKAGES")]
+    no_binary: Vec<String>,
     #[command(flatten)]
     index: IndexArgs,
+    #[command(flatten)]
+    build: BuildArgs,
 }
 
 pub async fn run(
@@ -133,6 +141,9 @@ pub async fn run(
         refresh: args.refresh,
         refresh_packages: args.refresh_packages,
         emit_options: true,
+        build: Some(args.build.into_proto()),
+        only_binary: args.only_binary,
+        no_binary: args.no_binary,
     };
     let stream = daemon
         .call(|mut client| {

@@ -121,6 +121,36 @@ impl IndexArgs {
     }
 }
 
+/// The source-build options shared by `lock` and `sync`, spelled as pip and uv spell them.
+#[derive(clap::Args, Clone, Default)]
+pub struct BuildArgs {
+    /// Never build from source: sdists, local projects and repositories are refused
+    /// (their static metadata may still be read).
+    #[arg(long)]
+    no_build: bool,
+    /// Run build backends in the target environment as it is, installing nothing for them.
+    #[arg(long)]
+    no_build_isolation: bool,
+    /// A setting passed to build backends, KEY=VALUE (repeatable).
+    #[arg(short = 'C', long = "config-settings", value_name = "KEY=VALUE")]
+    config_settings: Vec<String>,
+    /// Constrain the versions of build requirements with this file (repeatable;
+    /// PIP_CONSTRAINT applies too).
+    #[arg(long = "build-constraint", value_name = "FILE")]
+    build_constraints: Vec<String>,
+}
+
+impl BuildArgs {
+    fn into_proto(self) -> v1::BuildOptions {
+        v1::BuildOptions {
+            no_build: self.no_build,
+            no_build_isolation: self.no_build_isolation,
+            config_settings: self.config_settings,
+            build_constraints: self.build_constraints,
+        }
+    }
+}
+
 /// `1.2 ms`, `340 ms`, `2.41 s`.
 fn human_duration(micros: u64) -> String {
     match micros {

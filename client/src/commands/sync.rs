@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use axle_proto::v1;
 use clap::Args;
 
-use super::{IndexArgs, follow, human_duration};
+use super::{BuildArgs, IndexArgs, follow, human_duration};
 use crate::Failure;
 use crate::connect::Daemon;
 use crate::output::Output;
@@ -35,6 +35,8 @@ pub struct SyncArgs {
     offline: bool,
     #[command(flatten)]
     index: IndexArgs,
+    #[command(flatten)]
+    build: BuildArgs,
 }
 
 pub async fn run(
@@ -58,6 +60,7 @@ pub async fn run(
         offline: args.offline,
         index: Some(args.index.into_proto()),
         allow_empty: true,
+        build: Some(args.build.into_proto()),
     };
     let stream = daemon
         .call(|mut client| {

@@ -6,10 +6,13 @@ use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 use axle_standards::requirements_txt::Location;
-use axle_standards::{ExtraName, ExtrasSelection, PyProject, RequirementsTxt, ViaKind};
+use axle_standards::{
+    ExtraName, ExtrasSelection, MarkerTree, PackageName, PyProject, RequirementsTxt, VerbatimUrl, VersionOrUrl, ViaKind,
+};
 
 use super::{LockError, LockFormat, LockRequest};
 use crate::context::Invocation;
+use crate::dist::{ArchiveSource, GitSource, SourceDist};
 use crate::index::IndexSettings;
 use crate::resolve::{BinaryPolicy, Origin, RootRequirement};
 
@@ -24,6 +27,34 @@ pub struct Inputs {
     pub binaries: BinaryPolicy,
     /// Every file that contributed, for the memo of unchanged inputs.
     pub files: BTreeSet<PathBuf>,
+    /// Requirements named by location that only their metadata completes (editables,
+    /// paths, sdist URLs, Git): read before resolving.
+    pub sources: Vec<SourceInput>,
+    /// Projects whose dependencies are the input (`setup.py`, `setup.cfg`, a pyproject.toml
+    /// with dynamic dependencies): their metadata must be read, or built.
+    pub projects: Vec<ProjectInput>,
+}
+
+/// A requirement named by location whose metadata is read before resolving.
+#[derive(Debug, Clone)]
+pub struct SourceInput {
+    pub source: SourceDist,
+    /// The name, when the input gives one (`name @ …`, `#egg=`).
+    pub name: Option<PackageName>,
+    pub extras: Vec<ExtraName>,
+    pub marker: MarkerTree,
+    pub marker_text: Option<String>,
+    /// The location as the requirement carries it (`file://` for paths).
+    pub url: VerbatimUrl,
+    pub origin: Origin,
+}
+
+/// A project directory whose own dependencies are the input.
+#[derive(Debug, Clone)]
+pub struct ProjectInput {
+    pub directory: PathBuf,
+    /// `name (setup.py)`, once the name is known; the file as shown until then.
+    pub shown: String,
 }
 
 /// What to read, as the request gives it.
@@ -52,12 +83,10 @@ pub fn read(spec: &InputSpec<'_>) -> Result<Inputs, LockError> {
         let file_name = src.file_name().and_then(|name| name.to_str()).unwrap_or("");
         match file_name {
             "pyproject.toml" => read_pyproject(spec, src, &display(src), &mut inputs)?,
-            "setup.py" | "setup.cfg" => {
-                return Err(LockError::Unsupported(format!(
-                    "{}: reading dependencies from {file_name} needs a source build, which axle cannot do yet; list them in a requirements.in or pyproject.toml",
-                    display(src)
-                )));
-            }
+            "setup.py" | "setup.cfg" => inputs.projects.push(ProjectInput {
+                directory: src.parent().map(Path::to_path_buf).unwrap_or_default(),
+                shown: display(src),
+            }),
             _ => {
                 let parsed = RequirementsTxt::read(src, ViaKind::Requirement, &env)?;
                 absorb(parsed, &mut inputs, &display)?;
@@ -106,7 +135,17 @@ fn read_pyproject(spec: &InputSpec<'_>, path: &Path, shown: &str, inputs: &mut I
         None => shown.to_string(),
     };
     let origin = Origin::Project(label);
-    if project.project.is_some() {
+    let dynamic = project.project.as_ref().is_some_and(|details| {
+        details.dynamic.iter().any(|key| key == "dependencies")
+            || (selection != ExtrasSelection::None && details.dynamic.iter().any(|key| key == "optional-dependencies"))
+    });
+    if dynamic {
+        // Only the backend knows: its metadata is read (or built) before resolving.
+        inputs.projects.push(ProjectInput {
+            directory: path.parent().map(Path::to_path_buf).unwrap_or_default(),
+            shown: shown.to_string(),
+        });
+    } else if project.project.is_some() {
         for requirement in project.requirements(&selection)? {
             inputs.requirements.push(RootRequirement {
                 requirement,
@@ -137,17 +176,78 @@ fn read_pyproject(spec: &InputSpec<'_>, path: &Path, shown: &str, inputs: &mut I
 }
 
 fn absorb(parsed: RequirementsTxt, inputs: &mut Inputs, display: &dyn Fn(&Path) -> String) -> Result<(), LockError> {
-    if let Some(editable) = parsed.editables.first() {
-        return Err(LockError::Unsupported(format!(
-            "{}:{}: editable requirements (-e) need a source build, which axle cannot do yet",
-            display(&editable.origin.file),
-            editable.origin.line
-        )));
+    let origin_of = |origin: &axle_standards::Origin| Origin::Requirements(display(&origin.file));
+    let at = |origin: &axle_standards::Origin| format!("{}:{}", display(&origin.file), origin.line);
+    for editable in parsed.editables {
+        inputs.files.insert(editable.origin.file.clone());
+        let source = match &editable.path {
+            Some(path) => SourceDist::Directory {
+                path: path.clone(),
+                editable: true,
+            },
+            None if editable.url.as_str().starts_with("git+") => SourceDist::Git(
+                GitSource::parse(editable.url.as_str(), true)
+                    .map_err(|reason| LockError::Usage(format!("{}: {reason}", at(&editable.origin))))?,
+            ),
+            None => {
+                return Err(LockError::Usage(format!(
+                    "{}: an editable requirement must be a local directory or a git+ URL, not `{}`",
+                    at(&editable.origin),
+                    editable.url
+                )));
+            }
+        };
+        inputs.sources.push(SourceInput {
+            source,
+            name: editable.name,
+            extras: editable.extras,
+            marker: MarkerTree::TRUE,
+            marker_text: None,
+            url: editable.url,
+            origin: origin_of(&editable.origin),
+        });
+    }
+    for unnamed in parsed.unnamed {
+        inputs.files.insert(unnamed.origin.file.clone());
+        let source = source_at(unnamed.url.as_str())
+            .map_err(|reason| LockError::Usage(format!("{}: {reason}", at(&unnamed.origin))))?
+            .ok_or_else(|| {
+                LockError::Usage(format!(
+                    "{}: cannot tell which package `{}` is (a wheel's file name or #egg=name would say)",
+                    at(&unnamed.origin),
+                    unnamed.url
+                ))
+            })?;
+        inputs.sources.push(SourceInput {
+            source,
+            name: None,
+            extras: unnamed.extras,
+            marker: unnamed.marker,
+            marker_text: unnamed.marker_text,
+            url: unnamed.url,
+            origin: origin_of(&unnamed.origin),
+        });
     }
     for entry in parsed.requirements {
         inputs.files.insert(entry.origin.file.clone());
+        if let Some(VersionOrUrl::Url(url)) = &entry.requirement.version_or_url {
+            let source = source_at(url.as_str())
+                .map_err(|reason| LockError::Usage(format!("{}: {reason}", at(&entry.origin))))?;
+            if let Some(source) = source {
+                inputs.sources.push(SourceInput {
+                    source,
+                    name: Some(entry.requirement.name.clone()),
+                    extras: entry.requirement.extras.clone(),
+                    marker: entry.requirement.marker.clone(),
+                    marker_text: entry.marker_text,
+                    url: url.clone(),
+                    origin: origin_of(&entry.origin),
+                });
+                continue;
+            }
+        }
         inputs.requirements.push(RootRequirement {
-            origin: Origin::Requirements(display(&entry.origin.file)),
+            origin: origin_of(&entry.origin),
             marker_text: entry.marker_text,
             requirement: entry.requirement,
         });
@@ -241,6 +341,77 @@ pub fn output_file(request: &LockRequest, src_files: &[PathBuf]) -> Result<PathB
         )));
     }
     Ok(output)
+}
+
+/// `--only-binary` / `--no-binary` from `PIP_ONLY_BINARY` / `PIP_NO_BINARY`, then the command
+/// line (which pip lets override the environment), over what the requirement files said.
+pub fn apply_binary_options(binaries: &mut BinaryPolicy, request: &LockRequest) -> Result<(), LockError> {
+    let invocation = &request.invocation;
+    let mut only = axle_standards::BinarySet::default();
+    let mut no = axle_standards::BinarySet::default();
+    let from_env = [
+        (invocation.var("PIP_ONLY_BINARY"), true, "PIP_ONLY_BINARY"),
+        (invocation.var("PIP_NO_BINARY"), false, "PIP_NO_BINARY"),
+    ];
+    let given = from_env
+        .into_iter()
+        .filter_map(|(value, only_binary, what)| Some((value?.to_string(), only_binary, what)))
+        .chain(
+            request
+                .only_binary
+                .iter()
+                .map(|value| (value.clone(), true, "--only-binary")),
+        )
+        .chain(
+            request
+                .no_binary
+                .iter()
+                .map(|value| (value.clone(), false, "--no-binary")),
+        );
+    for (value, only_binary, what) in given {
+        let result = if only_binary {
+            axle_standards::apply_binary_option(&value, &mut only, &mut no)
+        } else {
+            axle_standards::apply_binary_option(&value, &mut no, &mut only)
+        };
+        result.map_err(|reason| LockError::Usage(format!("{what} {value}: {reason}")))?;
+    }
+    binaries.only_binary_all |= only.all;
+    binaries.only_binary.extend(only.packages);
+    binaries.no_binary_all |= no.all;
+    binaries.no_binary.extend(no.packages);
+    Ok(())
+}
+
+/// What a requirement's URL names, when it is not a wheel (wheels are their own candidates):
+/// a project directory, a Git repository, an sdist archive. `None` for a wheel, or for an
+/// archive whose name says nothing.
+fn source_at(url: &str) -> Result<Option<SourceDist>, String> {
+    if url.starts_with("git+") {
+        return GitSource::parse(url, false).map(|git| Some(SourceDist::Git(git)));
+    }
+    if ["hg+", "svn+", "bzr+"].iter().any(|scheme| url.starts_with(scheme)) {
+        return Err(format!("`{url}`: axle reads Git repositories only (git+…)"));
+    }
+    let parsed = url::Url::parse(url).map_err(|error| format!("`{url}`: {error}"))?;
+    let (parsed, filename, sha256) = crate::index::file_link(parsed);
+    if parsed.scheme() == "file"
+        && let Ok(path) = parsed.to_file_path()
+        && path.is_dir()
+    {
+        return Ok(Some(SourceDist::Directory { path, editable: false }));
+    }
+    if filename.ends_with(".whl") {
+        return Ok(None);
+    }
+    if parsed.scheme() == "file" && parsed.to_file_path().is_ok_and(|path| !path.exists()) {
+        return Err(format!("`{url}` does not exist"));
+    }
+    Ok(Some(SourceDist::Archive(ArchiveSource {
+        filename,
+        url: parsed.to_string(),
+        sha256: sha256.into_iter().collect(),
+    })))
 }
 
 /// `path` as pip-compile shows it: relative to the working directory when

@@ -94,6 +94,10 @@ pub fn key(
         )
         .as_bytes(),
     );
+    field(
+        "build",
+        format!("{:?}|{:?}|{:?}", request.build, request.only_binary, request.no_binary).as_bytes(),
+    );
     field("options", format!("{options:?}").as_bytes());
     field("sources", format!("{sources:?}").as_bytes());
     field(
@@ -111,6 +115,20 @@ pub fn key(
             field("variable", format!("{name}={value}").as_bytes());
         }
         field("content", &content);
+    }
+    // Local projects the inputs name: what decides their metadata (a dependency added to
+    // `-e .`'s pyproject.toml is a changed input).
+    let trees = inputs
+        .sources
+        .iter()
+        .filter_map(|input| match &input.source {
+            crate::dist::SourceDist::Directory { path, .. } => Some(path.clone()),
+            _ => None,
+        })
+        .chain(inputs.projects.iter().map(|project| project.directory.clone()));
+    for tree in trees {
+        field("tree", tree.as_os_str().as_encoded_bytes());
+        field("fingerprint", axle_build::SourceTree::fingerprint(&tree).as_bytes());
     }
     hex::encode(hasher.finalize())
 }

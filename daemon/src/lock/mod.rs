@@ -15,6 +15,7 @@
 mod inputs;
 mod memo;
 mod options;
+mod sources;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -28,6 +29,7 @@ use sha2::{Digest, Sha256};
 pub use memo::Memo;
 
 use crate::context::Invocation;
+use crate::dist::{BuildContext, BuildFlags, Builds};
 use crate::index::{
     ConfigError, FetchContext, IndexClient, IndexError, IndexSettings, IndexStrategy, Refresh, RequestSettings,
     SourceLayers, Sources,
@@ -63,6 +65,8 @@ pub enum LockError {
     Write { path: PathBuf, source: std::io::Error },
     #[error("the lock memo failed: {0}")]
     Memo(String),
+    #[error(transparent)]
+    Build(#[from] crate::dist::BuildError),
 }
 
 /// The lock file format.
@@ -105,6 +109,10 @@ pub struct LockRequest {
     pub format: LockFormat,
     pub refresh: bool,
     pub refresh_packages: Vec<String>,
+    pub build: BuildFlags,
+    /// `--only-binary` / `--no-binary` of the command line (`:all:`, `:none:` or names).
+    pub only_binary: Vec<String>,
+    pub no_binary: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -128,6 +136,7 @@ pub struct Services<'a> {
     pub memo: &'a Memo,
     pub candidates: Arc<resolve::CandidateCache>,
     pub targets: &'a TargetCache,
+    pub builds: Arc<dyn Builds>,
 }
 
 pub async fn lock(
@@ -162,7 +171,9 @@ pub async fn lock(
         RequestSettings::from_invocation(&request.invocation),
     )
     .with_credentials(&job.sources);
-    let mut resolution = resolve(&services, &request, &job, &fetch, reporter).await?;
+    let builds = build_context(&services, &request, &job, &fetch, &reporter)?;
+    let direct = sources::read(&services, &request, &job, builds.as_ref()).await?;
+    let mut resolution = resolve(&services, &request, &job, direct, &fetch, builds, reporter).await?;
     if request.generate_hashes {
         hash_unhashed(&services.index, &mut resolution, &fetch).await?;
     }
@@ -196,6 +207,8 @@ pub async fn lock(
 struct Job {
     output_file: PathBuf,
     inputs: inputs::Inputs,
+    /// The interpreter builds run with (and whose target it is, unless overridden).
+    interpreter: Option<crate::interpreter::Interpreter>,
     target: Target,
     sources: Sources,
     options: WriteOptions,
@@ -212,7 +225,7 @@ impl Job {
             .iter()
             .map(|file| invocation.absolute(file))
             .collect();
-        let inputs = inputs::read(&inputs::InputSpec {
+        let mut inputs = inputs::read(&inputs::InputSpec {
             invocation,
             src_files: &src_files,
             constraint_files: &constraint_files,
@@ -220,6 +233,7 @@ impl Job {
             all_extras: request.all_extras,
             groups: &request.groups,
         })?;
+        inputs::apply_binary_options(&mut inputs.binaries, request)?;
 
         // The interpreter gives the target and pip's default index. Locking
         // for another platform does not need one, unless no index is
@@ -267,6 +281,7 @@ impl Job {
         Ok(Job {
             output_file,
             inputs,
+            interpreter,
             target,
             sources,
             options,
@@ -277,15 +292,20 @@ impl Job {
 
 /// Resolves the job's inputs, keeping the existing lock's pins where they
 /// still fit (`--upgrade` drops them, `-P` drops one).
+#[allow(clippy::too_many_arguments)]
 async fn resolve(
     services: &Services<'_>,
     request: &LockRequest,
     job: &Job,
+    direct: sources::Direct,
     fetch: &FetchContext,
+    builds: Option<Arc<BuildContext>>,
     reporter: Arc<dyn Reporter>,
 ) -> Result<resolve::Resolution, LockError> {
     let mut preferences: HashMap<PackageName, axle_standards::Version> = HashMap::new();
     let mut constraints = job.inputs.constraints.clone();
+    let mut requirements = job.inputs.requirements.clone();
+    requirements.extend(direct.requirements);
     if !request.upgrade
         && let Ok(existing) = std::fs::read_to_string(&job.output_file)
     {
@@ -308,7 +328,7 @@ async fn resolve(
         None => None,
     };
     let resolve_request = ResolveRequest {
-        requirements: job.inputs.requirements.clone(),
+        requirements,
         constraints,
         preferences,
         target: job.target.clone(),
@@ -318,6 +338,8 @@ async fn resolve(
         exclude_newer,
         binaries: job.inputs.binaries.clone(),
         candidate_cache: services.candidates.clone(),
+        builds: builds.map(|context| (services.builds.clone(), context)),
+        direct: direct.candidates,
     };
     let index = services.index.clone();
     let runtime = tokio::runtime::Handle::current();
@@ -325,6 +347,35 @@ async fn resolve(
         .await
         .map_err(|error| LockError::Unsupported(format!("the resolver stopped unexpectedly: {error}")))?
         .map_err(LockError::from)
+}
+
+/// The context of the builds this lock may need: its interpreter builds (for another
+/// platform too: sdists are built here, as uv builds them), fetching as the lock fetches.
+fn build_context(
+    services: &Services<'_>,
+    request: &LockRequest,
+    job: &Job,
+    fetch: &FetchContext,
+    reporter: &Arc<dyn Reporter>,
+) -> Result<Option<Arc<BuildContext>>, LockError> {
+    let Some(interpreter) = &job.interpreter else {
+        return Ok(None);
+    };
+    let target = services.targets.get(&interpreter.info, None, None)?;
+    let options = request
+        .build
+        .options(&request.invocation, Some(&interpreter.path))
+        .map_err(LockError::Requirements)?;
+    Ok(Some(Arc::new(BuildContext {
+        interpreter: interpreter.info.clone(),
+        target,
+        sources: job.sources.clone(),
+        fetch: fetch.clone(),
+        options,
+        env: request.invocation.env.clone(),
+        reporter: reporter.clone(),
+        chain: Vec::new(),
+    })))
 }
 
 /// Which cached pages the request must look at again.

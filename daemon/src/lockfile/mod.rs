@@ -47,33 +47,74 @@ pub enum LockfileError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Locked {
     pub name: PackageName,
-    /// `None` for a direct URL requirement.
+    /// `None` for a distribution named by where it is (a URL, a directory, a repository).
     pub version: Option<Version>,
-    pub url: Option<String>,
+    pub source: LockedSource,
     /// Lower-case hex SHA-256 digests; any of them may match.
     pub hashes: BTreeSet<String>,
     /// `file:line` of the pin, for messages.
     pub origin: String,
 }
 
+/// Where a pinned distribution comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum LockedSource {
+    /// An index (or find-links), by name and version.
+    #[default]
+    Registry,
+    /// `name @ https://…/file`: one wheel or sdist archive.
+    Url(String),
+    /// A project directory: `name @ file:///path`, or `-e path` when editable.
+    Directory { path: PathBuf, editable: bool },
+    /// A Git repository at a commit: `name @ git+…@commit`, or `-e git+…` when editable.
+    Git { url: String, editable: bool },
+}
+
+impl LockedSource {
+    /// Whether a hash can pin it: only archives have one file to hash (pip, too, cannot hash
+    /// directories, repositories or editables).
+    pub fn is_hashable(&self) -> bool {
+        matches!(self, LockedSource::Registry | LockedSource::Url(_))
+    }
+}
+
 impl Locked {
-    /// `name==version`, or `name @ url`, as users read a pin.
+    /// `name==version`, `name @ url`, `-e path`, as users read a pin.
     pub fn describe(&self) -> String {
-        match (&self.version, &self.url) {
+        match (&self.version, &self.source) {
             (Some(version), _) => format!("{}=={version}", self.name),
-            (None, Some(url)) => format!("{} @ {url}", self.name),
-            (None, None) => self.name.to_string(),
+            (None, LockedSource::Directory { path, editable: true }) => format!("-e {}", path.display()),
+            (None, LockedSource::Git { url, editable: true }) => format!("-e {url}"),
+            (None, other) => format!("{} @ {}", self.name, other.location()),
         }
     }
 
     /// What the pin says, without the name (for conflicts).
     fn pinned_to(&self) -> String {
-        match (&self.version, &self.url) {
-            (Some(version), _) => format!("=={version}"),
-            (None, Some(url)) => url.clone(),
-            (None, None) => "nothing".to_string(),
+        match &self.version {
+            Some(version) => format!("=={version}"),
+            None => self.source.location(),
         }
     }
+}
+
+impl LockedSource {
+    /// The URL or path, as a lock writes it.
+    pub fn location(&self) -> String {
+        match self {
+            LockedSource::Registry => "an index".to_string(),
+            LockedSource::Url(url) | LockedSource::Git { url, .. } => url.clone(),
+            LockedSource::Directory { path, .. } => path.display().to_string(),
+        }
+    }
+}
+
+/// An editable the lock names without a name (`-e ./proj`): only its metadata says which
+/// project it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnnamedLocked {
+    pub source: LockedSource,
+    pub origin: String,
 }
 
 /// What a set of lock files asks of one environment.
@@ -87,21 +128,25 @@ pub struct LockedSet {
     /// Files a `pylock.toml` names directly, by the hash that identifies
     /// them: they need no index.
     pub files: HashMap<String, pylock::LockedFile>,
+    /// Editables named only by their location.
+    pub unnamed: Vec<UnnamedLocked>,
 }
 
 impl LockedSet {
     /// Adds a pin; the same pin from another file adds its hashes, a
     /// different one is a conflict.
-    fn insert(&mut self, locked: Locked) -> Result<(), LockfileError> {
+    pub fn insert(&mut self, locked: Locked) -> Result<(), LockfileError> {
         self.hashed |= !locked.hashes.is_empty();
         match self.dists.get_mut(&locked.name) {
-            Some(known) if known.version != locked.version || known.url != locked.url => Err(LockfileError::Conflict {
-                name: locked.name.clone(),
-                first: known.pinned_to(),
-                first_origin: known.origin.clone(),
-                second: locked.pinned_to(),
-                second_origin: locked.origin,
-            }),
+            Some(known) if known.version != locked.version || known.source != locked.source => {
+                Err(LockfileError::Conflict {
+                    name: locked.name.clone(),
+                    first: known.pinned_to(),
+                    first_origin: known.origin.clone(),
+                    second: locked.pinned_to(),
+                    second_origin: locked.origin,
+                })
+            }
             Some(known) => {
                 known.hashes.extend(locked.hashes);
                 Ok(())
@@ -133,7 +178,10 @@ pub fn read(
         }
     }
     if set.hashed
-        && let Some(unhashed) = set.dists.values().find(|locked| locked.hashes.is_empty())
+        && let Some(unhashed) = set
+            .dists
+            .values()
+            .find(|locked| locked.hashes.is_empty() && locked.source.is_hashable())
     {
         return Err(LockfileError::Invalid {
             origin: unhashed.origin.clone(),

@@ -11,9 +11,10 @@ use std::str::FromStr;
 
 use axle_standards::{DistFilename, MarkerEnvironment, PackageName, Version};
 
-use super::{Locked, LockedSet, LockfileError};
+use super::{Locked, LockedSet, LockedSource, LockfileError};
+use crate::dist::GitSource;
 use crate::index::IndexedFile;
-use crate::resolve::Resolution;
+use crate::resolve::{PinSource, Resolution};
 
 /// Renders `resolution` as a `pylock.toml`.
 pub fn render(resolution: &Resolution, requires_python: Option<&str>, command: &str) -> String {
@@ -27,7 +28,7 @@ pub fn render(resolution: &Resolution, requires_python: Option<&str>, command: &
     for pin in &resolution.pins {
         out.push_str("\n[[packages]]\n");
         let _ = writeln!(out, "name = {}", quote(pin.name.as_ref()));
-        if pin.url.is_none() {
+        if pin.source == PinSource::Registry {
             let _ = writeln!(out, "version = {}", quote(&pin.version.to_string()));
         }
         if let Some(marker) = &pin.root_marker {
@@ -38,13 +39,43 @@ pub fn render(resolution: &Resolution, requires_python: Option<&str>, command: &
         {
             let _ = writeln!(out, "index = {}", quote(index.trim_end_matches('/')));
         }
-        if let Some(url) = &pin.url {
-            out.push_str("\n[packages.archive]\n");
-            let _ = writeln!(out, "url = {}", quote(url));
-            if let Some(file) = pin.files.first() {
-                write_file_fields(&mut out, file, false);
+        match &pin.source {
+            PinSource::Registry => {}
+            PinSource::Url(url) => {
+                out.push_str("\n[packages.archive]\n");
+                let _ = writeln!(out, "url = {}", quote(url));
+                if let Some(file) = pin.files.first() {
+                    write_file_fields(&mut out, file, false);
+                }
+                continue;
             }
-            continue;
+            PinSource::Directory { given, path, editable } => {
+                out.push_str("\n[packages.directory]\n");
+                // Relative paths stay relative (PEP 751 reads them against the lock's directory).
+                let shown = if given.contains("://") || Path::new(given).is_absolute() {
+                    path.display().to_string()
+                } else {
+                    given.clone()
+                };
+                let _ = writeln!(out, "path = {}", quote(&shown));
+                if *editable {
+                    out.push_str("editable = true\n");
+                }
+                continue;
+            }
+            PinSource::Git { url, .. } => {
+                out.push_str("\n[packages.vcs]\ntype = \"git\"\n");
+                if let Ok(git) = GitSource::parse(url, false) {
+                    let _ = writeln!(out, "url = {}", quote(&git.repository));
+                    if let Some(commit) = &git.reference {
+                        let _ = writeln!(out, "commit-id = {}", quote(commit));
+                    }
+                    if let Some(subdirectory) = &git.subdirectory {
+                        let _ = writeln!(out, "subdirectory = {}", quote(subdirectory));
+                    }
+                }
+                continue;
+            }
         }
         let (wheels, sdists): (Vec<&IndexedFile>, Vec<&IndexedFile>) = pin
             .files
@@ -119,6 +150,10 @@ pub struct LockedPackage {
     pub marker: Option<String>,
     /// Files that can install it: (file name, URL or path, sha256).
     pub files: Vec<LockedFile>,
+    /// `[packages.directory]`: the path (relative to the lock) and whether editable.
+    pub directory: Option<(String, bool)>,
+    /// `[packages.vcs]` of type git, as a `git+…@commit` URL.
+    pub vcs: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -203,11 +238,37 @@ pub fn parse(path: &str, text: &str) -> Result<Vec<LockedPackage>, PylockError> 
                 add_file(entry, None);
             }
         }
+        let directory = table
+            .get("directory")
+            .and_then(|value| value.as_table())
+            .and_then(|directory| {
+                let path = directory.get("path").and_then(|value| value.as_str())?;
+                let editable = directory
+                    .get("editable")
+                    .and_then(|value| value.as_bool())
+                    .unwrap_or(false);
+                Some((path.to_string(), editable))
+            });
+        let vcs = table.get("vcs").and_then(|value| value.as_table()).and_then(|vcs| {
+            if vcs.get("type").and_then(|value| value.as_str()) != Some("git") {
+                return None;
+            }
+            let url = vcs.get("url").and_then(|value| value.as_str())?;
+            let commit = vcs.get("commit-id").and_then(|value| value.as_str())?;
+            let mut pinned = format!("git+{url}@{commit}");
+            if let Some(subdirectory) = vcs.get("subdirectory").and_then(|value| value.as_str()) {
+                pinned.push_str("#subdirectory=");
+                pinned.push_str(subdirectory);
+            }
+            Some(pinned)
+        });
         out.push(LockedPackage {
             version: text_field("version"),
             marker: text_field("marker"),
             name,
             files,
+            directory,
+            vcs,
         });
     }
     Ok(out)
@@ -247,15 +308,23 @@ pub(super) fn read_locked(file: &Path, markers: &MarkerEnvironment, set: &mut Lo
                 set.files.insert(sha.clone(), locked_file.clone());
             }
         }
-        let url = if version.is_none() {
-            package.files.first().map(|file| file.location.clone())
-        } else {
-            None
+        let lock_dir = file.parent().unwrap_or(Path::new("/"));
+        let source = match (&version, package.files.first(), &package.directory, &package.vcs) {
+            (_, _, Some((path, editable)), _) => LockedSource::Directory {
+                path: lock_dir.join(path),
+                editable: *editable,
+            },
+            (_, _, _, Some(url)) => LockedSource::Git {
+                url: url.clone(),
+                editable: false,
+            },
+            (None, Some(file), _, _) => LockedSource::Url(file.location.clone()),
+            _ => LockedSource::Registry,
         };
         set.insert(Locked {
             name,
             version,
-            url,
+            source,
             hashes,
             origin: origin.clone(),
         })?;

@@ -10,9 +10,9 @@ use std::path::Path;
 use axle_standards::requirements_txt::Location;
 use axle_standards::{MarkerEnvironment, Operator, PackageName, RequirementsTxt, VersionOrUrl, ViaKind, evaluate};
 
-use super::{Locked, LockedSet, LockfileError};
+use super::{Locked, LockedSet, LockedSource, LockfileError, UnnamedLocked};
 use crate::index::IndexSettings;
-use crate::resolve::{Pin, Resolution};
+use crate::resolve::{Pin, PinSource, Resolution};
 
 /// What pip-tools keeps out of requirement files unless `--allow-unsafe`.
 const UNSAFE_PACKAGES: [&str; 3] = ["distribute", "pip", "setuptools"];
@@ -78,15 +78,23 @@ pub fn render(resolution: &Resolution, options: &WriteOptions) -> String {
 }
 
 fn render_pin(pin: &Pin, options: &WriteOptions) -> String {
-    let mut line = match &pin.url {
-        Some(url) => format!("{} @ {url}", pin.name),
-        None if options.strip_extras || pin.extras.is_empty() => {
-            format!("{}=={}", pin.name, pin.version)
-        }
-        None => {
-            let extras: Vec<String> = pin.extras.iter().map(ToString::to_string).collect();
-            format!("{}[{}]=={}", pin.name, extras.join(","), pin.version)
-        }
+    let extras = if options.strip_extras || pin.extras.is_empty() {
+        String::new()
+    } else {
+        let extras: Vec<String> = pin.extras.iter().map(ToString::to_string).collect();
+        format!("[{}]", extras.join(","))
+    };
+    let mut line = match &pin.source {
+        PinSource::Registry => format!("{}{extras}=={}", pin.name, pin.version),
+        PinSource::Url(url) => format!("{}{extras} @ {url}", pin.name),
+        PinSource::Directory {
+            given, editable: true, ..
+        } => format!("-e {given}{extras}"),
+        PinSource::Directory {
+            path, editable: false, ..
+        } => format!("{}{extras} @ {}", pin.name, file_url(path)),
+        PinSource::Git { url, editable: true } => format!("-e {url}#egg={}", pin.name),
+        PinSource::Git { url, editable: false } => format!("{}{extras} @ {url}", pin.name),
     };
     if let Some(marker) = &pin.root_marker {
         line.push_str(&format!(" ; {}", format_marker(marker)));
@@ -134,6 +142,13 @@ fn render_pin(pin: &Pin, options: &WriteOptions) -> String {
     }
     out.push('\n');
     out
+}
+
+/// An absolute directory as a `file://` URL.
+fn file_url(path: &std::path::Path) -> String {
+    url::Url::from_file_path(path)
+        .map(|url| url.to_string())
+        .unwrap_or_else(|()| path.display().to_string())
 }
 
 /// A marker as `packaging` prints it (what pip-compile writes): tokens
@@ -234,12 +249,41 @@ pub(super) fn read_locked(
     set: &mut LockedSet,
 ) -> Result<(), LockfileError> {
     let parsed = RequirementsTxt::read(file, ViaKind::Requirement, env)?;
-    if let Some(editable) = parsed.editables.first() {
-        return Err(LockfileError::Unsupported(format!(
-            "{}:{}: editable requirements need a source build, which axle cannot do yet",
-            editable.origin.file.display(),
-            editable.origin.line
-        )));
+    for editable in &parsed.editables {
+        let origin = format!("{}:{}", super::shown(&editable.origin.file), editable.origin.line);
+        let source = match &editable.path {
+            Some(path) => LockedSource::Directory {
+                path: path.clone(),
+                editable: true,
+            },
+            None if editable.url.as_str().starts_with("git+") => LockedSource::Git {
+                url: editable.url.to_string(),
+                editable: true,
+            },
+            None => {
+                return Err(LockfileError::Invalid {
+                    origin,
+                    reason: format!("the editable `{}` is neither a directory nor a git+ URL", editable.url),
+                });
+            }
+        };
+        match &editable.name {
+            Some(name) => set.insert(Locked {
+                name: name.clone(),
+                version: None,
+                source,
+                hashes: BTreeSet::new(),
+                origin,
+            })?,
+            None => set.unnamed.push(UnnamedLocked { source, origin }),
+        }
+    }
+    for unnamed in &parsed.unnamed {
+        let origin = format!("{}:{}", super::shown(&unnamed.origin.file), unnamed.origin.line);
+        set.unnamed.push(UnnamedLocked {
+            source: url_source(&unnamed.url.to_string()),
+            origin,
+        });
     }
     let location = |location: &Location| match location {
         Location::Url(url) => url.to_string(),
@@ -261,18 +305,18 @@ pub(super) fn read_locked(
             origin: origin.clone(),
             name: requirement.name.clone(),
         };
-        let (version, url) = match &requirement.version_or_url {
+        let (version, source) = match &requirement.version_or_url {
             Some(VersionOrUrl::VersionSpecifier(specifiers)) => {
                 let exact = specifiers.iter().find(|specifier| {
                     matches!(specifier.operator(), Operator::Equal | Operator::ExactEqual)
                         && !specifier.version().to_string().contains('*')
                 });
                 match (exact, specifiers.len()) {
-                    (Some(specifier), 1) => (Some(specifier.version().clone()), None),
+                    (Some(specifier), 1) => (Some(specifier.version().clone()), LockedSource::Registry),
                     _ => return Err(not_pinned()),
                 }
             }
-            Some(VersionOrUrl::Url(url)) => (None, Some(url.to_string())),
+            Some(VersionOrUrl::Url(url)) => (None, url_source(&url.to_string())),
             None => return Err(not_pinned()),
         };
         let mut hashes = BTreeSet::new();
@@ -293,12 +337,30 @@ pub(super) fn read_locked(
         set.insert(Locked {
             name: requirement.name.clone(),
             version,
-            url,
+            source,
             hashes,
             origin,
         })?;
     }
     Ok(())
+}
+
+/// What a requirement's URL points at: a local directory, a Git repository, or an archive.
+fn url_source(url: &str) -> LockedSource {
+    if url.starts_with("git+") {
+        return LockedSource::Git {
+            url: url.to_string(),
+            editable: false,
+        };
+    }
+    if let Ok(parsed) = url::Url::parse(url)
+        && parsed.scheme() == "file"
+        && let Ok(path) = parsed.to_file_path()
+        && path.is_dir()
+    {
+        return LockedSource::Directory { path, editable: false };
+    }
+    LockedSource::Url(url.to_string())
 }
 
 #[cfg(test)]

@@ -22,6 +22,7 @@ use axle_standards::{ExtraName, PackageName, Requirement, Version};
 pub use candidates::{BinaryPolicy, CandidateCache, VersionFiles};
 pub use package::PubPackage;
 
+use crate::dist::{BuildContext, BuildError, Builds, SourceDist, SourceMetadata};
 use crate::index::{FetchContext, IndexClient, IndexError, IndexedFile, Sources};
 use crate::progress::Reporter;
 use crate::target::Target;
@@ -55,6 +56,40 @@ pub struct RootRequirement {
     pub origin: Origin,
 }
 
+/// A root requirement named by location (`name @ url`, a path, `-e path`, `git+…`), read
+/// before resolving: its one candidate.
+#[derive(Debug, Clone)]
+pub enum Direct {
+    /// A wheel: its one file.
+    Wheel(IndexedFile),
+    /// A source whose metadata was read (or built).
+    Source {
+        source: SourceDist,
+        metadata: SourceMetadata,
+        /// How the lock writes it.
+        pin: PinSource,
+    },
+}
+
+/// How a pin is written in a lock.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum PinSource {
+    /// `name==version`, from an index.
+    #[default]
+    Registry,
+    /// `name @ url` (an archive; a local one as a `file://` URL).
+    Url(String),
+    /// A project directory: an editable as the input spelled it (`-e ./proj`), anything else
+    /// by its absolute path (`name @ file:///…/proj`), as pip-compile writes them.
+    Directory {
+        given: String,
+        path: std::path::PathBuf,
+        editable: bool,
+    },
+    /// `name @ git+…@commit`, `-e git+…@commit#egg=name`.
+    Git { url: String, editable: bool },
+}
+
 /// Everything a resolution needs.
 pub struct ResolveRequest {
     pub requirements: Vec<RootRequirement>,
@@ -71,6 +106,11 @@ pub struct ResolveRequest {
     pub binaries: BinaryPolicy,
     /// Grouped candidates shared with other resolutions of the daemon.
     pub candidate_cache: Arc<CandidateCache>,
+    /// Where metadata that no index serves comes from (sdists are built); `None`: nowhere,
+    /// an sdist without a wheel is an error.
+    pub builds: Option<(Arc<dyn Builds>, Arc<BuildContext>)>,
+    /// Root requirements named by location, read beforehand.
+    pub direct: HashMap<PackageName, Direct>,
 }
 
 /// One pinned package.
@@ -83,8 +123,8 @@ pub struct Pin {
     /// Every file of this version on the source it came from (hashes of all
     /// of them go into the lock, as pip-compile writes them).
     pub files: Vec<IndexedFile>,
-    /// A direct URL requirement (`name @ url`), if that is how it is pinned.
-    pub url: Option<String>,
+    /// How the lock writes it.
+    pub source: PinSource,
     /// The roots and packages that require it.
     pub required_by: BTreeSet<RequiredBy>,
     /// The marker of the root requirement(s), written after the pin.
@@ -118,6 +158,8 @@ pub enum ResolveError {
     NoSolution(String),
     #[error(transparent)]
     Index(#[from] IndexError),
+    #[error(transparent)]
+    Build(#[from] BuildError),
     #[error("{0}")]
     Invalid(String),
 }

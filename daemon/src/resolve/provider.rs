@@ -11,7 +11,8 @@ use pubgrub::{Dependencies, DependencyProvider, PackageResolutionStatistics, Ran
 
 use super::candidates::{self, BinaryPolicy, CandidateCache, Candidates};
 use super::package::PubPackage;
-use super::{Pin, RequiredBy, Resolution, ResolveError, ResolveRequest};
+use super::{Direct, Pin, PinSource, RequiredBy, Resolution, ResolveError, ResolveRequest};
+use crate::dist::{ArchiveSource, BuildContext, Builds, SourceDist, SourceMetadata};
 use crate::index::{FetchContext, IndexClient, IndexedFile, Sources};
 use crate::progress::{Phase, Reporter};
 use crate::target::Target;
@@ -42,8 +43,9 @@ pub struct Provider {
     /// Identifies the target for the candidate cache.
     target_key: u64,
     prefetched: Arc<Mutex<HashSet<PackageName>>>,
-    /// Packages the root requires from a URL (`name @ url`): their one file.
-    direct: HashMap<PackageName, IndexedFile>,
+    /// Packages the root names by location: their one candidate.
+    direct: HashMap<PackageName, Direct>,
+    builds: Option<(Arc<dyn Builds>, Arc<BuildContext>)>,
     decided: Cell<u64>,
 }
 
@@ -105,6 +107,7 @@ impl Provider {
             target_key: target_key(request),
             prefetched: Arc::default(),
             direct: direct_files(request)?,
+            builds: request.builds.clone(),
             decided: Cell::new(0),
         };
         for constraint in request.constraints.iter().map(|root| &root.requirement) {
@@ -142,7 +145,7 @@ impl Provider {
                 Range::from(specifiers.clone())
             }
             Some(VersionOrUrl::Url(url)) => match self.direct.get(&requirement.name) {
-                Some(file) => Range::singleton(file.filename.version().clone()),
+                Some(direct) => Range::singleton(direct_version(direct)),
                 None => {
                     return Err(ResolveError::Invalid(format!(
                         "{} is required from {url}, which a dependency cannot pin; name it in your requirements",
@@ -195,7 +198,8 @@ impl Provider {
         }
         // A direct URL requirement is the package's only candidate.
         let files = match self.direct.get(name) {
-            Some(file) => Arc::new(vec![file.clone()]),
+            Some(Direct::Wheel(file)) => Arc::new(vec![file.clone()]),
+            Some(Direct::Source { .. }) => Arc::new(Vec::new()),
             None => self
                 .runtime
                 .block_on(self.index.project(&self.sources, name, &self.fetch))?,
@@ -215,12 +219,17 @@ impl Provider {
         if let Some(known) = self.metadata.borrow().get(&key) {
             return Ok(known.clone());
         }
+        if let Some(Direct::Source { metadata, .. }) = self.direct.get(name) {
+            return Ok(metadata.metadata.clone());
+        }
         let candidates = self.candidates(name)?;
         let file = candidates
             .metadata_file(version)
             .ok_or_else(|| ResolveError::Invalid(format!("{name} {version} has no files")))?
             .clone();
-        let metadata = self.runtime.block_on(self.index.metadata(&file, &self.fetch))?;
+        let metadata = self
+            .runtime
+            .block_on(file_metadata(&self.index, self.builds.as_ref(), &file, &self.fetch))?;
         self.metadata.borrow_mut().insert(key, metadata.clone());
         Ok(metadata)
     }
@@ -241,6 +250,7 @@ impl Provider {
             target_key: self.target_key,
             seen: self.prefetched.clone(),
             runtime: self.runtime.clone(),
+            builds: self.builds.clone(),
         });
         for (package, range) in dependencies {
             if let PubPackage::Package { name, extra: None } = package
@@ -407,9 +417,13 @@ impl Provider {
                     None
                 }
             });
-            let url = self.direct.get(&name).map(|file| file.file.url.clone());
+            let (source, files) = match self.direct.get(&name) {
+                Some(Direct::Wheel(file)) => (PinSource::Url(file.file.url.clone()), files),
+                Some(Direct::Source { source, metadata, pin }) => (pin.clone(), source_files(source, metadata)),
+                None => (PinSource::Registry, files),
+            };
             pins.push(Pin {
-                url,
+                source,
                 extras: extras.remove(&name).unwrap_or_default(),
                 required_by: required_by.remove(&name).unwrap_or_default(),
                 name,
@@ -422,15 +436,18 @@ impl Provider {
     }
 }
 
-/// The files root requirements name by URL. Only wheels: anything else
-/// would need a source build.
-fn direct_files(request: &ResolveRequest) -> Result<HashMap<PackageName, IndexedFile>, ResolveError> {
-    let mut direct = HashMap::new();
+/// The candidates of root requirements named by location: those the caller read (sources)
+/// and the wheel URLs, whose one file is their candidate.
+fn direct_files(request: &ResolveRequest) -> Result<HashMap<PackageName, Direct>, ResolveError> {
+    let mut direct = request.direct.clone();
     for root in &request.requirements {
         let Some(VersionOrUrl::Url(url)) = &root.requirement.version_or_url else {
             continue;
         };
         let name = &root.requirement.name;
+        if direct.contains_key(name) {
+            continue;
+        }
         let text = url.to_string();
         let parsed =
             url::Url::parse(&text).map_err(|error| ResolveError::Invalid(format!("{name} @ {text}: {error}")))?;
@@ -446,14 +463,55 @@ fn direct_files(request: &ResolveRequest) -> Result<HashMap<PackageName, Indexed
         let file = crate::index::DistFile::direct(filename, parsed.to_string(), sha256);
         direct.insert(
             name.clone(),
-            IndexedFile {
+            Direct::Wheel(IndexedFile {
                 file,
                 filename: dist,
                 source: Arc::from("direct"),
-            },
+            }),
         );
     }
     Ok(direct)
+}
+
+/// The version a direct candidate has.
+fn direct_version(direct: &Direct) -> Version {
+    match direct {
+        Direct::Wheel(file) => file.filename.version().clone(),
+        Direct::Source { metadata, .. } => metadata.metadata.version.clone(),
+    }
+}
+
+/// The files whose hashes a lock lists for a source pin: its archive, if it is one.
+fn source_files(source: &SourceDist, metadata: &SourceMetadata) -> Vec<IndexedFile> {
+    let SourceDist::Archive(archive) = source else {
+        return Vec::new();
+    };
+    let Ok(filename) = axle_standards::DistFilename::try_from_filename(&archive.filename, None) else {
+        return Vec::new();
+    };
+    let file = crate::index::DistFile::direct(archive.filename.clone(), archive.url.clone(), metadata.sha256.clone());
+    vec![IndexedFile {
+        file,
+        filename,
+        source: Arc::from("direct"),
+    }]
+}
+
+/// The metadata of an index file: from the index for a wheel, from a build for an sdist.
+async fn file_metadata(
+    index: &Arc<IndexClient>,
+    builds: Option<&(Arc<dyn Builds>, Arc<BuildContext>)>,
+    file: &IndexedFile,
+    fetch: &FetchContext,
+) -> Result<Arc<Metadata>, ResolveError> {
+    match (&file.filename, builds) {
+        (axle_standards::DistFilename::SourceDist(_), Some((builds, context))) => {
+            let source = SourceDist::Archive(ArchiveSource::from_indexed(file));
+            let found = builds.metadata(&source, context).await?;
+            Ok(found.metadata)
+        }
+        _ => Ok(index.metadata(file, fetch).await?),
+    }
 }
 
 /// What decides how a project's files group for a resolution.
@@ -516,6 +574,10 @@ impl DependencyProvider for Provider {
         let PubPackage::Package { name, .. } = package else {
             return Ok(Some(Version::new([0])));
         };
+        if let Some(direct) = self.direct.get(name) {
+            let version = direct_version(direct);
+            return Ok(range.contains(&version).then_some(version));
+        }
         let candidates = self.candidates(name)?;
         let usable = |version: &Version| {
             candidates
@@ -586,6 +648,7 @@ struct Prefetch {
     target_key: u64,
     seen: Arc<Mutex<HashSet<PackageName>>>,
     runtime: tokio::runtime::Handle,
+    builds: Option<(Arc<dyn Builds>, Arc<BuildContext>)>,
 }
 
 impl Prefetch {
@@ -626,7 +689,7 @@ impl Prefetch {
         let Some(file) = likely_version.and_then(|version| grouped.metadata_file(&version).cloned()) else {
             return;
         };
-        let Ok(metadata) = self.index.metadata(&file, &self.fetch).await else {
+        let Ok(metadata) = file_metadata(&self.index, self.builds.as_ref(), &file, &self.fetch).await else {
             return;
         };
         for requirement in &metadata.requires_dist {

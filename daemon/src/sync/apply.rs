@@ -32,22 +32,19 @@ pub async fn apply(
 
     let total = install.len() as u64;
     let mut tasks = Vec::with_capacity(install.len());
-    for Prepared { locked, manifest } in install {
+    for prepared in install {
         let store = services.store.files();
         let layout = environment.layout.clone();
         let options = InstallOptions {
             link_mode,
             installer: "axle".to_string(),
             requested: true,
-            direct_url: locked
-                .url
-                .as_ref()
-                .map(|url| direct_url_json(url, &manifest.wheel_sha256)),
+            direct_url: prepared.direct_url.clone(),
             durable: crate::wheels::durable(),
         };
         tasks.push(tokio::task::spawn_blocking(move || {
-            let result = axle_install::install(&manifest, &store, &layout, &options);
-            (locked, manifest, result)
+            let result = axle_install::install(&prepared.manifest, &store, &layout, &options);
+            (prepared, result)
         }));
     }
     let mut applied = Applied::default();
@@ -55,7 +52,13 @@ pub async fn apply(
     let mut first_error = None;
     let mut recorded = Vec::with_capacity(tasks.len());
     for (done, task) in tasks.into_iter().enumerate() {
-        let (locked, manifest, result) = task.await.map_err(|error| SyncError::Task(error.to_string()))?;
+        let (prepared, result) = task.await.map_err(|error| SyncError::Task(error.to_string()))?;
+        let Prepared {
+            locked,
+            manifest,
+            source_identity,
+            ..
+        } = prepared;
         reporter.progress(Phase::Install, locked.name.as_ref(), done as u64 + 1, total);
         match result {
             Ok(installed) => {
@@ -71,6 +74,7 @@ pub async fn apply(
                     name: manifest.name.clone(),
                     version: manifest.version.clone(),
                     wheel_sha256: manifest.wheel_sha256.clone(),
+                    source_identity,
                 });
             }
             Err(source) => {
@@ -119,15 +123,6 @@ async fn uninstall(
         .record_removal(&environment.root, dist.name.as_ref())
         .await?;
     Ok(())
-}
-
-/// PEP 610 for a distribution installed from a URL.
-fn direct_url_json(url: &str, sha256: &str) -> String {
-    serde_json::json!({
-        "url": url,
-        "archive_info": { "hashes": { "sha256": sha256 }, "hash": format!("sha256={sha256}") },
-    })
-    .to_string()
 }
 
 fn fallback_text(fallback: LinkFallback) -> &'static str {

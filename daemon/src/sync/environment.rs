@@ -12,6 +12,7 @@ use super::plan::Present;
 use super::{Services, SyncError};
 use crate::interpreter::InterpreterInfo;
 use crate::target::Target;
+use crate::wheels::InstalledDist;
 
 pub struct Environment {
     pub root: PathBuf,
@@ -66,12 +67,12 @@ impl Environment {
         let found = tokio::task::spawn_blocking(move || axle_install::installed(&site))
             .await
             .map_err(|error| SyncError::Task(error.to_string()))??;
-        let from_wheels: HashMap<(String, String), String> = services
+        let from_wheels: HashMap<(String, String), InstalledDist> = services
             .store
             .installed_from(&self.root)
             .await?
             .into_iter()
-            .map(|(name, version, sha)| ((name, version), sha))
+            .map(|dist| ((dist.name.clone(), dist.version.clone()), dist))
             .collect();
         Ok(found
             .distributions
@@ -83,9 +84,11 @@ impl Environment {
                     .file_name()
                     .map(|name| name.to_string_lossy().into_owned())
                     .unwrap_or_default();
+                let recorded = from_wheels.get(&key);
                 Present {
                     complete: dist.has_record && dist.kind == axle_install::InstalledKind::DistInfo,
-                    wheel_sha256: from_wheels.get(&key).cloned(),
+                    wheel_sha256: recorded.map(|dist| dist.wheel_sha256.clone()),
+                    source_identity: recorded.and_then(|dist| dist.source_identity.clone()),
                     name: dist.name,
                     version: dist.version,
                     dist_info,

@@ -25,6 +25,8 @@ struct LastSync {
     lock_digest: String,
     site_packages: PathBuf,
     site_stamp: String,
+    /// Local project directories installed from, with their fingerprints then.
+    trees: Vec<(PathBuf, String)>,
 }
 
 impl SyncMemo {
@@ -39,47 +41,60 @@ impl SyncMemo {
         let last = match remembered {
             Some(last) => last,
             None => {
-                let row: Option<(String, String, String)> =
-                    sqlx::query_as("SELECT lock_digest, site_packages, site_stamp FROM venv_sync WHERE venv = ?")
-                        .bind(venv_root.to_string_lossy())
-                        .fetch_optional(pool)
-                        .await
-                        .ok()
-                        .flatten();
-                let Some((lock_digest, site_packages, site_stamp)) = row else {
+                let row: Option<(String, String, String, String)> = sqlx::query_as(
+                    "SELECT lock_digest, site_packages, site_stamp, trees_json FROM venv_sync WHERE venv = ?",
+                )
+                .bind(venv_root.to_string_lossy())
+                .fetch_optional(pool)
+                .await
+                .ok()
+                .flatten();
+                let Some((lock_digest, site_packages, site_stamp, trees)) = row else {
                     return false;
                 };
                 LastSync {
                     lock_digest,
                     site_packages: PathBuf::from(site_packages),
                     site_stamp,
+                    trees: serde_json::from_str(&trees).unwrap_or_default(),
                 }
             }
         };
-        last.lock_digest == digest && site_stamp(&last.site_packages).as_deref() == Some(last.site_stamp.as_str())
+        last.lock_digest == digest
+            && site_stamp(&last.site_packages).as_deref() == Some(last.site_stamp.as_str())
+            && last
+                .trees
+                .iter()
+                .all(|(tree, fingerprint)| axle_build::SourceTree::fingerprint(tree) == *fingerprint)
     }
 
-    /// Remembers a finished sync.
+    /// Remembers a finished sync, with the local project directories it installed from and
+    /// their `fingerprints`.
     pub async fn remember(
         &self,
         pool: &Pool,
         venv_root: &Path,
         digest: &str,
         site_packages: &Path,
+        trees: Vec<(PathBuf, String)>,
     ) -> Result<(), SyncError> {
         let Some(stamp) = site_stamp(site_packages) else {
             return Ok(());
         };
+        let trees_json = serde_json::to_string(&trees).unwrap_or_else(|_| "[]".to_string());
         sqlx::query(
-            "INSERT INTO venv_sync (venv, lock_digest, site_packages, site_stamp, synced_at) VALUES (?, ?, ?, ?, ?)
+            "INSERT INTO venv_sync (venv, lock_digest, site_packages, site_stamp, synced_at, trees_json)
+             VALUES (?, ?, ?, ?, ?, ?)
              ON CONFLICT (venv) DO UPDATE SET lock_digest = excluded.lock_digest,
-                site_packages = excluded.site_packages, site_stamp = excluded.site_stamp, synced_at = excluded.synced_at",
+                site_packages = excluded.site_packages, site_stamp = excluded.site_stamp,
+                synced_at = excluded.synced_at, trees_json = excluded.trees_json",
         )
         .bind(venv_root.to_string_lossy())
         .bind(digest)
         .bind(site_packages.to_string_lossy())
         .bind(&stamp)
         .bind(db::now())
+        .bind(trees_json)
         .execute(pool)
         .await?;
         self.memory().insert(
@@ -88,6 +103,7 @@ impl SyncMemo {
                 lock_digest: digest.to_string(),
                 site_packages: site_packages.to_path_buf(),
                 site_stamp: stamp,
+                trees,
             },
         );
         Ok(())

@@ -34,14 +34,16 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axle_install::LinkMode;
+use axle_standards::PackageName;
 
 pub use seed::seed;
 
 use crate::context::Invocation;
 use crate::db::Pool;
+use crate::dist::{BuildContext, BuildError, BuildFlags, Builds, GitSource, SourceDist};
 use crate::index::{ConfigError, IndexClient, IndexError, IndexSettings, IndexStrategy};
 use crate::interpreter::{InterpreterError, Interpreters};
-use crate::lockfile::{self, LockfileError};
+use crate::lockfile::{self, Locked, LockedSet, LockedSource, LockfileError};
 use crate::progress::Reporter;
 use crate::target::TargetCache;
 use crate::venv;
@@ -95,6 +97,8 @@ pub enum SyncError {
     Task(String),
     #[error("the sync database failed: {0}")]
     Db(#[from] sqlx::Error),
+    #[error(transparent)]
+    Build(#[from] BuildError),
 }
 
 impl From<LockfileError> for SyncError {
@@ -114,6 +118,7 @@ pub struct SyncRequest {
     pub offline: bool,
     pub index: IndexSettings,
     pub strategy: IndexStrategy,
+    pub build: BuildFlags,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -139,6 +144,7 @@ pub struct Services<'a> {
     pub store: &'a WheelStore,
     pub pool: &'a Pool,
     pub state: &'a SyncState,
+    pub builds: Arc<dyn Builds>,
 }
 
 /// Per-environment serialisation and the memory of last syncs.
@@ -146,8 +152,6 @@ pub struct Services<'a> {
 pub struct SyncState {
     venv_locks: Mutex<HashMap<PathBuf, Arc<tokio::sync::Mutex<()>>>>,
     memo: memo::SyncMemo,
-    /// Syncs read the store; `gc` writes it and must run alone.
-    pub store_guard: tokio::sync::RwLock<()>,
 }
 
 impl SyncState {
@@ -183,7 +187,7 @@ pub async fn sync(
 
     let guard = services.state.venv_lock(&venv_root);
     let _venv_guard = guard.lock().await;
-    let _store_guard = services.state.store_guard.read().await;
+    let _store_guard = services.store.shared().await;
 
     let environment = Environment::open(&services, &venv_root).await?;
     let env: HashMap<String, String> = request
@@ -192,11 +196,25 @@ pub async fn sync(
         .iter()
         .map(|(key, value)| (key.clone(), value.clone()))
         .collect();
-    let wanted = lockfile::read(&lock_files, &env, &environment.target.markers)?;
-    let plan = plan::plan(&wanted.dists, environment.installed(&services).await?);
+    let mut wanted = lockfile::read(&lock_files, &env, &environment.target.markers)?;
+    let build = request
+        .build
+        .options(&request.invocation, Some(&environment.python))
+        .map_err(LockfileError::from)?;
+    let fetching = prepare::Fetching::Request {
+        invocation: &request.invocation,
+        cli: &request.index,
+        strategy: request.strategy,
+        offline: request.offline,
+        build,
+        reporter: reporter.clone(),
+    };
+    name_unnamed(&services, &environment, &fetching, &mut wanted).await?;
+    let identities = identities(&wanted).await?;
+    let plan = plan::plan(&wanted.dists, environment.installed(&services).await?, &identities);
     let mut outcome = SyncOutcome {
         venv: venv_root.clone(),
-        installed: plan.install.iter().map(|locked| locked.describe()).collect(),
+        installed: plan.install.iter().map(Locked::describe).collect(),
         removed: plan.remove.iter().map(plan::Present::describe).collect(),
         unchanged: plan.keep.iter().map(plan::Present::describe).collect(),
         dry_run: request.dry_run,
@@ -208,16 +226,10 @@ pub async fn sync(
     }
 
     let planned = started.elapsed();
-    let sources = prepare::Sources {
-        invocation: &request.invocation,
-        cli: &request.index,
-        strategy: request.strategy,
-        offline: request.offline,
-    };
     let prepared = prepare::prepare(
         &services,
         &environment,
-        &sources,
+        &fetching,
         &wanted,
         &plan.install,
         reporter.as_ref(),
@@ -243,7 +255,13 @@ pub async fn sync(
     services
         .state
         .memo
-        .remember(services.pool, &venv_root, &digest, &environment.site_packages)
+        .remember(
+            services.pool,
+            &venv_root,
+            &digest,
+            &environment.site_packages,
+            trees(&wanted, &identities),
+        )
         .await?;
     tracing::info!(
         venv = %venv_root.display(),
@@ -256,6 +274,118 @@ pub async fn sync(
     );
     outcome.elapsed = started.elapsed();
     Ok(outcome)
+}
+
+/// Makes the environment at `root` hold exactly `wanted` — a build environment: the stages
+/// of a sync without lock files or memo, fetching and building as `context` says.
+pub async fn install_set(
+    services: &Services<'_>,
+    root: &Path,
+    wanted: &LockedSet,
+    context: &Arc<BuildContext>,
+) -> Result<(), SyncError> {
+    let environment = Environment::open(services, root).await?;
+    let plan = plan::plan(&wanted.dists, environment.installed(services).await?, &HashMap::new());
+    let fetching = prepare::Fetching::Build(context.clone());
+    let reporter = context.reporter.as_ref();
+    let prepared = prepare::prepare(services, &environment, &fetching, wanted, &plan.install, reporter).await?;
+    apply::apply(
+        services,
+        &environment,
+        &plan.remove,
+        prepared,
+        LinkMode::default(),
+        reporter,
+    )
+    .await?;
+    Ok(())
+}
+
+/// Names the editables a lock gives only by location (`-e ./proj`), from their metadata.
+async fn name_unnamed(
+    services: &Services<'_>,
+    environment: &Environment,
+    fetching: &prepare::Fetching<'_>,
+    wanted: &mut LockedSet,
+) -> Result<(), SyncError> {
+    if wanted.unnamed.is_empty() {
+        return Ok(());
+    }
+    let context = prepare::build_context(services, environment, fetching, wanted).await?;
+    for unnamed in std::mem::take(&mut wanted.unnamed) {
+        let source = match &unnamed.source {
+            LockedSource::Directory { path, editable } => SourceDist::Directory {
+                path: path.clone(),
+                editable: *editable,
+            },
+            LockedSource::Git { url, editable } => SourceDist::Git(
+                GitSource::parse(url, *editable)
+                    .map_err(|reason| SyncError::Usage(format!("{}: {reason}", unnamed.origin)))?,
+            ),
+            LockedSource::Url(url) => {
+                return Err(SyncError::Usage(format!(
+                    "{}: {url} has no name; a lock names every package (`name @ url`)",
+                    unnamed.origin
+                )));
+            }
+            LockedSource::Registry => continue,
+        };
+        let found = services.builds.metadata(&source, &context).await?;
+        wanted.insert(Locked {
+            name: found.metadata.name.clone(),
+            version: None,
+            source: unnamed.source,
+            hashes: Default::default(),
+            origin: unnamed.origin,
+        })?;
+    }
+    Ok(())
+}
+
+/// What identifies each pin named by location now: a URL, a directory's fingerprint, a
+/// commit. An installed distribution of another identity is replaced.
+async fn identities(wanted: &LockedSet) -> Result<HashMap<PackageName, String>, SyncError> {
+    let mut identities = HashMap::new();
+    for (name, locked) in &wanted.dists {
+        let identity = match &locked.source {
+            LockedSource::Registry => continue,
+            LockedSource::Url(url) => format!("url:{url}"),
+            LockedSource::Directory { path, .. } => {
+                let root = path.clone();
+                let fingerprint = tokio::task::spawn_blocking(move || axle_build::SourceTree::fingerprint(&root))
+                    .await
+                    .map_err(|error| SyncError::Task(error.to_string()))?;
+                format!("dir:{}:{fingerprint}", path.display())
+            }
+            LockedSource::Git { url, editable } => {
+                let Ok(git) = GitSource::parse(url, *editable) else {
+                    continue;
+                };
+                match &git.reference {
+                    Some(commit) => prepare::git_identity(&git, commit),
+                    None => continue,
+                }
+            }
+        };
+        identities.insert(name.clone(), identity);
+    }
+    Ok(identities)
+}
+
+/// The local project directories of `wanted`, with the fingerprints `identities` hold.
+fn trees(wanted: &LockedSet, identities: &HashMap<PackageName, String>) -> Vec<(PathBuf, String)> {
+    wanted
+        .dists
+        .iter()
+        .filter_map(|(name, locked)| match &locked.source {
+            LockedSource::Directory { path, .. } => {
+                let identity = identities.get(name)?;
+                let fingerprint = identity.rsplit(':').next()?;
+                Some((path.clone(), fingerprint.to_string()))
+            }
+            _ => None,
+        })
+        .collect()
 }
 
 /// The environment: `--venv`, else `$VIRTUAL_ENV`, else `./.venv`; it must

@@ -3,9 +3,11 @@
 
 use std::collections::BTreeMap;
 
+use std::collections::HashMap;
+
 use axle_standards::{PackageName, Version};
 
-use crate::lockfile::Locked;
+use crate::lockfile::{Locked, LockedSource};
 
 /// Distributions pip-sync leaves alone unless a lock names them.
 pub const PROTECTED: [&str; 6] = ["pip", "pip-review", "pip-tools", "pkg-resources", "setuptools", "wheel"];
@@ -22,6 +24,9 @@ pub struct Present {
     pub complete: bool,
     /// The wheel it was installed from, when axle installed it.
     pub wheel_sha256: Option<String>,
+    /// What it was built from, when axle built it (an sdist's hash, a directory's
+    /// fingerprint, a commit: see `build::source::Identity`), or the URL it came from.
+    pub source_identity: Option<String>,
 }
 
 impl Present {
@@ -44,12 +49,21 @@ impl Plan {
     }
 }
 
-pub fn plan(wanted: &BTreeMap<PackageName, Locked>, present: Vec<Present>) -> Plan {
+/// pip-sync's rule. `identities` says, for each pin named by its location (a URL, a
+/// directory, a repository), what identifies the source now: an install of anything else is
+/// replaced.
+pub fn plan(
+    wanted: &BTreeMap<PackageName, Locked>,
+    present: Vec<Present>,
+    identities: &HashMap<PackageName, String>,
+) -> Plan {
     let mut plan = Plan::default();
     let mut satisfied: BTreeMap<PackageName, ()> = BTreeMap::new();
     for found in present {
         match wanted.get(&found.name) {
-            Some(locked) if satisfies(locked, &found) && !satisfied.contains_key(&found.name) => {
+            Some(locked)
+                if satisfies(locked, &found, identities.get(&found.name)) && !satisfied.contains_key(&found.name) =>
+            {
                 satisfied.insert(found.name.clone(), ());
                 plan.keep.push(found);
             }
@@ -66,23 +80,32 @@ pub fn plan(wanted: &BTreeMap<PackageName, Locked>, present: Vec<Present>) -> Pl
     plan
 }
 
-/// The installed distribution is what the lock names: same version, a
-/// finished install, and — when both are known — a wheel the lock's hashes
-/// allow.
-fn satisfies(locked: &Locked, found: &Present) -> bool {
+/// The installed distribution is what the lock names: a finished install, and either the
+/// same version from a file the lock's hashes allow (when both are known), or, for a pin by
+/// location, the same source.
+fn satisfies(locked: &Locked, found: &Present, identity: Option<&String>) -> bool {
     if !found.complete {
         return false;
     }
-    let version_matches = match &locked.version {
-        Some(version) => version == &found.version,
-        // A URL requirement: only the exact wheel counts.
-        None => locked.url.is_some() && found.wheel_sha256.is_some(),
-    };
-    let hash_matches = match (&found.wheel_sha256, locked.hashes.is_empty()) {
-        (Some(sha), false) => locked.hashes.contains(sha),
-        _ => true,
-    };
-    version_matches && hash_matches
+    if locked.source != LockedSource::Registry {
+        return identity.is_some() && found.source_identity.as_ref() == identity;
+    }
+    if locked.version.as_ref() != Some(&found.version) {
+        return false;
+    }
+    if locked.hashes.is_empty() {
+        return true;
+    }
+    let built_from = found
+        .source_identity
+        .as_deref()
+        .and_then(|identity| identity.strip_prefix("sdist:"));
+    match (&found.wheel_sha256, built_from) {
+        (_, Some(sdist)) => locked.hashes.contains(sdist),
+        (Some(sha), None) => locked.hashes.contains(sha),
+        // Not installed by axle: the version is all there is to compare.
+        (None, None) => true,
+    }
 }
 
 #[cfg(test)]
@@ -99,7 +122,7 @@ mod tests {
             Locked {
                 name,
                 version: Some(Version::from_str(version).unwrap()),
-                url: None,
+                source: LockedSource::Registry,
                 hashes: hashes.iter().map(|hash| hash.to_string()).collect::<BTreeSet<_>>(),
                 origin: "requirements.txt:1".into(),
             },
@@ -113,6 +136,7 @@ mod tests {
             dist_info: format!("{name}-{version}.dist-info"),
             complete,
             wheel_sha256: sha.map(str::to_string),
+            source_identity: None,
         }
     }
 
@@ -141,6 +165,7 @@ mod tests {
                 present("hashed", "1.0", true, Some("bb")),
                 present("broken", "1.0", false, None),
             ],
+            &HashMap::new(),
         );
         assert_eq!(names(&plan.keep, |p| p.name.to_string()), ["same", "pip"]);
         assert_eq!(
@@ -156,8 +181,60 @@ mod tests {
     #[test]
     fn protected_packages_are_synced_when_locked() {
         let wanted: BTreeMap<_, _> = [locked("setuptools", "70.0", &[])].into_iter().collect();
-        let plan = plan(&wanted, vec![present("setuptools", "69.0", true, None)]);
+        let plan = plan(
+            &wanted,
+            vec![present("setuptools", "69.0", true, None)],
+            &HashMap::new(),
+        );
         assert_eq!(plan.remove.len(), 1);
         assert_eq!(plan.install.len(), 1);
+    }
+
+    #[test]
+    fn sources_are_compared_by_identity() {
+        let by_location = |source: LockedSource| Locked {
+            name: PackageName::from_str("app").unwrap(),
+            version: None,
+            source,
+            hashes: BTreeSet::new(),
+            origin: "requirements.txt:1".into(),
+        };
+        let directory = LockedSource::Directory {
+            path: "/src/app".into(),
+            editable: true,
+        };
+        let built = |identity: Option<&str>| Present {
+            source_identity: identity.map(str::to_string),
+            ..present("app", "1.0", true, Some("ff"))
+        };
+        let cases = [
+            // (pin, installed from, identity now, kept)
+            (
+                by_location(directory.clone()),
+                Some("dir:/src/app:1"),
+                Some("dir:/src/app:1"),
+                true,
+            ),
+            (
+                by_location(directory.clone()),
+                Some("dir:/src/app:1"),
+                Some("dir:/src/app:2"),
+                false,
+            ),
+            (by_location(directory), None, Some("dir:/src/app:1"), false),
+            (locked("app", "1.0", &["aa"]).1, Some("sdist:aa"), None, true),
+            (locked("app", "1.0", &["aa"]).1, Some("sdist:bb"), None, false),
+            (locked("app", "1.0", &["ff"]).1, None, None, true),
+        ];
+        for (pin, installed_from, now, kept) in cases {
+            let wanted: BTreeMap<_, _> = [(pin.name.clone(), pin.clone())].into_iter().collect();
+            let identities: HashMap<_, _> = now.map(|now| (pin.name.clone(), now.to_string())).into_iter().collect();
+            let plan = plan(&wanted, vec![built(installed_from)], &identities);
+            assert_eq!(
+                plan.keep.len() == 1,
+                kept,
+                "{pin:?} from {installed_from:?} (now {now:?})"
+            );
+        }
     }
 }

@@ -1,14 +1,16 @@
-//! Prepare: a verified, unpacked wheel in the store for every distribution a
-//! sync installs, before the environment is touched.
+//! Prepare: a verified, unpacked wheel in the store for every distribution a sync installs,
+//! before the environment is touched.
 //!
-//! Each pin is looked for in the store by the lock's hashes first (no index
-//! asked). Otherwise its file comes from what the lock names (a pylock's
-//! file, a `name @ url` requirement) or from the index, where each package's
-//! page, choice and download run as one chain, and all chains at once: a
-//! wheel downloads as soon as its own page is read.
+//! Each pin is looked for in the store by the lock's hashes first (no index asked). Otherwise
+//! its file comes from what the lock names (a pylock's file, a `name @ url` wheel) or from the
+//! index, where each package's page, choice and download run as one chain, and all chains at
+//! once: a wheel downloads as soon as its own page is read. What has no wheel — an sdist the
+//! lock's hashes allow, a project directory, a Git commit — is built ([`Builds::wheel`]),
+//! once per interpreter.
 
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Instant;
 
 use axle_install::Manifest;
@@ -18,170 +20,466 @@ use futures::future::BoxFuture;
 use super::environment::Environment;
 use super::{Services, SyncError};
 use crate::context::Invocation;
+use crate::dist::{ArchiveSource, BuildContext, BuildOptions, GitSource, SourceDist};
 use crate::index::{
-    DistFile, FetchContext, IndexSettings, IndexStrategy, IndexedFile, Refresh, RequestSettings, SourceLayers,
+    DistFile, FetchContext, IndexSettings, IndexStrategy, IndexedFile, Refresh, RequestSettings, SourceLayers, Sources,
     file_link,
 };
 use crate::interpreter::InterpreterInfo;
-use crate::lockfile::{Locked, LockedSet};
+use crate::lockfile::{Locked, LockedSet, LockedSource};
 use crate::progress::{Phase, Reporter};
 
-/// Where files may come from, as the request says.
-pub struct Sources<'a> {
-    pub invocation: &'a Invocation,
-    /// Index options of the command line.
-    pub cli: &'a IndexSettings,
-    pub strategy: IndexStrategy,
-    pub offline: bool,
+/// How prepare reaches indexes and builds.
+pub enum Fetching<'a> {
+    /// As a sync request says: sources decided the way pip decides them, builds as its
+    /// options allow.
+    Request {
+        invocation: &'a Invocation,
+        /// Index options of the command line.
+        cli: &'a IndexSettings,
+        strategy: IndexStrategy,
+        offline: bool,
+        build: BuildOptions,
+        reporter: Arc<dyn Reporter>,
+    },
+    /// A build's own context (a build environment being filled).
+    Build(Arc<BuildContext>),
 }
 
 /// A pin with its wheel in the store.
 pub struct Prepared {
     pub locked: Locked,
     pub manifest: Manifest,
+    /// What the wheel was built from, or the URL it came from (see `plan::Present`).
+    pub source_identity: Option<String>,
+    /// PEP 610 `direct_url.json` for a distribution named by its location.
+    pub direct_url: Option<String>,
 }
 
 /// Gets a verified, unpacked wheel for every pin of `install`.
 pub async fn prepare(
     services: &Services<'_>,
     environment: &Environment,
-    sources: &Sources<'_>,
+    fetching: &Fetching<'_>,
     wanted: &LockedSet,
     install: &[Locked],
     reporter: &dyn Reporter,
 ) -> Result<Vec<Prepared>, SyncError> {
     let tags = &environment.target.tags;
-    let mut fetch = FetchContext::new(
-        sources.offline,
-        Refresh::None,
-        RequestSettings::from_invocation(sources.invocation),
-    );
+    let cwd = match fetching {
+        Fetching::Request { invocation, .. } => invocation.cwd.clone(),
+        Fetching::Build(_) => environment.root.clone(),
+    };
     let mut ready = Vec::new();
     let mut named_files = Vec::new();
     let mut from_index: Vec<&Locked> = Vec::new();
+    let mut to_build: Vec<(&Locked, SourceDist)> = Vec::new();
     for locked in install {
-        if let Some(manifest) = services.store.find(&locked.hashes, tags).await? {
-            ready.push(Prepared {
-                locked: locked.clone(),
-                manifest,
-            });
+        if locked.source.is_hashable()
+            && let Some(manifest) = services.store.find(&locked.hashes, tags).await?
+        {
+            ready.push(prepared_wheel(locked, manifest));
             continue;
         }
-        match named_file(locked, wanted, tags, &sources.invocation.cwd)? {
-            Some(file) => named_files.push((locked, file)),
-            None => from_index.push(locked),
+        match &locked.source {
+            LockedSource::Registry => match named_file(locked, wanted, tags, &cwd) {
+                Some(file) => named_files.push((locked, file)),
+                None => from_index.push(locked),
+            },
+            LockedSource::Url(url) => match url_file(locked, url)? {
+                UrlFile::Wheel(file) => {
+                    if !WheelFilename::from_str(&file.filename).is_ok_and(|wheel| tags.is_compatible(&wheel)) {
+                        return Err(SyncError::Unsupported(format!(
+                            "{} comes from {url}, a wheel this environment cannot install",
+                            locked.name
+                        )));
+                    }
+                    named_files.push((locked, file));
+                }
+                UrlFile::Sdist(archive) => to_build.push((locked, SourceDist::Archive(archive))),
+            },
+            LockedSource::Directory { path, editable } => to_build.push((
+                locked,
+                SourceDist::Directory {
+                    path: path.clone(),
+                    editable: *editable,
+                },
+            )),
+            LockedSource::Git { url, editable } => {
+                let git = GitSource::parse(url, *editable)
+                    .map_err(|reason| SyncError::Usage(format!("{}: {reason}", locked.origin)))?;
+                to_build.push((locked, SourceDist::Git(git)));
+            }
         }
     }
 
-    let index_sources = if from_index.is_empty() {
+    let connection = if from_index.is_empty() && to_build.is_empty() && named_files.is_empty() {
         None
     } else {
-        let pip_default = pip_default_index(services, &environment.info).await;
-        let resolved = SourceLayers {
-            invocation: sources.invocation,
-            cli: sources.cli,
-            files: &wanted.index,
-            strategy: sources.strategy,
-            pip_default: pip_default.as_deref(),
-            site_prefix: Some(&environment.info.prefix),
-        }
-        .resolve()?;
-        fetch = fetch.with_credentials(&resolved);
-        Some(resolved)
+        Some(
+            Connection::open(
+                services,
+                environment,
+                fetching,
+                wanted,
+                !from_index.is_empty() || !to_build.is_empty(),
+            )
+            .await?,
+        )
     };
     let download_dir = services.store.download_dir();
-    let mut chains: Vec<BoxFuture<'_, Result<Fetched, SyncError>>> = Vec::new();
-    for (locked, file) in named_files {
-        chains.push(Box::pin(fetch_into_store(
-            services,
-            &fetch,
-            &download_dir,
-            tags,
-            locked.clone(),
-            file,
-        )));
-    }
-    if let Some(index_sources) = &index_sources {
-        for locked in from_index {
-            let (fetch, download_dir) = (&fetch, &download_dir);
+    let mut chains: Vec<BoxFuture<'_, Result<(Prepared, String), SyncError>>> = Vec::new();
+    if let Some(connection) = &connection {
+        for (locked, file) in named_files {
+            let (fetch, download_dir) = (&connection.fetch, &download_dir);
             chains.push(Box::pin(async move {
-                let files = if locked.hashes.is_empty() {
-                    services
-                        .index
-                        .project(index_sources, &locked.name, fetch)
-                        .await?
-                        .to_vec()
-                } else {
-                    services
-                        .index
-                        .files_with_hashes(index_sources, &locked.name, &locked.hashes, fetch)
-                        .await?
-                };
-                let chosen = choose_file(locked, &files, tags)?;
-                fetch_into_store(services, fetch, download_dir, tags, locked.clone(), chosen).await
+                let manifest = fetch_into_store(services, fetch, download_dir, tags, locked, &file).await?;
+                let mut prepared = prepared_wheel(locked, manifest);
+                if let LockedSource::Url(url) = &locked.source {
+                    prepared.source_identity = Some(format!("url:{url}"));
+                    prepared.direct_url = Some(archive_direct_url(url, &prepared.manifest.wheel_sha256));
+                }
+                Ok((prepared, file.filename))
             }));
+        }
+        for locked in from_index {
+            chains.push(Box::pin(from_the_index(
+                services,
+                connection,
+                &download_dir,
+                tags,
+                locked,
+            )));
+        }
+        for (locked, source) in to_build {
+            chains.push(Box::pin(build(services, connection, environment, locked, source)));
         }
     }
     let total = install.len() as u64;
     let mut done = ready.len() as u64;
     for result in futures::future::join_all(chains).await {
-        let (prepared, filename) = result?;
+        let (prepared, subject) = result?;
         done += 1;
-        reporter.progress(Phase::Download, &filename, done, total);
+        reporter.progress(Phase::Download, &subject, done, total);
         ready.push(prepared);
     }
     Ok(ready)
 }
 
-/// The file the lock itself names for `locked`, if it names one: a
-/// pylock.toml's wheel with one of the pin's hashes, or the wheel of a
-/// `name @ url` requirement.
-fn named_file(locked: &Locked, wanted: &LockedSet, tags: &Tags, cwd: &Path) -> Result<Option<DistFile>, SyncError> {
+/// The build context `fetching` makes for `environment` (sources decided as for a prepare).
+pub async fn build_context(
+    services: &Services<'_>,
+    environment: &Environment,
+    fetching: &Fetching<'_>,
+    wanted: &LockedSet,
+) -> Result<Arc<BuildContext>, SyncError> {
+    Connection::open(services, environment, fetching, wanted, true)
+        .await?
+        .build
+        .ok_or_else(|| SyncError::Task("no build context".to_string()))
+}
+
+/// The sources, fetch settings and build context of one prepare, decided once.
+struct Connection {
+    sources: Option<Sources>,
+    fetch: FetchContext,
+    build: Option<Arc<BuildContext>>,
+}
+
+impl Connection {
+    async fn open(
+        services: &Services<'_>,
+        environment: &Environment,
+        fetching: &Fetching<'_>,
+        wanted: &LockedSet,
+        needs_sources: bool,
+    ) -> Result<Connection, SyncError> {
+        let (invocation, cli, strategy, offline, build, reporter) = match fetching {
+            Fetching::Build(context) => {
+                return Ok(Connection {
+                    sources: Some(context.sources.clone()),
+                    fetch: context.fetch.clone(),
+                    build: Some(context.clone()),
+                });
+            }
+            Fetching::Request {
+                invocation,
+                cli,
+                strategy,
+                offline,
+                build,
+                reporter,
+            } => (invocation, cli, strategy, offline, build, reporter),
+        };
+        let fetch = FetchContext::new(*offline, Refresh::None, RequestSettings::from_invocation(invocation));
+        if !needs_sources {
+            return Ok(Connection {
+                sources: None,
+                fetch,
+                build: None,
+            });
+        }
+        let pip_default = pip_default_index(services, &environment.info).await;
+        let sources = SourceLayers {
+            invocation,
+            cli,
+            files: &wanted.index,
+            strategy: *strategy,
+            pip_default: pip_default.as_deref(),
+            site_prefix: Some(&environment.info.prefix),
+        }
+        .resolve()?;
+        let fetch = fetch.with_credentials(&sources);
+        let build = Arc::new(BuildContext {
+            interpreter: environment.info.clone(),
+            target: environment.target.clone(),
+            sources: sources.clone(),
+            fetch: fetch.clone(),
+            options: build.clone(),
+            env: invocation.env.clone(),
+            reporter: reporter.clone(),
+            chain: Vec::new(),
+        });
+        Ok(Connection {
+            sources: Some(sources),
+            fetch,
+            build: Some(build),
+        })
+    }
+}
+
+/// A pin from the index: its page, the best wheel its hashes allow, else its sdist, built.
+async fn from_the_index(
+    services: &Services<'_>,
+    connection: &Connection,
+    download_dir: &Path,
+    tags: &Arc<Tags>,
+    locked: &Locked,
+) -> Result<(Prepared, String), SyncError> {
+    let sources = connection
+        .sources
+        .as_ref()
+        .ok_or_else(|| SyncError::Task("no index sources were decided".to_string()))?;
+    let fetch = &connection.fetch;
+    let files = if locked.hashes.is_empty() {
+        services.index.project(sources, &locked.name, fetch).await?.to_vec()
+    } else {
+        services
+            .index
+            .files_with_hashes(sources, &locked.name, &locked.hashes, fetch)
+            .await?
+    };
+    match choose_file(locked, &files, tags)? {
+        Choice::Wheel(file) => {
+            let manifest = fetch_into_store(services, fetch, download_dir, tags, locked, &file).await?;
+            Ok((prepared_wheel(locked, manifest), file.filename))
+        }
+        Choice::Sdist(file) => {
+            let mut archive = ArchiveSource::from_indexed(&file);
+            if !locked.hashes.is_empty() {
+                archive.sha256 = file
+                    .file
+                    .sha256
+                    .iter()
+                    .filter(|sha| locked.hashes.contains(*sha))
+                    .cloned()
+                    .collect();
+                if archive.sha256.is_empty() {
+                    // A local file of unknown hash: the lock's hashes decide.
+                    archive.sha256 = locked.hashes.iter().cloned().collect();
+                }
+            }
+            let context = connection
+                .build
+                .as_ref()
+                .ok_or_else(|| SyncError::Task("no build context".to_string()))?;
+            let source = SourceDist::Archive(archive);
+            let built = services.builds.wheel(&source, context).await?;
+            Ok((
+                Prepared {
+                    locked: locked.clone(),
+                    manifest: built.manifest,
+                    source_identity: Some(built.source_identity),
+                    direct_url: None,
+                },
+                file.file.filename.clone(),
+            ))
+        }
+    }
+}
+
+/// A source named by its location, built into a wheel.
+async fn build(
+    services: &Services<'_>,
+    connection: &Connection,
+    environment: &Environment,
+    locked: &Locked,
+    source: SourceDist,
+) -> Result<(Prepared, String), SyncError> {
+    let context = connection
+        .build
+        .as_ref()
+        .ok_or_else(|| SyncError::Task("no build context".to_string()))?;
+    // An editable Git requirement is cloned where pip clones it, `<venv>/src/<name>`, and built
+    // from there: edits to that checkout show without a sync.
+    let (source, identity, direct_url) = match source {
+        SourceDist::Git(git) if git.editable => {
+            let commit = commit_of(&git, locked)?;
+            let directory = environment.root.join("src").join(locked.name.as_ref());
+            let project = services
+                .builds
+                .editable_checkout(&git, &commit, &directory, context)
+                .await?;
+            let identity = git_identity(&git, &commit);
+            let direct_url = directory_direct_url(&project, true);
+            (
+                SourceDist::Directory {
+                    path: project,
+                    editable: true,
+                },
+                Some(identity),
+                direct_url,
+            )
+        }
+        SourceDist::Git(git) => {
+            let commit = commit_of(&git, locked)?;
+            let direct_url = serde_json::json!({
+                "url": git.repository,
+                "vcs_info": { "vcs": "git", "commit_id": commit, "requested_revision": git.reference },
+            });
+            let direct_url = match &git.subdirectory {
+                Some(subdirectory) => {
+                    let mut value = direct_url;
+                    value["subdirectory"] = serde_json::json!(subdirectory);
+                    value
+                }
+                None => direct_url,
+            };
+            (SourceDist::Git(git), None, Some(direct_url.to_string()))
+        }
+        SourceDist::Directory { path, editable } => {
+            let direct_url = directory_direct_url(&path, editable);
+            (SourceDist::Directory { path, editable }, None, direct_url)
+        }
+        SourceDist::Archive(archive) => {
+            let url = match &locked.source {
+                LockedSource::Url(url) => url.clone(),
+                _ => archive.url.clone(),
+            };
+            (SourceDist::Archive(archive), Some(format!("url:{url}")), None)
+        }
+    };
+    let built = services.builds.wheel(&source, context).await?;
+    let direct_url = match (&direct_url, &locked.source) {
+        (None, LockedSource::Url(url)) => {
+            let sha = built.source_identity.strip_prefix("sdist:").unwrap_or_default();
+            Some(archive_direct_url(url, sha))
+        }
+        _ => direct_url,
+    };
+    let subject = source.to_string();
+    Ok((
+        Prepared {
+            locked: locked.clone(),
+            source_identity: Some(identity.unwrap_or(built.source_identity)),
+            manifest: built.manifest,
+            direct_url,
+        },
+        subject,
+    ))
+}
+
+/// The commit a locked Git URL names (a lock pins a full commit; a branch there is refused:
+/// a sync must install what was locked).
+fn commit_of(git: &GitSource, locked: &Locked) -> Result<String, SyncError> {
+    match &git.reference {
+        Some(reference) if reference.len() == 40 && reference.chars().all(|c| c.is_ascii_hexdigit()) => {
+            Ok(reference.to_ascii_lowercase())
+        }
+        _ => Err(SyncError::Usage(format!(
+            "{}: {} is locked to `{}`, not to a commit; lock it with `axle lock`, which pins the commit",
+            locked.origin,
+            locked.name,
+            git.reference.as_deref().unwrap_or("the default branch")
+        ))),
+    }
+}
+
+/// What identifies a Git source at a commit (as `build::source` spells it).
+pub fn git_identity(git: &GitSource, commit: &str) -> String {
+    format!(
+        "git:{}@{commit}/{}",
+        git.repository,
+        git.subdirectory.as_deref().unwrap_or("")
+    )
+}
+
+fn prepared_wheel(locked: &Locked, manifest: Manifest) -> Prepared {
+    Prepared {
+        locked: locked.clone(),
+        manifest,
+        source_identity: None,
+        direct_url: None,
+    }
+}
+
+enum UrlFile {
+    Wheel(DistFile),
+    Sdist(ArchiveSource),
+}
+
+/// The file of a `name @ url` pin.
+fn url_file(locked: &Locked, url: &str) -> Result<UrlFile, SyncError> {
+    let parsed =
+        url::Url::parse(url).map_err(|error| SyncError::Usage(format!("{}: {url}: {error}", locked.origin)))?;
+    let (parsed, filename, fragment_sha) = file_link(parsed);
+    let mut hashes: Vec<String> = locked.hashes.iter().cloned().collect();
+    if hashes.is_empty() {
+        hashes.extend(fragment_sha.clone());
+    }
+    if filename.ends_with(".whl") {
+        return Ok(UrlFile::Wheel(DistFile::direct(
+            filename,
+            parsed.to_string(),
+            fragment_sha,
+        )));
+    }
+    Ok(UrlFile::Sdist(ArchiveSource {
+        filename,
+        url: parsed.to_string(),
+        sha256: hashes,
+    }))
+}
+
+/// The file a pylock.toml names for `locked`, if it names one this environment installs.
+fn named_file(locked: &Locked, wanted: &LockedSet, tags: &Tags, cwd: &Path) -> Option<DistFile> {
     let listed = locked
         .hashes
         .iter()
         .filter_map(|hash| wanted.files.get(hash).map(|file| (hash, file)))
         .filter_map(|(hash, file)| Some(((hash, file), WheelFilename::from_str(&file.filename).ok()?)))
         .collect::<Vec<_>>();
-    if let Some((hash, file)) = tags.best_wheel(listed.iter().map(|(item, wheel)| (*item, wheel))) {
-        return Ok(Some(DistFile::direct(
-            file.filename.clone(),
-            location_url(&file.location, cwd),
-            Some(hash.clone()),
-        )));
-    }
-    let Some(url) = &locked.url else {
-        return Ok(None);
-    };
-    let parsed =
-        url::Url::parse(url).map_err(|error| SyncError::Usage(format!("{}: {url}: {error}", locked.origin)))?;
-    let (parsed, filename, sha256) = file_link(parsed);
-    let fits = WheelFilename::from_str(&filename).is_ok_and(|wheel| tags.is_compatible(&wheel));
-    if !fits {
-        return Err(SyncError::Unsupported(format!(
-            "{} comes from {url}, which is not a wheel for this environment (a source build would be needed)",
-            locked.name
-        )));
-    }
-    Ok(Some(DistFile::direct(filename, parsed.to_string(), sha256)))
+    let (hash, file) = tags.best_wheel(listed.iter().map(|(item, wheel)| (*item, wheel)))?;
+    Some(DistFile::direct(
+        file.filename.clone(),
+        location_url(&file.location, cwd),
+        Some(hash.clone()),
+    ))
 }
 
-/// A wheel in the store for a pin, and the file name it came as.
-type Fetched = (Prepared, String);
-
-/// Downloads `file` for `locked`, verified against the lock's hashes before
-/// the store sees it, and unpacks it into the store. Two syncs that need
-/// one wheel share its download: the second finds it stored.
+/// Downloads `file` for `locked`, verified against the lock's hashes before the store sees
+/// it, and unpacks it into the store. Two syncs that need one wheel share its download: the
+/// second finds it stored.
 async fn fetch_into_store(
     services: &Services<'_>,
     fetch: &FetchContext,
     dir: &Path,
     tags: &Tags,
-    locked: Locked,
-    file: DistFile,
-) -> Result<Fetched, SyncError> {
-    // A file name becomes a path below; one that could climb out of the
-    // download directory is refused before anything is built.
+    locked: &Locked,
+    file: &DistFile,
+) -> Result<Manifest, SyncError> {
+    // A file name becomes a path below; one that could climb out of the download directory
+    // is refused before anything is built.
     if !is_plain_wheel_name(&file.filename) {
         return Err(SyncError::Unsupported(format!(
             "refusing the file name `{}` for {}: not a plain wheel file name",
@@ -194,14 +492,14 @@ async fn fetch_into_store(
     let guard = store.fetch_guard(&key);
     let _held = guard.lock().await;
     if let Some(manifest) = store.find(&locked.hashes, tags).await? {
-        return Ok((Prepared { locked, manifest }, file.filename));
+        return Ok(manifest);
     }
     let expected: Vec<String> = locked.hashes.iter().cloned().collect();
     let clock = Instant::now();
-    let downloaded = services.index.download(&file, &expected, dir, fetch).await?;
+    let downloaded = services.index.download(file, &expected, dir, fetch).await?;
     let download_ms = clock.elapsed().as_millis() as u64;
-    // The store reads the wheel's name from its file: give it its own, in a
-    // directory no other download uses.
+    // The store reads the wheel's name from its file: give it its own, in a directory no
+    // other download uses.
     let named_dir = tempfile::Builder::new()
         .prefix(".unpack-")
         .tempdir_in(dir)
@@ -221,15 +519,20 @@ async fn fetch_into_store(
         unpack_ms = clock.elapsed().as_millis() as u64 - download_ms,
         "stored"
     );
-    Ok((Prepared { locked, manifest }, file.filename))
+    Ok(manifest)
 }
 
-/// The wheel of the pinned version that this environment installs, among
-/// the files the lock's hashes allow.
-fn choose_file(locked: &Locked, files: &[IndexedFile], tags: &Tags) -> Result<DistFile, SyncError> {
+enum Choice {
+    Wheel(DistFile),
+    Sdist(IndexedFile),
+}
+
+/// The wheel of the pinned version that this environment installs, among the files the
+/// lock's hashes allow; else the version's sdist, to build.
+fn choose_file(locked: &Locked, files: &[IndexedFile], tags: &Tags) -> Result<Choice, SyncError> {
     let Some(version) = &locked.version else {
         return Err(SyncError::Usage(format!(
-            "{} has neither a version nor a URL",
+            "{} has neither a version nor a location",
             locked.name
         )));
     };
@@ -245,8 +548,8 @@ fn choose_file(locked: &Locked, files: &[IndexedFile], tags: &Tags) -> Result<Di
             },
         });
     }
-    // A file of unknown hash (a local find-links file) may still be the
-    // one: the download is checked against the lock either way.
+    // A file of unknown hash (a local find-links file) may still be the one: the download is
+    // checked against the lock either way.
     let allowed = |file: &&&IndexedFile| {
         locked.hashes.is_empty() || file.file.sha256.as_ref().is_none_or(|sha| locked.hashes.contains(sha))
     };
@@ -258,17 +561,19 @@ fn choose_file(locked: &Locked, files: &[IndexedFile], tags: &Tags) -> Result<Di
             DistFilename::SourceDist(_) => None,
         });
     if let Some(best) = tags.best_wheel(wheels) {
-        return Ok(best.file.clone());
+        return Ok(Choice::Wheel(best.file.clone()));
     }
-    let has_sdist = of_version
+    if let Some(sdist) = of_version
         .iter()
-        .any(|file| matches!(file.filename, DistFilename::SourceDist(_)));
+        .filter(allowed)
+        .find(|file| matches!(file.filename, DistFilename::SourceDist(_)))
+    {
+        return Ok(Choice::Sdist((*sdist).clone()));
+    }
     Err(SyncError::NoWheel {
         name: locked.name.to_string(),
         version: version.to_string(),
-        detail: if has_sdist {
-            " (only a source distribution, which needs a build axle cannot do yet)".to_string()
-        } else if !locked.hashes.is_empty() {
+        detail: if !locked.hashes.is_empty() {
             " whose hash the lock allows".to_string()
         } else {
             String::new()
@@ -296,8 +601,29 @@ fn location_url(location: &str, cwd: &Path) -> String {
         .unwrap_or_else(|()| location.to_string())
 }
 
-/// A venv's interpreter has no pip; its base interpreter's pip names the
-/// default index.
+/// PEP 610 for a distribution installed from an archive URL.
+fn archive_direct_url(url: &str, sha256: &str) -> String {
+    let mut value = serde_json::json!({ "url": url, "archive_info": {} });
+    if !sha256.is_empty() {
+        value["archive_info"] = serde_json::json!({
+            "hashes": { "sha256": sha256 },
+            "hash": format!("sha256={sha256}"),
+        });
+    }
+    value.to_string()
+}
+
+/// PEP 610 for a distribution installed from a local directory.
+fn directory_direct_url(path: &Path, editable: bool) -> Option<String> {
+    let url = url::Url::from_directory_path(path).ok()?;
+    let mut value = serde_json::json!({ "url": url.as_str().trim_end_matches('/'), "dir_info": {} });
+    if editable {
+        value["dir_info"] = serde_json::json!({ "editable": true });
+    }
+    Some(value.to_string())
+}
+
+/// A venv's interpreter has no pip; its base interpreter's pip names the default index.
 pub async fn pip_default_index(services: &Services<'_>, info: &InterpreterInfo) -> Option<String> {
     if let Some(index) = &info.pip_default_index {
         return Some(index.clone());

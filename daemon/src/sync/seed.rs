@@ -14,7 +14,7 @@ use super::environment::Environment;
 use super::{Services, SyncError, apply, prepare};
 use crate::context::Invocation;
 use crate::index::{FetchContext, IndexSettings, IndexStrategy, Refresh, RequestSettings, SourceLayers};
-use crate::lockfile::{Locked, LockedSet};
+use crate::lockfile::{Locked, LockedSet, LockedSource};
 use crate::progress::Reporter;
 
 /// Installs pip into the environment at `venv_root`; returns `pip==VERSION`.
@@ -73,7 +73,7 @@ pub async fn seed(
     let locked = Locked {
         name: pip.clone(),
         version: Some(version.clone()),
-        url: None,
+        source: LockedSource::Registry,
         hashes,
         origin: "--seed".to_string(),
     };
@@ -83,22 +83,16 @@ pub async fn seed(
     };
     wanted.dists.insert(pip, locked.clone());
 
-    let prepare_sources = prepare::Sources {
+    let fetching = prepare::Fetching::Request {
         invocation,
         cli: &cli,
         strategy: IndexStrategy::FirstIndex,
         offline: false,
+        build: Default::default(),
+        reporter: reporter.clone(),
     };
     let install = [locked];
-    let prepared = prepare::prepare(
-        &services,
-        &environment,
-        &prepare_sources,
-        &wanted,
-        &install,
-        reporter.as_ref(),
-    )
-    .await?;
+    let prepared = prepare::prepare(&services, &environment, &fetching, &wanted, &install, reporter.as_ref()).await?;
     apply::apply(
         &services,
         &environment,

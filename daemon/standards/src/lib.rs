@@ -18,7 +18,7 @@ pub use requirement::{
 };
 pub use requirements_txt::{
     BinarySet, Editable, Entry, IndexOptions, LineProblem, Location, Origin, RequirementsTxt, RequirementsTxtError,
-    ViaKind,
+    Unnamed, ViaKind, apply_binary_option,
 };
 pub use tags::{
     Arch, Implementation, Os, Platform, PlatformParseError, Tag, TagPriority, TagTarget, Tags, WheelRank,

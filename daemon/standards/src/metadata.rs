@@ -57,6 +57,8 @@ pub struct Metadata {
     pub requires_python: Option<VersionSpecifiers>,
     /// Normalised.
     pub provides_extra: Vec<ExtraName>,
+    /// PEP 643 `Dynamic` fields, lower-cased: what a build may still change.
+    pub dynamic: Vec<String>,
     pub warnings: Vec<MetadataWarning>,
 }
 
@@ -121,6 +123,8 @@ impl Metadata {
             }
         }
 
+        let dynamic = all("Dynamic").map(|(_, value)| value.to_ascii_lowercase()).collect();
+
         Ok(Self {
             metadata_version,
             name,
@@ -128,8 +132,27 @@ impl Metadata {
             requires_dist,
             requires_python,
             provides_extra,
+            dynamic,
             warnings,
         })
+    }
+
+    /// Whether what a resolver reads (dependencies, `Requires-Python`, extras) is final: PEP 643
+    /// metadata (version 2.2 or later) that does not mark any of it `Dynamic`. An sdist's
+    /// `PKG-INFO` of this kind is as good as its wheel's METADATA.
+    pub fn is_static_for_resolution(&self) -> bool {
+        let version: Vec<u32> = self
+            .metadata_version
+            .split('.')
+            .map(|part| part.trim().parse().unwrap_or(0))
+            .collect();
+        let at_least_2_2 = version.first().copied().unwrap_or(0) > 2
+            || (version.first() == Some(&2) && version.get(1).copied().unwrap_or(0) >= 2);
+        at_least_2_2
+            && !self
+                .dynamic
+                .iter()
+                .any(|field| matches!(field.as_str(), "requires-dist" | "requires-python" | "provides-extra"))
     }
 }
 
@@ -174,6 +197,31 @@ fn headers(content: &str, warnings: &mut Vec<MetadataWarning>) -> Vec<(String, S
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pep_643_metadata_is_static_unless_marked_dynamic() {
+        let cases = [
+            ("Metadata-Version: 2.2\nName: a\nVersion: 1\n", true),
+            ("Metadata-Version: 2.1\nName: a\nVersion: 1\n", false),
+            (
+                "Metadata-Version: 2.4\nName: a\nVersion: 1\nDynamic: Requires-Dist\n",
+                false,
+            ),
+            ("Metadata-Version: 2.3\nName: a\nVersion: 1\nDynamic: license\n", true),
+            (
+                "Metadata-Version: 2.2\nName: a\nVersion: 1\nDynamic: Provides-Extra\n",
+                false,
+            ),
+            ("Metadata-Version: 3.0\nName: a\nVersion: 1\n", true),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(
+                Metadata::parse(text).unwrap().is_static_for_resolution(),
+                expected,
+                "{text}"
+            );
+        }
+    }
     use crate::requirement::VersionOrUrl;
 
     fn fixture(name: &str) -> String {

@@ -7,6 +7,7 @@ use std::str::FromStr;
 
 use toml::{Table, Value};
 
+use crate::metadata::Metadata;
 use crate::requirement::{
     ExtraName, InvalidName, MarkerTree, PackageName, Requirement, extra_name, package_name, parse_requirement,
 };
@@ -102,6 +103,38 @@ pub struct Project {
 impl Project {
     fn is_dynamic(&self, key: &str) -> bool {
         self.dynamic.iter().any(|d| d == key)
+    }
+
+    /// The core metadata this table fixes, when it fixes all a resolver reads: a static version,
+    /// dependencies, optional dependencies and `requires-python` (PEP 621 forbids a backend to
+    /// change what is not `dynamic`). `None` when a build must say.
+    pub fn static_metadata(&self) -> Option<Metadata> {
+        let version = self.version.clone()?;
+        if ["dependencies", "optional-dependencies", "requires-python"]
+            .iter()
+            .any(|key| self.is_dynamic(key))
+        {
+            return None;
+        }
+        let mut requires_dist = self.dependencies.clone();
+        for (extra, requirements) in &self.optional_dependencies {
+            let condition = MarkerTree::from_str(&format!("extra == \"{extra}\"")).ok()?;
+            for requirement in requirements {
+                let mut requirement = requirement.clone();
+                requirement.marker.and(condition.clone());
+                requires_dist.push(requirement);
+            }
+        }
+        Some(Metadata {
+            metadata_version: "2.4".to_string(),
+            name: self.name.clone(),
+            version,
+            requires_dist,
+            requires_python: self.requires_python.clone(),
+            provides_extra: self.optional_dependencies.keys().cloned().collect(),
+            dynamic: Vec::new(),
+            warnings: Vec::new(),
+        })
     }
 }
 
@@ -626,6 +659,42 @@ c = [{include-group = "A"}]
             err.to_string(),
             "pyproject.toml: `dependency-groups`: `b` includes `c` includes `a` includes `b`"
         );
+    }
+
+    #[test]
+    fn a_static_project_table_is_metadata() {
+        let pyproject = parse(
+            r#"
+[project]
+name = "Foo.Bar"
+version = "1.2"
+requires-python = ">=3.9"
+dependencies = ["a>=1", "b; sys_platform == 'linux'"]
+[project.optional-dependencies]
+cli = ["click", "rich; python_version < '3.12'"]
+"#,
+        )
+        .unwrap();
+        let metadata = pyproject.project.as_ref().unwrap().static_metadata().unwrap();
+        assert_eq!(metadata.name.as_ref(), "foo-bar");
+        assert_eq!(metadata.version.to_string(), "1.2");
+        let requires: Vec<String> = metadata.requires_dist.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            requires,
+            [
+                "a>=1",
+                "b ; sys_platform == 'linux'",
+                "click ; extra == 'cli'",
+                "rich ; python_full_version < '3.12' and extra == 'cli'"
+            ]
+        );
+        assert_eq!(metadata.provides_extra.len(), 1);
+        for dynamic in ["version", "dependencies", "optional-dependencies", "requires-python"] {
+            let version = if dynamic == "version" { "" } else { "version = \"1\"\n" };
+            let text = format!("[project]\nname = \"x\"\n{version}dynamic = [\"{dynamic}\"]\n");
+            let project = parse(&text).unwrap().project.unwrap();
+            assert!(project.static_metadata().is_none(), "{dynamic}");
+        }
     }
 
     #[test]

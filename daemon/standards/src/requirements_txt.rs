@@ -32,7 +32,22 @@ pub struct RequirementsTxt {
     pub requirements: Vec<Entry>,
     pub constraints: Vec<Entry>,
     pub editables: Vec<Editable>,
+    /// Requirements given as a path or URL whose name only their metadata tells (`./proj`,
+    /// `https://…/archive/v1.tar.gz`).
+    pub unnamed: Vec<Unnamed>,
     pub options: IndexOptions,
+}
+
+/// A requirement line that is a bare path or URL without a name in it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Unnamed {
+    /// A `file://` URL for local paths (resolved against the file naming it), else the URL.
+    pub url: VerbatimUrl,
+    pub extras: Vec<ExtraName>,
+    pub marker: crate::requirement::MarkerTree,
+    pub marker_text: Option<String>,
+    pub hashes: Vec<String>,
+    pub origin: Origin,
 }
 
 /// One requirement or constraint line.
@@ -395,7 +410,23 @@ impl Reader<'_> {
                 }
             }
         }
-        let requirement = parse_requirement_line(args, line.dir).map_err(|p| line.error(p))?;
+        let requirement = match parse_requirement_line(args, line.dir) {
+            Ok(requirement) => requirement,
+            Err(LineProblem::UnnamedRequirement(_)) if line.via == ViaKind::Requirement => {
+                let unnamed = UnnamedRequirement::<VerbatimUrl>::parse(args, line.dir, &mut IgnoreWarnings)
+                    .map_err(|err| line.error(LineProblem::InvalidRequirement(pep508_message(&err))))?;
+                self.out.unnamed.push(Unnamed {
+                    url: unnamed.url,
+                    extras: unnamed.extras,
+                    marker: unnamed.marker,
+                    marker_text: marker_text(args),
+                    hashes,
+                    origin: line.origin(),
+                });
+                return Ok(());
+            }
+            Err(problem) => return Err(line.error(problem)),
+        };
         let entry = Entry {
             marker_text: marker_text(args),
             requirement,
@@ -816,6 +847,12 @@ fn parse_hash(value: &str) -> Result<String, LineProblem> {
 
 /// pip's `FormatControl.handle_mutual_excludes`: names go into `target` and out of `other`,
 /// `:all:` empties both and sets `target` to everything, `:none:` empties `target`.
+/// Applies one `--only-binary`/`--no-binary` value (`:all:`, `:none:`, comma-separated names)
+/// to `target`, taking what it names out of `other`, as pip does.
+pub fn apply_binary_option(value: &str, target: &mut BinarySet, other: &mut BinarySet) -> Result<(), String> {
+    update_binary_sets(value, target, other).map_err(|problem| problem.to_string())
+}
+
 fn update_binary_sets(value: &str, target: &mut BinarySet, other: &mut BinarySet) -> Result<(), LineProblem> {
     for item in value.split(',') {
         match item {

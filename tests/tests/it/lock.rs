@@ -280,19 +280,6 @@ fn bad_input_names_file_and_line_and_writes_nothing() {
 }
 
 #[test]
-fn source_only_packages_need_a_build() {
-    let index = TestIndex::start();
-    sdist(&index, "legacy", "legacy-1.0.tar.gz");
-    let context = context_with(&index);
-    context.write("requirements.in", "legacy\n");
-    let error = context.fails(&["lock"]);
-    assert!(
-        error.contains("legacy-1.0.tar.gz") && error.contains("source build"),
-        "{error}"
-    );
-}
-
-#[test]
 fn offline_after_a_warm_run() {
     let index = TestIndex::start();
     add(&index, WheelBuilder::new("lib", "1.0"));
@@ -380,11 +367,4 @@ fn direct_url_requirements_pin_their_file() {
     // It syncs.
     context.ok(&["venv"]);
     context.ok(&["sync"]);
-
-    context.write("requirements.in", "legacy @ https://127.0.0.1/legacy-1.0.tar.gz\n");
-    let error = context.fails(&["lock"]);
-    assert!(
-        error.contains("legacy-1.0.tar.gz") && error.contains("source build"),
-        "{error}"
-    );
 }

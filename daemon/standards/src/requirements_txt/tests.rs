@@ -262,12 +262,8 @@ const MALFORMED: &[(&str, &str)] = &[
         "requirements.in:1: cannot split `foo --hash=\"sha256:abc`: a quote is not closed",
     ),
     (
-        "./some-dir\n",
-        "requirements.in:1: cannot tell which package is meant by `./some-dir`: name the package, as in `name @ ./some-dir`",
-    ),
-    (
-        "https://127.0.0.1/archive.tar.gz\n",
-        "requirements.in:1: cannot tell which package is meant by `https://127.0.0.1/archive.tar.gz`: name the package, as in `name @ https://127.0.0.1/archive.tar.gz`",
+        "-c constraints-unnamed.txt\n",
+        "constraints-unnamed.txt:1: cannot tell which package is meant by `./some-dir`: name the package, as in `name @ ./some-dir`",
     ),
     (
         "-i ${MISSING}/simple\n",
@@ -305,6 +301,34 @@ const MALFORMED: &[(&str, &str)] = &[
 ];
 
 #[test]
+fn paths_and_urls_without_names_are_kept_for_their_metadata_to_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().canonicalize().unwrap();
+    write(
+        &root,
+        "requirements.in",
+        "./some-dir[extra] ; os_name == 'posix'\nhttps://127.0.0.1/archive.tar.gz --hash=sha256:abababababababababababababababababababababababababababababababab\nnamed @ ./other\n",
+    );
+    let parsed = RequirementsTxt::read(root.join("requirements.in"), ViaKind::Requirement, &env(&[])).unwrap();
+    let urls: Vec<String> = parsed.unnamed.iter().map(|unnamed| unnamed.url.to_string()).collect();
+    assert_eq!(
+        urls,
+        [
+            format!("file://{}/some-dir", root.display()),
+            "https://127.0.0.1/archive.tar.gz".to_string()
+        ]
+    );
+    assert_eq!(parsed.unnamed[0].extras.len(), 1);
+    assert_eq!(parsed.unnamed[0].marker_text.as_deref(), Some("os_name == 'posix'"));
+    assert_eq!(
+        parsed.unnamed[1].hashes,
+        ["sha256:abababababababababababababababababababababababababababababababab"]
+    );
+    assert_eq!(parsed.unnamed[0].url.given(), Some("./some-dir"));
+    assert_eq!(parsed.requirements.len(), 1);
+}
+
+#[test]
 fn malformed_lines() {
     let mut mismatches = Vec::new();
     for (content, expected) in MALFORMED {
@@ -312,6 +336,7 @@ fn malformed_lines() {
         let root = dir.path().canonicalize().unwrap();
         write(&root, "requirements.in", content);
         write(&root, "constraints.txt", "-e ./pkg\n");
+        write(&root, "constraints-unnamed.txt", "./some-dir\n");
         let err = RequirementsTxt::read(root.join("requirements.in"), ViaKind::Requirement, &env(&[])).unwrap_err();
         let message = err.to_string().replace(&format!("{}/", root.display()), "");
         if &message != expected {
