@@ -9,6 +9,7 @@
 pub mod context;
 pub mod db;
 pub mod error;
+pub mod flights;
 pub mod progress;
 
 pub mod build;

@@ -157,33 +157,24 @@ impl ProjectBuilder {
 
     /// The project as `name-version.tar.gz`, its files under `name-version/`.
     pub fn sdist(&self) -> BuiltSdist {
-        let stem = format!("{}-{}", module_name(&self.name), self.version());
-        let entries: Vec<(String, Vec<u8>)> = self
-            .files()
-            .into_iter()
-            .map(|(path, content)| (format!("{stem}/{path}"), content))
-            .collect();
-        let bytes = tar_gz(&entries);
-        BuiltSdist {
-            filename: format!("{stem}.tar.gz"),
-            sha256: hex::encode(Sha256::digest(&bytes)),
-            bytes,
-            name: self.name.clone(),
-            version: self.version(),
-        }
+        self.archive("tar.gz", tar_gz)
     }
 
     /// The project as `name-version.zip`.
     pub fn sdist_zip(&self) -> BuiltSdist {
+        self.archive("zip", crate::wheel::zip_entries)
+    }
+
+    fn archive(&self, extension: &str, pack: Packer) -> BuiltSdist {
         let stem = format!("{}-{}", module_name(&self.name), self.version());
         let entries: Vec<(String, Vec<u8>)> = self
             .files()
             .into_iter()
             .map(|(path, content)| (format!("{stem}/{path}"), content))
             .collect();
-        let bytes = crate::wheel::zip_entries(&entries);
+        let bytes = pack(&entries);
         BuiltSdist {
-            filename: format!("{stem}.zip"),
+            filename: format!("{stem}.{extension}"),
             sha256: hex::encode(Sha256::digest(&bytes)),
             bytes,
             name: self.name.clone(),
@@ -191,6 +182,9 @@ impl ProjectBuilder {
         }
     }
 }
+
+/// Packs (path, content) entries into an archive's bytes.
+type Packer = fn(&[(String, Vec<u8>)]) -> Vec<u8>;
 
 /// A project name as a Python package directory.
 fn module_name(name: &str) -> String {

@@ -20,21 +20,21 @@ mod environment;
 mod git;
 mod source;
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Weak};
 
 use axle_build::{BuildKind, SourceTree};
 use axle_standards::{Metadata, WheelFilename};
 use futures::FutureExt;
-use futures::future::{BoxFuture, Shared};
+use futures::future::BoxFuture;
 use sha2::{Digest, Sha256};
 
 use git::{GitRepositories, editable_checkout};
 
 use crate::db::Pool;
 use crate::dist::{BuildContext, BuildError, Builds, Built, GitSource, SourceDist, SourceMetadata};
+use crate::flights::Flights;
 use crate::index::IndexClient;
 use crate::interpreter::Interpreters;
 use crate::progress::{Phase, Reporter};
@@ -44,9 +44,6 @@ use crate::target::TargetCache;
 use crate::wheels::WheelStore;
 use cache::BuildCache;
 use source::Identity;
-
-type MetadataFlight = Shared<BoxFuture<'static, Result<SourceMetadata, BuildError>>>;
-type WheelFlight = Shared<BoxFuture<'static, Result<Built, BuildError>>>;
 
 pub struct BuildService {
     me: Weak<BuildService>,
@@ -61,8 +58,8 @@ pub struct BuildService {
     sync_state: SyncState,
     cache: BuildCache,
     git: GitRepositories,
-    metadata_flights: Mutex<HashMap<String, MetadataFlight>>,
-    wheel_flights: Mutex<HashMap<String, WheelFlight>>,
+    metadata_flights: Flights<String, Result<SourceMetadata, BuildError>>,
+    wheel_flights: Flights<String, Result<Built, BuildError>>,
     hooks: tokio::sync::Semaphore,
 }
 
@@ -75,10 +72,6 @@ pub struct BuildServiceParts {
     pub store: Arc<WheelStore>,
     pub pool: Pool,
     pub candidates: Arc<CandidateCache>,
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl BuildService {
@@ -96,8 +89,8 @@ impl BuildService {
             candidates: shared.candidates,
             sync_state: SyncState::default(),
             git: GitRepositories::default(),
-            metadata_flights: Mutex::new(HashMap::new()),
-            wheel_flights: Mutex::new(HashMap::new()),
+            metadata_flights: Flights::default(),
+            wheel_flights: Flights::default(),
             hooks: tokio::sync::Semaphore::new(cores),
         })
     }
@@ -415,21 +408,11 @@ impl Builds for BuildService {
             check_chain(source, context)?;
             let this = self.this()?;
             let identity = source::identify(&this, source, context).await?;
-            let flight = {
-                let mut flights = lock(&self.metadata_flights);
-                flights
-                    .entry(identity.key.clone())
-                    .or_insert_with(|| {
-                        this.clone()
-                            .metadata_of(source.clone(), context.clone(), identity.clone())
-                            .boxed()
-                            .shared()
-                    })
-                    .clone()
-            };
-            let result = flight.await;
-            lock(&self.metadata_flights).remove(&identity.key);
-            result
+            let key = identity.key.clone();
+            let (source, context) = (source.clone(), context.clone());
+            self.metadata_flights
+                .join(key, move || this.metadata_of(source, context, identity).boxed())
+                .await
         })
     }
 
@@ -446,21 +429,12 @@ impl Builds for BuildService {
             if let Some(built) = self.known_wheel(&identity, &build_key).await? {
                 return Ok(built);
             }
-            let flight = {
-                let mut flights = lock(&self.wheel_flights);
-                flights
-                    .entry(build_key.clone())
-                    .or_insert_with(|| {
-                        this.clone()
-                            .wheel_of(source.clone(), context.clone(), identity.clone(), build_key.clone())
-                            .boxed()
-                            .shared()
-                    })
-                    .clone()
-            };
-            let result = flight.await;
-            lock(&self.wheel_flights).remove(&build_key);
-            result
+            let (source, context) = (source.clone(), context.clone());
+            self.wheel_flights
+                .join(build_key.clone(), move || {
+                    this.wheel_of(source, context, identity, build_key).boxed()
+                })
+                .await
         })
     }
 

@@ -33,23 +33,14 @@ impl IndexClient {
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             return Ok(metadata);
         }
-        let flight = {
-            let mut flights = lock(&self.metadata_flights);
-            flights
-                .entry(key.clone())
-                .or_insert_with(|| {
-                    let client = self.clone();
-                    let context = context.clone();
-                    let file = file.clone();
-                    async move { client.fetch_metadata(&file, &context).await }
-                        .boxed()
-                        .shared()
-                })
-                .clone()
-        };
-        let result = flight.await;
-        lock(&self.metadata_flights).remove(&key);
-        result
+        let client = self.clone();
+        let context = context.clone();
+        let file = file.clone();
+        self.metadata_flights
+            .join(key, move || {
+                async move { client.fetch_metadata(&file, &context).await }.boxed()
+            })
+            .await
     }
 
     async fn fetch_metadata(&self, file: &IndexedFile, context: &FetchContext) -> MetadataResult {

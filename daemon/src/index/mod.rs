@@ -34,7 +34,6 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use axle_standards::{DistFilename, Metadata, PackageName};
-use futures::future::{BoxFuture, Shared};
 
 pub use auth::{Credentials, redact_text};
 pub use config::{ConfigError, FindLinks, IndexSettings, IndexStrategy, IndexUrl, SourceLayers, Sources};
@@ -43,6 +42,7 @@ pub use http::{Counters, HttpError, RequestSettings};
 pub use simple::{DistFile, MetadataFile, file_link};
 
 use crate::db::Pool;
+use crate::flights::Flights;
 use http::Http;
 use pages::{Page, PageResult};
 
@@ -162,8 +162,8 @@ pub struct IndexClient {
     pool: Pool,
     pages: Mutex<HashMap<String, Arc<Page>>>,
     metadata: Mutex<HashMap<String, Arc<Metadata>>>,
-    page_flights: Mutex<HashMap<String, Shared<BoxFuture<'static, PageResult>>>>,
-    metadata_flights: Mutex<HashMap<String, Shared<BoxFuture<'static, MetadataResult>>>>,
+    page_flights: Flights<String, PageResult>,
+    metadata_flights: Flights<String, MetadataResult>,
     /// Page writes still running (see `store_page_later`).
     writes: Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
@@ -183,8 +183,8 @@ impl IndexClient {
             pool,
             pages: Mutex::new(HashMap::new()),
             metadata: Mutex::new(HashMap::new()),
-            page_flights: Mutex::new(HashMap::new()),
-            metadata_flights: Mutex::new(HashMap::new()),
+            page_flights: Flights::default(),
+            metadata_flights: Flights::default(),
             writes: Mutex::new(Vec::new()),
         }))
     }

@@ -77,22 +77,13 @@ impl IndexClient {
                 return Ok(page);
             }
         }
-        let flight = {
-            let mut flights = lock(&self.page_flights);
-            flights
-                .entry(key.clone())
-                .or_insert_with(|| {
-                    let client = self.clone();
-                    let context = context.clone();
-                    async move { client.fetch_page(url, revalidate, &context).await }
-                        .boxed()
-                        .shared()
-                })
-                .clone()
-        };
-        let result = flight.await;
-        lock(&self.page_flights).remove(&key);
-        result
+        let client = self.clone();
+        let context = context.clone();
+        self.page_flights
+            .join(key, move || {
+                async move { client.fetch_page(url, revalidate, &context).await }.boxed()
+            })
+            .await
     }
 
     async fn fetch_page(&self, url: Url, revalidate: bool, context: &FetchContext) -> PageResult {
