@@ -262,7 +262,7 @@ pub enum BuildError {
     Refused { package: String, source_dist: String },
     #[error("cannot build {package}: {reason}")]
     Failed { package: String, reason: String },
-    #[error("cannot build {package} {version}: {reason}")]
+    #[error("cannot build {package}{}: {reason}", if .version.is_empty() { String::new() } else { format!(" {}", .version) })]
     Hook {
         package: String,
         version: String,

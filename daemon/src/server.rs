@@ -4,7 +4,8 @@
 //! binds and calls it and tests can start a server on a throwaway socket.
 //! Everything that ends the daemon arrives in one loop here: the shutdown
 //! future (signals), a client's `Shutdown`, and the idle timer. Stopping is
-//! graceful: no new connections, in-flight requests finish.
+//! graceful: no new connections, in-flight requests finish — except source
+//! builds, which are killed rather than waited for.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -49,6 +50,9 @@ pub async fn run(
 
     let reason = wait_for_stop(&daemon, shutdown).await;
     tracing::info!(?reason, "stopping");
+    // Builds are stopped, not waited for: a requests waiting on one ends with an error, and
+    // the drain below is bounded by the requests' own work.
+    daemon.builds.stop();
     let _ = stop_sender.send(());
     match server.await {
         Ok(result) => result?,

@@ -15,6 +15,8 @@ use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
@@ -94,6 +96,8 @@ pub struct HookRunner {
     pub timeout: Duration,
     /// Where the runner's input and output files go.
     pub scratch: PathBuf,
+    /// Set when the hook must stop now (the daemon is stopping): its process group is killed.
+    pub cancel: Arc<AtomicBool>,
 }
 
 /// What a hook answered.
@@ -262,6 +266,11 @@ impl HookRunner {
                 Ok(Some(status)) => break status,
                 Ok(None) => {}
                 Err(error) => return Err(io("wait", error)),
+            }
+            if self.cancel.load(Ordering::SeqCst) {
+                kill_group(child.id());
+                let _ = child.wait();
+                return Err(self.failure(hook, format!("the `{hook}` hook was stopped: axled is stopping")));
             }
             if started.elapsed() > self.timeout {
                 kill_group(child.id());

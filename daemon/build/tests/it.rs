@@ -17,6 +17,7 @@ fn runner(dir: &Path, timeout: Duration) -> HookRunner {
         log: dir.join("build.log"),
         timeout,
         scratch,
+        cancel: Default::default(),
     }
 }
 

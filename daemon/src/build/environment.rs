@@ -8,6 +8,7 @@
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 use axle_build::{BuildKind, HookRunner, SourceTree};
 use axle_standards::Requirement;
@@ -40,13 +41,20 @@ pub struct BuildEnvironment {
 }
 
 impl BuildEnvironment {
-    pub fn runner(&self, log: PathBuf, scratch: PathBuf, context: &BuildContext) -> HookRunner {
+    pub fn runner(
+        &self,
+        log: PathBuf,
+        scratch: PathBuf,
+        context: &BuildContext,
+        cancel: &Arc<AtomicBool>,
+    ) -> HookRunner {
         HookRunner {
             python: self.python.clone(),
             env: self.vars.clone(),
             log,
             timeout: context.options.timeout,
             scratch,
+            cancel: cancel.clone(),
         }
     }
 }
@@ -104,18 +112,11 @@ pub async fn prepare(
 
     let requires = tree.build_system.requires.clone();
     install(service, &root, &requires, package, context).await?;
-    let runner = environment.runner(log.to_path_buf(), scratch.to_path_buf(), context);
-    let extra = {
-        let (runner, tree, config) = (runner.clone(), tree.clone(), context.options.config_settings.clone());
-        let _permit = service.hook_permit().await;
-        tokio::task::spawn_blocking(move || runner.get_requires(&tree, kind, &config))
-            .await
-            .map_err(|error| failure(error.to_string()))?
-            .map_err(|error| BuildError::Failed {
-                package: package.to_string(),
-                reason: error.to_string(),
-            })?
-    };
+    let runner = environment.runner(log.to_path_buf(), scratch.to_path_buf(), context, &service.stopping);
+    let (tree_copy, config) = (tree.clone(), context.options.config_settings.clone());
+    let extra = service
+        .run_hook(package, move || runner.get_requires(&tree_copy, kind, &config))
+        .await?;
     if !extra.is_empty() {
         let mut all = requires;
         for text in &extra {

@@ -61,6 +61,8 @@ pub struct BuildService {
     metadata_flights: Flights<String, Result<SourceMetadata, BuildError>>,
     wheel_flights: Flights<String, Result<Built, BuildError>>,
     hooks: tokio::sync::Semaphore,
+    /// Set when the daemon stops: running hooks are killed, none starts.
+    stopping: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// What [`BuildService::new`] needs from the daemon.
@@ -92,7 +94,15 @@ impl BuildService {
             metadata_flights: Flights::default(),
             wheel_flights: Flights::default(),
             hooks: tokio::sync::Semaphore::new(cores),
+            stopping: Arc::default(),
         })
+    }
+
+    /// Stops every running hook (killing its process group) and refuses new ones: the daemon
+    /// is stopping and must not wait for builds.
+    pub fn stop(&self) {
+        self.stopping.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.hooks.close();
     }
 
     fn this(&self) -> Result<Arc<BuildService>, BuildError> {
@@ -268,7 +278,7 @@ impl BuildService {
         let scratch = self.scratch_dir("hook-")?;
         report(&context.reporter, &package, "preparing the build environment");
         let environment = environment::prepare(self, &read, kind, &package, context, &log, scratch.path()).await?;
-        let runner = environment.runner(log, scratch.path().to_path_buf(), context);
+        let runner = environment.runner(log, scratch.path().to_path_buf(), context, &self.stopping);
         Ok(Build {
             package,
             kind,
@@ -286,7 +296,9 @@ impl BuildService {
         package: &str,
         hook: impl FnOnce() -> Result<T, axle_build::HookError> + Send + 'static,
     ) -> Result<T, BuildError> {
-        let _permit = self.hook_permit().await;
+        let Some(_permit) = self.hook_permit().await else {
+            return Err(BuildError::Source("axled is stopping".to_string()));
+        };
         tokio::task::spawn_blocking(hook)
             .await
             .map_err(|error| BuildError::Source(error.to_string()))?

@@ -29,7 +29,7 @@ use sha2::{Digest, Sha256};
 pub use memo::Memo;
 
 use crate::context::Invocation;
-use crate::dist::{BuildContext, BuildFlags, Builds};
+use crate::dist::{ArchiveSource, BuildContext, BuildFlags, Builds, GitSource, SourceDist};
 use crate::index::{
     ConfigError, FetchContext, IndexClient, IndexError, IndexSettings, IndexStrategy, Refresh, RequestSettings,
     SourceLayers, Sources,
@@ -38,7 +38,7 @@ use crate::interpreter::{InterpreterError, Interpreters};
 use crate::lockfile::pylock;
 use crate::lockfile::requirements_txt::{self, AnnotationStyle, WriteOptions, read_pins};
 use crate::progress::Reporter;
-use crate::resolve::{self, Origin, ResolveError, ResolveRequest, RootRequirement};
+use crate::resolve::{self, Origin, PinSource, ResolveError, ResolveRequest, RootRequirement};
 use crate::target::{self, Target, TargetCache, TargetError};
 
 #[derive(Debug, thiserror::Error)]
@@ -173,7 +173,7 @@ pub async fn lock(
     .with_credentials(&job.sources);
     let builds = build_context(&services, &request, &job, &fetch, &reporter)?;
     let direct = sources::read(&services, &request, &job, builds.as_ref()).await?;
-    let mut resolution = resolve(&services, &request, &job, direct, &fetch, builds, reporter).await?;
+    let mut resolution = resolve(&services, &request, &job, direct, &fetch, builds.clone(), reporter).await?;
     if request.generate_hashes {
         hash_unhashed(&services.index, &mut resolution, &fetch).await?;
     }
@@ -188,6 +188,14 @@ pub async fn lock(
             .memo
             .store(&job.memo_key, &job.output_file, &content, resolution.pins.len())
             .await;
+        // A lock for this interpreter is usually followed by a sync: its sources start
+        // building now, so the sync finds their wheels ready.
+        if let Some(context) = builds
+            && request.python_version.is_none()
+            && request.python_platform.is_none()
+        {
+            prebuild(&services.builds, &resolution, &context);
+        }
     }
     let (http_requests, bytes_fetched, cache_hits, _) = fetch.counters.snapshot();
     Ok(LockOutcome {
@@ -376,6 +384,50 @@ fn build_context(
         reporter: reporter.clone(),
         chain: Vec::new(),
     })))
+}
+
+/// Starts building, in the background, the wheels a sync of `resolution` with this lock's
+/// interpreter will need: its sdist-only pins and its non-editable sources.
+fn prebuild(builds: &Arc<dyn Builds>, resolution: &resolve::Resolution, context: &Arc<BuildContext>) {
+    let quiet = Arc::new(BuildContext {
+        reporter: Arc::new(crate::progress::Silent),
+        interpreter: context.interpreter.clone(),
+        target: context.target.clone(),
+        sources: context.sources.clone(),
+        fetch: context.fetch.clone(),
+        options: context.options.clone(),
+        env: context.env.clone(),
+        chain: Vec::new(),
+    });
+    for pin in &resolution.pins {
+        let source = match &pin.source {
+            PinSource::Registry | PinSource::Url(_) => {
+                let has_wheel = pin.files.iter().any(|file| match &file.filename {
+                    axle_standards::DistFilename::Wheel(wheel) => context.target.tags.is_compatible(wheel),
+                    axle_standards::DistFilename::SourceDist(_) => false,
+                });
+                let sdist = pin
+                    .files
+                    .iter()
+                    .find(|file| matches!(file.filename, axle_standards::DistFilename::SourceDist(_)));
+                match sdist {
+                    Some(sdist) if !has_wheel => SourceDist::Archive(ArchiveSource::from_indexed(sdist)),
+                    _ => continue,
+                }
+            }
+            PinSource::Git { url, editable: false } => match GitSource::parse(url, false) {
+                Ok(git) => SourceDist::Git(git),
+                Err(_) => continue,
+            },
+            PinSource::Directory { .. } | PinSource::Git { .. } => continue,
+        };
+        let (builds, context) = (builds.clone(), quiet.clone());
+        tokio::spawn(async move {
+            if let Err(error) = builds.wheel(&source, &context).await {
+                tracing::info!(%source, %error, "building ahead of a sync failed; the sync will say why");
+            }
+        });
+    }
 }
 
 /// Which cached pages the request must look at again.

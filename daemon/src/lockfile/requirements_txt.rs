@@ -115,6 +115,10 @@ fn render_pin(pin: &Pin, options: &WriteOptions) -> String {
     };
 
     let mut out = line.clone();
+    if options.generate_hashes && pin.source != PinSource::Registry && hashes.is_empty() {
+        // As pip-compile warns: `pip install --require-hashes` refuses what has no hash.
+        out = format!("# WARNING: pip install will require the following package to be hashed.\n{out}");
+    }
     for hash in &hashes {
         out.push_str(&format!(" \\\n    --hash=sha256:{hash}"));
     }

@@ -602,6 +602,7 @@ impl DependencyProvider for Provider {
         };
         // PEP 440: pre-releases only when asked for, or when nothing else fits.
         let chosen = pick(allow_pre).or_else(|| if allow_pre { None } else { pick(true) });
+        tracing::trace!(%package, %range, chosen = ?chosen.as_ref().map(ToString::to_string), "decision");
         if let Some(version) = &chosen {
             let decided = self.decided.get() + 1;
             self.decided.set(decided);

@@ -58,18 +58,24 @@ fn an_sdist_from_the_index_locks_by_its_hash_and_syncs_built() {
         "{lock}"
     );
     assert!(lock.contains("dep==1.0"), "{lock}");
+    // The wheel is built ahead, in the background, for the sync that usually follows.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !hooks_run(&counter).contains(&"build_wheel".to_string()) && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
     assert_eq!(
         hooks_run(&counter),
-        ["get_requires_for_build_wheel", "prepare_metadata_for_build_wheel"]
+        [
+            "get_requires_for_build_wheel",
+            "prepare_metadata_for_build_wheel",
+            "get_requires_for_build_wheel",
+            "build_wheel"
+        ]
     );
 
     context.ok(&["venv"]);
     context.ok(&["sync"]);
     assert_eq!(venv_python(&context, "import app; print(app.__version__)"), "1.0");
-    assert_eq!(
-        hooks_run(&counter)[2..],
-        ["get_requires_for_build_wheel", "build_wheel"]
-    );
 
     // Built once: another environment, a relock after a restart, take what was built.
     context.ok(&["daemon", "stop"]);
@@ -445,4 +451,47 @@ fn sdists_that_are_not_projects_or_escape_are_refused() {
     let error = context.fails(&["lock"]);
     assert!(error.contains("`..` component"), "{error}");
     assert!(!context.root.path().parent().unwrap().join("escaped.txt").exists());
+}
+
+#[test]
+fn stopping_the_daemon_does_not_wait_for_builds() {
+    let index = TestIndex::start();
+    let mut context = context_with(&index);
+    context.env.insert("AXLE_BUILD_TIMEOUT".into(), "600".into());
+    ProjectBuilder::new("forever", "1.0")
+        .setting("hang", "get_requires_for_build_editable".into())
+        .write_to(&context.path("forever"));
+    context.write("requirements.in", "-e ./forever\n");
+    let mut lock = context
+        .axle()
+        .args(["lock"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // The hook is running once its log says so.
+    let logs = context.home.join("logs").join("builds");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while std::fs::read_dir(&logs).map(|entries| entries.count()).unwrap_or(0) == 0
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let started = std::time::Instant::now();
+    context.ok(&["daemon", "stop"]);
+    assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
+    // The client would start a new daemon and ask again; it is not the subject here.
+    let _ = lock.kill();
+    let _ = lock.wait();
+    context.ok(&["daemon", "stop"]);
+    // No process still runs a hook of this test's home.
+    let home = context.home.display().to_string();
+    let hanging: Vec<String> = std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|entry| std::fs::read(entry.ok()?.path().join("cmdline")).ok())
+        .map(|cmdline| String::from_utf8_lossy(&cmdline).replace('\0', " "))
+        .filter(|cmdline| cmdline.contains(&home) && cmdline.contains("get_requires_for_build"))
+        .collect();
+    assert!(hanging.is_empty(), "a hook outlived its daemon: {hanging:?}");
 }
