@@ -495,3 +495,27 @@ fn stopping_the_daemon_does_not_wait_for_builds() {
         .collect();
     assert!(hanging.is_empty(), "a hook outlived its daemon: {hanging:?}");
 }
+
+#[test]
+fn setup_py_and_setup_cfg_inputs_lock_the_projects_dependencies() {
+    // setuptools itself needs the `wheel` package, which no interpreter bundles: a setup.py
+    // project is built here by the in-tree backend (the setuptools path is in the opt-in
+    // real-index tests); what is tested is `axle lock setup.py` reading the project.
+    let index = TestIndex::start();
+    index.add(&WheelBuilder::new("dep", "1.0").build());
+    let context = context_with(&index);
+    ProjectBuilder::new("legacy-app", "2.1")
+        .requires("dep")
+        .file(
+            "setup.py",
+            "raise SystemExit('the backend reads axle_test_backend.json')\n",
+        )
+        .write_to(&context.path(""));
+    context.ok(&["lock", "setup.py", "-o", "requirements.txt"]);
+    let lock = context.read("requirements.txt");
+    assert!(lock.contains("dep==1.0\n    # via legacy-app (setup.py)"), "{lock}");
+    assert!(
+        lock.contains("axle lock --output-file=requirements.txt --strip-extras setup.py"),
+        "{lock}"
+    );
+}

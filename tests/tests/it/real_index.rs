@@ -180,3 +180,105 @@ fn syncs_give_what_uv_pip_sync_gives() {
         );
     }
 }
+
+/// pip-compile's and uv's lock of `requirements.in` in `context`, pins only.
+fn peer_pins(context: &TestContext) -> (BTreeSet<String>, BTreeSet<String>, String) {
+    let uv = context
+        .command(peer("uv"))
+        .args(["pip", "compile", "-q", "--generate-hashes", "--python"])
+        .arg(axle_e2e::real_python())
+        .args(["-o", "uv.txt", "requirements.in"])
+        .output()
+        .unwrap();
+    assert_success(&uv, "uv pip compile");
+    let pip_compile = context
+        .command(peer("pip-compile"))
+        .args([
+            "-q",
+            "--generate-hashes",
+            "--strip-extras",
+            "-o",
+            "pip.txt",
+            "requirements.in",
+        ])
+        .output()
+        .unwrap();
+    assert_success(&pip_compile, "pip-compile");
+    let pip_text = context.read("pip.txt");
+    (pins(&context.read("uv.txt")), pins(&pip_text), pip_text)
+}
+
+#[test]
+#[ignore = "uses the network: the real configured index"]
+fn source_builds_lock_and_sync_as_the_peers_do() {
+    // An sdist-only package, and a local setuptools project with a dynamic version, editable.
+    let context = real_context();
+    std::fs::create_dir_all(context.path("proj/src/proj")).unwrap();
+    context.write(
+        "proj/pyproject.toml",
+        "[build-system]\nrequires = [\"setuptools>=64\"]\nbuild-backend = \"setuptools.build_meta\"\n\n[project]\nname = \"proj\"\ndynamic = [\"version\"]\ndependencies = [\"six\"]\n\n[tool.setuptools.dynamic]\nversion = {attr = \"proj.__version__\"}\n",
+    );
+    context.write("proj/src/proj/__init__.py", "__version__ = \"0.3.1\"\n");
+    context.write("requirements.in", "docopt\n-e ./proj\n");
+    context.ok(&["lock", "--generate-hashes"]);
+    let axle = context.read("requirements.txt");
+    let (uv, pip, pip_text) = peer_pins(&context);
+    assert_eq!(pins(&axle), uv, "axle vs uv");
+    assert_eq!(pins(&axle), pip, "axle vs pip-compile");
+    // The editable line as pip-compile writes it, and the sdist's hash as both write it.
+    let editable = |text: &str| text.lines().find(|line| line.starts_with("-e ")).map(str::to_string);
+    assert_eq!(editable(&axle), editable(&pip_text), "{axle}");
+    let docopt_hashes = |text: &str| {
+        text.lines()
+            .skip_while(|line| !line.starts_with("docopt=="))
+            .skip(1)
+            .take_while(|line| line.trim_start().starts_with("--hash"))
+            .map(|line| line.trim().trim_end_matches('\\').trim().to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(docopt_hashes(&axle), docopt_hashes(&pip_text), "{axle}");
+
+    context.ok(&["venv"]);
+    context.ok(&["sync"]);
+    let venv = context.path(".venv");
+    let check = Command::new(axle_e2e::real_python())
+        .args(["-m", "pip", "--python"])
+        .arg(venv.join("bin/python"))
+        .arg("check")
+        .output()
+        .unwrap();
+    assert_success(&check, "pip check");
+    let imports = Command::new(venv.join("bin/python"))
+        .args([
+            "-c",
+            "import docopt, proj, importlib.metadata as m; assert m.version('proj') == '0.3.1'",
+        ])
+        .output()
+        .unwrap();
+    assert_success(&imports, "imports");
+}
+
+#[test]
+#[ignore = "uses the network: the real configured index; minutes cold"]
+fn apache_airflow_all_locks_as_uv_does() {
+    let context = real_context();
+    context.write("requirements.in", "apache-airflow[all]\n");
+    context.ok(&["lock", "--generate-hashes"]);
+    let axle = context.read("requirements.txt");
+    let uv_run = context
+        .command(peer("uv"))
+        .args(["pip", "compile", "-q", "--generate-hashes", "--python"])
+        .arg(axle_e2e::real_python())
+        .args(["-o", "uv.txt", "requirements.in"])
+        .output()
+        .unwrap();
+    assert_success(&uv_run, "uv pip compile");
+    let (ours, theirs) = (pins(&axle), pins(&context.read("uv.txt")));
+    let only_ours: Vec<&String> = ours.difference(&theirs).collect();
+    let only_theirs: Vec<&String> = theirs.difference(&ours).collect();
+    assert!(
+        only_ours.is_empty() && only_theirs.is_empty(),
+        "{} pins differ from uv's: axle {only_ours:?}, uv {only_theirs:?}",
+        only_ours.len() + only_theirs.len()
+    );
+}
