@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Times axle beside its peers on the same inputs, in one run, and prints ratios.
 
-Usage: python3 bench/bench.py [venv] [lock] [sync] [--runs N] [--sets DIR] [--settle SECONDS]
+Usage: python3 bench/bench.py [venv] [lock] [sync] [builds] [--runs N] [--sets DIR] [--settle SECONDS]
 
 Whole processes are timed, as a user or a script sees them. axle runs with a
 warm daemon (started before timing) unless a case says otherwise. Peers are
@@ -358,6 +358,112 @@ def bench_sync(axle, python, runs, env, workdir, sets, settle=0.0):
             shutil.rmtree(path, ignore_errors=True)
 
 
+# Source builds: a large set whose resolution reads and builds sdists, and a set of sdist-only
+# packages to sync.
+AIRFLOW = "apache-airflow[all]\n"
+AIRFLOW_EXTRA = "httpie"
+SDISTS = "docopt\npathtools\nsgmllib3k\nwget\njieba\n"
+
+
+def bench_builds(axle, python, runs, env, workdir, settle=0.0):
+    """apache-airflow[all] locked cold and after one added requirement; sdist-only packages
+    synced cold (built) and warm (built wheels reused)."""
+    uv = find_peer("uv", "AXLE_BENCH_UV")
+    project = workdir / "builds-airflow"
+    project.mkdir(exist_ok=True)
+    inp = project / "requirements.in"
+    inp.write_text(AIRFLOW)
+    rows = {"cold": [], "added": []}
+
+    cold_env = dict(env)
+    cold_env["AXLE_HOME"] = str(workdir / "axle-airflow")
+    subprocess.run([axle, "daemon", "start"], env=cold_env, check=True, stdout=subprocess.DEVNULL)
+    lock = [axle, "-q", "lock", "--generate-hashes", "-o", "axle.txt", str(inp), "--python", python]
+    start = time.perf_counter()
+    subprocess.run(lock, env=cold_env, cwd=project, check=True, stdout=subprocess.DEVNULL)
+    elapsed = time.perf_counter() - start
+    rows["cold"].append(("axle lock (empty home, daemon up)", elapsed, [elapsed]))
+    uv_cache = workdir / "uv-airflow"
+    uv_lock = [uv, "pip", "compile", "-q", "--generate-hashes", "--cache-dir", str(uv_cache), "--python", python,
+               "-o", "uv.txt", str(inp)] if uv else None
+    if uv:
+        start = time.perf_counter()
+        subprocess.run(uv_lock, env=env, cwd=project, check=True)
+        elapsed = time.perf_counter() - start
+        rows["cold"].append(("uv pip compile (empty cache)", elapsed, [elapsed]))
+
+    def with_extra():
+        inp.write_text(AIRFLOW + AIRFLOW_EXTRA + "\n")
+
+    def restore():
+        inp.write_text(AIRFLOW)
+        subprocess.run(lock, env=cold_env, cwd=project, check=True, stdout=subprocess.DEVNULL)
+        with_extra()
+
+    median, timings = time_runs(lock, max(1, min(runs, 5)), cold_env, project, restore)
+    rows["added"].append(("axle lock (+1 requirement)", median, timings))
+    if uv:
+        median, timings = time_runs(uv_lock, max(1, min(runs, 3)), env, project, with_extra)
+        rows["added"].append(("uv pip compile (+1, warm cache)", median, timings))
+    subprocess.run([axle, "daemon", "stop"], env=cold_env, stdout=subprocess.DEVNULL)
+    report("builds: lock apache-airflow[all] cold", rows["cold"], "uv pip compile (empty cache)" if uv else None)
+    report("builds: lock apache-airflow[all] + one requirement", rows["added"],
+           "uv pip compile (+1, warm cache)" if uv else None)
+
+    # sdist-only packages: a cold sync builds them; a warm one reuses the built wheels.
+    project = workdir / "builds-sdists"
+    project.mkdir(exist_ok=True)
+    (project / "requirements.in").write_text(SDISTS)
+    subprocess.run([axle, "-q", "lock", "--generate-hashes", "--python", python, "requirements.in"],
+                   env=env, cwd=project, check=True)
+    lock_file = project / "requirements.txt"
+
+    def fresh_venv(path):
+        shutil.rmtree(path, ignore_errors=True)
+        subprocess.run([python, "-m", "venv", "--without-pip", str(path)], check=True)
+
+    rows = {"cold": [], "warm": []}
+    cold_axle, cold_uv = [], []
+    for i in range(min(max(runs, 1), 3)):
+        home_env = dict(env)
+        home_env["AXLE_HOME"] = str(workdir / f"axle-sdists-{i}")
+        subprocess.run([axle, "daemon", "start"], env=home_env, check=True, stdout=subprocess.DEVNULL)
+        venv = project / f"venv-axle-{i}"
+        fresh_venv(venv)
+        time.sleep(settle)
+        start = time.perf_counter()
+        subprocess.run([axle, "-q", "sync", "--venv", str(venv), str(lock_file)], env=home_env, cwd=project,
+                       check=True)
+        cold_axle.append(time.perf_counter() - start)
+        subprocess.run([axle, "daemon", "stop"], env=home_env, stdout=subprocess.DEVNULL)
+        if uv:
+            venv = project / f"venv-uv-{i}"
+            fresh_venv(venv)
+            time.sleep(settle)
+            start = time.perf_counter()
+            subprocess.run([uv, "pip", "sync", "-q", "--cache-dir", str(workdir / f"uv-sdists-{i}"), "--python",
+                            str(venv / "bin/python"), str(lock_file)], env=env, cwd=project, check=True)
+            cold_uv.append(time.perf_counter() - start)
+    rows["cold"].append(("axle sync (empty store: builds)", statistics.median(cold_axle), cold_axle))
+    if uv:
+        rows["cold"].append(("uv pip sync (empty cache: builds)", statistics.median(cold_uv), cold_uv))
+    home_env = dict(env)
+    home_env["AXLE_HOME"] = str(workdir / "axle-sdists-0")
+    warm_venv, warm_uvenv = project / "venv-axle-warm", project / "venv-uv-warm"
+    cases = [("axle sync (new venv, built wheels)", [axle, "-q", "sync", "--venv", str(warm_venv), str(lock_file)],
+              lambda: fresh_venv(warm_venv))]
+    if uv:
+        cases.append(("uv pip sync (new venv, warm cache)",
+                      [uv, "pip", "sync", "-q", "--cache-dir", str(workdir / "uv-sdists-0"), "--python",
+                       str(warm_uvenv / "bin/python"), str(lock_file)], lambda: fresh_venv(warm_uvenv)))
+    rows["warm"] = time_interleaved(cases, max(3, runs), home_env, project)
+    subprocess.run([axle, "daemon", "stop"], env=home_env, stdout=subprocess.DEVNULL)
+    report("builds: sync sdist-only packages, empty store/cache", rows["cold"],
+           "uv pip sync (empty cache: builds)" if uv else None)
+    report("builds: sync sdist-only packages, new venv, warm", rows["warm"],
+           "uv pip sync (new venv, warm cache)" if uv else None)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("cases", nargs="*", default=["venv"])
@@ -389,6 +495,8 @@ def main():
                     bench_lock(axle, python, args.runs, env, workdir, sets_dir(args))
                 elif case == "sync":
                     bench_sync(axle, python, args.runs, env, workdir, sets_dir(args), args.settle)
+                elif case == "builds":
+                    bench_builds(axle, python, args.runs, env, workdir, args.settle)
                 else:
                     raise SystemExit(f"unknown case {case}")
         finally:

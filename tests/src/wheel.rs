@@ -46,6 +46,9 @@ pub struct WheelBuilder {
     record_overrides: Vec<(String, String)>,
     metadata_name: Option<String>,
     metadata_version: Option<String>,
+    /// The project name as the file name and the `.dist-info` directory spell it, verbatim
+    /// (old wheels: `proxy.py-2.4.10.dist-info`).
+    spelled: Option<String>,
 }
 
 /// The dist-info directory name of a project: `{name}-{version}.dist-info`
@@ -107,6 +110,7 @@ impl WheelBuilder {
             record_overrides: Vec::new(),
             metadata_name: None,
             metadata_version: None,
+            spelled: None,
         }
     }
 
@@ -173,6 +177,13 @@ impl WheelBuilder {
     }
 
     /// Writes another name/version into METADATA than the file name says.
+    /// Spells the project name as given in the file name and the `.dist-info` directory, the
+    /// way wheels made before PEP 491's escaping did.
+    pub fn spelled(mut self, name: &str) -> Self {
+        self.spelled = Some(name.to_string());
+        self
+    }
+
     pub fn metadata_identity(mut self, name: &str, version: &str) -> Self {
         self.metadata_name = Some(name.to_string());
         self.metadata_version = Some(version.to_string());
@@ -185,7 +196,8 @@ impl WheelBuilder {
             .as_ref()
             .map(|build| format!("-{build}"))
             .unwrap_or_default();
-        format!("{}-{}{build}-{}.whl", escape(&self.name), self.version, self.tag)
+        let name = self.spelled.clone().unwrap_or_else(|| escape(&self.name));
+        format!("{name}-{}{build}-{}.whl", self.version, self.tag)
     }
 
     pub fn metadata_text(&self) -> String {
@@ -212,7 +224,10 @@ impl WheelBuilder {
     }
 
     pub fn build(&self) -> BuiltWheel {
-        let dist_info = dist_info_name(&self.name, &self.version);
+        let dist_info = match &self.spelled {
+            Some(name) => format!("{name}-{}.dist-info", self.version),
+            None => dist_info_name(&self.name, &self.version),
+        };
         let metadata = self.metadata_text();
         let (python, abi, platform) = {
             let mut parts = self.tag.splitn(3, '-');

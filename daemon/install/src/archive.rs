@@ -725,7 +725,7 @@ fn find_dist_info(
         });
     };
     let stem = dist_info.trim_end_matches(".dist-info");
-    if !wheel::dist_info_matches(stem, &filename.name, &filename.version) {
+    if !filename.names_dist_info(stem) {
         return Err(WheelProblem::DistInfoMismatch {
             found: format!("{dist_info}/"),
         });

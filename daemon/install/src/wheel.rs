@@ -1,10 +1,6 @@
 //! The wheel format's own rules (PEP 427/491): the `{name}-{version}.dist-info` and `.data`
 //! directories, the WHEEL file, and which install scheme each archive path belongs to.
 
-use std::str::FromStr;
-
-use axle_standards::{PackageName, Version, package_name};
-
 use crate::entry::EntryProblem;
 
 /// What the WHEEL file says.
@@ -115,18 +111,6 @@ pub(crate) fn destination<'a>(
     Ok(Destination { scheme, path: rest })
 }
 
-/// Whether a `.dist-info` directory's stem (`foo_bar-1.0`) names `name` and `version`.
-///
-/// Every `-` is tried as the separator, so an unescaped name (`foo-bar-1.0`) from an old tool
-/// still matches; names and versions are compared normalised (`Foo.Bar` = `foo-bar`,
-/// `1.0` = `1.0.0`).
-pub(crate) fn dist_info_matches(stem: &str, name: &PackageName, version: &Version) -> bool {
-    stem.match_indices('-').any(|(at, _)| {
-        package_name(&stem[..at]).is_ok_and(|found| &found == name)
-            && Version::from_str(&stem[at + 1..]).is_ok_and(|found| &found == version)
-    })
-}
-
 /// Whether an archive path is one of the signature files the spec exempts from RECORD hashes.
 pub(crate) fn is_record_or_signature(path: &str, dist_info: &str) -> bool {
     path.strip_prefix(dist_info)
@@ -202,24 +186,6 @@ mod tests {
         for (path, purelib, expected) in cases {
             let got = destination(path, data, *purelib).map(|d| (d.scheme, d.path));
             assert_eq!(&got, expected, "{path}");
-        }
-    }
-
-    #[test]
-    fn matches_dist_info_names() {
-        let name = package_name("Foo.Bar").unwrap();
-        let version = Version::from_str("1.0").unwrap();
-        let cases = [
-            ("foo_bar-1.0", true),
-            ("Foo.Bar-1.0", true),
-            ("foo-bar-1.0", true),
-            ("foo_bar-1.0.0", true),
-            ("foo_bar-1.1", false),
-            ("foo-1.0", false),
-            ("foo_bar", false),
-        ];
-        for (stem, expected) in cases {
-            assert_eq!(dist_info_matches(stem, &name, &version), expected, "{stem}");
         }
     }
 }

@@ -87,7 +87,6 @@ impl IndexClient {
                 filename: filename.clone(),
             });
         };
-        let dist_info = format!("{}-{}", wheel.name.as_dist_info_name(), wheel.version);
         let url = Url::parse(&file.file.url).map_err(|error| failure(error.to_string()))?;
 
         if url.scheme() == "file" {
@@ -98,7 +97,7 @@ impl IndexClient {
                 path: path.display().to_string(),
                 reason: error.to_string(),
             })?;
-            return range::metadata_from_bytes(&bytes, &dist_info, &file.file.url)
+            return range::metadata_from_bytes(&bytes, wheel, &file.file.url)
                 .map_err(|error| failure(error.to_string()));
         }
         if context.offline {
@@ -137,11 +136,11 @@ impl IndexClient {
             tracing::debug!(url = %metadata_url, status = %answer.status, "advertised metadata missing; trying ranges");
         }
 
-        match range::metadata_by_ranges(&self.http, &url, &dist_info, &context.settings, &context.counters).await {
+        match range::metadata_by_ranges(&self.http, &url, wheel, &context.settings, &context.counters).await {
             Ok(range::RangeOutcome::Metadata(text)) => return Ok(text),
             Ok(range::RangeOutcome::WholeFile(bytes)) => {
                 verify(file, &bytes)?;
-                return range::metadata_from_bytes(&bytes, &dist_info, &file.file.url)
+                return range::metadata_from_bytes(&bytes, wheel, &file.file.url)
                     .map_err(|error| failure(error.to_string()));
             }
             Ok(range::RangeOutcome::Unsupported) => {}
@@ -168,7 +167,7 @@ impl IndexClient {
             .into());
         }
         verify(file, &answer.body)?;
-        range::metadata_from_bytes(&answer.body, &dist_info, &file.file.url).map_err(|error| failure(error.to_string()))
+        range::metadata_from_bytes(&answer.body, wheel, &file.file.url).map_err(|error| failure(error.to_string()))
     }
 }
 

@@ -4,6 +4,7 @@
 //! that knows only the fetched ranges; a read outside them names the range
 //! to fetch next.
 
+use axle_standards::WheelFilename;
 use std::io::{self, Read, Seek, SeekFrom};
 
 use reqwest::StatusCode;
@@ -39,7 +40,7 @@ pub enum RangeError {
 pub async fn metadata_by_ranges(
     http: &Http,
     url: &Url,
-    dist_info_prefix: &str,
+    wheel: &WheelFilename,
     settings: &RequestSettings,
     counters: &Counters,
 ) -> Result<RangeOutcome, RangeError> {
@@ -53,7 +54,7 @@ pub async fn metadata_by_ranges(
     let mut file = SparseFile::new(total);
     file.insert(start, bytes);
     for _ in 0..MAX_ROUNDS {
-        match read_metadata(&mut file, dist_info_prefix) {
+        match read_metadata(&mut file, wheel) {
             Ok(text) => return Ok(RangeOutcome::Metadata(text)),
             Err(ReadFailure::Missing { offset, length }) => {
                 let length = length.max(TAIL).min(total - offset);
@@ -76,10 +77,10 @@ pub async fn metadata_by_ranges(
 }
 
 /// Reads `<prefix>.dist-info/METADATA` from a complete wheel in memory.
-pub fn metadata_from_bytes(bytes: &[u8], dist_info_prefix: &str, url: &str) -> Result<String, RangeError> {
+pub fn metadata_from_bytes(bytes: &[u8], wheel: &WheelFilename, url: &str) -> Result<String, RangeError> {
     let mut file = SparseFile::new(bytes.len() as u64);
     file.insert(0, bytes.to_vec());
-    read_metadata(&mut file, dist_info_prefix).map_err(|failure| RangeError::BadArchive {
+    read_metadata(&mut file, wheel).map_err(|failure| RangeError::BadArchive {
         url: url.to_string(),
         reason: match failure {
             ReadFailure::Invalid(reason) => reason,
@@ -150,7 +151,7 @@ enum ReadFailure {
     Invalid(String),
 }
 
-fn read_metadata(file: &mut SparseFile, dist_info_prefix: &str) -> Result<String, ReadFailure> {
+fn read_metadata(file: &mut SparseFile, wheel: &WheelFilename) -> Result<String, ReadFailure> {
     file.position = 0;
     file.miss = None;
     let classify = |file: &SparseFile, error: zip::result::ZipError| match file.miss {
@@ -167,14 +168,33 @@ fn read_metadata(file: &mut SparseFile, dist_info_prefix: &str) -> Result<String
             });
         }
     };
-    let wanted = format!("{dist_info_prefix}.dist-info/METADATA");
-    let index = (0..archive.len())
-        .find(|&index| {
-            archive
-                .name_for_index(index)
-                .is_some_and(|name| name.is_ok_and(|name| name.eq_ignore_ascii_case(&wanted)))
+    // The one top-level `.dist-info/METADATA` whose directory names this wheel, compared as
+    // pip compares it (old wheels spell the directory `proxy.py-2.4.10.dist-info`).
+    let candidates: Vec<(usize, String)> = (0..archive.len())
+        .filter_map(|index| {
+            let name = archive.name_for_index(index)?.ok()?;
+            let (top, rest) = name.split_once('/')?;
+            let stem = top.strip_suffix(".dist-info")?;
+            (rest == "METADATA" && wheel.names_dist_info(stem)).then(|| (index, top.to_string()))
         })
-        .ok_or_else(|| ReadFailure::Invalid(format!("it has no {wanted}")))?;
+        .collect();
+    let index = match candidates.as_slice() {
+        [(index, _)] => *index,
+        [] => {
+            return Err(ReadFailure::Invalid(format!(
+                "it has no {}-{}.dist-info/METADATA",
+                wheel.name.as_dist_info_name(),
+                wheel.version
+            )));
+        }
+        several => {
+            let names: Vec<&str> = several.iter().map(|(_, top)| top.as_str()).collect();
+            return Err(ReadFailure::Invalid(format!(
+                "it has several .dist-info directories for itself: {}",
+                names.join(", ")
+            )));
+        }
+    };
     let result = (|| {
         let entry = archive.by_index(index)?;
         if entry.size() > MAX_METADATA {

@@ -157,6 +157,19 @@ impl FromStr for WheelFilename {
     }
 }
 
+impl WheelFilename {
+    /// Whether a `.dist-info` (or `.data`) directory's stem (`foo_bar-1.0`) names this wheel's
+    /// project and version, as pip and uv compare them: names and versions normalised
+    /// (`proxy.py` = `proxy-py`, `Foo.Bar` = `foo-bar`, `1.0` = `1.0.0`), and every `-` tried as
+    /// the separator, so an unescaped name from an old tool (`foo-bar-1.0`) still matches.
+    pub fn names_dist_info(&self, stem: &str) -> bool {
+        stem.match_indices('-').any(|(at, _)| {
+            package_name(&stem[..at]).is_ok_and(|found| found == self.name)
+                && Version::from_str(&stem[at + 1..]).is_ok_and(|found| found == self.version)
+        })
+    }
+}
+
 impl fmt::Display for WheelFilename {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}-{}", self.name.as_dist_info_name(), self.version)?;
@@ -370,6 +383,26 @@ impl fmt::Display for DistFilename {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dist_info_directories_match_by_normalised_name_and_version() {
+        let wheel = WheelFilename::from_str("foo_bar-1.0-py3-none-any.whl").unwrap();
+        let cases = [
+            ("foo_bar-1.0", true),
+            ("Foo.Bar-1.0", true),
+            ("foo-bar-1.0", true),
+            ("foo_bar-1.0.0", true),
+            ("foo_bar-1.1", false),
+            ("foo-1.0", false),
+            ("foo_bar", false),
+        ];
+        for (stem, expected) in cases {
+            assert_eq!(wheel.names_dist_info(stem), expected, "{stem}");
+        }
+        let old = WheelFilename::from_str("proxy.py-2.4.10-py3-none-any.whl").unwrap();
+        assert!(old.names_dist_info("proxy.py-2.4.10"));
+        assert!(old.names_dist_info("proxy_py-2.4.10"));
+    }
 
     fn name(s: &str) -> PackageName {
         PackageName::from_str(s).unwrap()

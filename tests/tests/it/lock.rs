@@ -368,3 +368,39 @@ fn direct_url_requirements_pin_their_file() {
     context.ok(&["venv"]);
     context.ok(&["sync"]);
 }
+
+#[test]
+fn wheels_whose_dist_info_is_spelled_the_old_way_lock_and_sync() {
+    // `proxy.py-2.4.10.dist-info`: found by normalised name wherever a wheel is read (range
+    // requests, whole downloads, install), and kept as spelled when installed.
+    let index = TestIndex::start();
+    index
+        .behaviour()
+        .no_metadata
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    index.add(
+        &WheelBuilder::new("proxy.py", "2.4.10")
+            .spelled("proxy.py")
+            .file("proxy/__init__.py", "VERSION = '2.4.10'\n")
+            .build(),
+    );
+    let context = context_with(&index);
+    context.write("requirements.in", "proxy.py\n");
+    context.ok(&["lock", "--generate-hashes"]);
+    let lock = context.read("requirements.txt");
+    assert!(lock.contains("proxy-py==2.4.10"), "{lock}");
+    context.ok(&["venv"]);
+    context.ok(&["sync"]);
+    let site = context.path(".venv/lib");
+    let dist_info = axle_e2e::files_under(&site)
+        .into_iter()
+        .find(|path| path.ends_with("METADATA"))
+        .unwrap();
+    assert!(
+        dist_info.display().to_string().contains("proxy.py-2.4.10.dist-info"),
+        "{}",
+        dist_info.display()
+    );
+    let (_, again) = context.json(&["sync"]);
+    assert_eq!(again["installed"], serde_json::json!([]), "{again}");
+}
