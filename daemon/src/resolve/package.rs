@@ -1,8 +1,12 @@
 //! The packages PubGrub reasons about.
 //!
-//! An extra is its own package (`foo[bar]`) that depends on `foo` at exactly
-//! the same version plus the extra's requirements; this keeps PubGrub's
-//! model (one version per package) while letting extras add dependencies.
+//! An extra is two packages, as uv models it. `foo[bar]` is a proxy whose
+//! version `v` depends on exactly `foo==v` and `foo[bar]`'s requirements
+//! at `v` — known without any metadata, so a candidate of the wrong version
+//! is refused in memory. The requirements themselves (`ExtraRequirements`)
+//! are read from `foo v`'s metadata only once that version is the one. Without
+//! the split, a proxy walking down past a decided `foo` would fetch (or build)
+//! the metadata of every older release on the way.
 
 use std::fmt;
 
@@ -12,10 +16,13 @@ use axle_standards::{ExtraName, PackageName};
 pub enum PubPackage {
     /// The requirements being locked.
     Root,
+    /// A package (`extra: None`), or the proxy of one of its extras.
     Package {
         name: PackageName,
         extra: Option<ExtraName>,
     },
+    /// What an extra adds to its package, at the proxy's version.
+    ExtraRequirements { name: PackageName, extra: ExtraName },
 }
 
 impl PubPackage {
@@ -26,7 +33,7 @@ impl PubPackage {
     pub fn name(&self) -> Option<&PackageName> {
         match self {
             PubPackage::Root => None,
-            PubPackage::Package { name, .. } => Some(name),
+            PubPackage::Package { name, .. } | PubPackage::ExtraRequirements { name, .. } => Some(name),
         }
     }
 }
@@ -39,7 +46,8 @@ impl fmt::Display for PubPackage {
             PubPackage::Package {
                 name,
                 extra: Some(extra),
-            } => write!(f, "{name}[{extra}]"),
+            }
+            | PubPackage::ExtraRequirements { name, extra } => write!(f, "{name}[{extra}]"),
         }
     }
 }

@@ -38,6 +38,9 @@ pub struct Provider {
     exact_pins: RefCell<HashMap<PackageName, HashSet<Version>>>,
     candidates: RefCell<HashMap<PackageName, Arc<Candidates>>>,
     metadata: RefCell<HashMap<(PackageName, Version), Arc<Metadata>>>,
+    /// The order packages were discovered in: requirements in the order written, then each
+    /// package's dependencies in the order its metadata lists them (uv decides in this order
+    /// too, so ties between equally constrained packages fall the same way).
     first_seen: RefCell<HashMap<PubPackage, usize>>,
     cache: Arc<CandidateCache>,
     /// Identifies the target for the candidate cache.
@@ -47,6 +50,14 @@ pub struct Provider {
     direct: HashMap<PackageName, Direct>,
     builds: Option<(Arc<dyn Builds>, Arc<BuildContext>)>,
     decided: Cell<u64>,
+    /// The version last chosen for each package: its extras' proxies try it first (any other
+    /// is refused at once while the package keeps it).
+    last_chosen: RefCell<HashMap<PackageName, Version>>,
+    /// How many versions of each package were chosen so far: a package walking down its
+    /// versions gets the metadata of the next ones fetched in a batch (see `batch_prefetch`).
+    tried: RefCell<HashMap<PackageName, usize>>,
+    /// The lowest version of each package whose metadata was prefetched.
+    prefetched_below: RefCell<HashMap<PackageName, Version>>,
 }
 
 impl Provider {
@@ -109,6 +120,9 @@ impl Provider {
             direct: direct_files(request)?,
             builds: request.builds.clone(),
             decided: Cell::new(0),
+            last_chosen: RefCell::new(HashMap::new()),
+            tried: RefCell::new(HashMap::new()),
+            prefetched_below: RefCell::new(HashMap::new()),
         };
         for constraint in request.constraints.iter().map(|root| &root.requirement) {
             provider.note_exact_pins(constraint);
@@ -123,6 +137,7 @@ impl Provider {
             provider.add_requirement(requirement, &mut root)?;
         }
         let root = merge(root);
+        provider.note_discovered(&root);
         provider.prefetch(&root);
         Ok(Provider {
             root_dependencies: root,
@@ -200,9 +215,17 @@ impl Provider {
         let files = match self.direct.get(name) {
             Some(Direct::Wheel(file)) => Arc::new(vec![file.clone()]),
             Some(Direct::Source { .. }) => Arc::new(Vec::new()),
-            None => self
-                .runtime
-                .block_on(self.index.project(&self.sources, name, &self.fetch))?,
+            None => {
+                let waited = std::time::Instant::now();
+                let files = self
+                    .runtime
+                    .block_on(self.index.project(&self.sources, name, &self.fetch))?;
+                let waited = waited.elapsed();
+                if waited > std::time::Duration::from_millis(50) {
+                    tracing::debug!(%name, waited_ms = waited.as_millis() as u64, "waited for a page");
+                }
+                files
+            }
         };
         if files.is_empty() {
             tracing::debug!(%name, "no files found");
@@ -227,11 +250,79 @@ impl Provider {
             .metadata_file(version)
             .ok_or_else(|| ResolveError::Invalid(format!("{name} {version} has no files")))?
             .clone();
+        let waited = std::time::Instant::now();
         let metadata = self
             .runtime
             .block_on(file_metadata(&self.index, self.builds.as_ref(), &file, &self.fetch))?;
+        let waited = waited.elapsed();
+        if waited > std::time::Duration::from_millis(50) {
+            tracing::debug!(%name, %version, file = %file.file.filename, waited_ms = waited.as_millis() as u64, "waited for metadata");
+        }
         self.metadata.borrow_mut().insert(key, metadata.clone());
         Ok(metadata)
+    }
+
+    /// Backtracking must not be paid in round trips: from the third version of a package tried,
+    /// the metadata of the next versions below it (20 at a time, whatever the current range,
+    /// which backtracking keeps changing) is fetched in the background, so a package walking
+    /// down its releases finds each one's metadata there (uv prefetches in batches too). Only
+    /// wheels: an sdist's metadata may need a build, which waits until a version is chosen.
+    fn batch_prefetch(&self, name: &PackageName, chosen: &Version, candidates: &Candidates) {
+        const AHEAD: usize = 20;
+        let tried = {
+            let mut tried = self.tried.borrow_mut();
+            let count = tried.entry(name.clone()).or_insert(0);
+            *count += 1;
+            *count
+        };
+        if tried < 3 {
+            return;
+        }
+        let mut below = self.prefetched_below.borrow_mut();
+        let frontier = below.get(name).cloned();
+        // Still well ahead of the walk: nothing to add yet.
+        let remaining = match &frontier {
+            Some(frontier) if frontier < chosen => candidates.versions.range(frontier..chosen).count(),
+            _ => 0,
+        };
+        if remaining > AHEAD / 2 {
+            return;
+        }
+        let start = match &frontier {
+            Some(frontier) if frontier < chosen => frontier.clone(),
+            _ => chosen.clone(),
+        };
+        let batch: Vec<(&Version, IndexedFile)> = candidates
+            .versions
+            .range(..start)
+            .rev()
+            .filter(|(_, files)| files.installable())
+            .filter_map(|(version, files)| {
+                let index = files.best_wheel.or(files.any_wheel)?;
+                Some((version, candidates.files.get(index)?.clone()))
+            })
+            .take(AHEAD)
+            .collect();
+        let Some((lowest, _)) = batch.last() else {
+            return;
+        };
+        below.insert(name.clone(), (*lowest).clone());
+        tracing::debug!(%name, tried, batch = batch.len(), "prefetching the next versions' metadata");
+        for (_, file) in batch {
+            let (index, fetch) = (self.index.clone(), self.fetch.clone());
+            self.runtime.spawn(async move {
+                let _ = index.metadata(&file, &fetch).await;
+            });
+        }
+    }
+
+    /// Numbers packages not seen before, in the order given.
+    fn note_discovered(&self, dependencies: &[(PubPackage, Range)]) {
+        let mut seen = self.first_seen.borrow_mut();
+        for (package, _) in dependencies {
+            let next = seen.len();
+            seen.entry(package.clone()).or_insert(next);
+        }
     }
 
     /// Starts fetching pages and the likely metadata of `dependencies`,
@@ -279,7 +370,6 @@ impl Provider {
         let markers = &self.target.markers;
         let mut dependencies = Vec::new();
         if let Some(extra) = extra {
-            dependencies.push((PubPackage::base(name.clone()), Range::singleton(version.clone())));
             for requirement in &metadata.requires_dist {
                 // What the base package already requires need not be repeated.
                 if evaluate(&requirement.marker, markers, std::slice::from_ref(extra))
@@ -340,7 +430,7 @@ impl Provider {
         let mut extras: BTreeMap<PackageName, BTreeSet<ExtraName>> = BTreeMap::new();
         for (package, version) in solution.iter() {
             match package {
-                PubPackage::Root => {}
+                PubPackage::Root | PubPackage::ExtraRequirements { .. } => {}
                 PubPackage::Package { name, extra: None } => {
                     versions.insert(name.clone(), version.clone());
                 }
@@ -571,8 +661,12 @@ impl DependencyProvider for Provider {
     }
 
     fn choose_version(&self, package: &PubPackage, range: &Range) -> Result<Option<Version>, ResolveError> {
-        let PubPackage::Package { name, .. } = package else {
-            return Ok(Some(Version::new([0])));
+        let name = match package {
+            PubPackage::Root => return Ok(Some(Version::new([0]))),
+            // Always pinned by its proxy to one version; whether that version is usable was
+            // the proxy's question.
+            PubPackage::ExtraRequirements { .. } => return Ok(range.as_singleton().cloned()),
+            PubPackage::Package { name, .. } => name,
         };
         if let Some(direct) = self.direct.get(name) {
             let version = direct_version(direct);
@@ -585,6 +679,13 @@ impl DependencyProvider for Provider {
                 .get(version)
                 .is_some_and(|files| files.installable() && (!files.yanked || self.exactly_pinned(name, version)))
         };
+        if let PubPackage::Package { extra: Some(_), .. } = package
+            && let Some(base) = self.last_chosen.borrow().get(name)
+            && range.contains(base)
+            && usable(base)
+        {
+            return Ok(Some(base.clone()));
+        }
         if let Some(preferred) = self.preferences.get(name)
             && range.contains(preferred)
             && usable(preferred)
@@ -604,6 +705,10 @@ impl DependencyProvider for Provider {
         let chosen = pick(allow_pre).or_else(|| if allow_pre { None } else { pick(true) });
         tracing::trace!(%package, %range, chosen = ?chosen.as_ref().map(ToString::to_string), "decision");
         if let Some(version) = &chosen {
+            if let PubPackage::Package { extra: None, .. } = package {
+                self.last_chosen.borrow_mut().insert(name.clone(), version.clone());
+                self.batch_prefetch(name, version, &candidates);
+            }
             let decided = self.decided.get() + 1;
             self.decided.set(decided);
             self.reporter
@@ -623,10 +728,32 @@ impl DependencyProvider for Provider {
                     self.root_dependencies.iter().cloned().collect(),
                 ));
             }
-            PubPackage::Package { name, extra } => (name, extra.as_ref()),
+            // The proxy: its package and the extra's requirements at the same version, known
+            // without metadata.
+            PubPackage::Package {
+                name,
+                extra: Some(extra),
+            } => {
+                let exactly = Range::singleton(version.clone());
+                let dependencies = [
+                    (PubPackage::base(name.clone()), exactly.clone()),
+                    (
+                        PubPackage::ExtraRequirements {
+                            name: name.clone(),
+                            extra: extra.clone(),
+                        },
+                        exactly,
+                    ),
+                ];
+                self.note_discovered(&dependencies);
+                return Ok(Dependencies::Available(dependencies.into_iter().collect()));
+            }
+            PubPackage::Package { name, extra: None } => (name, None),
+            PubPackage::ExtraRequirements { name, extra } => (name, Some(extra)),
         };
         match self.dependencies_of(name, extra, version)? {
             Ok(dependencies) => {
+                self.note_discovered(&dependencies);
                 self.prefetch(&dependencies);
                 Ok(Dependencies::Available(dependencies.into_iter().collect()))
             }

@@ -404,3 +404,40 @@ fn wheels_whose_dist_info_is_spelled_the_old_way_lock_and_sync() {
     let (_, again) = context.json(&["sync"]);
     assert_eq!(again["installed"], serde_json::json!([]), "{again}");
 }
+
+#[test]
+fn an_extra_never_walks_its_package_back_through_old_releases() {
+    // app 2.0 needs lib>=2, whose [fast] extra needs speed>=2, which the root forbids: the
+    // answer is app 1.0 with lib 1.0. A resolver that walks lib[fast] down while lib stays
+    // at 2.0 reads (here: builds, and fails on) every older lib; extras are proxies whose
+    // wrong versions are refused without metadata, so the walk ends in memory and app steps
+    // back instead.
+    let index = TestIndex::start();
+    add(
+        &index,
+        WheelBuilder::new("app", "2.0").requires("lib>=2").requires("lib[fast]"),
+    );
+    add(
+        &index,
+        WheelBuilder::new("app", "1.0").requires("lib>=1").requires("lib[fast]"),
+    );
+    add(&index, WheelBuilder::new("lib", "2.0").extra("fast", &["speed>=2"]));
+    add(&index, WheelBuilder::new("lib", "1.0").extra("fast", &["speed<2"]));
+    add(&index, WheelBuilder::new("speed", "2.0"));
+    add(&index, WheelBuilder::new("speed", "1.0"));
+    for old in ["0.1", "0.2", "0.3"] {
+        index.add_sdist(
+            &axle_e2e::sdist::ProjectBuilder::new("lib", old)
+                .setting("fail", "prepare_metadata_for_build_wheel".into())
+                .sdist(),
+        );
+    }
+    let context = context_with(&index);
+    context.write("requirements.in", "app\nspeed<2\n");
+    context.ok(&["lock"]);
+    let lock = context.read("requirements.txt");
+    for pin in ["app==1.0", "lib==1.0", "speed==1.0"] {
+        assert!(lock.contains(pin), "{pin}:\n{lock}");
+    }
+    assert!(!context.home.join("logs/builds").exists(), "nothing was built");
+}
