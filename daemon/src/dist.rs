@@ -168,7 +168,8 @@ pub struct BuildFlags {
 impl BuildFlags {
     /// The options these flags and the client's environment make: constraint files read
     /// (`--build-constraint`, and `PIP_CONSTRAINT`, which pip applies to build requirements
-    /// too), settings split, `AXLE_BUILD_TIMEOUT` (seconds, default 1800) applied.
+    /// too), settings split, `PIP_NO_BUILD_ISOLATION` read as pip reads it,
+    /// `AXLE_BUILD_TIMEOUT` (seconds, default 1800) applied.
     /// `own_python` is where `--no-build-isolation` builds: the environment being synced, or
     /// the interpreter being locked for.
     pub fn options(
@@ -209,9 +210,13 @@ impl BuildFlags {
             .filter(|seconds| *seconds > 0.0)
             .map(std::time::Duration::from_secs_f64)
             .unwrap_or(std::time::Duration::from_secs(1800));
+        // pip's double negative: `PIP_NO_BUILD_ISOLATION=0` (or false, no, off) is what turns
+        // isolation off, as `--no-build-isolation` does.
+        let from_pip = invocation
+            .var("PIP_NO_BUILD_ISOLATION")
+            .is_some_and(|value| matches!(value.to_ascii_lowercase().as_str(), "0" | "false" | "no" | "off"));
         Ok(BuildOptions {
-            no_isolation_python: self
-                .no_build_isolation
+            no_isolation_python: (self.no_build_isolation || from_pip)
                 .then(|| own_python.map(std::path::Path::to_path_buf))
                 .flatten(),
             config_settings,

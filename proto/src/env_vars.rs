@@ -44,6 +44,7 @@ pub const FORWARDED: &[&str] = &[
     "PIP_CONSTRAINT",
     "PIP_ONLY_BINARY",
     "PIP_NO_BINARY",
+    "PIP_NO_BUILD_ISOLATION",
     "XDG_CONFIG_HOME",
     "XDG_CONFIG_DIRS",
     "NETRC",

@@ -42,6 +42,7 @@ const CLEARED: &[&str] = &[
     "PIP_CONSTRAINT",
     "PIP_ONLY_BINARY",
     "PIP_NO_BINARY",
+    "PIP_NO_BUILD_ISOLATION",
     "NETRC",
     "CUSTOM_COMPILE_COMMAND",
     "NO_COLOR",

@@ -304,9 +304,14 @@ fn build_options_reach_the_backend() {
     );
     assert_eq!(settings, r#"{"flag": ["a", "b"], "mode": "fast"}"#);
 
-    // Without isolation the environment itself must hold what the build imports.
+    // Without isolation the environment itself must hold what the build imports; pip's
+    // `PIP_NO_BUILD_ISOLATION=0` means the same (its double negative).
     context.ok(&["venv", "bare"]);
     let error = context.fails(&["sync", "--venv", "bare", "--no-build-isolation", "-C", "x=1"]);
+    assert!(error.contains("No module named 'helper_module'"), "{error}");
+    let mut context = context;
+    context.env.insert("PIP_NO_BUILD_ISOLATION".into(), "0".into());
+    let error = context.fails(&["sync", "--venv", "bare", "-C", "x=2"]);
     assert!(error.contains("No module named 'helper_module'"), "{error}");
 }
 
