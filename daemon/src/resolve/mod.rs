@@ -162,6 +162,9 @@ pub enum ResolveError {
     Build(#[from] BuildError),
     #[error("{0}")]
     Invalid(String),
+    /// Not an error: the resolver starts over with a new order of decisions.
+    #[error("the resolution restarted")]
+    Restart,
 }
 
 /// Resolves `request`. Blocking: call it from a blocking thread.
@@ -172,11 +175,15 @@ pub fn resolve(
     reporter: Arc<dyn Reporter>,
 ) -> Result<Resolution, ResolveError> {
     let provider = provider::Provider::new(&request, index, runtime, reporter)?;
-    let solution = match pubgrub::resolve(&provider, PubPackage::Root, Version::new([0])) {
-        Ok(solution) => solution,
-        Err(error) => return Err(provider.explain(error)),
-    };
-    provider.pins(&request, solution)
+    loop {
+        match pubgrub::resolve(&provider, PubPackage::Root, Version::new([0])) {
+            Ok(solution) => return provider.pins(&request, solution),
+            // The order of decisions changed (see `Provider::note_conflicts`): solve again,
+            // with everything learned about packages kept.
+            Err(pubgrub::PubGrubError::ErrorInShouldCancel(ResolveError::Restart)) => provider.restart(),
+            Err(error) => return Err(provider.explain(error)),
+        }
+    }
 }
 
 /// Names whose requirement or constraint names a pre-release explicitly.

@@ -58,7 +58,36 @@ pub struct Provider {
     tried: RefCell<HashMap<PackageName, usize>>,
     /// The lowest version of each package whose metadata was prefetched.
     prefetched_below: RefCell<HashMap<PackageName, Version>>,
+    /// How often a version of each package was refused because its dependencies exclude
+    /// another package's decided version (`affected`), and how often each package's decision
+    /// caused such a refusal (`caused`).
+    affected: RefCell<HashMap<PackageName, u32>>,
+    caused: RefCell<HashMap<PackageName, u32>>,
+    /// Packages decided before others (they kept being refused) and after others (they kept
+    /// causing refusals), as uv reorders them.
+    early: RefCell<HashSet<PackageName>>,
+    late: RefCell<HashSet<PackageName>>,
+    restart_requested: Cell<bool>,
+    restarts: Cell<u32>,
+    /// Every version chosen for a package in this solve, in order.
+    decisions: RefCell<Vec<(PackageName, Version)>>,
+    /// What was decided before the culprit of the last reordering: kept by the next solve
+    /// where it still fits, so a restart undoes only what uv's backtracking would undo.
+    replay: RefCell<HashMap<PackageName, Version>>,
+    /// The solve after a restart keeps the decisions made before this package's.
+    replay_until: RefCell<Option<PackageName>>,
+    /// What the requirements on each package allow, intersected over every requirement seen
+    /// (not the solver's current range, which also excludes what conflicts refused): pre-
+    /// releases are taken when no final release fits this, as pip takes them.
+    declared: RefCell<HashMap<PackageName, Range>>,
 }
+
+/// How often a package must be refused (or cause a refusal) before it is decided earlier (or
+/// later): uv's threshold.
+const CONFLICT_THRESHOLD: u32 = 5;
+
+/// Restarts of one resolution at most: past them, the order stays as it is.
+const MAX_RESTARTS: u32 = 16;
 
 impl Provider {
     pub fn new(
@@ -123,6 +152,16 @@ impl Provider {
             last_chosen: RefCell::new(HashMap::new()),
             tried: RefCell::new(HashMap::new()),
             prefetched_below: RefCell::new(HashMap::new()),
+            affected: RefCell::new(HashMap::new()),
+            caused: RefCell::new(HashMap::new()),
+            early: RefCell::new(HashSet::new()),
+            late: RefCell::new(HashSet::new()),
+            restart_requested: Cell::new(false),
+            restarts: Cell::new(0),
+            decisions: RefCell::new(Vec::new()),
+            replay: RefCell::new(HashMap::new()),
+            replay_until: RefCell::new(None),
+            declared: RefCell::new(HashMap::new()),
         };
         for constraint in request.constraints.iter().map(|root| &root.requirement) {
             provider.note_exact_pins(constraint);
@@ -172,6 +211,11 @@ impl Provider {
         self.note_exact_pins(requirement);
         if let Some(constraint) = self.constraints.get(&requirement.name) {
             range = range.intersection(constraint);
+        }
+        {
+            let mut declared = self.declared.borrow_mut();
+            let known = declared.entry(requirement.name.clone()).or_insert_with(Range::full);
+            *known = known.intersection(&range);
         }
         out.push((PubPackage::base(requirement.name.clone()), range.clone()));
         for extra in &requirement.extras {
@@ -313,6 +357,83 @@ impl Provider {
             self.runtime.spawn(async move {
                 let _ = index.metadata(&file, &fetch).await;
             });
+        }
+    }
+
+    /// Counts the conflicts `name`'s dependencies have with decisions already made.
+    ///
+    /// When the newest allowed A is accepted by no recent release of B, deciding A first makes
+    /// B walk back through every release to one from years ago that has no bound on A; uv and
+    /// pip step A back instead and keep a recent B. uv gets there by counting, for each
+    /// package, how often it is refused because of another's decision: past a threshold the
+    /// refused package is decided earlier and the culprit later. A version of `name` whose
+    /// dependency excludes the decided version of another package is refused by the solver,
+    /// so the provider can count without the solver's internals; and since upstream PubGrub
+    /// cannot undo one decision on request, the resolution restarts with the new order (what
+    /// was fetched and learned about packages is kept).
+    fn note_conflicts(&self, name: &PackageName, dependencies: &[(PubPackage, Range)]) {
+        let last_chosen = self.last_chosen.borrow();
+        for (dependency, range) in dependencies {
+            let PubPackage::Package {
+                name: culprit,
+                extra: None,
+            } = dependency
+            else {
+                continue;
+            };
+            let Some(decided) = last_chosen.get(culprit) else {
+                continue;
+            };
+            if culprit == name || range.contains(decided) {
+                continue;
+            }
+            // Counted per package, as uv counts.
+            let bump = |counts: &RefCell<HashMap<PackageName, u32>>, package: &PackageName| {
+                let mut counts = counts.borrow_mut();
+                let count = counts.entry(package.clone()).or_insert(0);
+                *count += 1;
+                *count
+            };
+            let affected = bump(&self.affected, name);
+            let caused = bump(&self.caused, culprit);
+            if affected >= CONFLICT_THRESHOLD {
+                self.early.borrow_mut().insert(name.clone());
+            }
+            // A package refused often itself is not pushed back for the refusals it causes.
+            if caused >= CONFLICT_THRESHOLD
+                && self.restarts.get() < MAX_RESTARTS
+                && !self.early.borrow().contains(culprit)
+                && self.late.borrow_mut().insert(culprit.clone())
+            {
+                tracing::debug!(affected = %name, %culprit, "deciding the culprit later, and solving again");
+                self.restart_requested.set(true);
+                *self.replay_until.borrow_mut() = Some(culprit.clone());
+            }
+        }
+    }
+
+    /// Prepares a new solve after a reordering: what was decided before the culprit's
+    /// decision is kept where it still fits (uv backtracks to just before the culprit), the
+    /// rest is decided again; knowledge of packages is kept.
+    pub fn restart(&self) {
+        self.restart_requested.set(false);
+        self.restarts.set(self.restarts.get() + 1);
+        self.last_chosen.borrow_mut().clear();
+        let decisions = std::mem::take(&mut *self.decisions.borrow_mut());
+        let until = self.replay_until.borrow_mut().take();
+        let cut = until
+            .and_then(|culprit| decisions.iter().position(|(name, _)| *name == culprit))
+            .unwrap_or(decisions.len());
+        let mut replay = self.replay.borrow_mut();
+        replay.clear();
+        replay.extend(decisions.into_iter().take(cut));
+    }
+
+    /// Remembers a version chosen for a package (not for its extras' proxies).
+    fn record_decision(&self, package: &PubPackage, name: &PackageName, version: &Version) {
+        if let PubPackage::Package { extra: None, .. } = package {
+            self.last_chosen.borrow_mut().insert(name.clone(), version.clone());
+            self.decisions.borrow_mut().push((name.clone(), version.clone()));
         }
     }
 
@@ -653,11 +774,22 @@ impl DependencyProvider for Provider {
         let next = seen.len();
         let order = *seen.entry(package.clone()).or_insert(next);
         let kind = match package {
-            PubPackage::Root => 3,
-            _ if range.as_singleton().is_some() => 2,
-            _ => 1,
+            PubPackage::Root => 5,
+            _ if range.as_singleton().is_some() => 4,
+            _ => match package.name() {
+                Some(name) if self.early.borrow().contains(name) => 3,
+                Some(name) if self.late.borrow().contains(name) => 1,
+                _ => 2,
+            },
         };
         (kind, statistics.conflict_count(), std::cmp::Reverse(order))
+    }
+
+    fn should_cancel(&self) -> Result<(), ResolveError> {
+        if self.restart_requested.get() {
+            return Err(ResolveError::Restart);
+        }
+        Ok(())
     }
 
     fn choose_version(&self, package: &PubPackage, range: &Range) -> Result<Option<Version>, ResolveError> {
@@ -686,27 +818,35 @@ impl DependencyProvider for Provider {
         {
             return Ok(Some(base.clone()));
         }
-        if let Some(preferred) = self.preferences.get(name)
-            && range.contains(preferred)
-            && usable(preferred)
-        {
-            return Ok(Some(preferred.clone()));
+        let replayed = self.replay.borrow().get(name).cloned();
+        for preferred in replayed.iter().chain(self.preferences.get(name)) {
+            if range.contains(preferred) && usable(preferred) {
+                self.record_decision(package, name, preferred);
+                return Ok(Some(preferred.clone()));
+            }
         }
-        let allow_pre = self.prereleases || self.prerelease_named.borrow().contains(name);
-        let pick = |with_pre: bool| {
-            candidates
-                .versions
-                .keys()
-                .rev()
-                .find(|version| range.contains(version) && (with_pre || !version.any_prerelease()) && usable(version))
-                .cloned()
+        // PEP 440: pre-releases only when asked for, or when no final release fits what the
+        // requirements say — not merely what the solver has left after refusing versions,
+        // which would trade backtracking for a pre-release.
+        let allow_pre = self.prereleases || self.prerelease_named.borrow().contains(name) || {
+            let declared = self.declared.borrow();
+            let declared = declared.get(name);
+            !candidates.versions.keys().any(|version| {
+                !version.any_prerelease()
+                    && declared.is_none_or(|declared| declared.contains(version))
+                    && usable(version)
+            })
         };
-        // PEP 440: pre-releases only when asked for, or when nothing else fits.
-        let chosen = pick(allow_pre).or_else(|| if allow_pre { None } else { pick(true) });
+        let chosen = candidates
+            .versions
+            .keys()
+            .rev()
+            .find(|version| range.contains(version) && (allow_pre || !version.any_prerelease()) && usable(version))
+            .cloned();
         tracing::trace!(%package, %range, chosen = ?chosen.as_ref().map(ToString::to_string), "decision");
         if let Some(version) = &chosen {
+            self.record_decision(package, name, version);
             if let PubPackage::Package { extra: None, .. } = package {
-                self.last_chosen.borrow_mut().insert(name.clone(), version.clone());
                 self.batch_prefetch(name, version, &candidates);
             }
             let decided = self.decided.get() + 1;
@@ -754,6 +894,7 @@ impl DependencyProvider for Provider {
         match self.dependencies_of(name, extra, version)? {
             Ok(dependencies) => {
                 self.note_discovered(&dependencies);
+                self.note_conflicts(name, &dependencies);
                 self.prefetch(&dependencies);
                 Ok(Dependencies::Available(dependencies.into_iter().collect()))
             }

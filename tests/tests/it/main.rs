@@ -5,5 +5,6 @@ mod build;
 mod daemon;
 mod lock;
 mod real_index;
+mod resolve;
 mod sync;
 mod venv;
