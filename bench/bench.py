@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Times axle beside its peers on the same inputs, in one run, and prints ratios.
 
-Usage: python3 bench/bench.py [venv] [lock] [sync] [builds] [--runs N] [--sets DIR] [--settle SECONDS]
+Usage: python3 bench/bench.py [venv] [lock] [sync] [builds] [conflicts] [--runs N] [--sets DIR] [--settle SECONDS]
 
 Whole processes are timed, as a user or a script sees them. axle runs with a
 warm daemon (started before timing) unless a case says otherwise. Peers are
@@ -464,6 +464,66 @@ def bench_builds(axle, python, runs, env, workdir, settle=0.0):
            "uv pip sync (new venv, warm cache)" if uv else None)
 
 
+CONFLICT_SETS = ("aws-tools", "home-assistant", "dagster", "airflow-lite")
+
+
+def bench_conflicts(axle, python, runs, env, workdir):
+    """Sets whose resolution rejects many versions (tests/realworld): cold and warm locks against
+    uv, for this interpreter and --universal. Warm: caches full, no lock file to prefer."""
+    uv = find_peer("uv", "AXLE_BENCH_UV")
+    cold_runs = max(1, min(3, runs))
+    for name in CONFLICT_SETS:
+        source = ROOT / "tests" / "realworld" / f"{name}.in"
+        project = workdir / f"conflicts-{name}"
+        project.mkdir(exist_ok=True)
+        inp = project / "requirements.in"
+        inp.write_text(source.read_text())
+        for label, flags in (("", []), (" --universal", ["--universal"])):
+            rows = {"cold": [], "warm": []}
+
+            def reset_outputs():
+                for out in project.glob("*.txt"):
+                    out.unlink()
+
+            axle_lock = [axle, "-q", "lock", *flags, "-o", "axle.txt", str(inp), "--python", python]
+            timings = []
+            for i in range(cold_runs):
+                reset_outputs()
+                cold_env = dict(env)
+                cold_env["AXLE_HOME"] = str(workdir / f"axle-conflicts-{name}{label.strip()}-{i}")
+                subprocess.run([axle, "daemon", "start"], env=cold_env, check=True, stdout=subprocess.DEVNULL)
+                start = time.perf_counter()
+                subprocess.run(axle_lock, env=cold_env, cwd=project, check=True, stdout=subprocess.DEVNULL)
+                timings.append(time.perf_counter() - start)
+                if i + 1 < cold_runs:
+                    subprocess.run([axle, "daemon", "stop"], env=cold_env, stdout=subprocess.DEVNULL)
+            rows["cold"].append(("axle lock (cold cache, daemon up)", statistics.median(timings), timings))
+            warm_env = cold_env
+            if uv:
+                uv_lock = [uv, "pip", "compile", "-q", *flags, "--python", python, "-o", "uv.txt", str(inp)]
+                timings = []
+                for i in range(cold_runs):
+                    reset_outputs()
+                    cache = workdir / f"uv-conflicts-{name}{label.strip()}-{i}"
+                    start = time.perf_counter()
+                    subprocess.run(uv_lock + ["--cache-dir", str(cache)], env=env, cwd=project, check=True)
+                    timings.append(time.perf_counter() - start)
+                rows["cold"].append(("uv pip compile (cold cache)", statistics.median(timings), timings))
+            median, timings = time_runs(axle_lock, runs, warm_env, project, reset_outputs)
+            rows["warm"].append(("axle lock (warm, no lock file)", median, timings))
+            if uv:
+                for uv_label, extra in (("uv pip compile --offline (warm)", ["--offline"]),
+                                        ("uv pip compile (warm)", [])):
+                    median, timings = time_runs(uv_lock + ["--cache-dir", str(cache)] + extra, runs, env, project,
+                                                reset_outputs)
+                    rows["warm"].append((uv_label, median, timings))
+            subprocess.run([axle, "daemon", "stop"], env=warm_env, stdout=subprocess.DEVNULL)
+            report(f"conflicts {name}{label}: cold cache", rows["cold"],
+                   "uv pip compile (cold cache)" if uv else None)
+            report(f"conflicts {name}{label}: warm, re-resolved", rows["warm"],
+                   "uv pip compile --offline (warm)" if uv else None)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("cases", nargs="*", default=["venv"])
@@ -497,6 +557,8 @@ def main():
                     bench_sync(axle, python, args.runs, env, workdir, sets_dir(args), args.settle)
                 elif case == "builds":
                     bench_builds(axle, python, args.runs, env, workdir, args.settle)
+                elif case == "conflicts":
+                    bench_conflicts(axle, python, args.runs, env, workdir)
                 else:
                     raise SystemExit(f"unknown case {case}")
         finally:

@@ -287,6 +287,7 @@ fn lock_request(request: v1::LockRequest) -> Result<LockRequest, Status> {
         python: non_empty(request.python),
         python_version: non_empty(request.python_version),
         python_platform: non_empty(request.python_platform),
+        universal: request.universal,
         exclude_newer: non_empty(request.exclude_newer),
         offline: request.offline,
         index,

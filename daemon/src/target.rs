@@ -136,7 +136,7 @@ fn interpreter_version(interpreter: &InterpreterInfo) -> Version {
     Version::new([u64::from(major), u64::from(minor), u64::from(micro)])
 }
 
-fn major_minor(version: &Version) -> (u32, u32) {
+pub fn major_minor(version: &Version) -> (u32, u32) {
     let release = version.release();
     let part = |index: usize| release.get(index).copied().unwrap_or(0) as u32;
     (part(0), part(1))

@@ -76,8 +76,12 @@ pub struct LockArgs {
     #[arg(long, value_name = "VERSION")]
     python_version: Option<String>,
     /// Lock for this platform instead (linux, macos, windows, x86_64-manylinux_2_28, ...).
-    #[arg(long, value_name = "PLATFORM")]
+    #[arg(long, value_name = "PLATFORM", conflicts_with = "universal")]
     python_platform: Option<String>,
+    /// One lock for every platform and every Python from this one (or --python-version) on:
+    /// markers on the pins, as `uv pip compile --universal` writes them.
+    #[arg(long)]
+    universal: bool,
     /// Ignore files uploaded after this date (YYYY-MM-DD or RFC 3339).
     #[arg(long, value_name = "DATE")]
     exclude_newer: Option<String>,
@@ -133,6 +137,7 @@ pub async fn run(
         pre: args.pre,
         python_version: args.python_version.unwrap_or_default(),
         python_platform: args.python_platform.unwrap_or_default(),
+        universal: args.universal,
         python: args.python.unwrap_or_default(),
         exclude_newer: args.exclude_newer.unwrap_or_default(),
         offline: args.offline,

@@ -187,6 +187,7 @@ async fn install(
         candidate_cache: service.candidates.clone(),
         builds: Some((builds, nested.clone())),
         direct: Default::default(),
+        universal: None,
     };
     let index = service.index.clone();
     let runtime = tokio::runtime::Handle::current();

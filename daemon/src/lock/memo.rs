@@ -78,7 +78,7 @@ pub fn key(
     field(
         "request",
         format!(
-            "{:?}|{:?}|{:?}|{}|{}|{}|{}|{:?}|{:?}|{:?}|{:?}|{:?}",
+            "{:?}|{:?}|{:?}|{}|{}|{}|{}|{:?}|{:?}|{:?}|{:?}|{:?}|{}",
             request.constraints,
             request.extras,
             request.groups,
@@ -91,6 +91,7 @@ pub fn key(
             request.strategy,
             request.python_version,
             request.python_platform,
+            request.universal,
         )
         .as_bytes(),
     );

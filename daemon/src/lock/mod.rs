@@ -102,6 +102,8 @@ pub struct LockRequest {
     pub python: Option<String>,
     pub python_version: Option<String>,
     pub python_platform: Option<String>,
+    /// One lock for every platform and every Python from the target's version on.
+    pub universal: bool,
     pub exclude_newer: Option<String>,
     pub offline: bool,
     pub index: IndexSettings,
@@ -179,7 +181,13 @@ pub async fn lock(
     }
     let content = match request.format {
         LockFormat::Requirements => requirements_txt::render(&resolution, &job.options),
-        LockFormat::Pylock => pylock::render(&resolution, None, &job.options.command),
+        LockFormat::Pylock => {
+            let requires_python = request.universal.then(|| {
+                let (major, minor) = target::major_minor(&job.target.python_full_version);
+                format!(">={major}.{minor}")
+            });
+            pylock::render(&resolution, requires_python.as_deref(), &job.options.command)
+        }
     };
     let written = !request.dry_run;
     if written {
@@ -194,7 +202,7 @@ pub async fn lock(
             && request.python_version.is_none()
             && request.python_platform.is_none()
         {
-            prebuild(&services.builds, &resolution, &context);
+            prebuild(&services.builds, &resolution, &context, &job.target);
         }
     }
     let (http_requests, bytes_fetched, cache_hits, _) = fetch.counters.snapshot();
@@ -348,6 +356,10 @@ async fn resolve(
         candidate_cache: services.candidates.clone(),
         builds: builds.map(|context| (services.builds.clone(), context)),
         direct: direct.candidates,
+        universal: request.universal.then(|| {
+            let (major, minor) = target::major_minor(&job.target.python_full_version);
+            axle_standards::Version::new([u64::from(major), u64::from(minor)])
+        }),
     };
     let index = services.index.clone();
     let runtime = tokio::runtime::Handle::current();
@@ -388,7 +400,7 @@ fn build_context(
 
 /// Starts building, in the background, the wheels a sync of `resolution` with this lock's
 /// interpreter will need: its sdist-only pins and its non-editable sources.
-fn prebuild(builds: &Arc<dyn Builds>, resolution: &resolve::Resolution, context: &Arc<BuildContext>) {
+fn prebuild(builds: &Arc<dyn Builds>, resolution: &resolve::Resolution, context: &Arc<BuildContext>, target: &Target) {
     let quiet = Arc::new(BuildContext {
         reporter: Arc::new(crate::progress::Silent),
         interpreter: context.interpreter.clone(),
@@ -400,6 +412,13 @@ fn prebuild(builds: &Arc<dyn Builds>, resolution: &resolve::Resolution, context:
         chain: Vec::new(),
     });
     for pin in &resolution.pins {
+        // A universal lock also pins what other environments need.
+        if let Some(marker) = &pin.root_marker
+            && axle_standards::parse_requirement(&format!("{} ; {marker}", pin.name))
+                .is_ok_and(|requirement| !axle_standards::evaluate(&requirement.marker, &target.markers, &[]))
+        {
+            continue;
+        }
         let source = match &pin.source {
             PinSource::Registry | PinSource::Url(_) => {
                 let has_wheel = pin.files.iter().any(|file| match &file.filename {

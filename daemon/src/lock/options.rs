@@ -111,6 +111,9 @@ fn header_command(request: &LockRequest, src_files: &[PathBuf], output_file: &Pa
     if let Some(platform) = &request.python_platform {
         options.push(format!("--python-platform={platform}"));
     }
+    if request.universal {
+        options.push("--universal".to_string());
+    }
     let default_output = output_file_default(request, src_files);
     if default_output.as_deref() != Some(output_file) {
         options.push(format!("--output-file={}", inputs::display_path(output_file, cwd)));

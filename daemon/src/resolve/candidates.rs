@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
-use axle_standards::{DistFilename, PackageName, Version, WheelRank, requires_python_allows};
+use axle_standards::{DistFilename, PackageName, Version, WheelRank, requires_python_allows, usable_at_or_above};
 
 use crate::index::IndexedFile;
 use crate::target::Target;
@@ -33,7 +33,8 @@ impl BinaryPolicy {
 pub struct VersionFiles {
     /// Every file of the version (all platforms), for hashes.
     pub all: Vec<usize>,
-    /// The wheel the target would install, if any.
+    /// The wheel the target would install, if any (in a universal resolution, when the target
+    /// would install none: a wheel some other environment would).
     pub best_wheel: Option<usize>,
     /// Some wheel, compatible or not (its metadata stands in for the
     /// version's when no compatible wheel exists).
@@ -41,6 +42,8 @@ pub struct VersionFiles {
     pub sdist: Option<usize>,
     /// Every usable file is yanked.
     pub yanked: bool,
+    /// In a universal resolution, what the version's files declare as `Requires-Python`.
+    pub requires_python: Option<String>,
 }
 
 impl VersionFiles {
@@ -83,13 +86,28 @@ impl Candidates {
     }
 }
 
+/// Groups `files` by version, with what `target` can install — or, for a universal resolution
+/// (`universal`: its lowest Python), what some Python at or above it can install on some
+/// platform, preferring for metadata the wheel the target itself would take.
 pub fn group(
     name: &PackageName,
     files: Arc<Vec<IndexedFile>>,
     target: &Target,
+    universal: Option<&Version>,
     exclude_newer: Option<jiff::Timestamp>,
     binaries: &BinaryPolicy,
 ) -> Candidates {
+    // A universal resolution checks `Requires-Python` when it chooses a version (it may fork
+    // there, see `Provider::choose_version`), and only the Python tags of wheels here.
+    let universal = universal.map(|version| {
+        let release = version.release();
+        let part = |index: usize| {
+            release
+                .get(index)
+                .map_or(0, |&number| u32::try_from(number).unwrap_or(u32::MAX))
+        };
+        (part(0), part(1))
+    });
     let mut versions: BTreeMap<Version, VersionFiles> = BTreeMap::new();
     let mut best_rank: BTreeMap<Version, WheelRank> = BTreeMap::new();
     // Many files share one requires-python string: judge each string once.
@@ -109,10 +127,12 @@ pub fn group(
             any_wheel: None,
             sdist: None,
             yanked: true,
+            requires_python: None,
         });
         entry.all.push(index);
         let python_ok = match file.file.requires_python.as_deref() {
             None => true,
+            Some(_) if universal.is_some() => true,
             Some(specifiers) => *python_verdicts
                 .entry(specifiers)
                 .or_insert_with(|| requires_python_allows(specifiers, &target.python_full_version)),
@@ -123,14 +143,21 @@ pub fn group(
                 if entry.any_wheel.is_none() {
                     entry.any_wheel = Some(index);
                 }
-                if python_ok
-                    && binaries.allows_wheel(name)
-                    && let Some(rank) = target.tags.rank(wheel)
-                {
-                    usable = true;
-                    if best_rank.get(version).is_none_or(|known| rank < *known) {
-                        best_rank.insert(version.clone(), rank);
-                        entry.best_wheel = Some(index);
+                let possible = universal.is_none_or(|lowest| usable_at_or_above(wheel, lowest));
+                if python_ok && possible && binaries.allows_wheel(name) {
+                    match target.tags.rank(wheel) {
+                        Some(rank) => {
+                            usable = true;
+                            if best_rank.get(version).is_none_or(|known| rank < *known) {
+                                best_rank.insert(version.clone(), rank);
+                                entry.best_wheel = Some(index);
+                            }
+                        }
+                        None if universal.is_some() => {
+                            usable = true;
+                            entry.best_wheel = entry.best_wheel.or(Some(index));
+                        }
+                        None => {}
                     }
                 }
             }
@@ -145,6 +172,9 @@ pub fn group(
         }
         if usable && file.file.yanked.is_none() {
             entry.yanked = false;
+        }
+        if usable && universal.is_some() && entry.requires_python.is_none() {
+            entry.requires_python = file.file.requires_python.clone();
         }
     }
     Candidates { files, versions }

@@ -10,9 +10,11 @@
 //! knows about packages comes from the index client.
 
 mod candidates;
+mod environment;
 mod package;
 mod provider;
 mod report;
+mod universal;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
@@ -111,6 +113,9 @@ pub struct ResolveRequest {
     pub builds: Option<(Arc<dyn Builds>, Arc<BuildContext>)>,
     /// Root requirements named by location, read beforehand.
     pub direct: HashMap<PackageName, Direct>,
+    /// A universal lock for every platform and every Python from this version on, instead of
+    /// one for the target (whose tags still choose the wheels metadata is read from).
+    pub universal: Option<Version>,
 }
 
 /// One pinned package.
@@ -127,7 +132,8 @@ pub struct Pin {
     pub source: PinSource,
     /// The roots and packages that require it.
     pub required_by: BTreeSet<RequiredBy>,
-    /// The marker of the root requirement(s), written after the pin.
+    /// The marker written after the pin: in a lock for one environment, the root
+    /// requirements' (as pip-compile writes it); in a universal lock, where the pin is needed.
     pub root_marker: Option<String>,
 }
 
@@ -165,6 +171,9 @@ pub enum ResolveError {
     /// Not an error: the resolver starts over with a new order of decisions.
     #[error("the resolution restarted")]
     Restart,
+    /// Not an error: a universal resolution splits into forks, solved one by one.
+    #[error("the resolution forked")]
+    Fork,
 }
 
 /// Resolves `request`. Blocking: call it from a blocking thread.
@@ -175,14 +184,14 @@ pub fn resolve(
     reporter: Arc<dyn Reporter>,
 ) -> Result<Resolution, ResolveError> {
     let provider = provider::Provider::new(&request, index, runtime, reporter)?;
-    loop {
-        match pubgrub::resolve(&provider, PubPackage::Root, Version::new([0])) {
-            Ok(solution) => return provider.pins(&request, solution),
-            // The order of decisions changed (see `Provider::note_conflicts`): solve again,
-            // with everything learned about packages kept.
-            Err(pubgrub::PubGrubError::ErrorInShouldCancel(ResolveError::Restart)) => provider.restart(),
-            Err(error) => return Err(provider.explain(error)),
-        }
+    if let Some(lowest) = &request.universal {
+        return universal::resolve(&provider, &request, lowest);
+    }
+    match provider.solve()? {
+        provider::Solve::Solved(solution) => provider.pins(&request, solution),
+        provider::Solve::Forked { .. } => Err(ResolveError::Invalid(
+            "a resolution for one environment cannot fork".to_string(),
+        )),
     }
 }
 

@@ -3,13 +3,17 @@
 //! constraints, requires-python), and prefetching.
 
 use std::cell::{Cell, RefCell};
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
+use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 
-use axle_standards::{ExtraName, Metadata, Operator, PackageName, Requirement, Version, VersionOrUrl, evaluate};
+use axle_standards::{
+    ExtraName, MarkerTree, Metadata, Operator, PackageName, Requirement, Version, VersionOrUrl, evaluate,
+};
 use pubgrub::{Dependencies, DependencyProvider, PackageResolutionStatistics, Ranges};
 
 use super::candidates::{self, BinaryPolicy, CandidateCache, Candidates};
+use super::environment::{self, Environment, Fork};
 use super::package::PubPackage;
 use super::{Direct, Pin, PinSource, RequiredBy, Resolution, ResolveError, ResolveRequest};
 use crate::dist::{ArchiveSource, BuildContext, Builds, SourceDist, SourceMetadata};
@@ -32,7 +36,13 @@ pub struct Provider {
     prerelease_named: RefCell<HashSet<PackageName>>,
     constraints: HashMap<PackageName, Range>,
     preferences: HashMap<PackageName, Version>,
-    root_dependencies: Vec<(PubPackage, Range)>,
+    /// The root requirements (their markers are read per solve: a universal resolution's
+    /// forks see different ones).
+    root_requirements: Vec<Requirement>,
+    /// What this solve is for: the target, or a fork of a universal resolution.
+    env: RefCell<Environment>,
+    /// Where the last solve forked (a universal resolution only).
+    forks: RefCell<Option<Vec<Fork>>>,
     /// Versions some requirement pins with `==`/`===` (yanked ones are
     /// allowed only then).
     exact_pins: RefCell<HashMap<PackageName, HashSet<Version>>>,
@@ -43,8 +53,14 @@ pub struct Provider {
     /// too, so ties between equally constrained packages fall the same way).
     first_seen: RefCell<HashMap<PubPackage, usize>>,
     cache: Arc<CandidateCache>,
-    /// Identifies the target for the candidate cache.
-    target_key: u64,
+    /// Identifies the target for the candidate cache; `target_key` adds a universal
+    /// resolution's lowest Python to it.
+    base_key: u64,
+    target_key: Cell<u64>,
+    /// The lower bounds of `Requires-Python` strings.
+    python_floors: RefCell<HashMap<String, Option<Version>>>,
+    /// The versions solved forks chose: the forks after them prefer these.
+    fork_preferences: RefCell<HashMap<PackageName, Version>>,
     prefetched: Arc<Mutex<HashSet<PackageName>>>,
     /// Packages the root names by location: their one candidate.
     direct: HashMap<PackageName, Direct>,
@@ -96,8 +112,14 @@ impl Provider {
         runtime: tokio::runtime::Handle,
         reporter: Arc<dyn Reporter>,
     ) -> Result<Provider, ResolveError> {
-        let markers = &request.target.markers;
-        let active = |requirement: &Requirement| evaluate(&requirement.marker, markers, &[]);
+        let env = match &request.universal {
+            Some(lowest) => Environment::Universal(Fork::at_least(lowest)),
+            None => Environment::Specific {
+                markers: request.target.markers.clone(),
+                python_full_version: request.target.python_full_version.clone(),
+            },
+        };
+        let active = |requirement: &Requirement| env.applies(&requirement.marker, None).is_some();
         let named: Vec<&Requirement> = request
             .requirements
             .iter()
@@ -138,13 +160,22 @@ impl Provider {
             prerelease_named: RefCell::new(super::prerelease_named(&named)),
             constraints,
             preferences: request.preferences.clone(),
-            root_dependencies: Vec::new(),
+            root_requirements: request
+                .requirements
+                .iter()
+                .map(|root| root.requirement.clone())
+                .collect(),
+            base_key: target_key(request),
+            target_key: Cell::new(keyed(target_key(request), env.universal_python())),
+            fork_preferences: RefCell::new(HashMap::new()),
+            python_floors: RefCell::new(HashMap::new()),
+            env: RefCell::new(env),
+            forks: RefCell::new(None),
             exact_pins: RefCell::new(HashMap::new()),
             candidates: RefCell::new(HashMap::new()),
             metadata: RefCell::new(HashMap::new()),
             first_seen: RefCell::new(HashMap::new()),
             cache: request.candidate_cache.clone(),
-            target_key: target_key(request),
             prefetched: Arc::default(),
             direct: direct_files(request)?,
             builds: request.builds.clone(),
@@ -166,22 +197,74 @@ impl Provider {
         for constraint in request.constraints.iter().map(|root| &root.requirement) {
             provider.note_exact_pins(constraint);
         }
-        let mut root = Vec::new();
-        for requirement in request
-            .requirements
-            .iter()
-            .map(|root| &root.requirement)
-            .filter(|r| active(r))
-        {
-            provider.add_requirement(requirement, &mut root)?;
+        let root = provider.requirements_of_root();
+        let mut dependencies = Vec::new();
+        for (requirement, _) in &root {
+            provider.add_requirement(requirement, &mut dependencies)?;
         }
-        let root = merge(root);
-        provider.note_discovered(&root);
-        provider.prefetch(&root);
-        Ok(Provider {
-            root_dependencies: root,
-            ..provider
-        })
+        let dependencies = merge(dependencies);
+        provider.note_discovered(&dependencies);
+        provider.prefetch(&dependencies);
+        Ok(provider)
+    }
+
+    /// Solves in the current environment, starting over when the order of decisions changes
+    /// (see `note_conflicts`); what was learned about packages is kept across restarts.
+    pub fn solve(&self) -> Result<Solve, ResolveError> {
+        loop {
+            match pubgrub::resolve(self, PubPackage::Root, Version::new([0])) {
+                Ok(solution) => return Ok(Solve::Solved(solution)),
+                Err(pubgrub::PubGrubError::ErrorInShouldCancel(ResolveError::Restart)) => self.restart(),
+                Err(
+                    pubgrub::PubGrubError::ErrorRetrievingDependencies {
+                        source: ResolveError::Fork,
+                        ..
+                    }
+                    | pubgrub::PubGrubError::ErrorChoosingVersion {
+                        source: ResolveError::Fork,
+                        ..
+                    },
+                ) => {
+                    let forks = self.forks.borrow_mut().take().unwrap_or_default();
+                    let decided = self.decisions.borrow().iter().cloned().collect();
+                    return Ok(Solve::Forked { forks, decided });
+                }
+                Err(error) => return Err(self.explain(error)),
+            }
+        }
+    }
+
+    /// Makes the next solve one for `env`, keeping `replay`'s versions where they fit (a fork
+    /// starts from what its parent had decided) and everything learned about packages.
+    pub fn enter(&self, env: Environment, replay: HashMap<PackageName, Version>) {
+        let python = env.universal_python();
+        if python != self.env.borrow().universal_python() {
+            // Files are grouped for the lowest Python: a fork raising it sees other candidates.
+            self.candidates.borrow_mut().clear();
+            self.target_key.set(keyed(self.base_key, python));
+        }
+        *self.env.borrow_mut() = env;
+        self.last_chosen.borrow_mut().clear();
+        self.decisions.borrow_mut().clear();
+        *self.replay.borrow_mut() = replay;
+    }
+
+    /// Prefers `versions` from now on (a solved fork's pins, for the forks after it: a package
+    /// gets one version in every fork where it can).
+    pub fn prefer(&self, versions: &BTreeMap<PackageName, Version>) {
+        let mut replay = self.fork_preferences.borrow_mut();
+        for (name, version) in versions {
+            replay.entry(name.clone()).or_insert_with(|| version.clone());
+        }
+    }
+
+    /// The root requirements that apply in the current environment, with where they do.
+    fn requirements_of_root(&self) -> Vec<(Requirement, MarkerTree)> {
+        let env = self.env.borrow();
+        self.root_requirements
+            .iter()
+            .filter_map(|requirement| Some((requirement.clone(), env.applies(&requirement.marker, None)?)))
+            .collect()
     }
 
     /// Adds `requirement` (its base package and one package per extra).
@@ -274,8 +357,16 @@ impl Provider {
         if files.is_empty() {
             tracing::debug!(%name, "no files found");
         }
-        let grouped = self.cache.get_or_group(name, files, self.target_key, |files| {
-            candidates::group(name, files, &self.target, self.exclude_newer, &self.binaries)
+        let universal = self.env.borrow().universal_python();
+        let grouped = self.cache.get_or_group(name, files, self.target_key.get(), |files| {
+            candidates::group(
+                name,
+                files,
+                &self.target,
+                universal.as_ref(),
+                self.exclude_newer,
+                &self.binaries,
+            )
         });
         self.candidates.borrow_mut().insert(name.clone(), grouped.clone());
         Ok(grouped)
@@ -357,6 +448,28 @@ impl Provider {
             self.runtime.spawn(async move {
                 let _ = index.metadata(&file, &fetch).await;
             });
+        }
+    }
+
+    /// How a version's `Requires-Python` (as its files declare it) fits a universal resolution's
+    /// fork (see `Environment::allows_python`); files were already judged for a specific target.
+    fn python_fit(&self, files: &candidates::VersionFiles) -> PythonFit {
+        let (Environment::Universal(fork), Some(text)) = (&*self.env.borrow(), &files.requires_python) else {
+            return PythonFit::Fits;
+        };
+        let floor = self
+            .python_floors
+            .borrow_mut()
+            .entry(text.clone())
+            .or_insert_with(|| {
+                axle_standards::VersionSpecifiers::from_str(text)
+                    .ok()
+                    .and_then(|specifiers| environment::python_floor(&specifiers))
+            })
+            .clone();
+        match floor {
+            Some(floor) if floor > fork.python => PythonFit::Above(floor),
+            _ => PythonFit::Fits,
         }
     }
 
@@ -455,11 +568,12 @@ impl Provider {
             sources: self.sources.clone(),
             fetch: self.fetch.clone(),
             target: self.target.clone(),
+            env: self.env.borrow().clone(),
             binaries: self.binaries.clone(),
             exclude_newer: self.exclude_newer,
             preferences: self.preferences.clone(),
             cache: self.cache.clone(),
-            target_key: self.target_key,
+            target_key: self.target_key.get(),
             seen: self.prefetched.clone(),
             runtime: self.runtime.clone(),
             builds: self.builds.clone(),
@@ -473,40 +587,63 @@ impl Provider {
         }
     }
 
-    fn dependencies_of(
+    /// The requirements of `name` (with `extra`: what the extra adds) at `version` that apply
+    /// in the current environment, with where they do; `Err` with the reason when the version
+    /// cannot be used here at all.
+    fn requirements_of(
         &self,
         name: &PackageName,
         extra: Option<&ExtraName>,
         version: &Version,
-    ) -> Result<Result<Vec<(PubPackage, Range)>, String>, ResolveError> {
+    ) -> Result<Result<Vec<(Requirement, MarkerTree)>, String>, ResolveError> {
         let metadata = self.metadata(name, version)?;
+        let env = self.env.borrow();
         if let Some(requires_python) = &metadata.requires_python
-            && !requires_python.contains(&self.target.python_full_version)
+            && !env.allows_python(requires_python)
         {
             return Ok(Err(format!(
                 "requires Python {requires_python}, not {}",
-                self.target.python_full_version
+                env.python_checked()
             )));
         }
-        let markers = &self.target.markers;
+        Ok(Ok(metadata
+            .requires_dist
+            .iter()
+            .filter_map(|requirement| Some((requirement.clone(), env.applies(&requirement.marker, extra)?)))
+            .collect()))
+    }
+
+    /// The solver's view of `requirements` of `dependent`.
+    fn dependencies(
+        &self,
+        dependent: &PackageName,
+        requirements: &[(Requirement, MarkerTree)],
+    ) -> Result<Vec<(PubPackage, Range)>, ResolveError> {
         let mut dependencies = Vec::new();
-        if let Some(extra) = extra {
-            for requirement in &metadata.requires_dist {
-                // What the base package already requires need not be repeated.
-                if evaluate(&requirement.marker, markers, std::slice::from_ref(extra))
-                    && !evaluate(&requirement.marker, markers, &[])
-                {
-                    self.add_dependency(name, requirement, &mut dependencies)?;
-                }
-            }
-        } else {
-            for requirement in &metadata.requires_dist {
-                if evaluate(&requirement.marker, markers, &[]) {
-                    self.add_dependency(name, requirement, &mut dependencies)?;
-                }
-            }
+        for (requirement, _) in requirements {
+            self.add_dependency(dependent, requirement, &mut dependencies)?;
         }
-        Ok(Ok(merge(dependencies)))
+        Ok(merge(dependencies))
+    }
+
+    /// In a universal resolution, whether `requirements` split the current fork (then the
+    /// solve stops, and its forks are solved in its place).
+    fn forks_at(&self, requirements: &[(Requirement, MarkerTree)]) -> bool {
+        let Environment::Universal(fork) = &*self.env.borrow() else {
+            return false;
+        };
+        let named: Vec<(PackageName, MarkerTree)> = requirements
+            .iter()
+            .map(|(requirement, marker)| (requirement.name.clone(), marker.clone()))
+            .collect();
+        match environment::split(fork, &named) {
+            Some(forks) => {
+                tracing::debug!(forks = forks.len(), "the resolution forks");
+                *self.forks.borrow_mut() = Some(forks);
+                true
+            }
+            None => false,
+        }
     }
 
     fn add_dependency(
@@ -541,12 +678,14 @@ impl Provider {
         }
     }
 
-    /// Turns the solver's answer into pins with files and annotations.
-    pub fn pins(
+    /// What a solve chose: versions, extras, what requires each package, and where (within
+    /// the solve's environment) each is needed — followed from the roots along requirements
+    /// and their markers.
+    pub fn solved(
         &self,
         request: &ResolveRequest,
-        solution: pubgrub::SelectedDependencies<PubPackage, Version>,
-    ) -> Result<Resolution, ResolveError> {
+        solution: &pubgrub::SelectedDependencies<PubPackage, Version>,
+    ) -> Result<Solved, ResolveError> {
         let mut versions: BTreeMap<PackageName, Version> = BTreeMap::new();
         let mut extras: BTreeMap<PackageName, BTreeSet<ExtraName>> = BTreeMap::new();
         for (package, version) in solution.iter() {
@@ -564,25 +703,48 @@ impl Provider {
             }
         }
 
-        let markers = &self.target.markers;
+        // One node per package and per extra requested of it.
+        type Node = (PackageName, Option<ExtraName>);
+        let nodes_of = |requirement: &Requirement| -> Vec<Node> {
+            let mut nodes = vec![(requirement.name.clone(), None)];
+            if let Some(selected) = extras.get(&requirement.name) {
+                for extra in requirement.extras.iter().filter(|extra| selected.contains(*extra)) {
+                    nodes.push((requirement.name.clone(), Some(extra.clone())));
+                }
+            }
+            nodes
+        };
+        let mut reach: HashMap<Node, MarkerTree> = HashMap::new();
+        let mut queue: VecDeque<Node> = VecDeque::new();
+        fn widen(reach: &mut HashMap<Node, MarkerTree>, queue: &mut VecDeque<Node>, node: Node, marker: MarkerTree) {
+            let known = reach.entry(node.clone()).or_insert(MarkerTree::FALSE);
+            let mut wider = known.clone();
+            wider.or(marker);
+            if wider != *known {
+                *known = wider;
+                queue.push_back(node);
+            }
+        }
+
+        let base = self.env.borrow().marker();
         let mut required_by: BTreeMap<PackageName, BTreeSet<RequiredBy>> = BTreeMap::new();
-        let mut root_markers: BTreeMap<PackageName, Vec<Option<String>>> = BTreeMap::new();
         for root in &request.requirements {
             let requirement = &root.requirement;
-            if !evaluate(&requirement.marker, markers, &[]) || !versions.contains_key(&requirement.name) {
+            let Some(marker) = self.env.borrow().applies(&requirement.marker, None) else {
+                continue;
+            };
+            if !versions.contains_key(&requirement.name) {
                 continue;
             }
             required_by
                 .entry(requirement.name.clone())
                 .or_default()
                 .insert(RequiredBy::Origin(root.origin.clone()));
-            root_markers
-                .entry(requirement.name.clone())
-                .or_default()
-                .push(match &root.marker_text {
-                    Some(text) => Some(text.clone()),
-                    None => requirement.marker.contents().map(|contents| contents.to_string()),
-                });
+            let mut at = base.clone();
+            at.and(marker);
+            for node in nodes_of(requirement) {
+                widen(&mut reach, &mut queue, node, at.clone());
+            }
         }
         for constraint in &request.constraints {
             if versions.contains_key(&constraint.requirement.name) {
@@ -592,32 +754,87 @@ impl Provider {
                     .insert(RequiredBy::Origin(constraint.origin.clone()));
             }
         }
-        for (name, version) in &versions {
-            let mut consulted: Vec<Option<&ExtraName>> = vec![None];
-            if let Some(selected) = extras.get(name) {
-                consulted.extend(selected.iter().map(Some));
-            }
-            for extra in consulted {
-                let Ok(dependencies) = self.dependencies_of(name, extra, version)? else {
-                    continue;
-                };
-                for (package, _) in dependencies {
-                    if let Some(dependency) = package.name()
-                        && dependency != name
-                        && versions.contains_key(dependency)
-                    {
-                        required_by
-                            .entry(dependency.clone())
-                            .or_default()
-                            .insert(RequiredBy::Package(name.clone()));
+
+        let mut edges: HashMap<Node, Vec<(Node, MarkerTree)>> = HashMap::new();
+        while let Some(node) = queue.pop_front() {
+            if !edges.contains_key(&node) {
+                let (name, extra) = &node;
+                let mut out = Vec::new();
+                if extra.is_some() {
+                    out.push(((name.clone(), None), MarkerTree::TRUE));
+                }
+                if let Some(version) = versions.get(name)
+                    && let Ok(requirements) = self.requirements_of(name, extra.as_ref(), version)?
+                {
+                    for (requirement, marker) in requirements {
+                        let itself = requirement.name == *name && requirement.extras.is_empty();
+                        if itself || !versions.contains_key(&requirement.name) {
+                            continue;
+                        }
+                        out.extend(nodes_of(&requirement).into_iter().map(|node| (node, marker.clone())));
                     }
+                }
+                edges.insert(node.clone(), out);
+            }
+            let from = reach.get(&node).cloned().unwrap_or(MarkerTree::FALSE);
+            for (target, marker) in edges.get(&node).cloned().unwrap_or_default() {
+                let mut at = from.clone();
+                at.and(marker);
+                widen(&mut reach, &mut queue, target, at);
+            }
+        }
+        for ((name, _), targets) in &edges {
+            for ((dependency, _), _) in targets {
+                if dependency != name {
+                    required_by
+                        .entry(dependency.clone())
+                        .or_default()
+                        .insert(RequiredBy::Package(name.clone()));
                 }
             }
         }
+        let needed = reach
+            .into_iter()
+            .filter(|((_, extra), _)| extra.is_none())
+            .map(|((name, _), marker)| (name, marker))
+            .collect();
+        Ok(Solved {
+            versions,
+            extras,
+            required_by,
+            needed,
+        })
+    }
 
+    /// Turns a solve for one environment into pins with files and annotations.
+    pub fn pins(
+        &self,
+        request: &ResolveRequest,
+        solution: pubgrub::SelectedDependencies<PubPackage, Version>,
+    ) -> Result<Resolution, ResolveError> {
+        let Solved {
+            versions,
+            mut extras,
+            mut required_by,
+            ..
+        } = self.solved(request, &solution)?;
+        let markers = &self.target.markers;
+        let mut root_markers: BTreeMap<PackageName, Vec<Option<String>>> = BTreeMap::new();
+        for root in &request.requirements {
+            let requirement = &root.requirement;
+            if !evaluate(&requirement.marker, markers, &[]) || !versions.contains_key(&requirement.name) {
+                continue;
+            }
+            root_markers
+                .entry(requirement.name.clone())
+                .or_default()
+                .push(match &root.marker_text {
+                    Some(text) => Some(text.clone()),
+                    None => requirement.marker.contents().map(|contents| contents.to_string()),
+                });
+        }
         let mut pins = Vec::with_capacity(versions.len());
         for (name, version) in versions {
-            let files = self.candidates(&name)?.files_of(&version);
             // pip-compile writes a top-level requirement's marker only when
             // every root requirement of the package has one.
             let root_marker = root_markers.get(&name).and_then(|markers| {
@@ -628,23 +845,67 @@ impl Provider {
                     None
                 }
             });
-            let (source, files) = match self.direct.get(&name) {
-                Some(Direct::Wheel(file)) => (PinSource::Url(file.file.url.clone()), files),
-                Some(Direct::Source { source, metadata, pin }) => (pin.clone(), source_files(source, metadata)),
-                None => (PinSource::Registry, files),
-            };
-            pins.push(Pin {
-                source,
-                extras: extras.remove(&name).unwrap_or_default(),
-                required_by: required_by.remove(&name).unwrap_or_default(),
-                name,
-                version,
-                files,
-                root_marker,
-            });
+            let extras = extras.remove(&name).unwrap_or_default();
+            let required_by = required_by.remove(&name).unwrap_or_default();
+            pins.push(self.pin(name, version, extras, required_by, root_marker)?);
         }
         Ok(Resolution { pins })
     }
+
+    /// The pin of `name` at `version`: its files (all of them, for hashes) and how a lock
+    /// writes it.
+    pub fn pin(
+        &self,
+        name: PackageName,
+        version: Version,
+        extras: BTreeSet<ExtraName>,
+        required_by: BTreeSet<RequiredBy>,
+        root_marker: Option<String>,
+    ) -> Result<Pin, ResolveError> {
+        let files = self.candidates(&name)?.files_of(&version);
+        let (source, files) = match self.direct.get(&name) {
+            Some(Direct::Wheel(file)) => (PinSource::Url(file.file.url.clone()), files),
+            Some(Direct::Source { source, metadata, pin }) => (pin.clone(), source_files(source, metadata)),
+            None => (PinSource::Registry, files),
+        };
+        Ok(Pin {
+            source,
+            extras,
+            required_by,
+            name,
+            version,
+            files,
+            root_marker,
+        })
+    }
+}
+
+/// How a version's `Requires-Python` fits a fork of a universal resolution.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum PythonFit {
+    Fits,
+    /// It needs this Python or later, above the fork's lowest.
+    Above(Version),
+}
+
+/// How a solve ended.
+pub enum Solve {
+    Solved(pubgrub::SelectedDependencies<PubPackage, Version>),
+    /// A universal resolution's fork split: solve each of `forks` instead, starting from what
+    /// was `decided` before the split.
+    Forked {
+        forks: Vec<Fork>,
+        decided: HashMap<PackageName, Version>,
+    },
+}
+
+/// What one solve chose.
+pub struct Solved {
+    pub versions: BTreeMap<PackageName, Version>,
+    pub extras: BTreeMap<PackageName, BTreeSet<ExtraName>>,
+    pub required_by: BTreeMap<PackageName, BTreeSet<RequiredBy>>,
+    /// Where each package is needed, within the solve's environment.
+    pub needed: HashMap<PackageName, MarkerTree>,
 }
 
 /// The candidates of root requirements named by location: those the caller read (sources)
@@ -742,6 +1003,14 @@ fn target_key(request: &ResolveRequest) -> u64 {
     hasher.finish()
 }
 
+/// The candidate cache's key for a target and a universal resolution's lowest Python.
+fn keyed(base: u64, universal: Option<Version>) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    (base, universal).hash(&mut hasher);
+    hasher.finish()
+}
+
 /// Combines repeated dependencies on one package into one range.
 fn merge(dependencies: Vec<(PubPackage, Range)>) -> Vec<(PubPackage, Range)> {
     let mut merged: Vec<(PubPackage, Range)> = Vec::with_capacity(dependencies.len());
@@ -805,12 +1074,19 @@ impl DependencyProvider for Provider {
             return Ok(range.contains(&version).then_some(version));
         }
         let candidates = self.candidates(name)?;
-        let usable = |version: &Version| {
+        let installable = |version: &Version| {
             candidates
                 .versions
                 .get(version)
                 .is_some_and(|files| files.installable() && (!files.yanked || self.exactly_pinned(name, version)))
         };
+        let fit = |version: &Version| {
+            candidates
+                .versions
+                .get(version)
+                .map_or(PythonFit::Fits, |files| self.python_fit(files))
+        };
+        let usable = |version: &Version| installable(version) && fit(version) == PythonFit::Fits;
         if let PubPackage::Package { extra: Some(_), .. } = package
             && let Some(base) = self.last_chosen.borrow().get(name)
             && range.contains(base)
@@ -819,7 +1095,8 @@ impl DependencyProvider for Provider {
             return Ok(Some(base.clone()));
         }
         let replayed = self.replay.borrow().get(name).cloned();
-        for preferred in replayed.iter().chain(self.preferences.get(name)) {
+        let other_forks = self.fork_preferences.borrow().get(name).cloned();
+        for preferred in replayed.iter().chain(&other_forks).chain(self.preferences.get(name)) {
             if range.contains(preferred) && usable(preferred) {
                 self.record_decision(package, name, preferred);
                 return Ok(Some(preferred.clone()));
@@ -837,12 +1114,29 @@ impl DependencyProvider for Provider {
                     && usable(version)
             })
         };
-        let chosen = candidates
-            .versions
-            .keys()
-            .rev()
-            .find(|version| range.contains(version) && (allow_pre || !version.any_prerelease()) && usable(version))
-            .cloned();
+        let mut chosen = None;
+        for version in candidates.versions.keys().rev().filter(|version| {
+            range.contains(version) && (allow_pre || !version.any_prerelease()) && installable(version)
+        }) {
+            match fit(version) {
+                PythonFit::Fits => {
+                    chosen = Some(version.clone());
+                    break;
+                }
+                // uv's default fork strategy: the newest version for every Python the lock
+                // supports. A release needing a newer Python than the fork's lowest splits the
+                // fork there; below, an older release is chosen.
+                PythonFit::Above(lowest) => {
+                    if let Environment::Universal(fork) = &*self.env.borrow()
+                        && let Some(forks) = fork.split_at_python(&lowest)
+                    {
+                        tracing::debug!(%name, %version, %lowest, "the resolution forks at a Requires-Python bound");
+                        *self.forks.borrow_mut() = Some(forks.to_vec());
+                        return Err(ResolveError::Fork);
+                    }
+                }
+            }
+        }
         tracing::trace!(%package, %range, chosen = ?chosen.as_ref().map(ToString::to_string), "decision");
         if let Some(version) = &chosen {
             self.record_decision(package, name, version);
@@ -864,9 +1158,15 @@ impl DependencyProvider for Provider {
     ) -> Result<Dependencies<PubPackage, Range, String>, ResolveError> {
         let (name, extra) = match package {
             PubPackage::Root => {
-                return Ok(Dependencies::Available(
-                    self.root_dependencies.iter().cloned().collect(),
-                ));
+                let requirements = self.requirements_of_root();
+                if self.forks_at(&requirements) {
+                    return Err(ResolveError::Fork);
+                }
+                let mut dependencies = Vec::new();
+                for (requirement, _) in &requirements {
+                    self.add_requirement(requirement, &mut dependencies)?;
+                }
+                return Ok(Dependencies::Available(merge(dependencies).into_iter().collect()));
             }
             // The proxy: its package and the extra's requirements at the same version, known
             // without metadata.
@@ -891,8 +1191,12 @@ impl DependencyProvider for Provider {
             PubPackage::Package { name, extra: None } => (name, None),
             PubPackage::ExtraRequirements { name, extra } => (name, Some(extra)),
         };
-        match self.dependencies_of(name, extra, version)? {
-            Ok(dependencies) => {
+        match self.requirements_of(name, extra, version)? {
+            Ok(requirements) => {
+                if self.forks_at(&requirements) {
+                    return Err(ResolveError::Fork);
+                }
+                let dependencies = self.dependencies(name, &requirements)?;
                 self.note_discovered(&dependencies);
                 self.note_conflicts(name, &dependencies);
                 self.prefetch(&dependencies);
@@ -910,6 +1214,7 @@ struct Prefetch {
     sources: Sources,
     fetch: FetchContext,
     target: Target,
+    env: Environment,
     binaries: BinaryPolicy,
     exclude_newer: Option<jiff::Timestamp>,
     preferences: HashMap<PackageName, Version>,
@@ -939,7 +1244,14 @@ impl Prefetch {
             return;
         };
         let grouped = self.cache.get_or_group(&name, files, self.target_key, |files| {
-            candidates::group(&name, files, &self.target, self.exclude_newer, &self.binaries)
+            candidates::group(
+                &name,
+                files,
+                &self.target,
+                self.env.universal_python().as_ref(),
+                self.exclude_newer,
+                &self.binaries,
+            )
         });
         let preferred = self
             .preferences
@@ -962,7 +1274,7 @@ impl Prefetch {
             return;
         };
         for requirement in &metadata.requires_dist {
-            if !evaluate(&requirement.marker, &self.target.markers, &[]) {
+            if self.env.applies(&requirement.marker, None).is_none() {
                 continue;
             }
             let range = match &requirement.version_or_url {

@@ -14,7 +14,8 @@ pub use metadata::{Metadata, MetadataError, MetadataWarning};
 pub use pyproject::{ExtrasSelection, GroupItem, GroupName, Project, PyProject, PyProjectError};
 pub use requirement::{
     ExtraName, InvalidName, MarkerEnvironment, MarkerTree, MarkerValues, MarkerValuesError, PackageName, Requirement,
-    RequirementError, VerbatimUrl, VersionOrUrl, evaluate, extra_name, package_name, parse_requirement,
+    RequirementError, VerbatimUrl, VersionOrUrl, environment_part, evaluate, extra_name, lowest_python, marker_text,
+    package_name, parse_requirement,
 };
 pub use requirements_txt::{
     BinarySet, Editable, Entry, IndexOptions, LineProblem, Location, Origin, RequirementsTxt, RequirementsTxtError,
@@ -22,7 +23,7 @@ pub use requirements_txt::{
 };
 pub use tags::{
     Arch, Implementation, Os, Platform, PlatformParseError, Tag, TagPriority, TagTarget, Tags, WheelRank,
-    abi_from_soabi,
+    abi_from_soabi, usable_at_or_above,
 };
 pub use version::{
     Operator, Version, VersionSpecifier, VersionSpecifiers, allows_prerelease, contains_respecting_prereleases,

@@ -176,9 +176,140 @@ pub fn evaluate(marker: &MarkerTree, env: &MarkerEnvironment, extras: &[ExtraNam
     marker.evaluate(env, extras)
 }
 
+/// The part of `marker` about the environment, with the `extras` given requested and every other
+/// extra not: `sys_platform == "win32" and extra == "x"` is `sys_platform == "win32"` for `x` and
+/// never otherwise. A universal lock reasons about the rest of the marker, not about extras.
+pub fn environment_part(marker: &MarkerTree, extras: &[ExtraName]) -> MarkerTree {
+    use pep508_rs::{ExtraOperator, MarkerValueExtra};
+    if marker.is_true() || marker.is_false() {
+        return marker.clone();
+    }
+    let mut out = MarkerTree::FALSE;
+    for conjunction in marker.to_dnf() {
+        let mut term = MarkerTree::TRUE;
+        let mut holds = true;
+        for expression in conjunction {
+            if let MarkerExpression::Extra { operator, name } = &expression {
+                let requested = matches!(name, MarkerValueExtra::Extra(extra) if extras.contains(extra));
+                holds &= requested == (*operator == ExtraOperator::Equal);
+            } else {
+                term.and(MarkerTree::expression(expression));
+            }
+        }
+        if holds {
+            out.or(term);
+        }
+    }
+    out
+}
+
+/// The lowest Python version `marker` allows (`0` when it sets no lower bound), or `None` when
+/// it allows none: the version a universal lock checks `Requires-Python` against.
+pub fn lowest_python(marker: &MarkerTree) -> Option<crate::Version> {
+    use pep508_rs::{MarkerTreeKind, MarkerValueVersion};
+    use std::ops::Bound;
+    let lowest_of =
+        |children: &mut dyn Iterator<Item = MarkerTree>| children.filter_map(|child| lowest_python(&child)).min();
+    match marker.kind() {
+        MarkerTreeKind::True => Some(crate::Version::new([0])),
+        MarkerTreeKind::False => None,
+        MarkerTreeKind::Version(node) if *node.key() == MarkerValueVersion::PythonFullVersion => node
+            .edges()
+            .filter(|(_, child)| lowest_python(child).is_some())
+            .filter_map(|(range, _)| match range.bounding_range()?.0 {
+                Bound::Included(version) | Bound::Excluded(version) => Some(version.clone()),
+                Bound::Unbounded => Some(crate::Version::new([0])),
+            })
+            .min(),
+        MarkerTreeKind::Version(node) => lowest_of(&mut node.edges().map(|(_, child)| child)),
+        MarkerTreeKind::String(node) => lowest_of(&mut node.children().map(|(_, child)| child)),
+        MarkerTreeKind::In(node) => lowest_of(&mut node.children().map(|(_, child)| child)),
+        MarkerTreeKind::Contains(node) => lowest_of(&mut node.children().map(|(_, child)| child)),
+        MarkerTreeKind::Extra(node) => lowest_of(&mut node.children().map(|(_, child)| child)),
+    }
+}
+
+/// `marker` as a lock writes it: `None` when it always holds, otherwise simplified on the
+/// assumption that Python is at least `lowest` (what the lock is for).
+pub fn marker_text(marker: &MarkerTree, lowest: &crate::Version) -> Option<String> {
+    use std::ops::Bound;
+    marker
+        .clone()
+        .simplify_python_versions(Bound::Included(lowest), Bound::Unbounded)
+        .try_to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_environment_part_of_a_marker_given_the_extras_requested() {
+        let cases = [
+            (
+                "sys_platform == 'win32' and extra == 'x'",
+                &["x"][..],
+                Some("sys_platform == 'win32'"),
+            ),
+            (
+                "sys_platform == 'win32' and extra == 'x'",
+                &[][..],
+                Some("python_version < '0'"),
+            ),
+            (
+                "extra == 'x' or python_version < '3.12'",
+                &[][..],
+                Some("python_full_version < '3.12'"),
+            ),
+            ("extra == 'x' or python_version < '3.12'", &["x"][..], None),
+            ("os_name == 'nt'", &["y"][..], Some("os_name == 'nt'")),
+            ("os_name == 'nt' or os_name != 'nt'", &[][..], None),
+        ];
+        for (text, extras, expected) in cases {
+            let extras: Vec<ExtraName> = extras.iter().map(|extra| ExtraName::from_str(extra).unwrap()).collect();
+            let part = environment_part(&marker(text), &extras);
+            assert_eq!(part.try_to_string().as_deref(), expected, "{text} with {extras:?}");
+        }
+    }
+
+    #[test]
+    fn the_lowest_python_a_marker_allows() {
+        let cases = [
+            ("python_full_version >= '3.11'", Some("3.11")),
+            ("python_version >= '3.9' and sys_platform == 'linux'", Some("3.9")),
+            (
+                "python_full_version >= '3.13.2' or (python_version >= '3.12' and os_name == 'nt')",
+                Some("3.12"),
+            ),
+            (
+                "(python_version < '3.8' or python_full_version >= '3.13') and python_full_version >= '3.11'",
+                Some("3.13"),
+            ),
+            ("python_version < '3.8'", Some("0")),
+            ("python_version >= '3.12' and python_version < '3.11'", None),
+            ("os_name == 'nt'", Some("0")),
+        ];
+        for (text, expected) in cases {
+            let expected = expected.map(|text| crate::Version::from_str(text).unwrap());
+            assert_eq!(lowest_python(&marker(text)), expected, "{text}");
+        }
+    }
+
+    #[test]
+    fn markers_as_a_universal_lock_writes_them() {
+        let cases = [
+            (
+                "python_full_version >= '3.11' and sys_platform == 'win32'",
+                Some("sys_platform == 'win32'"),
+            ),
+            ("python_full_version >= '3.11'", None),
+            ("python_version >= '3.12'", Some("python_full_version >= '3.12'")),
+        ];
+        for (text, expected) in cases {
+            let lowest = crate::Version::new([3, 11]);
+            assert_eq!(marker_text(&marker(text), &lowest).as_deref(), expected, "{text}");
+        }
+    }
 
     fn linux_cp311() -> MarkerValues {
         MarkerValues {

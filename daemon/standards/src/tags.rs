@@ -520,6 +520,41 @@ impl Tags {
     }
 }
 
+/// Whether some CPython or PyPy at or above `lowest` (major, minor), on some platform, could
+/// install `wheel`: what a universal lock asks of a wheel (the platform is left to markers and
+/// to the installer). `py3`/`py2.py3`/`py38` suit every Python 3; `cp39-abi3` suits 3.9 and later,
+/// so some Python at or above any lower bound; `cp310-cp310` suits 3.10 alone, so only a lower
+/// bound of 3.10 or less.
+pub fn usable_at_or_above(wheel: &WheelFilename, lowest: (u32, u32)) -> bool {
+    wheel.expanded_tags().any(|(interpreter, abi, _)| {
+        let interpreter = interpreter.to_ascii_lowercase();
+        let Some((kind, digits)) = interpreter
+            .find(|c: char| c.is_ascii_digit())
+            .map(|at| interpreter.split_at(at))
+        else {
+            return false;
+        };
+        let Some((major, minor)) = digits
+            .split_at_checked(1)
+            .and_then(|(major, minor)| Some((major.parse::<u32>().ok()?, minor.parse::<u32>().ok())))
+        else {
+            return false;
+        };
+        if major != lowest.0 {
+            return major > lowest.0 && kind == "py";
+        }
+        let abi = abi.to_ascii_lowercase();
+        match (kind, minor) {
+            // Pure Python: any interpreter of the major version (or the minor one and later).
+            ("py", _) | (_, None) => true,
+            // The stable ABI: this minor version and every later one.
+            ("cp", Some(_)) if abi == "abi3" => true,
+            ("cp" | "pp", Some(minor)) => minor >= lowest.1,
+            _ => false,
+        }
+    })
+}
+
 /// The order in which the wheels of one release suit a target: the better tag first, then, between
 /// equally good tags, the higher build tag (PEP 427: the build tag breaks ties). Less is better.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -630,6 +665,26 @@ fn compatible_tags(python: (u32, u32), interpreter: Option<&str>, platforms: &[S
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn which_wheels_some_python_at_or_above_a_bound_can_install() {
+        let cases = [
+            ("a-1-py3-none-any.whl", (3, 11), true),
+            ("a-1-py2.py3-none-any.whl", (3, 11), true),
+            ("a-1-py2-none-any.whl", (3, 11), false),
+            ("a-1-py38-none-any.whl", (3, 11), true),
+            ("a-1-cp39-abi3-manylinux_2_17_x86_64.whl", (3, 11), true),
+            ("a-1-cp310-cp310-win_amd64.whl", (3, 11), false),
+            ("a-1-cp311-cp311-macosx_11_0_arm64.whl", (3, 11), true),
+            ("a-1-cp313-cp313t-musllinux_1_2_x86_64.whl", (3, 11), true),
+            ("a-1-pp310-pypy310_pp73-manylinux_2_17_x86_64.whl", (3, 11), false),
+            ("a-1-cp27-cp27mu-manylinux1_x86_64.whl", (3, 11), false),
+        ];
+        for (filename, lowest, expected) in cases {
+            let wheel: WheelFilename = filename.parse().unwrap();
+            assert_eq!(usable_at_or_above(&wheel, lowest), expected, "{filename} at {lowest:?}");
+        }
+    }
 
     fn fixture(name: &str) -> Vec<String> {
         let path = format!("{}/tests/fixtures/tags/{name}", env!("CARGO_MANIFEST_DIR"));

@@ -7,4 +7,5 @@ mod lock;
 mod real_index;
 mod resolve;
 mod sync;
+mod universal;
 mod venv;

@@ -274,16 +274,7 @@ fn apache_airflow_all_locks_as_uv_does() {
         .unwrap();
     assert_success(&uv_run, "uv pip compile");
     // uv pins setuptools and pip where pip-compile (and axle) list them as unsafe.
-    let unsafe_packages = |pins: BTreeSet<String>| -> BTreeSet<String> {
-        pins.into_iter()
-            .filter(|pin| {
-                !["setuptools==", "pip==", "distribute=="]
-                    .iter()
-                    .any(|name| pin.starts_with(name))
-            })
-            .collect()
-    };
-    let (ours, theirs) = (pins(&axle), unsafe_packages(pins(&context.read("uv.txt"))));
+    let (ours, theirs) = (pins(&axle), without_unsafe(pins(&context.read("uv.txt"))));
     let only_ours: Vec<&String> = ours.difference(&theirs).collect();
     let only_theirs: Vec<&String> = theirs.difference(&ours).collect();
     assert!(
@@ -291,4 +282,140 @@ fn apache_airflow_all_locks_as_uv_does() {
         "{} pins differ from uv's: axle {only_ours:?}, uv {only_theirs:?}",
         only_ours.len() + only_theirs.len()
     );
+}
+
+/// What pip-compile (and axle) leave out of a lock as unsafe, and uv pins.
+fn without_unsafe(pins: BTreeSet<String>) -> BTreeSet<String> {
+    pins.into_iter()
+        .filter(|pin| {
+            !["setuptools==", "pip==", "distribute=="]
+                .iter()
+                .any(|name| pin.starts_with(name))
+        })
+        .collect()
+}
+
+/// `uv pip compile` of `requirements.in` in `context` (with `extra` arguments) into `output`.
+fn uv_compile(context: &TestContext, extra: &[&str], output: &str) -> BTreeSet<String> {
+    let uv = context
+        .command(peer("uv"))
+        .args(["pip", "compile", "-q", "--python"])
+        .arg(axle_e2e::real_python())
+        .args(extra)
+        .args(["-o", output, "requirements.in"])
+        .output()
+        .unwrap();
+    assert_success(&uv, "uv pip compile");
+    without_unsafe(pins(&context.read(output)))
+}
+
+/// The pins one side has and the other lacks, for a report line.
+fn difference(ours: &BTreeSet<String>, theirs: &BTreeSet<String>) -> String {
+    let only_ours: Vec<&String> = ours.difference(theirs).collect();
+    let only_theirs: Vec<&String> = theirs.difference(ours).collect();
+    format!("axle {only_ours:?}, peer {only_theirs:?}")
+}
+
+/// Three dozen public requirement sets (`tests/realworld`): each locked by axle and by `uv pip
+/// compile` — for this interpreter and `--universal` — and, where axle and uv differ on the
+/// former, by pip-compile. Prints the tally the README records; fails when a set does not lock
+/// or fewer than nine in ten match a peer.
+#[test]
+#[ignore = "uses the network: the real configured index; minutes"]
+fn real_world_sets_pin_what_uv_or_pip_compile_pins() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("realworld");
+    let mut sets: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|extension| extension == "in"))
+        .collect();
+    sets.sort();
+    let (mut as_uv, mut as_pip_compile, mut universal_as_uv) = (0, 0, 0);
+    let mut report = Vec::new();
+    let mut failures = Vec::new();
+    for set in &sets {
+        let name = set.file_stem().unwrap().to_string_lossy().into_owned();
+        let context = real_context();
+        context.write("requirements.in", &std::fs::read_to_string(set).unwrap());
+        let locked = context.axle().arg("lock").output().unwrap();
+        if !locked.status.success() {
+            failures.push(format!("{name}: {}", String::from_utf8_lossy(&locked.stderr)));
+            continue;
+        }
+        let ours = pins(&context.read("requirements.txt"));
+        let uv = uv_compile(&context, &[], "uv.txt");
+        let line = if ours == uv {
+            as_uv += 1;
+            "= uv".to_string()
+        } else {
+            let (_, pip_compile, _) = peer_pins(&context);
+            if ours == pip_compile {
+                as_pip_compile += 1;
+                format!("= pip-compile, not uv: {}", difference(&ours, &uv))
+            } else {
+                format!("differs from both: {}", difference(&ours, &uv))
+            }
+        };
+
+        context.ok(&["lock", "--universal", "-o", "universal.txt"]);
+        let ours_universal = pins(&context.read("universal.txt"));
+        let uv_universal = uv_compile(&context, &["--universal"], "uv-universal.txt");
+        let universal = if ours_universal == uv_universal {
+            universal_as_uv += 1;
+            "= uv".to_string()
+        } else {
+            difference(&ours_universal, &uv_universal)
+        };
+        report.push(format!("{name:20} {line}; universal {universal}"));
+    }
+    eprintln!("{}", report.join("\n"));
+    eprintln!(
+        "{} sets: {as_uv} as uv, {as_pip_compile} as pip-compile where uv differs, {} failed; universal: {universal_as_uv} as uv",
+        sets.len(),
+        failures.len()
+    );
+    assert!(
+        failures.is_empty(),
+        "sets axle could not lock:\n{}",
+        failures.join("\n")
+    );
+    let enough = sets.len() * 9 / 10;
+    assert!(as_uv + as_pip_compile >= enough, "too few sets match a peer");
+    assert!(universal_as_uv >= enough, "too few universal locks match uv's");
+}
+
+#[test]
+#[ignore = "uses the network: the real configured index"]
+fn universal_locks_sync_the_venv_a_platform_lock_syncs() {
+    for (name, _) in SETS {
+        let context = real_context();
+        let input = std::fs::read_to_string(sets_dir().join(format!("{name}.in"))).unwrap();
+        context.write("requirements.in", &input);
+        context.ok(&["lock", "--universal", "--generate-hashes", "-o", "universal.txt"]);
+        assert_eq!(
+            pins(&context.read("universal.txt")),
+            uv_compile(&context, &["--universal"], "uv-universal.txt"),
+            "{name}: axle --universal vs uv --universal"
+        );
+        context.ok(&["lock", "--generate-hashes"]);
+        context.ok(&["venv"]);
+        let freeze = || {
+            let output = Command::new(axle_e2e::real_python())
+                .args(["-m", "pip", "--python"])
+                .arg(context.path(".venv/bin/python"))
+                .args(["freeze", "--all"])
+                .output()
+                .unwrap();
+            assert_success(&output, "pip freeze");
+            String::from_utf8(output.stdout).unwrap()
+        };
+        context.ok(&["sync", "universal.txt"]);
+        let from_universal = freeze();
+        context.ok(&["sync", "requirements.txt"]);
+        assert_eq!(
+            from_universal,
+            freeze(),
+            "{name}: universal and platform locks sync differently"
+        );
+    }
 }
