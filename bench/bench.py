@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Times axle beside its peers on the same inputs, in one run, and prints ratios.
 
-Usage: python3 bench/bench.py [venv] [lock] [sync] [builds] [conflicts] [--runs N] [--sets DIR] [--settle SECONDS]
+Usage: python3 bench/bench.py [venv] [lock] [sync] [builds] [conflicts] [realworld] [--runs N] [--sets DIR] [--settle SECONDS]
 
 Whole processes are timed, as a user or a script sees them. axle runs with a
 warm daemon (started before timing) unless a case says otherwise. Peers are
@@ -524,6 +524,59 @@ def bench_conflicts(axle, python, runs, env, workdir):
                    "uv pip compile --offline (warm)" if uv else None)
 
 
+def bench_realworld(axle, python, env, workdir):
+    """One pass of cold locks over the real-world sets (tests/realworld), back to back: axle
+    (HTTP/2 where offered, as by default; then HTTP/1.1 only) and uv, each set with an empty
+    cache. Prints each set's time and the sets that stalled (5 s or more beyond uv's time)."""
+    uv = find_peer("uv", "AXLE_BENCH_UV")
+    sets = sorted((ROOT / "tests" / "realworld").glob("*.in"))
+    variants = [("axle", {}), ("axle HTTP/1.1", {"AXLE_HTTP2": "0"})]
+    times = {label: {} for label, _ in variants}
+    if uv:
+        times["uv"] = {}
+    for set_file in sets:
+        name = set_file.stem
+        project = workdir / f"realworld-{name}"
+        project.mkdir(exist_ok=True)
+        inp = project / "requirements.in"
+        inp.write_text(set_file.read_text())
+        for label, extra_env in variants:
+            run_env = dict(env, **extra_env)
+            run_env["AXLE_HOME"] = str(workdir / f"axle-realworld-{name}-{len(extra_env)}")
+            subprocess.run([axle, "daemon", "start"], env=run_env, check=True, stdout=subprocess.DEVNULL)
+            start = time.perf_counter()
+            done = subprocess.run([axle, "-q", "lock", "-o", "axle.txt", str(inp), "--python", python],
+                                  env=run_env, cwd=project, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            times[label][name] = time.perf_counter() - start if done.returncode == 0 else None
+            subprocess.run([axle, "daemon", "stop"], env=run_env, stdout=subprocess.DEVNULL)
+        if uv:
+            start = time.perf_counter()
+            done = subprocess.run([uv, "pip", "compile", "-q", "--cache-dir", str(workdir / f"uv-realworld-{name}"),
+                                   "--python", python, "-o", "uv.txt", str(inp)], env=env, cwd=project,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            times["uv"][name] = time.perf_counter() - start if done.returncode == 0 else None
+    labels = list(times)
+    print("\n## realworld: cold locks, one pass back to back (seconds)")
+    print(f"{'set':<22}" + "".join(f"{label:>16}" for label in labels))
+    for set_file in sets:
+        name = set_file.stem
+        cells = "".join(f"{times[label][name]:>16.2f}" if times[label].get(name) is not None else f"{'failed':>16}"
+                        for label in labels)
+        print(f"{name:<22}{cells}")
+    for label in labels:
+        done = [value for value in times[label].values() if value is not None]
+        print(f"{label}: total {sum(done):.1f} s, median {statistics.median(done):.2f} s, "
+              f"{len(sets) - len(done)} failed")
+    if uv:
+        for label, _ in variants:
+            ratios = [times[label][name] / times["uv"][name] for name in times["uv"]
+                      if times["uv"][name] and times[label].get(name)]
+            stalls = [name for name in times["uv"]
+                      if times["uv"][name] and times[label].get(name) and times[label][name] > times["uv"][name] + 5]
+            print(f"{label} / uv: median ratio {statistics.median(ratios):.2f}; "
+                  f"stalls (>= 5 s beyond uv): {', '.join(stalls) or 'none'}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("cases", nargs="*", default=["venv"])
@@ -559,6 +612,8 @@ def main():
                     bench_builds(axle, python, args.runs, env, workdir, args.settle)
                 elif case == "conflicts":
                     bench_conflicts(axle, python, args.runs, env, workdir)
+                elif case == "realworld":
+                    bench_realworld(axle, python, env, workdir)
                 else:
                     raise SystemExit(f"unknown case {case}")
         finally:

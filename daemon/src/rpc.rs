@@ -87,6 +87,8 @@ impl Axle for Service {
             requests_served: engine.activity.served(),
             idle_timeout_secs: engine.idle_timeout.as_secs(),
             sqlite_version: engine.sqlite_version.clone(),
+            http_requests: engine.index.totals().snapshot().0,
+            name_lookups: engine.index.name_lookups(),
         }))
     }
 

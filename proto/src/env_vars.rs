@@ -22,6 +22,9 @@ pub const AXLE_DURABLE: &str = "AXLE_DURABLE";
 pub const AXLE_HTTP_TIMEOUT: &str = "AXLE_HTTP_TIMEOUT";
 /// Seconds one build hook (PEP 517) may run before it is stopped (default 1800).
 pub const AXLE_BUILD_TIMEOUT: &str = "AXLE_BUILD_TIMEOUT";
+/// `0`: the daemon speaks HTTP/1.1 only, never HTTP/2 (read at daemon start; for comparing
+/// and for servers whose HTTP/2 misbehaves).
+pub const AXLE_HTTP2: &str = "AXLE_HTTP2";
 
 /// The variables a request carries to the daemon.
 pub const FORWARDED: &[&str] = &[

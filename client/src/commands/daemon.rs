@@ -96,6 +96,8 @@ fn print_status(output: &Output, status: Option<&v1::StatusReply>) {
         "requests_served": status.requests_served,
         "idle_timeout_secs": status.idle_timeout_secs,
         "sqlite_version": status.sqlite_version,
+        "http_requests": status.http_requests,
+        "name_lookups": status.name_lookups,
     }));
     output.text(&format!(
         "axled {} is running (pid {}, up {}s)\n  home:     {}\n  socket:   {}\n  log:      {}\n  requests: {} active, {} served\n  idle timeout: {}s",

@@ -1,12 +1,19 @@
 //! The one HTTP client of the daemon: keep-alive connections shared by all
-//! requests, a bound on requests in flight, retries with backoff, and
+//! requests (HTTP/2 where the server offers it, so one connection per host
+//! carries them all), a bound on requests in flight, retries with backoff, and
 //! credentials (from index URLs and `.netrc`) attached by origin.
+//!
+//! A cold lock starts dozens of requests to one host at once. Before a
+//! connection to that host exists, each would open its own (TLS handshake,
+//! name lookup); so the first request to a host that has not answered lately
+//! goes alone, and the others follow on the connection it leaves in the pool.
+//! Names are looked up once per host (`dns`).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use reqwest::header::HeaderMap;
 use reqwest::{Client, StatusCode};
@@ -14,12 +21,17 @@ use tokio::sync::Semaphore;
 use url::Url;
 
 use super::auth::{Credentials, NetrcFiles, origin};
+use super::dns::CachingResolver;
 use crate::context::Invocation;
 
 /// Requests in flight at once, over all operations.
 const MAX_IN_FLIGHT: usize = 48;
 /// Attempts per request (the first and three retries).
 const ATTEMPTS: u32 = 4;
+/// How long idle connections stay in the pool.
+const IDLE: Duration = Duration::from_secs(90);
+/// A host that answered within this (less than `IDLE`) likely has a pooled connection.
+const RECENT: Duration = Duration::from_secs(60);
 
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum HttpError {
@@ -104,6 +116,11 @@ pub struct Http {
     in_flight: Semaphore,
     netrc: NetrcFiles,
     pub totals: Counters,
+    resolver: CachingResolver,
+    /// When each origin last answered.
+    answered: Mutex<HashMap<String, Instant>>,
+    /// Held by the one request that opens the first connection to an origin.
+    first_contact: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 /// A complete answer.
@@ -115,12 +132,17 @@ pub struct Answer {
 
 impl Http {
     pub fn new(extra_roots: Option<&Path>) -> Result<Http, String> {
+        let resolver = CachingResolver::default();
         let mut builder = Client::builder()
             .user_agent(concat!("axle/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(10))
-            .pool_idle_timeout(Duration::from_secs(90))
+            .pool_idle_timeout(IDLE)
             .pool_max_idle_per_host(16)
+            .dns_resolver(Arc::new(resolver.clone()))
             .redirect(reqwest::redirect::Policy::limited(10));
+        if std::env::var(axle_proto::env_vars::AXLE_HTTP2).is_ok_and(|value| value == "0") {
+            builder = builder.http1_only();
+        }
         if let Some(path) = extra_roots
             && let Ok(pem) = std::fs::read(path)
             && let Ok(certificates) = reqwest::Certificate::from_pem_bundle(&pem)
@@ -135,7 +157,38 @@ impl Http {
             in_flight: Semaphore::new(MAX_IN_FLIGHT),
             netrc: NetrcFiles::default(),
             totals: Counters::default(),
+            resolver,
+            answered: Mutex::new(HashMap::new()),
+            first_contact: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// Name lookups made so far (each host once, while its answer is kept).
+    pub fn lookups(&self) -> u64 {
+        self.resolver.lookups()
+    }
+
+    fn answered_lately(&self, origin: &str) -> bool {
+        let answered = self.answered.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        answered.get(origin).is_some_and(|when| when.elapsed() < RECENT)
+    }
+
+    /// Waits until a request to `origin` may go: at once when the origin answered lately;
+    /// otherwise the first caller goes alone (holding the returned guard) and the rest wait
+    /// for its answer, then share its connection.
+    async fn first_contact(&self, origin: &str) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+        if self.answered_lately(origin) {
+            return None;
+        }
+        let gate = self
+            .first_contact
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .entry(origin.to_string())
+            .or_default()
+            .clone();
+        let guard = gate.lock_owned().await;
+        (!self.answered_lately(origin)).then_some(guard)
     }
 
     fn credentials_for(&self, url: &Url, settings: &RequestSettings) -> Option<Credentials> {
@@ -220,6 +273,8 @@ impl Http {
         settings: &RequestSettings,
         counters: &Counters,
     ) -> Result<reqwest::Response, HttpError> {
+        let origin = origin(url);
+        let mut first = self.first_contact(&origin).await;
         let _permit = self.in_flight.acquire().await;
         let mut attempt = 0;
         loop {
@@ -232,7 +287,14 @@ impl Http {
             self.totals.requests.fetch_add(1, Ordering::Relaxed);
             let result = tokio::time::timeout(settings.timeout, request.send()).await;
             let error = match result {
-                Ok(Ok(response)) => return Ok(response),
+                Ok(Ok(response)) => {
+                    self.answered
+                        .lock()
+                        .unwrap_or_else(|poisoned| poisoned.into_inner())
+                        .insert(origin, Instant::now());
+                    first.take();
+                    return Ok(response);
+                }
                 Ok(Err(error)) if error.is_timeout() => HttpError::Timeout {
                     url: url.to_string(),
                     seconds: settings.timeout.as_secs(),

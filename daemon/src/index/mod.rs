@@ -21,6 +21,7 @@
 
 mod auth;
 mod config;
+mod dns;
 mod download;
 mod find_links;
 mod http;
@@ -192,6 +193,11 @@ impl IndexClient {
     /// Daemon-wide totals.
     pub fn totals(&self) -> &Counters {
         &self.http.totals
+    }
+
+    /// Host names looked up since the daemon started.
+    pub fn name_lookups(&self) -> u64 {
+        self.http.lookups()
     }
 
     /// Every file of `name` the sources offer, following the index strategy.

@@ -44,6 +44,9 @@ pub struct VersionFiles {
     pub yanked: bool,
     /// In a universal resolution, what the version's files declare as `Requires-Python`.
     pub requires_python: Option<String>,
+    /// In a universal resolution, the wheel the target itself would take, whatever the fork:
+    /// its metadata stands for the version's in every fork, so each version's is fetched once.
+    pub target_wheel: Option<usize>,
 }
 
 impl VersionFiles {
@@ -64,10 +67,18 @@ impl Candidates {
     /// The file whose metadata describes `version` for the target.
     pub fn metadata_file(&self, version: &Version) -> Option<&IndexedFile> {
         let files = self.versions.get(version)?;
+        self.metadata_wheel(version)
+            .or_else(|| files.sdist.and_then(|index| self.files.get(index)))
+    }
+
+    /// The wheel whose metadata describes `version` for the target, if it has one: what
+    /// `metadata_file` reads without a build.
+    pub fn metadata_wheel(&self, version: &Version) -> Option<&IndexedFile> {
+        let files = self.versions.get(version)?;
         files
-            .best_wheel
+            .target_wheel
+            .or(files.best_wheel)
             .or(files.any_wheel)
-            .or(files.sdist)
             .and_then(|index| self.files.get(index))
     }
 
@@ -110,6 +121,7 @@ pub fn group(
     });
     let mut versions: BTreeMap<Version, VersionFiles> = BTreeMap::new();
     let mut best_rank: BTreeMap<Version, WheelRank> = BTreeMap::new();
+    let mut target_rank: BTreeMap<Version, WheelRank> = BTreeMap::new();
     // Many files share one requires-python string: judge each string once.
     let mut python_verdicts: HashMap<&str, bool> = HashMap::new();
     for (index, file) in files.iter().enumerate() {
@@ -128,6 +140,7 @@ pub fn group(
             sdist: None,
             yanked: true,
             requires_python: None,
+            target_wheel: None,
         });
         entry.all.push(index);
         let python_ok = match file.file.requires_python.as_deref() {
@@ -142,6 +155,13 @@ pub fn group(
             DistFilename::Wheel(wheel) => {
                 if entry.any_wheel.is_none() {
                     entry.any_wheel = Some(index);
+                }
+                if universal.is_some()
+                    && let Some(rank) = target.tags.rank(wheel)
+                    && target_rank.get(version).is_none_or(|known| rank < *known)
+                {
+                    target_rank.insert(version.clone(), rank);
+                    entry.target_wheel = Some(index);
                 }
                 let possible = universal.is_none_or(|lowest| usable_at_or_above(wheel, lowest));
                 if python_ok && possible && binaries.allows_wheel(name) {

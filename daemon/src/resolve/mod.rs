@@ -14,6 +14,7 @@ mod environment;
 mod package;
 mod provider;
 mod report;
+mod speculation;
 mod universal;
 
 use std::collections::{BTreeSet, HashMap, HashSet};

@@ -15,6 +15,7 @@ use pubgrub::{Dependencies, DependencyProvider, PackageResolutionStatistics, Ran
 use super::candidates::{self, BinaryPolicy, CandidateCache, Candidates};
 use super::environment::{self, Environment, Fork};
 use super::package::PubPackage;
+use super::speculation::Speculation;
 use super::{Direct, Pin, PinSource, RequiredBy, Resolution, ResolveError, ResolveRequest};
 use crate::dist::{ArchiveSource, BuildContext, Builds, SourceDist, SourceMetadata};
 use crate::index::{FetchContext, IndexClient, IndexedFile, Sources};
@@ -61,7 +62,7 @@ pub struct Provider {
     python_floors: RefCell<HashMap<String, Option<Version>>>,
     /// The versions solved forks chose: the forks after them prefer these.
     fork_preferences: RefCell<HashMap<PackageName, Version>>,
-    prefetched: Arc<Mutex<HashSet<PackageName>>>,
+    prefetched: Arc<Mutex<Prefetched>>,
     /// Packages the root names by location: their one candidate.
     direct: HashMap<PackageName, Direct>,
     builds: Option<(Arc<dyn Builds>, Arc<BuildContext>)>,
@@ -71,7 +72,9 @@ pub struct Provider {
     last_chosen: RefCell<HashMap<PackageName, Version>>,
     /// How many versions of each package were chosen so far: a package walking down its
     /// versions gets the metadata of the next ones fetched in a batch (see `batch_prefetch`).
-    tried: RefCell<HashMap<PackageName, usize>>,
+    tried: RefCell<HashMap<PackageName, HashSet<Version>>>,
+    /// Fetches the batch prefetches' guesses.
+    speculation: Arc<Speculation>,
     /// The lowest version of each package whose metadata was prefetched.
     prefetched_below: RefCell<HashMap<PackageName, Version>>,
     /// How often a version of each package was refused because its dependencies exclude
@@ -147,6 +150,7 @@ impl Provider {
             *entry = entry.intersection(&range);
         }
 
+        let speculation = Speculation::new(index.clone(), request.fetch.clone(), runtime.clone());
         let provider = Provider {
             index,
             runtime,
@@ -182,6 +186,7 @@ impl Provider {
             decided: Cell::new(0),
             last_chosen: RefCell::new(HashMap::new()),
             tried: RefCell::new(HashMap::new()),
+            speculation,
             prefetched_below: RefCell::new(HashMap::new()),
             affected: RefCell::new(HashMap::new()),
             caused: RefCell::new(HashMap::new()),
@@ -239,11 +244,16 @@ impl Provider {
     pub fn enter(&self, env: Environment, replay: HashMap<PackageName, Version>) {
         let python = env.universal_python();
         if python != self.env.borrow().universal_python() {
-            // Files are grouped for the lowest Python: a fork raising it sees other candidates.
+            // Files are grouped for the lowest Python: a fork raising it sees other candidates,
+            // and likely other versions, whose metadata the prefetcher fetches anew.
             self.candidates.borrow_mut().clear();
             self.target_key.set(keyed(self.base_key, python));
+            *self.prefetched.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Prefetched::default();
         }
         *self.env.borrow_mut() = env;
+        // Another fork choosing other versions is no walk down a package's releases.
+        self.tried.borrow_mut().clear();
+        self.prefetched_below.borrow_mut().clear();
         self.last_chosen.borrow_mut().clear();
         self.decisions.borrow_mut().clear();
         *self.replay.borrow_mut() = replay;
@@ -404,11 +414,12 @@ impl Provider {
     /// wheels: an sdist's metadata may need a build, which waits until a version is chosen.
     fn batch_prefetch(&self, name: &PackageName, chosen: &Version, candidates: &Candidates) {
         const AHEAD: usize = 20;
+        // Distinct versions: forks and restarts choosing one version again are no walk.
         let tried = {
             let mut tried = self.tried.borrow_mut();
-            let count = tried.entry(name.clone()).or_insert(0);
-            *count += 1;
-            *count
+            let versions = tried.entry(name.clone()).or_default();
+            versions.insert(chosen.clone());
+            versions.len()
         };
         if tried < 3 {
             return;
@@ -432,10 +443,8 @@ impl Provider {
             .range(..start)
             .rev()
             .filter(|(_, files)| files.installable())
-            .filter_map(|(version, files)| {
-                let index = files.best_wheel.or(files.any_wheel)?;
-                Some((version, candidates.files.get(index)?.clone()))
-            })
+            // The very file the solver will ask for, or the fetch is wasted.
+            .filter_map(|(version, _)| Some((version, candidates.metadata_wheel(version)?.clone())))
             .take(AHEAD)
             .collect();
         let Some((lowest, _)) = batch.last() else {
@@ -443,12 +452,8 @@ impl Provider {
         };
         below.insert(name.clone(), (*lowest).clone());
         tracing::debug!(%name, tried, batch = batch.len(), "prefetching the next versions' metadata");
-        for (_, file) in batch {
-            let (index, fetch) = (self.index.clone(), self.fetch.clone());
-            self.runtime.spawn(async move {
-                let _ = index.metadata(&file, &fetch).await;
-            });
-        }
+        self.speculation
+            .guess(batch.into_iter().map(|(_, file)| file).collect());
     }
 
     /// How a version's `Requires-Python` (as its files declare it) fits a universal resolution's
@@ -1131,6 +1136,21 @@ impl DependencyProvider for Provider {
                         && let Some(forks) = fork.split_at_python(&lowest)
                     {
                         tracing::debug!(%name, %version, %lowest, "the resolution forks at a Requires-Python bound");
+                        // The fork below `lowest` starts with the next older release that
+                        // Python can use: its metadata (and its dependencies') is fetched while
+                        // the forks above are solved.
+                        let below = candidates.versions.range(..version).rev().find(|(older, _)| {
+                            range.contains(older)
+                                && (allow_pre || !older.any_prerelease())
+                                && installable(older)
+                                && match fit(older) {
+                                    PythonFit::Fits => true,
+                                    PythonFit::Above(floor) => floor < lowest,
+                                }
+                        });
+                        if let Some((older, _)) = below {
+                            self.prefetch(&[(PubPackage::base(name.clone()), Range::singleton(older.clone()))]);
+                        }
                         *self.forks.borrow_mut() = Some(forks.to_vec());
                         return Err(ResolveError::Fork);
                     }
@@ -1166,7 +1186,9 @@ impl DependencyProvider for Provider {
                 for (requirement, _) in &requirements {
                     self.add_requirement(requirement, &mut dependencies)?;
                 }
-                return Ok(Dependencies::Available(merge(dependencies).into_iter().collect()));
+                let dependencies = merge(dependencies);
+                self.prefetch(&dependencies);
+                return Ok(Dependencies::Available(dependencies.into_iter().collect()));
             }
             // The proxy: its package and the extra's requirements at the same version, known
             // without metadata.
@@ -1220,19 +1242,27 @@ struct Prefetch {
     preferences: HashMap<PackageName, Version>,
     cache: Arc<CandidateCache>,
     target_key: u64,
-    seen: Arc<Mutex<HashSet<PackageName>>>,
+    seen: Arc<Mutex<Prefetched>>,
     runtime: tokio::runtime::Handle,
     builds: Option<(Arc<dyn Builds>, Arc<BuildContext>)>,
 }
 
+/// What the prefetcher started: a package is looked at again for each new range a dependent
+/// asks of it (an exact pin in a release chosen later names another version than the newest),
+/// and a version's metadata is fetched, and its dependencies followed, once.
+#[derive(Default)]
+struct Prefetched {
+    ranges: HashSet<(PackageName, Range)>,
+    versions: HashSet<(PackageName, Version)>,
+}
+
 impl Prefetch {
+    fn seen(&self) -> std::sync::MutexGuard<'_, Prefetched> {
+        self.seen.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
     fn start(self: Arc<Self>, name: PackageName, range: Range) {
-        let first = self
-            .seen
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .insert(name.clone());
-        if !first {
+        if !self.seen().ranges.insert((name.clone(), range.clone())) {
             return;
         }
         let runtime = self.runtime.clone();
@@ -1256,7 +1286,7 @@ impl Prefetch {
         let preferred = self
             .preferences
             .get(&name)
-            .filter(|version| grouped.versions.contains_key(*version));
+            .filter(|version| range.contains(version) && grouped.versions.contains_key(*version));
         let likely_version = preferred.cloned().or_else(|| {
             grouped
                 .versions
@@ -1267,7 +1297,13 @@ impl Prefetch {
                 })
                 .map(|(version, _)| version.clone())
         });
-        let Some(file) = likely_version.and_then(|version| grouped.metadata_file(&version).cloned()) else {
+        let Some(version) = likely_version else {
+            return;
+        };
+        if !self.seen().versions.insert((name.clone(), version.clone())) {
+            return;
+        }
+        let Some(file) = grouped.metadata_file(&version).cloned() else {
             return;
         };
         let Ok(metadata) = file_metadata(&self.index, self.builds.as_ref(), &file, &self.fetch).await else {

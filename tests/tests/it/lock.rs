@@ -441,3 +441,48 @@ fn an_extra_never_walks_its_package_back_through_old_releases() {
     }
     assert!(!context.home.join("logs/builds").exists(), "nothing was built");
 }
+
+#[test]
+fn a_requires_python_upper_bound_is_honoured_as_pip_honours_it() {
+    // uv ignores upper bounds of Requires-Python and would pin legacy 2.0 here; pip would
+    // refuse to install it on this interpreter, so axle (like pip-compile) steps back.
+    let (major, minor) = axle_e2e::real_python_version();
+    let below = format!("<{major}.{minor}");
+    let index = TestIndex::start();
+    add(&index, WheelBuilder::new("legacy", "1.0"));
+    add(&index, WheelBuilder::new("legacy", "2.0").requires_python(&below));
+    index.update("legacy-2.0-py3-none-any.whl", |file| {
+        file.requires_python = Some(below.clone())
+    });
+    let context = context_with(&index);
+    context.write("requirements.in", "legacy\n");
+    let lock = context.ok(&["lock", "--dry-run"]);
+    assert!(lock.contains("legacy==1.0"), "{lock}");
+}
+
+#[test]
+fn setuptools_and_pip_are_left_out_as_unsafe_as_pip_compile_leaves_them() {
+    let index = TestIndex::start();
+    add(
+        &index,
+        WheelBuilder::new("tool", "1.0").requires("setuptools").requires("pip"),
+    );
+    add(&index, WheelBuilder::new("setuptools", "70.0"));
+    add(&index, WheelBuilder::new("pip", "24.0"));
+    let context = context_with(&index);
+    context.write("requirements.in", "tool\n");
+    let lock = context.ok(&["lock", "--dry-run"]);
+    assert!(lock.contains("tool==1.0"), "{lock}");
+    assert!(!lock.contains("setuptools==") && !lock.contains("pip=="), "{lock}");
+    assert!(
+        lock.contains(
+            "# The following packages are considered to be unsafe in a requirements file:\n# pip\n# setuptools"
+        ),
+        "{lock}"
+    );
+    let allowed = context.ok(&["lock", "--dry-run", "--allow-unsafe"]);
+    assert!(
+        allowed.contains("setuptools==70.0") && allowed.contains("pip==24.0"),
+        "{allowed}"
+    );
+}

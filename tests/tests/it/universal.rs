@@ -162,3 +162,21 @@ fn universal_conflicts_with_a_named_platform() {
     let error = context.fails(&["lock", "--universal", "--python-platform", "linux"]);
     assert!(error.contains("--python-platform"), "{error}");
 }
+
+#[test]
+fn a_universal_lock_reads_only_lower_bounds_of_requires_python_as_uv_does() {
+    // No upper bound can hold for every Python a universal lock covers: like uv, the lock pins
+    // legacy 2.0 (a lock for this interpreter alone steps back to 1.0, as pip would).
+    let (major, minor) = axle_e2e::real_python_version();
+    let below = format!(">=3.6,<{major}.{minor}");
+    let index = TestIndex::start();
+    index.add(&WheelBuilder::new("legacy", "1.0").build());
+    index.add(&WheelBuilder::new("legacy", "2.0").requires_python(&below).build());
+    index.update("legacy-2.0-py3-none-any.whl", |file| {
+        file.requires_python = Some(below.clone())
+    });
+    let context = context_with(&index);
+    context.write("requirements.in", "legacy\n");
+    let lock = context.ok(&["lock", "--universal", "--dry-run"]);
+    assert!(lock.contains("legacy==2.0"), "{lock}");
+}
