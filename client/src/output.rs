@@ -45,6 +45,25 @@ impl Output {
         }
     }
 
+    /// One JSON object on one line, flushed: for streams read line by line.
+    pub fn json_line(&self, value: &Value) {
+        if self.json {
+            let mut stdout = std::io::stdout().lock();
+            let _ = serde_json::to_writer(&mut stdout, value);
+            let _ = writeln!(stdout);
+            let _ = stdout.flush();
+        }
+    }
+
+    /// A line of text, flushed at once (a stream's reader waits for it).
+    pub fn text_now(&self, line: &str) {
+        if !self.json && !self.quiet {
+            let mut stdout = std::io::stdout().lock();
+            let _ = writeln!(stdout, "{line}");
+            let _ = stdout.flush();
+        }
+    }
+
     pub fn notice(&self, notice: &v1::Notice) {
         if self.quiet {
             return;

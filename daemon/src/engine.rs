@@ -15,10 +15,13 @@ use crate::build::{BuildService, BuildServiceParts};
 use crate::context::Invocation;
 use crate::db::{self, Pool};
 use crate::error::Error;
+use crate::flights::Flights;
 use crate::index::IndexClient;
 use crate::interpreter::{Interpreter, Interpreters};
+use crate::jobs::{JobKind, JobStep, Jobs};
 use crate::lock::{self, LockOutcome, LockRequest, Memo};
 use crate::progress::Reporter;
+use crate::project::{ProjectStatus, Projects, VenvState, VenvStatus};
 use crate::sync::{self, SyncOutcome, SyncRequest, SyncState};
 use crate::target::TargetCache;
 use crate::venv::{self, VenvOptions};
@@ -35,6 +38,11 @@ pub struct Engine {
     pub store: Arc<WheelStore>,
     pub builds: Arc<BuildService>,
     pub sync_state: SyncState,
+    pub projects: Projects,
+    pub jobs: Arc<Jobs>,
+    /// Locks running, by request: a second identical request attaches to the first.
+    locks: Flights<String, Result<LockOutcome, Arc<Error>>>,
+    pub watches: crate::watch::Watches,
     pub activity: Arc<Activity>,
     /// See `axle_proto::handshake`.
     pub build_id: String,
@@ -75,6 +83,10 @@ impl Engine {
             store,
             builds,
             sync_state: SyncState::default(),
+            projects: Projects::new(pool.clone()),
+            jobs: Arc::default(),
+            locks: Flights::default(),
+            watches: crate::watch::Watches::default(),
             location,
             pool,
             activity: Arc::new(Activity::new()),
@@ -86,9 +98,33 @@ impl Engine {
         }))
     }
 
-    /// `axle sync`.
+    /// `axle sync`, announced to watchers and remembered for the project it runs from.
     pub async fn sync(&self, request: SyncRequest, reporter: Arc<dyn Reporter>) -> Result<SyncOutcome, Error> {
-        Ok(sync::sync(self.sync_services(), request, reporter).await?)
+        let dir = request.invocation.cwd.clone();
+        self.jobs.announce(&dir, JobKind::Sync, JobStep::Started);
+        let reporter = self.jobs.reporter(&dir, JobKind::Sync, reporter);
+        let result = sync::sync(self.sync_services(), request.clone(), reporter).await;
+        match &result {
+            Ok(outcome) => {
+                if !outcome.dry_run {
+                    let lock_files = sync::lock_files(&request).unwrap_or_default();
+                    if let Err(error) = self.projects.remember_sync(&request, &outcome.venv, &lock_files).await {
+                        tracing::warn!(%error, "could not remember the sync");
+                    }
+                }
+                let summary = format!(
+                    "{} installed, {} removed{}",
+                    outcome.installed.len(),
+                    outcome.removed.len(),
+                    if outcome.dry_run { " (dry run)" } else { "" }
+                );
+                self.jobs.announce(&dir, JobKind::Sync, JobStep::Finished(summary));
+            }
+            Err(error) => self
+                .jobs
+                .announce(&dir, JobKind::Sync, JobStep::Failed(error.to_string())),
+        }
+        Ok(result?)
     }
 
     pub async fn store_stats(&self) -> Result<StoreStats, Error> {
@@ -101,8 +137,33 @@ impl Engine {
         Ok(self.store.gc(older_than_days, dry_run).await?)
     }
 
-    /// `axle lock`.
-    pub async fn lock(&self, request: LockRequest, reporter: Arc<dyn Reporter>) -> Result<LockOutcome, Error> {
+    /// `axle lock`. An identical request already running is joined rather than run again (two
+    /// editors asking at once get one lock, not two racing writers); the job is announced to
+    /// watchers and remembered for the project it runs from.
+    pub async fn lock(
+        self: &Arc<Self>,
+        request: LockRequest,
+        reporter: Arc<dyn Reporter>,
+    ) -> Result<LockOutcome, Error> {
+        let engine = self.clone();
+        let key = coalescing_key(&request);
+        if self.locks.is_running(&key) {
+            tracing::info!(dir = %request.invocation.cwd.display(), "joined the lock already running for the same request");
+        }
+        self.locks
+            .join(key, move || {
+                Box::pin(async move { engine.lock_alone(request, reporter).await.map_err(Arc::new) })
+            })
+            .await
+            .map_err(|shared| match Arc::try_unwrap(shared) {
+                Ok(error) => error,
+                Err(shared) => Error::Shared(shared),
+            })
+    }
+
+    async fn lock_alone(&self, request: LockRequest, reporter: Arc<dyn Reporter>) -> Result<LockOutcome, Error> {
+        let dir = request.invocation.cwd.clone();
+        self.jobs.announce(&dir, JobKind::Lock, JobStep::Started);
         let services = lock::Services {
             interpreters: &self.interpreters,
             index: self.index.clone(),
@@ -111,7 +172,118 @@ impl Engine {
             targets: &self.targets,
             builds: self.builds.clone(),
         };
-        Ok(lock::lock(services, request, reporter).await?)
+        let reporter = self.jobs.reporter(&dir, JobKind::Lock, reporter);
+        let result = lock::lock(services, request.clone(), reporter).await;
+        match &result {
+            Ok(outcome) => {
+                if !request.dry_run
+                    && (outcome.written || outcome.fresh)
+                    && let Err(error) = self.projects.remember_lock(&request, outcome).await
+                {
+                    tracing::warn!(%error, "could not remember the lock");
+                }
+                let summary = format!(
+                    "{} packages{}",
+                    outcome.packages,
+                    if outcome.fresh { ", unchanged" } else { "" }
+                );
+                self.jobs.announce(&dir, JobKind::Lock, JobStep::Finished(summary));
+            }
+            Err(error) => self
+                .jobs
+                .announce(&dir, JobKind::Lock, JobStep::Failed(error.to_string())),
+        }
+        Ok(result?)
+    }
+
+    /// Every venv the daemon knows.
+    pub async fn environments(&self) -> Result<Vec<crate::project::EnvironmentInfo>, Error> {
+        let projects = self.projects.venv_projects().await?;
+        Ok(crate::project::environments(&self.pool, &projects).await?)
+    }
+
+    /// The distributions in the venv at `root`, with what its project asked for.
+    pub async fn packages(
+        &self,
+        root: &std::path::Path,
+        invocation: &Invocation,
+    ) -> Result<Vec<crate::project::PackageInfo>, Error> {
+        if !venv::is_venv(root) {
+            return Err(Error::InvalidInput(format!(
+                "{} is not a virtual environment (it has no pyvenv.cfg)",
+                root.display()
+            )));
+        }
+        let info = self
+            .interpreters
+            .query_environment(root)
+            .await
+            .map_err(|error| Error::InvalidInput(format!("{}: {error}", root.display())))?;
+        let site_packages = info.venv_path("purelib", root).ok_or_else(|| {
+            Error::InvalidInput(format!(
+                "{}: its interpreter reports no purelib directory",
+                root.display()
+            ))
+        })?;
+        let lock_file = match self.projects.venv_projects().await?.get(root) {
+            Some(dir) => self
+                .projects
+                .layout(dir, invocation)
+                .await
+                .ok()
+                .and_then(|layout| layout.lock_files.first().cloned()),
+            None => None,
+        };
+        let found = tokio::task::spawn_blocking(move || crate::project::packages(&site_packages, lock_file.as_deref()))
+            .await
+            .map_err(|error| Error::Internal(error.to_string()))??;
+        Ok(found)
+    }
+
+    /// Where the project in `dir` stands: its lock against its inputs, its venv against its
+    /// locks. Nothing is changed.
+    pub async fn project_status(&self, dir: &std::path::Path, invocation: &Invocation) -> Result<ProjectStatus, Error> {
+        let layout = self.projects.layout(dir, invocation).await?;
+        let lock = self.projects.lock_status(&layout).await?;
+        let mut venv = VenvStatus {
+            state: VenvState::InSync,
+            python: layout.venv.join("bin").join("python"),
+            path: layout.venv.clone(),
+            lock_files: layout.lock_files.clone(),
+            missing: Vec::new(),
+            extra: Vec::new(),
+            changed: Vec::new(),
+            detail: String::new(),
+        };
+        if !venv::is_venv(&layout.venv) {
+            venv.state = VenvState::Missing;
+        } else if let Some(absent) = layout.lock_files.iter().find(|file| !file.is_file()) {
+            venv.state = VenvState::Unknown;
+            venv.detail = format!("{} does not exist", absent.display());
+        } else {
+            let request = self.projects.sync_request(dir, invocation).await?;
+            match sync::drift(self.sync_services(), request).await {
+                Ok(drift) => {
+                    if !drift.is_empty() {
+                        venv.state = VenvState::Drifted;
+                    }
+                    venv.missing = drift.missing;
+                    venv.extra = drift.extra;
+                    venv.changed = drift.changed;
+                }
+                // The venv cannot be compared (a lock that does not read, an interpreter
+                // gone): a status, not a failed request.
+                Err(error) => {
+                    venv.state = VenvState::Unknown;
+                    venv.detail = error.to_string();
+                }
+            }
+        }
+        Ok(ProjectStatus {
+            dir: layout.dir,
+            lock,
+            venv,
+        })
     }
 
     /// `axle venv`: finds the interpreter, lays out the environment and
@@ -165,6 +337,14 @@ impl Engine {
             builds: self.builds.clone(),
         }
     }
+}
+
+/// Identifies a lock request for joining: everything but the command line's spelling.
+fn coalescing_key(request: &LockRequest) -> String {
+    use sha2::{Digest, Sha256};
+    let mut request = request.clone();
+    request.invocation.argv.clear();
+    hex::encode(Sha256::digest(format!("{request:?}").as_bytes()))
 }
 
 async fn register_venv(pool: &Pool, root: &std::path::Path, interpreter: &Interpreter) -> Result<(), Error> {

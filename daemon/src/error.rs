@@ -29,6 +29,11 @@ pub enum Error {
     Sync(Box<SyncError>),
     #[error(transparent)]
     Store(#[from] WheelStoreError),
+    #[error(transparent)]
+    Project(#[from] crate::project::ProjectError),
+    /// The error of a job that several callers attached to.
+    #[error(transparent)]
+    Shared(std::sync::Arc<Error>),
     #[error("{0}")]
     InvalidInput(String),
     #[error("axled hit an internal error: {0}")]
@@ -84,7 +89,18 @@ impl Error {
             Error::Lock(error) => lock_kind(error),
             Error::Sync(error) => sync_kind(error),
             Error::Store(_) => ErrorKind::Internal,
+            Error::Project(error) => project_kind(error),
+            Error::Shared(error) => error.kind(),
         }
+    }
+}
+
+fn project_kind(error: &crate::project::ProjectError) -> ErrorKind {
+    use crate::project::ProjectError;
+    match error {
+        ProjectError::Missing(_) | ProjectError::NoProject(_) => ErrorKind::NotFound,
+        ProjectError::NotADirectory(_) | ProjectError::Unreadable { .. } => ErrorKind::InvalidInput,
+        ProjectError::Db(_) | ProjectError::Task(_) => ErrorKind::Internal,
     }
 }
 

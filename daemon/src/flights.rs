@@ -21,6 +21,14 @@ impl<K, T: Clone> Default for Flights<K, T> {
 }
 
 impl<K: Eq + Hash + Clone, T: Clone + Send + Sync + 'static> Flights<K, T> {
+    /// Whether work for `key` is running now.
+    pub fn is_running(&self, key: &K) -> bool {
+        self.running
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .contains_key(key)
+    }
+
     /// The result of the work running for `key`, started with `start` when none is.
     pub async fn join(&self, key: K, start: impl FnOnce() -> BoxFuture<'static, T>) -> T {
         let flight = {

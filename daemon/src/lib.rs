@@ -9,6 +9,7 @@
 pub mod context;
 pub mod db;
 pub mod error;
+pub mod fingerprint;
 pub mod flights;
 pub mod progress;
 
@@ -16,12 +17,15 @@ pub mod build;
 pub mod dist;
 pub mod index;
 pub mod interpreter;
+pub mod jobs;
 pub mod lock;
 pub mod lockfile;
+pub mod project;
 pub mod resolve;
 pub mod sync;
 pub mod target;
 pub mod venv;
+pub mod watch;
 pub mod wheels;
 
 pub mod engine;

@@ -231,6 +231,180 @@ impl Axle for Service {
             bytes_freed: outcome.bytes_freed,
         }))
     }
+    async fn project_status(
+        &self,
+        request: Request<v1::ProjectStatusRequest>,
+    ) -> Result<Response<v1::ProjectStatusReply>, Status> {
+        let _guard = self.engine.activity.begin();
+        let request = request.into_inner();
+        let invocation = invocation(request.invocation)?;
+        let dir = project_dir(&invocation, &request.dir);
+        let status = self
+            .engine
+            .project_status(&dir, &invocation)
+            .await
+            .map_err(|error| status_of(&error))?;
+        Ok(Response::new(project_status(status)))
+    }
+
+    type WatchStream = Pin<Box<dyn Stream<Item = Result<v1::WatchEvent, Status>> + Send>>;
+
+    async fn watch(&self, request: Request<v1::WatchRequest>) -> Result<Response<Self::WatchStream>, Status> {
+        let request = request.into_inner();
+        let invocation = invocation(request.invocation)?;
+        let dirs = if request.dirs.is_empty() {
+            vec![invocation.cwd.clone()]
+        } else {
+            request.dirs.iter().map(|dir| project_dir(&invocation, dir)).collect()
+        };
+        let domain = crate::watch::WatchRequest {
+            invocation,
+            dirs,
+            lock: request.lock || request.sync,
+            sync: request.sync,
+        };
+        let (events, mut received) = mpsc::channel(256);
+        let (sender, receiver) = mpsc::channel(256);
+        let engine = self.engine.clone();
+        tokio::spawn(async move {
+            // A watching editor keeps the daemon up.
+            let _guard = engine.activity.begin();
+            let forward = async {
+                while let Some(event) = received.recv().await {
+                    if sender.send(Ok(watch_event(event))).await.is_err() {
+                        return;
+                    }
+                }
+            };
+            let watched = crate::watch::watch(engine.clone(), domain, events);
+            let (result, ()) = tokio::join!(watched, forward);
+            if let Err(error) = result {
+                let _ = sender.send(Err(status_of(&error))).await;
+            }
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(receiver))))
+    }
+
+    async fn list_environments(
+        &self,
+        _request: Request<v1::ListEnvironmentsRequest>,
+    ) -> Result<Response<v1::ListEnvironmentsReply>, Status> {
+        let _guard = self.engine.activity.begin();
+        let found = self.engine.environments().await.map_err(|error| status_of(&error))?;
+        Ok(Response::new(v1::ListEnvironmentsReply {
+            environments: found
+                .into_iter()
+                .map(|env| v1::Environment {
+                    path: path_text(&env.path),
+                    python: path_text(&env.python),
+                    base_interpreter: env.base_interpreter,
+                    python_version: env.python_version,
+                    project: env.project.as_deref().map(path_text).unwrap_or_default(),
+                    size_bytes: env.size_bytes,
+                    last_sync: env.last_sync.unwrap_or(0),
+                })
+                .collect(),
+        }))
+    }
+
+    async fn list_packages(
+        &self,
+        request: Request<v1::ListPackagesRequest>,
+    ) -> Result<Response<v1::ListPackagesReply>, Status> {
+        let _guard = self.engine.activity.begin();
+        let request = request.into_inner();
+        let invocation = invocation(request.invocation)?;
+        let venv = if request.venv.is_empty() {
+            return Err(Status::invalid_argument("name the venv whose packages to list"));
+        } else {
+            invocation.absolute(&request.venv)
+        };
+        let found = self
+            .engine
+            .packages(&venv, &invocation)
+            .await
+            .map_err(|error| status_of(&error))?;
+        Ok(Response::new(v1::ListPackagesReply {
+            packages: found
+                .into_iter()
+                .map(|package| v1::Package {
+                    name: package.name,
+                    version: package.version,
+                    requested: package.requested,
+                    editable: package.editable,
+                    lock_file: package.lock_file.as_deref().map(path_text).unwrap_or_default(),
+                })
+                .collect(),
+        }))
+    }
+}
+
+fn path_text(path: &std::path::Path) -> String {
+    path.to_string_lossy().into_owned()
+}
+
+fn project_dir(invocation: &Invocation, dir: &str) -> std::path::PathBuf {
+    if dir.is_empty() {
+        invocation.cwd.clone()
+    } else {
+        invocation.absolute(dir)
+    }
+}
+
+fn project_status(status: crate::project::ProjectStatus) -> v1::ProjectStatusReply {
+    let texts = |paths: &[std::path::PathBuf]| paths.iter().map(|path| path_text(path)).collect::<Vec<_>>();
+    v1::ProjectStatusReply {
+        dir: path_text(&status.dir),
+        lock: Some(v1::LockStatus {
+            state: status.lock.state.as_str().to_string(),
+            inputs: texts(&status.lock.inputs),
+            lock_file: path_text(&status.lock.lock_file),
+            changed: texts(&status.lock.changed),
+            remembered: status.lock.remembered,
+        }),
+        venv: Some(v1::VenvStatus {
+            state: status.venv.state.as_str().to_string(),
+            path: path_text(&status.venv.path),
+            python: path_text(&status.venv.python),
+            lock_files: texts(&status.venv.lock_files),
+            missing: status.venv.missing,
+            extra: status.venv.extra,
+            changed: status.venv.changed,
+            detail: status.venv.detail,
+        }),
+    }
+}
+
+fn watch_event(event: crate::watch::WatchEvent) -> v1::WatchEvent {
+    use crate::jobs::JobStep;
+    use crate::watch::WatchEvent;
+    let kind = match event {
+        WatchEvent::Status { status, changed_paths } => v1::watch_event::Kind::Status(v1::ProjectChanged {
+            status: Some(project_status(*status)),
+            changed_paths: changed_paths.iter().map(|path| path_text(path)).collect(),
+        }),
+        WatchEvent::Job(job) => v1::watch_event::Kind::Job(v1::JobEvent {
+            dir: path_text(&job.dir),
+            job: job.job.as_str().to_string(),
+            step: Some(match job.step {
+                JobStep::Started => v1::job_event::Step::Started(true),
+                JobStep::Progress {
+                    phase,
+                    subject,
+                    done,
+                    total,
+                } => v1::job_event::Step::Progress(v1::Progress {
+                    phase: phase.name().to_string(),
+                    subject,
+                    done,
+                    total,
+                }),
+                JobStep::Finished(summary) => v1::job_event::Step::Finished(summary),
+                JobStep::Failed(message) => v1::job_event::Step::Failed(message),
+            }),
+        }),
+    };
+    v1::WatchEvent { kind: Some(kind) }
 }
 
 fn invocation(proto: Option<v1::Invocation>) -> Result<Invocation, Status> {

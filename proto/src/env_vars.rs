@@ -27,6 +27,10 @@ pub const AXLE_BUILD_TIMEOUT: &str = "AXLE_BUILD_TIMEOUT";
 pub const AXLE_HTTP2: &str = "AXLE_HTTP2";
 
 /// The variables a request carries to the daemon.
+/// Daemon: the most directories watched with the kernel's notifications (inotify); past it,
+/// or when the kernel's own limit is reached, directories are polled once a second.
+pub const AXLE_WATCH_LIMIT: &str = "AXLE_WATCH_LIMIT";
+
 pub const FORWARDED: &[&str] = &[
     // Interpreter discovery.
     "PATH",

@@ -14,4 +14,7 @@ pub mod location;
 #[allow(clippy::all, clippy::pedantic, missing_docs)]
 pub mod v1 {
     tonic::include_proto!("axle.v1");
+
+    /// The API's encoded `FileDescriptorSet`, served by the daemon's server reflection.
+    pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/axle_descriptor.bin"));
 }

@@ -2,7 +2,9 @@
 //! the daemon, and prints the reply.
 
 mod daemon;
+mod env;
 mod lock;
+mod project;
 mod store;
 mod sync;
 mod venv;
@@ -27,6 +29,13 @@ pub enum Command {
     Lock(Box<lock::LockArgs>),
     /// Make an environment match lock files (like `pip-sync`).
     Sync(sync::SyncArgs),
+    /// Where a project stands: is its lock fresh, is its venv in sync.
+    Status(project::StatusArgs),
+    /// Follow projects as they change (one line, or one JSON object, per event).
+    Watch(project::WatchArgs),
+    /// The venvs the daemon knows, and what each holds.
+    #[command(subcommand)]
+    Env(env::EnvCommand),
     /// Inspect or clean the shared wheel store.
     #[command(subcommand)]
     Store(store::StoreCommand),
@@ -40,6 +49,9 @@ pub async fn run(command: Command, daemon: &Daemon, output: &Output, cwd: PathBu
         Command::Venv(args) => venv::run(args, daemon, output, invocation(cwd, Environment::Forwarded)).await,
         Command::Lock(args) => lock::run(*args, daemon, output, invocation(cwd, Environment::Whole)).await,
         Command::Sync(args) => sync::run(args, daemon, output, invocation(cwd, Environment::Whole)).await,
+        Command::Status(args) => project::status(args, daemon, output, invocation(cwd, Environment::Forwarded)).await,
+        Command::Watch(args) => project::watch(args, daemon, output, invocation(cwd, Environment::Whole)).await,
+        Command::Env(command) => env::run(command, daemon, output, invocation(cwd, Environment::Forwarded)).await,
         Command::Store(command) => store::run(command, daemon, output, invocation(cwd, Environment::Forwarded)).await,
         Command::Daemon(command) => daemon::run(command, daemon, output).await,
     }

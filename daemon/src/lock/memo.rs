@@ -40,19 +40,6 @@ struct Entry {
     packages: usize,
 }
 
-fn file_identity(path: &Path) -> Option<String> {
-    use std::os::unix::fs::MetadataExt;
-    let meta = std::fs::metadata(path).ok()?;
-    Some(format!(
-        "{}:{}:{}:{}.{}",
-        meta.dev(),
-        meta.ino(),
-        meta.len(),
-        meta.mtime(),
-        meta.mtime_nsec()
-    ))
-}
-
 pub struct Memo {
     pool: Pool,
     memory: Mutex<HashMap<String, Entry>>,
@@ -200,7 +187,7 @@ impl Memo {
         if entry.output_path != output_file.to_string_lossy() {
             return None;
         }
-        let identity = file_identity(output_file);
+        let identity = crate::fingerprint::identity(output_file);
         let unchanged = match (&identity, &entry.output_identity) {
             (Some(now), Some(then)) if now == then => true,
             _ => {
@@ -224,7 +211,7 @@ impl Memo {
         let entry = Entry {
             output_path: output_file.to_string_lossy().into_owned(),
             output_sha256: hex::encode(Sha256::digest(content.as_bytes())),
-            output_identity: file_identity(output_file),
+            output_identity: crate::fingerprint::identity(output_file),
             content: content.to_string(),
             packages,
         };

@@ -129,6 +129,8 @@ pub struct LockOutcome {
     pub http_requests: u64,
     pub bytes_fetched: u64,
     pub cache_hits: u64,
+    /// Every file the inputs were read from (requirement files and their includes).
+    pub input_files: Vec<PathBuf>,
 }
 
 /// What `lock` needs from the daemon.
@@ -164,6 +166,7 @@ pub async fn lock(
             http_requests: 0,
             bytes_fetched: 0,
             cache_hits: 1,
+            input_files: job.inputs.files.iter().cloned().collect(),
         });
     }
 
@@ -207,6 +210,7 @@ pub async fn lock(
     }
     let (http_requests, bytes_fetched, cache_hits, _) = fetch.counters.snapshot();
     Ok(LockOutcome {
+        input_files: job.inputs.files.iter().cloned().collect(),
         output_file: job.output_file,
         packages: resolution.pins.len(),
         content,

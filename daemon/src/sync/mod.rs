@@ -133,6 +133,69 @@ pub struct SyncOutcome {
     pub elapsed: Duration,
     pub bytes_linked: u64,
     pub bytes_copied: u64,
+    /// How the environment differed from the locks before this sync.
+    pub drift: Drift,
+}
+
+/// How an environment differs from its locks.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Drift {
+    /// Locked, not installed (`name==version`).
+    pub missing: Vec<String>,
+    /// Installed, not locked.
+    pub extra: Vec<String>,
+    /// Installed otherwise than locked (`name: installed -> locked`).
+    pub changed: Vec<String>,
+}
+
+impl Drift {
+    pub fn is_empty(&self) -> bool {
+        self.missing.is_empty() && self.extra.is_empty() && self.changed.is_empty()
+    }
+
+    fn of(plan: &plan::Plan) -> Drift {
+        let removed: HashMap<&PackageName, &plan::Present> =
+            plan.remove.iter().map(|present| (&present.name, present)).collect();
+        let mut drift = Drift::default();
+        for locked in &plan.install {
+            match removed.get(&locked.name) {
+                Some(present) => {
+                    drift
+                        .changed
+                        .push(format!("{}: {} -> {}", locked.name, present.version, locked.describe()))
+                }
+                None => drift.missing.push(locked.describe()),
+            }
+        }
+        let installing: std::collections::HashSet<&PackageName> =
+            plan.install.iter().map(|locked| &locked.name).collect();
+        drift.extra = plan
+            .remove
+            .iter()
+            .filter(|present| !installing.contains(&present.name))
+            .map(plan::Present::describe)
+            .collect();
+        drift
+    }
+}
+
+/// How the environment differs from the locks, changing nothing: the memo answers with a few
+/// `stat`s when the same locks were synced into a site-packages untouched since; otherwise
+/// sync's plan, as `--dry-run` makes it.
+pub async fn drift(services: Services<'_>, mut request: SyncRequest) -> Result<Drift, SyncError> {
+    let venv_root = venv_root(&request)?;
+    let lock_files = lock_files(&request)?;
+    let digest = memo::lock_digest(&request, &lock_files)?;
+    if services
+        .state
+        .memo
+        .is_unchanged(services.pool, &venv_root, &digest)
+        .await
+    {
+        return Ok(Drift::default());
+    }
+    request.dry_run = true;
+    Ok(sync(services, request, Arc::new(crate::progress::Silent)).await?.drift)
 }
 
 /// What `sync` needs from the daemon.
@@ -217,6 +280,7 @@ pub async fn sync(
         installed: plan.install.iter().map(Locked::describe).collect(),
         removed: plan.remove.iter().map(plan::Present::describe).collect(),
         unchanged: plan.keep.iter().map(plan::Present::describe).collect(),
+        drift: Drift::of(&plan),
         dry_run: request.dry_run,
         ..SyncOutcome::default()
     };
@@ -405,7 +469,7 @@ fn venv_root(request: &SyncRequest) -> Result<PathBuf, SyncError> {
 
 /// The lock files: as given, else `./requirements.txt`. Each must exist and
 /// none may be a `.in` file.
-fn lock_files(request: &SyncRequest) -> Result<Vec<PathBuf>, SyncError> {
+pub fn lock_files(request: &SyncRequest) -> Result<Vec<PathBuf>, SyncError> {
     let invocation = &request.invocation;
     let files: Vec<PathBuf> = if request.lock_files.is_empty() {
         vec![invocation.cwd.join("requirements.txt")]

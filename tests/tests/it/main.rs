@@ -3,6 +3,7 @@
 
 mod build;
 mod daemon;
+mod editor;
 mod lock;
 mod real_index;
 mod resolve;

@@ -6,6 +6,11 @@
 //! future (signals), a client's `Shutdown`, and the idle timer. Stopping is
 //! graceful: no new connections, in-flight requests finish — except source
 //! builds, which are killed rather than waited for.
+//!
+//! Every connection's incoming bytes pass through `authority`, so that any gRPC client can
+//! call, whatever it puts in `:authority`.
+
+mod authority;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,6 +21,14 @@ use tokio_stream::wrappers::UnixListenerStream;
 
 use crate::engine::Engine;
 use crate::rpc::{AxleServer, Handshake, Service};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Transport(#[from] tonic::transport::Error),
+    #[error("cannot set up server reflection: {0}")]
+    Reflection(String),
+}
 
 /// Why the daemon stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,20 +42,33 @@ pub async fn run(
     listener: UnixListener,
     daemon: Arc<Engine>,
     shutdown: impl Future<Output = ()>,
-) -> Result<StopReason, tonic::transport::Error> {
+) -> Result<StopReason, ServeError> {
     let own_uid = rustix::process::getuid().as_raw();
     // Only the user who owns the daemon may talk to it, whatever the socket's
     // mode says.
-    let incoming = UnixListenerStream::new(listener).filter(move |connection| match connection {
-        Ok(stream) => peer_is(stream, own_uid),
-        Err(_) => true,
-    });
+    let incoming = UnixListenerStream::new(listener)
+        .filter(move |connection| match connection {
+            Ok(stream) => peer_is(stream, own_uid),
+            Err(_) => true,
+        })
+        .map(|connection| connection.map(authority::Mended::new));
 
     let service = Handshake::new(AxleServer::new(Service::new(daemon.clone())), &daemon.build_id);
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health
+        .set_service_status("axle.v1.Axle", tonic_health::ServingStatus::Serving)
+        .await;
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(axle_proto::v1::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .map_err(|error| ServeError::Reflection(error.to_string()))?;
     let (stop_sender, stop_receiver) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(
         tonic::transport::Server::builder()
             .add_service(service)
+            .add_service(health_service)
+            .add_service(reflection)
             .serve_with_incoming_shutdown(incoming, async {
                 let _ = stop_receiver.await;
             }),

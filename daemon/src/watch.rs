@@ -1,0 +1,521 @@
+//! Watching projects for editors: file-system events (`notify`) turned into project events.
+//!
+//! [`Watches`] owns the daemon's watchers: one native (inotify) watcher for every directory
+//! any client follows, each directory watched once however many subscribe, and unwatched when
+//! the last subscriber leaves. Directories are watched, never files, and never recursively:
+//! editors save by writing a new file and renaming it over the old, which a watch on the file
+//! would lose, and a watch on `/` costs one watch, not one per file below it. When the kernel's
+//! limit on watches is reached (or `AXLE_WATCH_LIMIT`), further directories are polled once a
+//! second, with one warning.
+//!
+//! [`watch`] follows projects for one client: it sends each project's status when it starts
+//! and again whenever a burst of changes (debounced) leaves it different, forwards the
+//! projects' job events, and, when asked, locks again after an input is edited and syncs after
+//! each such lock. It ends when the client goes away, releasing its watches.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use notify::{PollWatcher, RecommendedWatcher, RecursiveMode, Watcher};
+use tokio::sync::mpsc;
+
+use crate::context::Invocation;
+use crate::engine::Engine;
+use crate::error::Error;
+use crate::jobs::JobEvent;
+use crate::progress::Silent;
+use crate::project::{LockState, ProjectStatus};
+
+/// Quiet after a change before the status is looked at again: a `git checkout` rewriting
+/// every file is one event, not hundreds.
+const DEBOUNCE: Duration = Duration::from_millis(40);
+/// How often polled directories are looked at.
+const POLL: Duration = Duration::from_secs(1);
+/// Projects one watch may follow.
+pub const MAX_PROJECTS: usize = 64;
+/// Changed paths queued for one subscriber before the rest are dropped (the next status
+/// check sees every change anyway).
+const QUEUED: usize = 1024;
+
+type Sink = mpsc::Sender<PathBuf>;
+
+pub struct Watches {
+    inner: Arc<Inner>,
+}
+
+impl Default for Watches {
+    fn default() -> Watches {
+        Watches::with_limit(
+            std::env::var(axle_proto::env_vars::AXLE_WATCH_LIMIT)
+                .ok()
+                .and_then(|value| value.parse().ok())
+                .unwrap_or(usize::MAX),
+        )
+    }
+}
+
+struct Inner {
+    state: Mutex<State>,
+    next_id: AtomicU64,
+    /// Directories watched natively at most.
+    limit: usize,
+}
+
+#[derive(Default)]
+struct State {
+    native: Option<RecommendedWatcher>,
+    polling: Option<PollWatcher>,
+    warned: bool,
+    /// Each watched directory: its subscribers and whether it is polled.
+    dirs: HashMap<PathBuf, Watched>,
+}
+
+struct Watched {
+    polled: bool,
+    subscribers: HashMap<u64, Sink>,
+}
+
+impl Inner {
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Routes a changed path to the subscribers of its directory (and of itself, when a
+    /// watched directory is what changed).
+    fn route(&self, paths: &[PathBuf]) {
+        let state = self.state();
+        for path in paths {
+            for dir in [path.parent(), Some(path.as_path())].into_iter().flatten() {
+                if let Some(watched) = state.dirs.get(dir) {
+                    for sink in watched.subscribers.values() {
+                        let _ = sink.try_send(path.clone());
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Watches {
+    /// Watches at most `limit` directories natively, polling the rest.
+    pub fn with_limit(limit: usize) -> Watches {
+        Watches {
+            inner: Arc::new(Inner {
+                state: Mutex::new(State::default()),
+                next_id: AtomicU64::new(0),
+                limit,
+            }),
+        }
+    }
+
+    /// Follows `dirs` for a new subscriber; changed paths arrive on the receiver.
+    pub fn subscribe(&self) -> (Subscription, mpsc::Receiver<PathBuf>) {
+        let (sink, receiver) = mpsc::channel(QUEUED);
+        let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+        (
+            Subscription {
+                inner: self.inner.clone(),
+                id,
+                sink,
+                dirs: BTreeSet::new(),
+            },
+            receiver,
+        )
+    }
+
+    /// Directories watched now, and how many of them are polled.
+    pub fn counts(&self) -> (usize, usize) {
+        let state = self.inner.state();
+        let polled = state.dirs.values().filter(|watched| watched.polled).count();
+        (state.dirs.len(), polled)
+    }
+}
+
+/// One client's directories; dropping it unwatches what no one else follows.
+pub struct Subscription {
+    inner: Arc<Inner>,
+    id: u64,
+    sink: Sink,
+    dirs: BTreeSet<PathBuf>,
+}
+
+impl Subscription {
+    /// Follows exactly `dirs` from now on (those that do not exist are left out: their
+    /// parent's watch sees them appear).
+    pub fn set(&mut self, dirs: BTreeSet<PathBuf>) {
+        let dirs: BTreeSet<PathBuf> = dirs.into_iter().filter(|dir| dir.is_dir()).collect();
+        let gone: Vec<PathBuf> = self.dirs.difference(&dirs).cloned().collect();
+        let new: Vec<PathBuf> = dirs.difference(&self.dirs).cloned().collect();
+        let mut state = self.inner.state();
+        for dir in gone {
+            release(&mut state, &dir, self.id);
+        }
+        for dir in new {
+            if let Some(watched) = state.dirs.get_mut(&dir) {
+                watched.subscribers.insert(self.id, self.sink.clone());
+                continue;
+            }
+            let polled = match start(&mut state, &self.inner, &dir) {
+                Ok(polled) => polled,
+                Err(error) => {
+                    tracing::warn!(dir = %dir.display(), %error, "cannot watch a directory");
+                    continue;
+                }
+            };
+            state.dirs.insert(
+                dir,
+                Watched {
+                    polled,
+                    subscribers: HashMap::from([(self.id, self.sink.clone())]),
+                },
+            );
+        }
+        self.dirs = dirs;
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        let mut state = self.inner.state();
+        for dir in std::mem::take(&mut self.dirs) {
+            release(&mut state, &dir, self.id);
+        }
+    }
+}
+
+fn release(state: &mut State, dir: &Path, id: u64) {
+    let Some(watched) = state.dirs.get_mut(dir) else {
+        return;
+    };
+    watched.subscribers.remove(&id);
+    if !watched.subscribers.is_empty() {
+        return;
+    }
+    let polled = watched.polled;
+    state.dirs.remove(dir);
+    // A directory already gone has no watch left to remove.
+    let _ = if polled {
+        state.polling.as_mut().map(|watcher| watcher.unwatch(dir))
+    } else {
+        state.native.as_mut().map(|watcher| watcher.unwatch(dir))
+    };
+}
+
+/// Watches `dir` natively while the limit allows, else by polling; returns whether it polls.
+fn start(state: &mut State, inner: &Arc<Inner>, dir: &Path) -> notify::Result<bool> {
+    let native_count = state.dirs.values().filter(|watched| !watched.polled).count();
+    if native_count < inner.limit {
+        if state.native.is_none() {
+            state.native = Some(notify::recommended_watcher(handler(inner))?);
+        }
+        if let Some(native) = state.native.as_mut() {
+            match native.watch(dir, RecursiveMode::NonRecursive) {
+                Ok(()) => return Ok(false),
+                Err(error) if is_limit(&error) => {}
+                Err(error) => return Err(error),
+            }
+        }
+    }
+    if !state.warned {
+        state.warned = true;
+        tracing::warn!(
+            "the limit on watched directories is reached (the kernel's inotify limit, or AXLE_WATCH_LIMIT); \
+             further directories are polled once a second"
+        );
+    }
+    if state.polling.is_none() {
+        let config = notify::Config::default().with_poll_interval(POLL);
+        state.polling = Some(PollWatcher::new(handler(inner), config)?);
+    }
+    if let Some(polling) = state.polling.as_mut() {
+        polling.watch(dir, RecursiveMode::NonRecursive)?;
+    }
+    Ok(true)
+}
+
+fn is_limit(error: &notify::Error) -> bool {
+    match &error.kind {
+        notify::ErrorKind::MaxFilesWatch => true,
+        notify::ErrorKind::Io(io) => io.raw_os_error() == Some(libc::ENOSPC),
+        _ => false,
+    }
+}
+
+fn handler(inner: &Arc<Inner>) -> impl notify::EventHandler {
+    let inner = Arc::downgrade(inner);
+    move |event: notify::Result<notify::Event>| {
+        let (Some(inner), Ok(event)) = (inner.upgrade(), event) else {
+            return;
+        };
+        // Reading a file is no change.
+        if matches!(event.kind, notify::EventKind::Access(_)) {
+            return;
+        }
+        inner.route(&event.paths);
+    }
+}
+
+/// What one watch asks.
+#[derive(Debug, Clone)]
+pub struct WatchRequest {
+    pub invocation: Invocation,
+    pub dirs: Vec<PathBuf>,
+    /// Lock again when an input changes.
+    pub lock: bool,
+    /// Sync after each such lock.
+    pub sync: bool,
+}
+
+/// What a watch reports.
+#[derive(Debug, Clone)]
+pub enum WatchEvent {
+    /// A project's status, first and whenever it changes, with the paths whose change led to
+    /// it (none for the first).
+    Status {
+        status: Box<ProjectStatus>,
+        changed_paths: Vec<PathBuf>,
+    },
+    Job(JobEvent),
+}
+
+/// Follows `request.dirs` until `events` is closed. Fails at once when a directory is no
+/// project.
+pub async fn watch(engine: Arc<Engine>, request: WatchRequest, events: mpsc::Sender<WatchEvent>) -> Result<(), Error> {
+    if request.dirs.is_empty() {
+        return Err(Error::InvalidInput(
+            "a watch needs at least one project directory".to_string(),
+        ));
+    }
+    if request.dirs.len() > MAX_PROJECTS {
+        return Err(Error::InvalidInput(format!(
+            "a watch follows at most {MAX_PROJECTS} projects; {} were given",
+            request.dirs.len()
+        )));
+    }
+    let mut last: HashMap<PathBuf, ProjectStatus> = HashMap::new();
+    for dir in &request.dirs {
+        last.insert(dir.clone(), engine.project_status(dir, &request.invocation).await?);
+    }
+    let (mut subscription, mut changes) = engine.watches.subscribe();
+    subscription.set(watched_dirs(&engine, &last).await);
+    let mut jobs = engine.jobs.subscribe();
+    for status in last.values() {
+        let event = WatchEvent::Status {
+            status: Box::new(status.clone()),
+            changed_paths: Vec::new(),
+        };
+        if events.send(event).await.is_err() {
+            return Ok(());
+        }
+    }
+    let (checked_sender, mut checked) = mpsc::channel::<(ProjectStatus, Vec<PathBuf>)>(MAX_PROJECTS);
+    let relocking: Arc<Mutex<BTreeSet<PathBuf>>> = Arc::default();
+    loop {
+        tokio::select! {
+            () = events.closed() => return Ok(()),
+            Some(first) = changes.recv() => {
+                let mut paths = vec![first];
+                // The rest of the burst.
+                while let Ok(Some(path)) = tokio::time::timeout(DEBOUNCE, changes.recv()).await {
+                    paths.push(path);
+                }
+                for dir in affected(&last, &paths) {
+                    let (engine, invocation, sender) = (engine.clone(), request.invocation.clone(), checked_sender.clone());
+                    let paths: Vec<PathBuf> = paths.iter().filter(|path| concerns(&last[&dir], path)).cloned().collect();
+                    // Looked at on the side: a status waits for a running sync to finish.
+                    tokio::spawn(async move {
+                        if let Ok(status) = engine.project_status(&dir, &invocation).await {
+                            let _ = sender.send((status, paths)).await;
+                        }
+                    });
+                }
+            }
+            Some((status, paths)) = checked.recv() => {
+                let dir = status.dir.clone();
+                let inputs_changed = status.lock.state == LockState::Stale
+                    && status.lock.changed.iter().any(|path| status.lock.inputs.contains(path));
+                if last.get(&dir) != Some(&status) {
+                    last.insert(dir.clone(), status.clone());
+                    subscription.set(watched_dirs(&engine, &last).await);
+                    let event = WatchEvent::Status { status: Box::new(status), changed_paths: paths };
+                    if events.send(event).await.is_err() {
+                        return Ok(());
+                    }
+                }
+                if request.lock && inputs_changed {
+                    relock(&engine, &request, &dir, &relocking);
+                }
+            }
+            job = jobs.recv() => match job {
+                Ok(job) if last.contains_key(&job.dir) => {
+                    if events.send(WatchEvent::Job(job)).await.is_err() {
+                        return Ok(());
+                    }
+                }
+                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return Ok(()),
+            },
+        }
+    }
+}
+
+/// Locks `dir` again (and syncs after, when asked) unless that is already under way; the
+/// job's events reach the watchers as any job's do.
+fn relock(engine: &Arc<Engine>, request: &WatchRequest, dir: &Path, relocking: &Arc<Mutex<BTreeSet<PathBuf>>>) {
+    if !relocking
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .insert(dir.to_path_buf())
+    {
+        return;
+    }
+    let (engine, relocking, dir, invocation, sync) = (
+        engine.clone(),
+        relocking.clone(),
+        dir.to_path_buf(),
+        request.invocation.clone(),
+        request.sync,
+    );
+    tokio::spawn(async move {
+        let _activity = engine.activity.begin();
+        let outcome = async {
+            let (lock, remembered) = engine.projects.lock_request(&dir, &invocation).await?;
+            if !remembered {
+                tracing::info!(dir = %dir.display(), "locking with pip-compile's defaults: no lock was made here since the daemon started");
+            }
+            engine.lock(lock, Arc::new(Silent)).await?;
+            if sync {
+                let request = engine.projects.sync_request(&dir, &invocation).await?;
+                engine.sync(request, Arc::new(Silent)).await?;
+            }
+            Ok::<(), Error>(())
+        }
+        .await;
+        if let Err(error) = outcome {
+            // The job's own Failed event has told the watchers.
+            tracing::info!(dir = %dir.display(), %error, "a watched re-lock failed");
+        }
+        relocking
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .remove(&dir);
+    });
+}
+
+/// The directories to watch for `projects`.
+async fn watched_dirs(engine: &Engine, projects: &HashMap<PathBuf, ProjectStatus>) -> BTreeSet<PathBuf> {
+    let mut dirs = BTreeSet::new();
+    for status in projects.values() {
+        dirs.insert(status.dir.clone());
+        for file in status
+            .lock
+            .inputs
+            .iter()
+            .chain([&status.lock.lock_file])
+            .chain(&status.venv.lock_files)
+        {
+            if let Some(parent) = file.parent() {
+                dirs.insert(parent.to_path_buf());
+            }
+        }
+        if let Some(parent) = status.venv.path.parent() {
+            dirs.insert(parent.to_path_buf());
+        }
+        if let Some(site) = site_packages(engine, &status.venv.path).await {
+            dirs.insert(site);
+        }
+    }
+    dirs
+}
+
+async fn site_packages(engine: &Engine, venv: &Path) -> Option<PathBuf> {
+    if !crate::venv::is_venv(venv) {
+        return None;
+    }
+    let info = engine.interpreters.query_environment(venv).await.ok()?;
+    info.venv_path("purelib", venv)
+}
+
+/// Whether a change of `path` can change `status`.
+fn concerns(status: &ProjectStatus, path: &Path) -> bool {
+    path.starts_with(&status.venv.path)
+        || path.parent() == Some(status.dir.as_path())
+        || status.lock.inputs.iter().any(|input| input == path)
+        || path == status.lock.lock_file
+        || status.venv.lock_files.iter().any(|file| file == path)
+}
+
+fn affected(projects: &HashMap<PathBuf, ProjectStatus>, paths: &[PathBuf]) -> Vec<PathBuf> {
+    projects
+        .values()
+        .filter(|status| paths.iter().any(|path| concerns(status, path)))
+        .map(|status| status.dir.clone())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn next(receiver: &mut mpsc::Receiver<PathBuf>) -> Option<PathBuf> {
+        tokio::time::timeout(Duration::from_secs(5), receiver.recv())
+            .await
+            .ok()
+            .flatten()
+    }
+
+    #[tokio::test]
+    async fn one_watch_per_directory_however_many_subscribe_and_none_after_the_last_leaves() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let watches = Watches::default();
+        let (mut first, mut first_changes) = watches.subscribe();
+        let (mut second, mut second_changes) = watches.subscribe();
+        first.set(BTreeSet::from([dir.path().to_path_buf()]));
+        second.set(BTreeSet::from([dir.path().to_path_buf()]));
+        assert_eq!(watches.counts(), (1, 0));
+        // Saved as editors save: a new file renamed over the old.
+        std::fs::write(dir.path().join(".requirements.in.swp"), "six\n").expect("write");
+        std::fs::rename(
+            dir.path().join(".requirements.in.swp"),
+            dir.path().join("requirements.in"),
+        )
+        .expect("rename");
+        assert!(next(&mut first_changes).await.is_some());
+        assert!(next(&mut second_changes).await.is_some());
+        drop(first);
+        assert_eq!(watches.counts(), (1, 0));
+        drop(second);
+        assert_eq!(watches.counts(), (0, 0));
+    }
+
+    #[tokio::test]
+    async fn past_the_limit_directories_are_polled_and_still_report_changes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (one, two) = (dir.path().join("one"), dir.path().join("two"));
+        std::fs::create_dir(&one).expect("mkdir");
+        std::fs::create_dir(&two).expect("mkdir");
+        let watches = Watches::with_limit(1);
+        let (mut subscription, mut changes) = watches.subscribe();
+        subscription.set(BTreeSet::from([one.clone(), two.clone()]));
+        assert_eq!(watches.counts(), (2, 1));
+        std::fs::write(two.join("requirements.in"), "six\n").expect("write");
+        let changed = next(&mut changes).await.expect("a change");
+        assert!(changed.starts_with(&two), "{}", changed.display());
+    }
+
+    #[tokio::test]
+    async fn a_directory_that_disappears_is_an_event_and_missing_ones_are_left_out() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let sub = dir.path().join("sub");
+        std::fs::create_dir(&sub).expect("mkdir");
+        let watches = Watches::default();
+        let (mut subscription, mut changes) = watches.subscribe();
+        subscription.set(BTreeSet::from([sub.clone(), dir.path().join("absent")]));
+        assert_eq!(watches.counts(), (1, 0));
+        std::fs::remove_dir(&sub).expect("rmdir");
+        assert_eq!(next(&mut changes).await, Some(sub));
+    }
+}
