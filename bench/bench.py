@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Times axle beside its peers on the same inputs, in one run, and prints ratios.
 
-Usage: python3 bench/bench.py [venv] [lock] [sync] [builds] [conflicts] [realworld] [--runs N] [--sets DIR] [--settle SECONDS]
+Usage: python3 bench/bench.py [venv] [lock] [sync] [builds] [conflicts] [realworld] [editor] [--runs N] [--sets DIR] [--settle SECONDS]
 
 Whole processes are timed, as a user or a script sees them. axle runs with a
 warm daemon (started before timing) unless a case says otherwise. Peers are
@@ -577,6 +577,120 @@ def bench_realworld(axle, python, env, workdir):
                   f"stalls (>= 5 s beyond uv): {', '.join(stalls) or 'none'}")
 
 
+def bench_editor(axle, python, runs, env, workdir):
+    """The editor API on a synced FastAPI project: `axle status` against `uv pip sync --dry-run`,
+    the delay from saving an input to the watch's stale event, and a watched re-lock + sync
+    after adding one requirement against `uv pip compile` + `uv pip sync`."""
+    import json
+    import threading
+    import queue
+
+    uv = find_peer("uv", "AXLE_BENCH_UV")
+    project = workdir / "editor"
+    project.mkdir(exist_ok=True)
+    inp = project / "requirements.in"
+    original = (ROOT / "tests" / "realworld" / "fastapi-service.in").read_text()
+    inp.write_text(original)
+
+    def save(text):
+        temporary = project / ".requirements.in.swp"
+        temporary.write_text(text)
+        os.replace(temporary, inp)
+
+    run_env = dict(env)
+    run_env["AXLE_HOME"] = str(workdir / "axle-editor")
+    subprocess.run([axle, "-q", "venv", "--python", python], env=run_env, cwd=project, check=True)
+    subprocess.run([axle, "-q", "lock"], env=run_env, cwd=project, check=True)
+    subprocess.run([axle, "-q", "sync"], env=run_env, cwd=project, check=True)
+    rows = [("axle status", *time_runs([axle, "-q", "status"], runs, run_env, project))]
+    if uv:
+        subprocess.run([python, "-m", "venv", "--without-pip", str(project / ".venv-uv")], check=True)
+        subprocess.run([uv, "pip", "sync", "-q", "--python", str(project / ".venv-uv" / "bin" / "python"),
+                        "requirements.txt"], env=env, cwd=project, check=True)
+        rows.append(("uv pip sync --dry-run", *time_runs(
+            [uv, "pip", "sync", "-q", "--dry-run", "--python", str(project / ".venv-uv" / "bin" / "python"),
+             "requirements.txt"], runs, env, project)))
+    report("editor: project status of a synced project", rows, "uv pip sync --dry-run" if uv else None)
+
+    def watcher(flags):
+        child = subprocess.Popen([axle, "--json", "watch", *flags], env=run_env, cwd=project,
+                                 stdout=subprocess.PIPE, text=True)
+        events = queue.Queue()
+
+        def read():
+            for line in child.stdout:
+                events.put((time.perf_counter(), json.loads(line)))
+
+        threading.Thread(target=read, daemon=True).start()
+        return child, events
+
+    backlog = []
+
+    def until(events, want, timeout=120, after=0.0):
+        """When the first event `want` accepts arrived (after `after`): events of one change may
+        come in either order, so what arrived earlier is looked at too."""
+        for item in backlog:
+            if item[0] >= after and want(item[1]):
+                backlog.remove(item)
+                return item[0]
+        deadline = time.perf_counter() + timeout
+        while True:
+            at, event = events.get(timeout=max(0.01, deadline - time.perf_counter()))
+            if at >= after and want(event):
+                return at
+            backlog.append((at, event))
+
+    status_is = lambda lock, venv: lambda e: e["event"] == "status" and e["lock"] == lock and e["venv"] == venv
+    child, events = watcher([])
+    until(events, status_is("fresh", "in-sync"))
+    delays = []
+    for i in range(runs):
+        backlog.clear()
+        saved = time.perf_counter()
+        save(original + f"# edit {i}\n")
+        delays.append(until(events, status_is("stale", "in-sync"), after=saved) - saved)
+        restored = time.perf_counter()
+        save(original)
+        until(events, status_is("fresh", "in-sync"), after=restored)
+    child.terminate()
+    child.wait()
+    report("editor: save of an input to the watch's stale event", [("axle watch", statistics.median(delays), delays)],
+           None)
+
+    child, events = watcher(["--sync"])
+    until(events, status_is("fresh", "in-sync"))
+    watched, peer = [], []
+    edit_runs = max(1, min(5, runs))
+    for i in range(edit_runs):
+        for text in (original + "rich\n", original):
+            backlog.clear()
+            saved = time.perf_counter()
+            save(text)
+            at = until(events, lambda e: e["event"] == "job" and e["job"] == "sync" and e["step"] == "finished",
+                       after=saved)
+            if text != original:
+                watched.append(at - saved)
+            until(events, status_is("fresh", "in-sync"), after=saved)
+        if uv:
+            for text in (original + "rich\n", original):
+                save(text)
+                start = time.perf_counter()
+                subprocess.run([uv, "pip", "compile", "-q", "requirements.in", "-o", "requirements-uv.txt"],
+                               env=env, cwd=project, check=True)
+                subprocess.run([uv, "pip", "sync", "-q", "--python", str(project / ".venv-uv" / "bin" / "python"),
+                                "requirements-uv.txt"], env=env, cwd=project, check=True)
+                if text != original:
+                    peer.append(time.perf_counter() - start)
+    child.terminate()
+    child.wait()
+    rows = [("axle watch --sync (save to synced)", statistics.median(watched), watched)]
+    if uv:
+        rows.append(("uv pip compile + uv pip sync", statistics.median(peer), peer))
+    report("editor: one requirement added, locked and synced", rows,
+           "uv pip compile + uv pip sync" if uv else None)
+    subprocess.run([axle, "daemon", "stop"], env=run_env, stdout=subprocess.DEVNULL)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("cases", nargs="*", default=["venv"])
@@ -612,6 +726,8 @@ def main():
                     bench_builds(axle, python, args.runs, env, workdir, args.settle)
                 elif case == "conflicts":
                     bench_conflicts(axle, python, args.runs, env, workdir)
+                elif case == "editor":
+                    bench_editor(axle, python, args.runs, env, workdir)
                 elif case == "realworld":
                     bench_realworld(axle, python, env, workdir)
                 else:

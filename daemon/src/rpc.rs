@@ -89,6 +89,8 @@ impl Axle for Service {
             sqlite_version: engine.sqlite_version.clone(),
             http_requests: engine.index.totals().snapshot().0,
             name_lookups: engine.index.name_lookups(),
+            watched_dirs: engine.watches.counts().0 as u64,
+            polled_dirs: engine.watches.counts().1 as u64,
         }))
     }
 

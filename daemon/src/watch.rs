@@ -382,6 +382,11 @@ fn relock(engine: &Arc<Engine>, request: &WatchRequest, dir: &Path, relocking: &
     tokio::spawn(async move {
         let _activity = engine.activity.begin();
         let outcome = async {
+            // A status seen before the last re-lock ended may arrive after it: look again.
+            let layout = engine.projects.layout(&dir, &invocation).await?;
+            if engine.projects.lock_status(&layout).await?.state == LockState::Fresh {
+                return Ok(());
+            }
             let (lock, remembered) = engine.projects.lock_request(&dir, &invocation).await?;
             if !remembered {
                 tracing::info!(dir = %dir.display(), "locking with pip-compile's defaults: no lock was made here since the daemon started");

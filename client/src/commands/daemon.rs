@@ -98,6 +98,8 @@ fn print_status(output: &Output, status: Option<&v1::StatusReply>) {
         "sqlite_version": status.sqlite_version,
         "http_requests": status.http_requests,
         "name_lookups": status.name_lookups,
+        "watched_dirs": status.watched_dirs,
+        "polled_dirs": status.polled_dirs,
     }));
     output.text(&format!(
         "axled {} is running (pid {}, up {}s)\n  home:     {}\n  socket:   {}\n  log:      {}\n  requests: {} active, {} served\n  idle timeout: {}s",

@@ -149,10 +149,13 @@ fn bad_directories_get_errors_that_name_them() {
     assert!(stderr.contains("is not a directory"), "{stderr}");
 }
 
-/// `axle --json watch …` with its lines arriving on a channel.
+/// `axle --json watch …` with its lines arriving on a channel. Events of one change may come
+/// in either order (a status can be seen before the job that caused it reports its end), so
+/// waits look at what arrived earlier too.
 struct Watcher {
     child: Child,
     lines: mpsc::Receiver<Value>,
+    backlog: std::cell::RefCell<Vec<Value>>,
 }
 
 impl Watcher {
@@ -176,21 +179,36 @@ impl Watcher {
                 }
             }
         });
-        Watcher { child, lines }
+        Watcher {
+            child,
+            lines,
+            backlog: std::cell::RefCell::new(Vec::new()),
+        }
     }
 
-    /// The first event that `want` accepts, within `timeout`.
+    /// Forgets what arrived so far: what comes next is caused by what the test does now.
+    fn forget(&self) {
+        while self.lines.try_recv().is_ok() {}
+        self.backlog.borrow_mut().clear();
+    }
+
+    /// The first event (already arrived, or arriving within `timeout`) that `want` accepts.
     fn until(&self, timeout: Duration, want: impl Fn(&Value) -> bool) -> Value {
+        {
+            let mut backlog = self.backlog.borrow_mut();
+            if let Some(at) = backlog.iter().position(&want) {
+                return backlog.remove(at);
+            }
+        }
         let deadline = Instant::now() + timeout;
-        let mut seen = Vec::new();
         while let Some(left) = deadline.checked_duration_since(Instant::now()) {
             match self.lines.recv_timeout(left) {
                 Ok(event) if want(&event) => return event,
-                Ok(event) => seen.push(event),
+                Ok(event) => self.backlog.borrow_mut().push(event),
                 Err(_) => break,
             }
         }
-        panic!("no such event within {timeout:?}; saw {seen:#?}");
+        panic!("no such event within {timeout:?}; saw {:#?}", self.backlog.borrow());
     }
 }
 
@@ -212,6 +230,7 @@ fn a_watch_reports_the_first_status_then_each_change_soon_after_the_save() {
     let watcher = Watcher::start(&context, &[]);
     watcher.until(Duration::from_secs(20), is_status("fresh", "in-sync"));
 
+    watcher.forget();
     let saved = Instant::now();
     save(&context.path("requirements.in"), "alpha\ngamma\n");
     let event = watcher.until(Duration::from_secs(5), is_status("stale", "in-sync"));
@@ -225,7 +244,8 @@ fn a_watch_reports_the_first_status_then_each_change_soon_after_the_save() {
         "{event}"
     );
 
-    // Another client's lock: its job events reach the watcher, then the fresh status.
+    // Another client's lock: its job events and the fresh status reach the watcher.
+    watcher.forget();
     context.ok(&["lock"]);
     watcher.until(Duration::from_secs(10), |event| {
         event["event"] == "job" && event["job"] == "lock" && event["step"] == "finished"
@@ -233,8 +253,10 @@ fn a_watch_reports_the_first_status_then_each_change_soon_after_the_save() {
     watcher.until(Duration::from_secs(10), is_status("fresh", "drifted"));
 
     // A dist-info removed by hand is drift.
+    watcher.forget();
     context.ok(&["sync"]);
     watcher.until(Duration::from_secs(10), is_status("fresh", "in-sync"));
+    watcher.forget();
     std::fs::remove_dir_all(site_packages(&context).join("gamma-1.0.dist-info")).unwrap();
     watcher.until(Duration::from_secs(10), is_status("fresh", "drifted"));
 }
@@ -245,6 +267,7 @@ fn a_watch_with_sync_relocks_and_resyncs_after_an_input_is_edited() {
     let context = synced_project(&index);
     let watcher = Watcher::start(&context, &["--sync"]);
     watcher.until(Duration::from_secs(20), is_status("fresh", "in-sync"));
+    watcher.forget();
     save(&context.path("requirements.in"), "alpha\ngamma\n");
     watcher.until(Duration::from_secs(20), |event| {
         event["event"] == "job" && event["job"] == "sync" && event["step"] == "finished"
@@ -260,10 +283,19 @@ fn a_client_that_goes_away_releases_its_watches() {
     let context = synced_project(&index);
     let watcher = Watcher::start(&context, &[]);
     watcher.until(Duration::from_secs(20), is_status("fresh", "in-sync"));
+    assert!(context.status()["watched_dirs"].as_u64().unwrap() > 0);
     drop(watcher);
-    // The daemon keeps answering, and a new watch starts from scratch.
+    // Everything it held is released; the daemon keeps answering.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while context.status()["watched_dirs"] != 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(context.status()["watched_dirs"], 0);
     let watcher = Watcher::start(&context, &[]);
     watcher.until(Duration::from_secs(20), is_status("fresh", "in-sync"));
+    // `/` holds no project: refused, not watched.
+    let stderr = context.fails(&["watch", "/"]);
+    assert!(stderr.contains("/ holds no project"), "{stderr}");
 }
 
 #[test]
