@@ -47,6 +47,9 @@ pub async fn open(path: &Path) -> Result<Pool, DbError> {
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Normal)
         .busy_timeout(Duration::from_secs(10))
+        // The WAL is truncated back to this after each checkpoint, so a day of locks does not
+        // leave a file as big as the busiest moment's writes.
+        .pragma("journal_size_limit", (4 * 1024 * 1024).to_string())
         .foreign_keys(true);
     let pool = SqlitePoolOptions::new()
         .max_connections(8)

@@ -147,13 +147,13 @@ impl Engine {
     ) -> Result<LockOutcome, Error> {
         let engine = self.clone();
         let key = coalescing_key(&request);
-        if self.locks.is_running(&key) {
-            tracing::info!(dir = %request.invocation.cwd.display(), "joined the lock already running for the same request");
-        }
+        let dir = request.invocation.cwd.clone();
         self.locks
-            .join(key, move || {
-                Box::pin(async move { engine.lock_alone(request, reporter).await.map_err(Arc::new) })
-            })
+            .join_reporting(
+                key,
+                move || Box::pin(async move { engine.lock_alone(request, reporter).await.map_err(Arc::new) }),
+                || tracing::info!(dir = %dir.display(), "joined the lock already running for the same request"),
+            )
             .await
             .map_err(|shared| match Arc::try_unwrap(shared) {
                 Ok(error) => error,

@@ -21,20 +21,32 @@ impl<K, T: Clone> Default for Flights<K, T> {
 }
 
 impl<K: Eq + Hash + Clone, T: Clone + Send + Sync + 'static> Flights<K, T> {
-    /// Whether work for `key` is running now.
-    pub fn is_running(&self, key: &K) -> bool {
-        self.running
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .contains_key(key)
-    }
-
     /// The result of the work running for `key`, started with `start` when none is.
     pub async fn join(&self, key: K, start: impl FnOnce() -> BoxFuture<'static, T>) -> T {
-        let flight = {
+        self.join_reporting(key, start, || {}).await
+    }
+
+    /// `join`, calling `joined` when the work was already running (another caller started it).
+    pub async fn join_reporting(
+        &self,
+        key: K,
+        start: impl FnOnce() -> BoxFuture<'static, T>,
+        joined: impl FnOnce(),
+    ) -> T {
+        let (flight, running) = {
             let mut running = self.running.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            running.entry(key.clone()).or_insert_with(|| start().shared()).clone()
+            match running.get(&key) {
+                Some(flight) => (flight.clone(), true),
+                None => {
+                    let flight = start().shared();
+                    running.insert(key.clone(), flight.clone());
+                    (flight, false)
+                }
+            }
         };
+        if running {
+            joined();
+        }
         let result = flight.await;
         self.running
             .lock()

@@ -20,6 +20,7 @@ pub mod interpreter;
 pub mod jobs;
 pub mod lock;
 pub mod lockfile;
+pub mod memory;
 pub mod project;
 pub mod resolve;
 pub mod sync;

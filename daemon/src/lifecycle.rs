@@ -139,6 +139,14 @@ pub fn remove_daemon_info(location: &Location) {
 
 /// Logs to `$AXLE_HOME/logs/axled.log` (and stderr in the foreground). The
 /// returned guard flushes the file on drop.
+/// The log's filter unless `AXLE_LOG` or `RUST_LOG` says otherwise: axle's own lines (one per
+/// request, and what happens to the daemon), and only warnings and errors from the libraries
+/// it uses (the resolver's internals are `AXLE_LOG=pubgrub=info`).
+pub const DEFAULT_LOG: &str = "warn,axled=info,axle_daemon=info,axle_build=info,axle_install=info";
+
+/// The size at which the log is cut (10 MiB).
+const LOG_LIMIT: usize = 10 * 1024 * 1024;
+
 pub fn init_logging(
     location: &Location,
     foreground: bool,
@@ -149,17 +157,17 @@ pub fn init_logging(
     use tracing_subscriber::{EnvFilter, Layer, fmt};
 
     let log_file = location.log_file();
-    // Keep one previous log; a daemon that runs for weeks must not fill the disk.
-    if std::fs::metadata(&log_file).is_ok_and(|meta| meta.len() > 10 * 1024 * 1024) {
-        let _ = std::fs::rename(&log_file, log_file.with_extension("log.1"));
-    }
-    let file = File::options()
-        .create(true)
-        .append(true)
-        .open(&log_file)
-        .map_err(io_at(&log_file))?;
+    // A daemon that runs for weeks must not fill the disk: the log is cut at LOG_LIMIT, and
+    // the two before it are kept (axled.log.1, axled.log.2).
+    let file = file_rotate::FileRotate::new(
+        &log_file,
+        file_rotate::suffix::AppendCount::new(2),
+        file_rotate::ContentLimit::BytesSurpassed(LOG_LIMIT),
+        file_rotate::compression::Compression::None,
+        None,
+    );
     let (writer, guard) = tracing_appender::non_blocking(file);
-    let filter = || EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = || EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new(DEFAULT_LOG));
     let file_layer = fmt::layer().with_writer(writer).with_ansi(false).with_filter(filter());
     let stderr_layer = foreground.then(|| fmt::layer().with_writer(io::stderr).with_filter(filter()));
     tracing_subscriber::registry()

@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use axle_daemon::engine::Engine;
 use axle_daemon::lifecycle::{self, DaemonInfo, LifecycleError};
-use axle_daemon::{db, server};
+use axle_daemon::{db, memory, server};
 use axle_proto::env_vars;
 use axle_proto::location::{Location, LocationEnv};
 use clap::Parser;
@@ -24,10 +24,14 @@ struct Args {
     /// Exit after this many seconds without requests.
     #[arg(long, env = env_vars::AXLE_IDLE_TIMEOUT, default_value_t = 1800)]
     idle_timeout: u64,
-    /// `tracing` filter for the log.
-    #[arg(long, env = env_vars::AXLE_LOG, default_value = "info")]
-    log: String,
+    /// `tracing` filter for the log (else `RUST_LOG`, else axle's own lines and the
+    /// libraries' warnings).
+    #[arg(long, env = env_vars::AXLE_LOG)]
+    log: Option<String>,
 }
+
+/// How long a stop waits for cache writes in flight.
+const CACHE_FLUSH: std::time::Duration = std::time::Duration::from_millis(100);
 
 fn main() -> ExitCode {
     let args = Args::parse();
@@ -50,7 +54,13 @@ fn run(args: Args) -> anyhow::Result<()> {
     let location = Location::resolve(&LocationEnv::from_process(), &cwd)?;
     lifecycle::prepare_home(&location)?;
     let lock = lifecycle::acquire_instance_lock(&location, Duration::from_secs(5))?;
-    let _log_guard = lifecycle::init_logging(&location, args.foreground, &args.log)?;
+    let filter = args
+        .log
+        .clone()
+        .or_else(|| std::env::var("RUST_LOG").ok())
+        .filter(|filter| !filter.is_empty())
+        .unwrap_or_else(|| lifecycle::DEFAULT_LOG.to_string());
+    let _log_guard = lifecycle::init_logging(&location, args.foreground, &filter)?;
     // The daemon must not depend on where it was started from.
     std::env::set_current_dir(&location.home).with_context(|| format!("cannot enter {}", location.home.display()))?;
 
@@ -83,6 +93,7 @@ fn run(args: Args) -> anyhow::Result<()> {
         if let Some(state) = Arc::get_mut(&mut daemon) {
             state.sqlite_version = sqlite_version;
         }
+        memory::spawn_trimmer(daemon.activity.clone());
         // Rows whose store files are gone are dropped before anything is linked.
         match daemon.store.reconcile().await {
             Ok(0) => {}
@@ -108,14 +119,21 @@ fn run(args: Args) -> anyhow::Result<()> {
             "axled started"
         );
         let reason = server::run(listener, daemon.clone(), shutdown_signal()).await?;
-        // Cached pages still being written are kept.
-        daemon.index.flush().await;
+        // The store's rows say what is on disk: they are written whatever it takes.
         if let Err(error) = daemon.store.flush().await {
             tracing::warn!(%error, "could not record the wheels stored last");
         }
+        // Cached index pages still being written are a cache: kept if that is quick, else
+        // dropped (their transactions roll back) and fetched again when needed. A stop must
+        // not wait seconds on megabytes of pages.
+        if tokio::time::timeout(CACHE_FLUSH, daemon.index.flush()).await.is_err() {
+            tracing::info!("stopped without waiting for cached pages still being written");
+        }
         drop(socket);
         lifecycle::remove_daemon_info(&location);
-        pool.close().await;
+        if tokio::time::timeout(CACHE_FLUSH, pool.close()).await.is_err() {
+            tracing::info!("closed the database with cache writes unfinished");
+        }
         tracing::info!(?reason, "axled stopped");
         anyhow::Ok(())
     })?;

@@ -43,7 +43,7 @@ impl Service {
     /// result. A panic in the operation becomes an error reply; the daemon
     /// stays up. The operation runs to completion even when the client goes
     /// away, so it never stops half-way through a change.
-    fn stream<F, Fut>(&self, operation: F) -> Response<EventStream>
+    fn stream<F, Fut>(&self, rpc: &'static str, operation: F) -> Response<EventStream>
     where
         F: FnOnce(Arc<Engine>, Arc<dyn Reporter>) -> Fut + Send + 'static,
         Fut: Future<Output = Result<v1::event::Kind, Error>> + Send + 'static,
@@ -53,6 +53,7 @@ impl Service {
         let engine = self.engine.clone();
         let guard = engine.activity.begin();
         tokio::spawn(async move {
+            let started = std::time::Instant::now();
             let work = tokio::spawn(operation(engine, reporter));
             let reply = match work.await {
                 Ok(Ok(kind)) => Ok(v1::Event { kind: Some(kind) }),
@@ -64,6 +65,7 @@ impl Service {
                     )))
                 }
             };
+            log_request(rpc, started, reply.as_ref().err());
             let _ = sender.send(reply).await;
             drop(guard);
         });
@@ -118,7 +120,7 @@ impl Axle for Service {
             clear: request.clear,
             seed: request.seed,
         };
-        Ok(self.stream(move |engine, reporter| async move {
+        Ok(self.stream("CreateVenv", move |engine, reporter| async move {
             let created = engine.create_venv(domain, reporter).await?;
             let info = &created.interpreter.info;
             Ok(v1::event::Kind::VenvCreated(v1::VenvCreated {
@@ -139,7 +141,7 @@ impl Axle for Service {
 
     async fn lock(&self, request: Request<v1::LockRequest>) -> Result<Response<EventStream>, Status> {
         let domain = lock_request(request.into_inner())?;
-        Ok(self.stream(move |engine, reporter| async move {
+        Ok(self.stream("Lock", move |engine, reporter| async move {
             let outcome = engine.lock(domain, reporter).await?;
             Ok(v1::event::Kind::LockResult(v1::LockResult {
                 output_file: outcome.output_file.to_string_lossy().into_owned(),
@@ -187,7 +189,7 @@ impl Axle for Service {
             strategy,
             build: build_flags(request.build),
         };
-        Ok(self.stream(move |engine, reporter| async move {
+        Ok(self.stream("Sync", move |engine, reporter| async move {
             let outcome = engine.sync(domain, reporter).await?;
             Ok(v1::event::Kind::SyncResult(v1::SyncResult {
                 venv: outcome.venv.to_string_lossy().into_owned(),
@@ -208,7 +210,10 @@ impl Axle for Service {
         _request: Request<v1::StoreStatsRequest>,
     ) -> Result<Response<v1::StoreStatsReply>, Status> {
         let _guard = self.engine.activity.begin();
-        let stats = self.engine.store_stats().await.map_err(|error| status_of(&error))?;
+        let started = std::time::Instant::now();
+        let stats = self.engine.store_stats().await.map_err(|error| status_of(&error));
+        log_request("StoreStats", started, stats.as_ref().err());
+        let stats = stats?;
         Ok(Response::new(v1::StoreStatsReply {
             wheels: stats.wheels,
             files: stats.objects,
@@ -222,11 +227,14 @@ impl Axle for Service {
     async fn store_gc(&self, request: Request<v1::StoreGcRequest>) -> Result<Response<v1::StoreGcReply>, Status> {
         let _guard = self.engine.activity.begin();
         let request = request.into_inner();
+        let started = std::time::Instant::now();
         let outcome = self
             .engine
             .store_gc(request.older_than_days, request.dry_run)
             .await
-            .map_err(|error| status_of(&error))?;
+            .map_err(|error| status_of(&error));
+        log_request("StoreGc", started, outcome.as_ref().err());
+        let outcome = outcome?;
         Ok(Response::new(v1::StoreGcReply {
             wheels_removed: outcome.wheels_removed,
             files_removed: outcome.files_removed,
@@ -241,11 +249,14 @@ impl Axle for Service {
         let request = request.into_inner();
         let invocation = invocation(request.invocation)?;
         let dir = project_dir(&invocation, &request.dir);
+        let started = std::time::Instant::now();
         let status = self
             .engine
             .project_status(&dir, &invocation)
             .await
-            .map_err(|error| status_of(&error))?;
+            .map_err(|error| status_of(&error));
+        log_request("ProjectStatus", started, status.as_ref().err());
+        let status = status?;
         Ok(Response::new(project_status(status)))
     }
 
@@ -271,17 +282,30 @@ impl Axle for Service {
         tokio::spawn(async move {
             // A watching editor keeps the daemon up.
             let _guard = engine.activity.begin();
-            let forward = async {
-                while let Some(event) = received.recv().await {
-                    if sender.send(Ok(watch_event(event))).await.is_err() {
-                        return;
+            // Ends when the client goes away, even while nothing happens: dropping `received`
+            // is what tells the watch to stop and let go of its watches.
+            let forwarding = sender.clone();
+            let forward = async move {
+                let sender = forwarding;
+                loop {
+                    tokio::select! {
+                        () = sender.closed() => return,
+                        event = received.recv() => {
+                            let Some(event) = event else { return };
+                            if sender.send(Ok(watch_event(event))).await.is_err() {
+                                return;
+                            }
+                        }
                     }
                 }
             };
+            let started = std::time::Instant::now();
             let watched = crate::watch::watch(engine.clone(), domain, events);
             let (result, ()) = tokio::join!(watched, forward);
-            if let Err(error) = result {
-                let _ = sender.send(Err(status_of(&error))).await;
+            let result = result.map_err(|error| status_of(&error));
+            log_request("Watch", started, result.as_ref().err());
+            if let Err(status) = result {
+                let _ = sender.send(Err(status)).await;
             }
         });
         Ok(Response::new(Box::pin(ReceiverStream::new(receiver))))
@@ -292,7 +316,10 @@ impl Axle for Service {
         _request: Request<v1::ListEnvironmentsRequest>,
     ) -> Result<Response<v1::ListEnvironmentsReply>, Status> {
         let _guard = self.engine.activity.begin();
-        let found = self.engine.environments().await.map_err(|error| status_of(&error))?;
+        let started = std::time::Instant::now();
+        let found = self.engine.environments().await.map_err(|error| status_of(&error));
+        log_request("ListEnvironments", started, found.as_ref().err());
+        let found = found?;
         Ok(Response::new(v1::ListEnvironmentsReply {
             environments: found
                 .into_iter()
@@ -321,11 +348,14 @@ impl Axle for Service {
         } else {
             invocation.absolute(&request.venv)
         };
+        let started = std::time::Instant::now();
         let found = self
             .engine
             .packages(&venv, &invocation)
             .await
-            .map_err(|error| status_of(&error))?;
+            .map_err(|error| status_of(&error));
+        log_request("ListPackages", started, found.as_ref().err());
+        let found = found?;
         Ok(Response::new(v1::ListPackagesReply {
             packages: found
                 .into_iter()
@@ -338,6 +368,21 @@ impl Axle for Service {
                 })
                 .collect(),
         }))
+    }
+}
+
+/// The log's one line per request: which, how long, and how it ended.
+fn log_request(rpc: &str, started: std::time::Instant, error: Option<&Status>) {
+    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    match error {
+        None => tracing::info!(rpc, ms = format!("{ms:.1}"), outcome = "ok", "request"),
+        Some(status) => tracing::info!(
+            rpc,
+            ms = format!("{ms:.1}"),
+            outcome = ?status.code(),
+            message = status.message(),
+            "request"
+        ),
     }
 }
 

@@ -144,27 +144,30 @@ pub async fn watch(
     }
 }
 
+/// `lock` and `venv` are the states; `details` holds the rest.
 fn status_json(status: &v1::ProjectStatusReply) -> Value {
     let lock = status.lock.clone().unwrap_or_default();
     let venv = status.venv.clone().unwrap_or_default();
     json!({
         "dir": status.dir,
-        "lock": {
-            "state": lock.state,
-            "lock_file": lock.lock_file,
-            "inputs": lock.inputs,
-            "changed": lock.changed,
-            "remembered": lock.remembered,
-        },
-        "venv": {
-            "state": venv.state,
-            "path": venv.path,
-            "python": venv.python,
-            "lock_files": venv.lock_files,
-            "missing": venv.missing,
-            "extra": venv.extra,
-            "changed": venv.changed,
-            "detail": venv.detail,
+        "lock": lock.state,
+        "venv": venv.state,
+        "details": {
+            "lock": {
+                "lock_file": lock.lock_file,
+                "inputs": lock.inputs,
+                "changed": lock.changed,
+                "remembered": lock.remembered,
+            },
+            "venv": {
+                "path": venv.path,
+                "python": venv.python,
+                "lock_files": venv.lock_files,
+                "missing": venv.missing,
+                "extra": venv.extra,
+                "changed": venv.changed,
+                "detail": venv.detail,
+            },
         },
     })
 }

@@ -65,6 +65,14 @@ def health(channel):
     return "SERVING" if reply == b"\x08\x01" else f"unexpected {reply!r}"
 
 
+def reflection(channel):
+    """The services server reflection lists (grpc.reflection.v1), by hand as well."""
+    info = channel.stream_stream("/grpc.reflection.v1.ServerReflection/ServerReflectionInfo")
+    # ServerReflectionRequest{list_services: ""}
+    replies = list(info(iter([b"\x3a\x00"]), timeout=10))
+    return [name for name in ("axle.v1.Axle", "grpc.health.v1.Health") if name.encode() in replies[0]]
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--socket", required=True)
@@ -76,7 +84,7 @@ def main():
     # Default options: the :authority grpcio sends for a Unix socket is the daemon's to accept.
     channel = grpc.insecure_channel(f"unix:{args.socket}")
     axle = pb_grpc.AxleStub(channel)
-    seen = {"health": health(channel)}
+    seen = {"health": health(channel), "reflection": reflection(channel)}
 
     status = axle.Status(pb.StatusRequest(), timeout=10)
     seen["daemon"] = {"version": status.version, "pid": status.pid}
@@ -110,6 +118,7 @@ def main():
     print(json.dumps(seen, indent=2))
     expected = (
         seen["health"] == "SERVING"
+        and seen["reflection"] == ["axle.v1.Axle", "grpc.health.v1.Health"]
         and seen["dry_run_lock"] is not None
         and seen["dry_run_lock"]["written"] is False
         and seen["project_status"]["lock"] == "fresh"

@@ -167,3 +167,39 @@ fn logs_prints_the_daemon_log() {
     let logs = context.ok(&["daemon", "logs", "-n", "5"]);
     assert!(logs.contains("axled started"), "{logs}");
 }
+
+#[test]
+fn the_default_log_has_one_line_per_request_and_no_resolver_internals() {
+    use axle_e2e::index::TestIndex;
+    use axle_e2e::wheel::WheelBuilder;
+    let index = TestIndex::start();
+    index.add(&WheelBuilder::new("alpha", "1.0").requires("beta").build());
+    index.add(&WheelBuilder::new("beta", "1.0").build());
+    let mut context = TestContext::new();
+    context.env.remove("AXLE_LOG");
+    context.use_index(&index);
+    context.write("requirements.in", "alpha\n");
+    context.ok(&["lock"]);
+    context.fails(&["sync", "--venv", "nowhere"]);
+    // The log is written in the background.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while context.log_text().matches(" request ").count() < 2 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let log = context.log_text();
+    let requests: Vec<&str> = log.lines().filter(|line| line.contains(" request ")).collect();
+    assert_eq!(requests.len(), 2, "{log}");
+    assert!(
+        requests[0].contains("rpc=\"Lock\"") && requests[0].contains("outcome=\"ok\""),
+        "{log}"
+    );
+    assert!(
+        requests[1].contains("rpc=\"Sync\"") && requests[1].contains("outcome=NotFound"),
+        "{log}"
+    );
+    assert!(requests.iter().all(|line| line.contains(" ms=")), "{log}");
+    assert!(
+        !log.contains("pubgrub"),
+        "resolver internals in the default log:\n{log}"
+    );
+}

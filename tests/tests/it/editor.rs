@@ -41,8 +41,8 @@ fn status(context: &TestContext) -> Value {
 
 fn states(document: &Value) -> (String, String) {
     (
-        document["lock"]["state"].as_str().unwrap_or_default().to_string(),
-        document["venv"]["state"].as_str().unwrap_or_default().to_string(),
+        document["lock"].as_str().unwrap_or_default().to_string(),
+        document["venv"].as_str().unwrap_or_default().to_string(),
     )
 }
 
@@ -64,9 +64,9 @@ fn status_follows_every_change_of_inputs_lock_and_venv() {
     let context = synced_project(&index);
     let document = status(&context);
     assert_eq!(states(&document), ("fresh".into(), "in-sync".into()));
-    assert_eq!(document["lock"]["remembered"], true);
+    assert_eq!(document["details"]["lock"]["remembered"], true);
     assert_eq!(
-        document["venv"]["python"].as_str().unwrap(),
+        document["details"]["venv"]["python"].as_str().unwrap(),
         context.path(".venv/bin/python").to_str().unwrap(),
         "bin/python as it is, not resolved"
     );
@@ -76,14 +76,17 @@ fn status_follows_every_change_of_inputs_lock_and_venv() {
     let document = status(&context);
     assert_eq!(states(&document).0, "stale");
     assert_eq!(
-        document["lock"]["changed"],
+        document["details"]["lock"]["changed"],
         serde_json::json!([context.path("requirements.in").to_str().unwrap()])
     );
     // Re-locked: fresh again; the venv now lacks gamma.
     context.ok(&["lock"]);
     let document = status(&context);
     assert_eq!(states(&document), ("fresh".into(), "drifted".into()));
-    assert_eq!(document["venv"]["missing"], serde_json::json!(["gamma==1.0"]));
+    assert_eq!(
+        document["details"]["venv"]["missing"],
+        serde_json::json!(["gamma==1.0"])
+    );
     context.ok(&["sync"]);
     assert_eq!(states(&status(&context)), ("fresh".into(), "in-sync".into()));
 
@@ -92,7 +95,7 @@ fn status_follows_every_change_of_inputs_lock_and_venv() {
     std::fs::remove_dir_all(site.join("beta-2.0.dist-info")).unwrap();
     let document = status(&context);
     assert_eq!(states(&document).1, "drifted");
-    assert_eq!(document["venv"]["missing"], serde_json::json!(["beta==2.0"]));
+    assert_eq!(document["details"]["venv"]["missing"], serde_json::json!(["beta==2.0"]));
     context.ok(&["sync"]);
     assert_eq!(states(&status(&context)).1, "in-sync");
 
@@ -106,7 +109,7 @@ fn status_follows_every_change_of_inputs_lock_and_venv() {
     .unwrap();
     std::fs::write(extra.join("RECORD"), "stray-0.1.dist-info/METADATA,,\n").unwrap();
     let document = status(&context);
-    assert_eq!(document["venv"]["extra"], serde_json::json!(["stray==0.1"]));
+    assert_eq!(document["details"]["venv"]["extra"], serde_json::json!(["stray==0.1"]));
     context.ok(&["sync"]);
     assert_eq!(states(&status(&context)), ("fresh".into(), "in-sync".into()));
 
@@ -126,9 +129,9 @@ fn a_project_never_locked_by_axle_follows_the_conventions() {
     context.write("requirements.in", "alpha\n");
     let document = status(&context);
     assert_eq!(states(&document), ("missing".into(), "missing".into()));
-    assert_eq!(document["lock"]["remembered"], false);
+    assert_eq!(document["details"]["lock"]["remembered"], false);
     assert_eq!(
-        document["venv"]["path"].as_str().unwrap(),
+        document["details"]["venv"]["path"].as_str().unwrap(),
         context.path(".venv").to_str().unwrap()
     );
 }

@@ -1,0 +1,42 @@
+//! Handing memory back to the system once jobs are done.
+//!
+//! A cold lock of a large set parses megabytes of index pages and metadata; when it ends, its
+//! data is dropped, but glibc's allocator keeps the freed pages in its arenas for reuse, so
+//! the idle daemon would go on holding its peak. A few seconds after the last request of a
+//! burst ends, the trimmer asks the allocator to return what it does not use
+//! (`malloc_trim`): the caches that are kept stay, the garbage goes.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::engine::Activity;
+
+/// Quiet before trimming: the next request of a burst often follows within this.
+const QUIET: Duration = Duration::from_secs(2);
+
+/// Trims after each burst of requests, for as long as the daemon runs.
+pub fn spawn_trimmer(activity: Arc<Activity>) {
+    tokio::spawn(async move {
+        let mut trimmed_at = 0;
+        let mut ticks = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            ticks.tick().await;
+            let served = activity.served();
+            if served != trimmed_at && activity.active() == 0 && activity.idle_for() >= QUIET {
+                trimmed_at = served;
+                let _ = tokio::task::spawn_blocking(trim).await;
+            }
+        }
+    });
+}
+
+/// Returns the allocator's free memory to the system.
+#[allow(unsafe_code)]
+pub fn trim() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only walks the allocator's own free lists; it takes no pointers and
+    // is safe to call from any thread at any time.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
