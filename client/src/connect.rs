@@ -229,12 +229,25 @@ fn is_transport(status: &tonic::Status) -> bool {
         )
 }
 
+/// Whether `pid` has exited and only waits to be reaped: it holds nothing any more (socket,
+/// files, locks), however long its new parent takes to reap it.
+fn is_zombie(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            // The state follows the command name, which is in parentheses and may hold spaces.
+            let after_name = &stat[stat.rfind(')')? + 1..];
+            after_name.split_whitespace().next().map(|state| state == "Z")
+        })
+        .unwrap_or(false)
+}
+
 async fn wait_for_exit(pid: u32, timeout: Duration) -> Result<(), Failure> {
     let deadline = Instant::now() + timeout;
     let Some(pid) = rustix::process::Pid::from_raw(pid as i32) else {
         return Ok(());
     };
-    while rustix::process::test_kill_process(pid).is_ok() {
+    while rustix::process::test_kill_process(pid).is_ok() && !is_zombie(pid.as_raw_nonzero().get()) {
         if Instant::now() >= deadline {
             return Err(Failure::new(format!(
                 "axled (pid {}) did not stop within {} seconds",
