@@ -17,6 +17,10 @@ use super::http::{Counters, Http, HttpError, RequestSettings};
 const TAIL: u64 = 64 * 1024;
 /// Most fetches before giving up on ranges.
 const MAX_ROUNDS: usize = 8;
+/// A gap between fetched ranges up to this size is fetched whole when a read falls in it: the
+/// central directory lies between its start and the tail, and a wheel of tens of thousands of
+/// files (torch) has megabytes of it.
+const MAX_GAP: u64 = 32 * 1024 * 1024;
 /// A METADATA file larger than this is not plausible.
 const MAX_METADATA: u64 = 16 * 1024 * 1024;
 
@@ -57,7 +61,12 @@ pub async fn metadata_by_ranges(
         match read_metadata(&mut file, wheel) {
             Ok(text) => return Ok(RangeOutcome::Metadata(text)),
             Err(ReadFailure::Missing { offset, length }) => {
-                let length = length.max(TAIL).min(total - offset);
+                // Reads walk forward (the central directory, from its start to the tail already
+                // here): one request for the whole gap, not one per 64 KiB, which past
+                // MAX_ROUNDS would mean downloading the wheel.
+                let gap = file.next_known(offset) - offset;
+                let wanted = if gap <= MAX_GAP { gap } else { TAIL };
+                let length = length.max(wanted).min(total - offset);
                 let range = format!("bytes={offset}-{}", offset + length - 1);
                 match fetch(http, url, &range, settings, counters).await? {
                     Fetched::Partial { start, bytes, .. } => file.insert(start, bytes),
@@ -231,6 +240,16 @@ impl SparseFile {
 
     fn insert(&mut self, start: u64, bytes: Vec<u8>) {
         self.chunks.push((start, bytes));
+    }
+
+    /// Where the first fetched range after `offset` starts (the file's end when none does).
+    fn next_known(&self, offset: u64) -> u64 {
+        self.chunks
+            .iter()
+            .map(|(start, _)| *start)
+            .filter(|start| *start > offset)
+            .min()
+            .unwrap_or(self.length)
     }
 }
 

@@ -406,6 +406,33 @@ fn wheels_whose_dist_info_is_spelled_the_old_way_lock_and_sync() {
 }
 
 #[test]
+fn the_metadata_of_a_wheel_with_many_files_is_read_in_a_few_ranges() {
+    // No PEP 658 file, and a central directory of megabytes (torch has tens of thousands of
+    // files): the gap between the directory's start and the tail is fetched in one request,
+    // never the wheel whole.
+    let index = TestIndex::start();
+    index
+        .behaviour()
+        .no_metadata
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let mut wheel = WheelBuilder::new("huge", "1.0");
+    for number in 0..30_000 {
+        wheel = wheel.file(&format!("huge/part_{number:05}/module_with_a_long_name.py"), "");
+    }
+    index.add(&wheel.build());
+    let context = context_with(&index);
+    context.write("requirements.in", "huge\n");
+    context.ok(&["lock"]);
+    assert!(context.read("requirements.txt").contains("huge==1.0"));
+    let fetches = index.requests_to("huge-1.0-py3-none-any.whl");
+    assert!(
+        fetches.iter().all(|fetch| fetch.range.is_some()),
+        "a whole download: {fetches:?}"
+    );
+    assert!(fetches.len() <= 4, "{} range requests: {fetches:?}", fetches.len());
+}
+
+#[test]
 fn an_extra_never_walks_its_package_back_through_old_releases() {
     // app 2.0 needs lib>=2, whose [fast] extra needs speed>=2, which the root forbids: the
     // answer is app 1.0 with lib 1.0. A resolver that walks lib[fast] down while lib stays
