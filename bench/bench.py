@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Times axle beside its peers on the same inputs, in one run, and prints ratios.
 
-Usage: python3 bench/bench.py [venv] [lock] [sync] [builds] [conflicts] [realworld] [editor] [--runs N] [--sets DIR] [--settle SECONDS]
+Usage: python3 bench/bench.py [venv] [lock] [sync] [builds] [conflicts] [realworld] [editor] [memory] [--runs N] [--sets DIR] [--settle SECONDS]
 
 Whole processes are timed, as a user or a script sees them. axle runs with a
 warm daemon (started before timing) unless a case says otherwise. Peers are
@@ -9,6 +9,7 @@ looked up on PATH (uv, pip-compile, pip-sync) or given by AXLE_BENCH_UV,
 AXLE_BENCH_PIP_TOOLS_BIN; a missing peer is reported and skipped.
 """
 import argparse
+import json
 import os
 import shutil
 import statistics
@@ -693,6 +694,73 @@ def bench_editor(axle, python, runs, env, workdir):
     subprocess.run([axle, "daemon", "stop"], env=run_env, stdout=subprocess.DEVNULL)
 
 
+def bench_memory(axle, python, env, workdir):
+    """The daemon's footprint beside uv's on the same cold locks (tests/realworld sets): the
+    daemon's peak RSS during the lock and its RSS a few seconds after, uv's peak (its whole
+    process), the time `axle daemon stop` takes right after, and axle's database (with its
+    WAL) beside uv's cache directory."""
+    import threading
+
+    uv = find_peer("uv", "AXLE_BENCH_UV")
+
+    def rss_kib(pid):
+        try:
+            with open(f"/proc/{pid}/status") as status:
+                for line in status:
+                    if line.startswith("VmRSS:"):
+                        return int(line.split()[1])
+        except OSError:
+            return 0
+        return 0
+
+    def dir_bytes(path):
+        return sum(f.stat().st_size for f in Path(path).rglob("*") if f.is_file()) if Path(path).exists() else 0
+
+    print("\n## memory: cold lock of each set (MiB; stop in ms)")
+    print(f"{'set':<18}{'axled peak':>12}{'axled idle':>12}{'uv peak':>10}{'stop ms':>9}"
+          f"{'axle db':>10}{'uv cache':>10}")
+    for name in ("fastapi-service", "jupyter", "home-assistant", "airflow-lite"):
+        project = workdir / f"memory-{name}"
+        project.mkdir(exist_ok=True)
+        (project / "requirements.in").write_text((ROOT / "tests" / "realworld" / f"{name}.in").read_text())
+        run_env = dict(env)
+        home = workdir / f"axle-memory-{name}"
+        run_env["AXLE_HOME"] = str(home)
+        subprocess.run([axle, "daemon", "start"], env=run_env, check=True, stdout=subprocess.DEVNULL)
+        pid = json.loads((home / "daemon.json").read_text())["pid"]
+        peak = [0]
+        done = threading.Event()
+
+        def sample():
+            while not done.is_set():
+                peak[0] = max(peak[0], rss_kib(pid))
+                time.sleep(0.02)
+
+        sampler = threading.Thread(target=sample)
+        sampler.start()
+        subprocess.run([axle, "-q", "lock", "-o", "axle.txt", "--python", python], env=run_env, cwd=project,
+                       check=True, stdout=subprocess.DEVNULL)
+        done.set()
+        sampler.join()
+        time.sleep(5)
+        idle = rss_kib(pid)
+        start = time.perf_counter()
+        subprocess.run([axle, "daemon", "stop"], env=run_env, stdout=subprocess.DEVNULL)
+        stop_ms = (time.perf_counter() - start) * 1000
+        db = sum(dir_bytes(p) if p.is_dir() else p.stat().st_size for p in home.glob("axle.db*"))
+        uv_peak, uv_cache = 0, 0
+        if uv:
+            cache = workdir / f"uv-memory-{name}"
+            result = subprocess.run(["/usr/bin/time", "-f", "%M", uv, "pip", "compile", "-q", "--cache-dir",
+                                     str(cache), "--python", python, "-o", "uv.txt", "requirements.in"],
+                                    env=env, cwd=project, capture_output=True, text=True)
+            uv_peak = int(result.stderr.strip().splitlines()[-1]) if result.returncode == 0 else 0
+            uv_cache = dir_bytes(cache)
+        mib = lambda kib: kib / 1024
+        print(f"{name:<18}{mib(peak[0]):>12.1f}{mib(idle):>12.1f}{mib(uv_peak):>10.1f}{stop_ms:>9.0f}"
+              f"{db / 1048576:>10.1f}{uv_cache / 1048576:>10.1f}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("cases", nargs="*", default=["venv"])
@@ -728,6 +796,8 @@ def main():
                     bench_builds(axle, python, args.runs, env, workdir, args.settle)
                 elif case == "conflicts":
                     bench_conflicts(axle, python, args.runs, env, workdir)
+                elif case == "memory":
+                    bench_memory(axle, python, env, workdir)
                 elif case == "editor":
                     bench_editor(axle, python, args.runs, env, workdir)
                 elif case == "realworld":
