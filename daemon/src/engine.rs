@@ -132,9 +132,23 @@ impl Engine {
     }
 
     /// `axle store gc`: runs alone, no sync meanwhile.
-    pub async fn store_gc(&self, older_than_days: u32, dry_run: bool) -> Result<GcOutcome, Error> {
+    pub async fn store_gc(
+        &self,
+        older_than_days: u32,
+        max_size: Option<u64>,
+        dry_run: bool,
+    ) -> Result<GcOutcome, Error> {
         let _exclusive = self.store.exclusive().await;
-        Ok(self.store.gc(older_than_days, dry_run).await?)
+        Ok(self.store.gc(older_than_days, max_size, dry_run).await?)
+    }
+
+    /// Evicts least recently used wheels no venv links until the store fits in `cap` (the
+    /// daemon's `AXLE_STORE_MAX_SIZE`, applied when it is idle). Returns what went, if anything.
+    pub async fn keep_store_within(&self, cap: u64) -> Result<Option<GcOutcome>, Error> {
+        if self.store.unpacked_size().await? <= cap {
+            return Ok(None);
+        }
+        Ok(Some(self.store_gc(u32::MAX, Some(cap), false).await?))
     }
 
     /// `axle lock`. An identical request already running is joined rather than run again (two

@@ -25,6 +25,7 @@ pub mod project;
 pub mod resolve;
 pub mod sync;
 pub mod target;
+pub mod upkeep;
 pub mod venv;
 pub mod watch;
 pub mod wheels;

@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use axle_daemon::engine::Engine;
 use axle_daemon::lifecycle::{self, DaemonInfo, LifecycleError};
-use axle_daemon::{db, memory, server};
+use axle_daemon::{db, memory, server, upkeep};
 use axle_proto::env_vars;
 use axle_proto::location::{Location, LocationEnv};
 use clap::Parser;
@@ -94,7 +94,7 @@ fn run(args: Args) -> anyhow::Result<()> {
         if let Some(state) = Arc::get_mut(&mut daemon) {
             state.sqlite_version = sqlite_version;
         }
-        memory::spawn_trimmer(daemon.activity.clone());
+        upkeep::spawn(daemon.clone(), upkeep::store_cap_from_env());
         // Rows whose store files are gone are dropped before anything is linked.
         match daemon.store.reconcile().await {
             Ok(0) => {}

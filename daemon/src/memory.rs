@@ -3,38 +3,14 @@
 //! A cold lock of a large set parses megabytes of index pages and metadata; when it ends, its
 //! data is dropped, but glibc's allocator keeps the freed pages in its arenas for reuse, so
 //! the idle daemon would go on holding its peak. A few seconds after the last request of a
-//! burst ends, the trimmer asks the allocator to return what it does not use
-//! (`malloc_trim`): the caches that are kept stay, the garbage goes.
+//! burst ends, `upkeep` asks the allocator to return what it does not use (`malloc_trim`):
+//! the caches that are kept stay, the garbage goes.
 //!
 //! glibc also gives each thread that allocates under contention an arena of its own; the
 //! runtime's workers and its blocking threads (page parsing, unpacking) made a dozen of them,
 //! each keeping freed pages that the others cannot reuse. [`limit_arenas`] caps them at one
 //! per core before any thread starts: measured on a FastAPI set's cold lock, the idle daemon
 //! held 138 MB with the default and 105 MB with this cap (a 0.6 s lock either way).
-
-use std::sync::Arc;
-use std::time::Duration;
-
-use crate::engine::Activity;
-
-/// Quiet before trimming: the next request of a burst often follows within this.
-const QUIET: Duration = Duration::from_secs(2);
-
-/// Trims after each burst of requests, for as long as the daemon runs.
-pub fn spawn_trimmer(activity: Arc<Activity>) {
-    tokio::spawn(async move {
-        let mut trimmed_at = 0;
-        let mut ticks = tokio::time::interval(Duration::from_secs(1));
-        loop {
-            ticks.tick().await;
-            let served = activity.served();
-            if served != trimmed_at && activity.active() == 0 && activity.idle_for() >= QUIET {
-                trimmed_at = served;
-                let _ = tokio::task::spawn_blocking(trim).await;
-            }
-        }
-    });
-}
 
 /// Caps glibc's malloc arenas at one per core; call before the runtime starts its threads.
 #[allow(unsafe_code)]

@@ -230,7 +230,7 @@ impl Axle for Service {
         let started = std::time::Instant::now();
         let outcome = self
             .engine
-            .store_gc(request.older_than_days, request.dry_run)
+            .store_gc(request.older_than_days, request.max_size, request.dry_run)
             .await
             .map_err(|error| status_of(&error));
         log_request("StoreGc", started, outcome.as_ref().err());

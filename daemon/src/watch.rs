@@ -58,19 +58,21 @@ impl Default for Watches {
 }
 
 struct Inner {
-    state: Mutex<State>,
+    /// Which subscribers each watched directory has: all the event handler touches.
+    routes: Mutex<HashMap<PathBuf, Watched>>,
+    /// The watchers, held for a whole `set` or release. Never held by the event handler:
+    /// notify's watch and unwatch wait for its event thread, which may be in the handler.
+    watchers: Mutex<Watchers>,
     next_id: AtomicU64,
     /// Directories watched natively at most.
     limit: usize,
 }
 
 #[derive(Default)]
-struct State {
+struct Watchers {
     native: Option<RecommendedWatcher>,
     polling: Option<PollWatcher>,
     warned: bool,
-    /// Each watched directory: its subscribers and whether it is polled.
-    dirs: HashMap<PathBuf, Watched>,
 }
 
 struct Watched {
@@ -78,18 +80,18 @@ struct Watched {
     subscribers: HashMap<u64, Sink>,
 }
 
-impl Inner {
-    fn state(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
 
+impl Inner {
     /// Routes a changed path to the subscribers of its directory (and of itself, when a
     /// watched directory is what changed).
     fn route(&self, paths: &[PathBuf]) {
-        let state = self.state();
+        let routes = lock(&self.routes);
         for path in paths {
             for dir in [path.parent(), Some(path.as_path())].into_iter().flatten() {
-                if let Some(watched) = state.dirs.get(dir) {
+                if let Some(watched) = routes.get(dir) {
                     for sink in watched.subscribers.values() {
                         let _ = sink.try_send(path.clone());
                     }
@@ -104,14 +106,15 @@ impl Watches {
     pub fn with_limit(limit: usize) -> Watches {
         Watches {
             inner: Arc::new(Inner {
-                state: Mutex::new(State::default()),
+                routes: Mutex::new(HashMap::new()),
+                watchers: Mutex::new(Watchers::default()),
                 next_id: AtomicU64::new(0),
                 limit,
             }),
         }
     }
 
-    /// Follows `dirs` for a new subscriber; changed paths arrive on the receiver.
+    /// A new subscriber, following no directory yet; changed paths arrive on the receiver.
     pub fn subscribe(&self) -> (Subscription, mpsc::Receiver<PathBuf>) {
         let (sink, receiver) = mpsc::channel(QUEUED);
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
@@ -128,9 +131,9 @@ impl Watches {
 
     /// Directories watched now, and how many of them are polled.
     pub fn counts(&self) -> (usize, usize) {
-        let state = self.inner.state();
-        let polled = state.dirs.values().filter(|watched| watched.polled).count();
-        (state.dirs.len(), polled)
+        let routes = lock(&self.inner.routes);
+        let polled = routes.values().filter(|watched| watched.polled).count();
+        (routes.len(), polled)
     }
 }
 
@@ -149,23 +152,23 @@ impl Subscription {
         let dirs: BTreeSet<PathBuf> = dirs.into_iter().filter(|dir| dir.is_dir()).collect();
         let gone: Vec<PathBuf> = self.dirs.difference(&dirs).cloned().collect();
         let new: Vec<PathBuf> = dirs.difference(&self.dirs).cloned().collect();
-        let mut state = self.inner.state();
+        let mut watchers = lock(&self.inner.watchers);
         for dir in gone {
-            release(&mut state, &dir, self.id);
+            release(&self.inner, &mut watchers, &dir, self.id);
         }
         for dir in new {
-            if let Some(watched) = state.dirs.get_mut(&dir) {
+            if let Some(watched) = lock(&self.inner.routes).get_mut(&dir) {
                 watched.subscribers.insert(self.id, self.sink.clone());
                 continue;
             }
-            let polled = match start(&mut state, &self.inner, &dir) {
+            let polled = match start(&self.inner, &mut watchers, &dir) {
                 Ok(polled) => polled,
                 Err(error) => {
                     tracing::warn!(dir = %dir.display(), %error, "cannot watch a directory");
                     continue;
                 }
             };
-            state.dirs.insert(
+            lock(&self.inner.routes).insert(
                 dir,
                 Watched {
                     polled,
@@ -179,39 +182,44 @@ impl Subscription {
 
 impl Drop for Subscription {
     fn drop(&mut self) {
-        let mut state = self.inner.state();
+        let mut watchers = lock(&self.inner.watchers);
         for dir in std::mem::take(&mut self.dirs) {
-            release(&mut state, &dir, self.id);
+            release(&self.inner, &mut watchers, &dir, self.id);
         }
     }
 }
 
-fn release(state: &mut State, dir: &Path, id: u64) {
-    let Some(watched) = state.dirs.get_mut(dir) else {
-        return;
+/// Drops `id` from `dir`'s subscribers, and the watch when it was the last.
+fn release(inner: &Inner, watchers: &mut Watchers, dir: &Path, id: u64) {
+    let polled = {
+        let mut routes = lock(&inner.routes);
+        let Some(watched) = routes.get_mut(dir) else {
+            return;
+        };
+        watched.subscribers.remove(&id);
+        if !watched.subscribers.is_empty() {
+            return;
+        }
+        let polled = watched.polled;
+        routes.remove(dir);
+        polled
     };
-    watched.subscribers.remove(&id);
-    if !watched.subscribers.is_empty() {
-        return;
-    }
-    let polled = watched.polled;
-    state.dirs.remove(dir);
     // A directory already gone has no watch left to remove.
     let _ = if polled {
-        state.polling.as_mut().map(|watcher| watcher.unwatch(dir))
+        watchers.polling.as_mut().map(|watcher| watcher.unwatch(dir))
     } else {
-        state.native.as_mut().map(|watcher| watcher.unwatch(dir))
+        watchers.native.as_mut().map(|watcher| watcher.unwatch(dir))
     };
 }
 
 /// Watches `dir` natively while the limit allows, else by polling; returns whether it polls.
-fn start(state: &mut State, inner: &Arc<Inner>, dir: &Path) -> notify::Result<bool> {
-    let native_count = state.dirs.values().filter(|watched| !watched.polled).count();
+fn start(inner: &Arc<Inner>, watchers: &mut Watchers, dir: &Path) -> notify::Result<bool> {
+    let native_count = lock(&inner.routes).values().filter(|watched| !watched.polled).count();
     if native_count < inner.limit {
-        if state.native.is_none() {
-            state.native = Some(notify::recommended_watcher(handler(inner))?);
+        if watchers.native.is_none() {
+            watchers.native = Some(notify::recommended_watcher(handler(inner))?);
         }
-        if let Some(native) = state.native.as_mut() {
+        if let Some(native) = watchers.native.as_mut() {
             match native.watch(dir, RecursiveMode::NonRecursive) {
                 Ok(()) => return Ok(false),
                 Err(error) if is_limit(&error) => {}
@@ -219,18 +227,18 @@ fn start(state: &mut State, inner: &Arc<Inner>, dir: &Path) -> notify::Result<bo
             }
         }
     }
-    if !state.warned {
-        state.warned = true;
+    if !watchers.warned {
+        watchers.warned = true;
         tracing::warn!(
             "the limit on watched directories is reached (the kernel's inotify limit, or AXLE_WATCH_LIMIT); \
              further directories are polled once a second"
         );
     }
-    if state.polling.is_none() {
+    if watchers.polling.is_none() {
         let config = notify::Config::default().with_poll_interval(POLL);
-        state.polling = Some(PollWatcher::new(handler(inner), config)?);
+        watchers.polling = Some(PollWatcher::new(handler(inner), config)?);
     }
-    if let Some(polling) = state.polling.as_mut() {
+    if let Some(polling) = watchers.polling.as_mut() {
         polling.watch(dir, RecursiveMode::NonRecursive)?;
     }
     Ok(true)

@@ -424,9 +424,15 @@ impl WheelStore {
         })
     }
 
-    /// Drops wheels no existing environment uses and nobody used for
-    /// `older_than_days`, then objects no remaining wheel references.
-    pub async fn gc(&self, older_than_days: u32, dry_run: bool) -> Result<GcOutcome, WheelStoreError> {
+    /// Drops wheels no existing environment uses and nobody used for `older_than_days` (and
+    /// with `max_size`, the least recently used others until the store fits in it), then
+    /// objects no remaining wheel references.
+    pub async fn gc(
+        &self,
+        older_than_days: u32,
+        max_size: Option<u64>,
+        dry_run: bool,
+    ) -> Result<GcOutcome, WheelStoreError> {
         self.flush().await?;
         // Environments that were deleted no longer hold their wheels.
         let venvs: Vec<(String,)> = sqlx::query_as("SELECT DISTINCT venv FROM venv_dists")
@@ -441,14 +447,15 @@ impl WheelStore {
             }
         }
         let cutoff = db::now() - i64::from(older_than_days) * 86_400;
-        let keep: Vec<(String,)> = sqlx::query_as(
-            "SELECT sha256 FROM store_wheels WHERE last_used_at >= ?
-                OR sha256 IN (SELECT wheel_sha256 FROM venv_dists)",
-        )
-        .bind(cutoff)
-        .fetch_all(&self.pool)
-        .await?;
-        let keep: HashSet<String> = keep.into_iter().map(|(sha,)| sha).collect();
+        let linked: Vec<(String,)> = sqlx::query_as("SELECT DISTINCT wheel_sha256 FROM venv_dists")
+            .fetch_all(&self.pool)
+            .await?;
+        let linked: HashSet<String> = linked.into_iter().map(|(sha,)| sha).collect();
+        let wheels: Vec<(String, i64, i64)> =
+            sqlx::query_as("SELECT sha256, unpacked_size, last_used_at FROM store_wheels ORDER BY last_used_at DESC")
+                .fetch_all(&self.pool)
+                .await?;
+        let keep = kept_wheels(&wheels, &linked, cutoff, max_size);
         let (all,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM store_wheels")
             .fetch_one(&self.pool)
             .await?;
@@ -476,6 +483,14 @@ impl WheelStore {
             files_removed: report.objects_removed as u64,
             bytes_freed: report.bytes_freed,
         })
+    }
+
+    /// The unpacked size of what the store holds, from the database.
+    pub async fn unpacked_size(&self) -> Result<u64, WheelStoreError> {
+        let (size,): (i64,) = sqlx::query_as("SELECT COALESCE(SUM(unpacked_size), 0) FROM store_wheels")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(size.max(0) as u64)
     }
 
     /// At start: rows whose manifests are gone are dropped, so nothing is
@@ -509,4 +524,69 @@ impl WheelStore {
 
 fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// The wheels a gc keeps, of `wheels` (sha256, unpacked size, last used; most recently used
+/// first): every wheel a venv links; of the others, those used since `cutoff`, most recent
+/// first, while the total stays within `max_size` (linked wheels count first, and are kept
+/// even when they alone exceed it).
+fn kept_wheels(
+    wheels: &[(String, i64, i64)],
+    linked: &HashSet<String>,
+    cutoff: i64,
+    max_size: Option<u64>,
+) -> HashSet<String> {
+    let size = |bytes: i64| u64::try_from(bytes).unwrap_or(0);
+    let mut total: u64 = wheels
+        .iter()
+        .filter(|(sha, _, _)| linked.contains(sha))
+        .map(|(_, bytes, _)| size(*bytes))
+        .sum();
+    let mut keep: HashSet<String> = linked.clone();
+    for (sha, bytes, last_used) in wheels {
+        if linked.contains(sha) || *last_used < cutoff {
+            continue;
+        }
+        if max_size.is_some_and(|cap| total + size(*bytes) > cap) {
+            continue;
+        }
+        total += size(*bytes);
+        keep.insert(sha.clone());
+    }
+    keep
+}
+
+#[cfg(test)]
+mod gc_tests {
+    use super::*;
+
+    fn wheel(sha: &str, bytes: i64, last_used: i64) -> (String, i64, i64) {
+        (sha.to_string(), bytes, last_used)
+    }
+
+    #[test]
+    fn a_cap_evicts_the_least_recently_used_unlinked_wheels_and_never_a_linked_one() {
+        // Most recently used first, as the query orders them.
+        let wheels = [
+            wheel("d", 40, 400),
+            wheel("c", 30, 300),
+            wheel("b", 20, 200),
+            wheel("a", 100, 100),
+        ];
+        let linked: HashSet<String> = ["a".to_string()].into();
+        let kept = |cutoff, cap| {
+            let mut kept: Vec<String> = kept_wheels(&wheels, &linked, cutoff, cap).into_iter().collect();
+            kept.sort();
+            kept
+        };
+        assert_eq!(kept(0, None), ["a", "b", "c", "d"]);
+        // The age rule alone.
+        assert_eq!(kept(250, None), ["a", "c", "d"]);
+        // 100 linked + 40 + 30 = 170 fits in 175; b (20) would not.
+        assert_eq!(kept(0, Some(175)), ["a", "c", "d"]);
+        assert_eq!(kept(0, Some(150)), ["a", "d"]);
+        // A cap smaller than the linked wheels keeps exactly them.
+        assert_eq!(kept(0, Some(1)), ["a"]);
+        assert_eq!(kept(250, Some(145)), ["a", "d"]);
+    }
 }

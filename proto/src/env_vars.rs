@@ -27,6 +27,10 @@ pub const AXLE_BUILD_TIMEOUT: &str = "AXLE_BUILD_TIMEOUT";
 pub const AXLE_HTTP2: &str = "AXLE_HTTP2";
 
 /// The variables a request carries to the daemon.
+/// Daemon: the store's size cap (`10GiB`, `500 MB`): when the daemon is idle and the store is
+/// larger, the least recently used wheels that no venv links are evicted.
+pub const AXLE_STORE_MAX_SIZE: &str = "AXLE_STORE_MAX_SIZE";
+
 /// Daemon: the most directories watched with the kernel's notifications (inotify); past it,
 /// or when the kernel's own limit is reached, directories are polled once a second.
 pub const AXLE_WATCH_LIMIT: &str = "AXLE_WATCH_LIMIT";

@@ -24,6 +24,7 @@ const CLEARED: &[&str] = &[
     "RUST_LOG",
     "AXLE_HTTP2",
     "AXLE_WATCH_LIMIT",
+    "AXLE_STORE_MAX_SIZE",
     "AXLE_HTTP_TIMEOUT",
     "AXLE_BUILD_TIMEOUT",
     "AXLE_MAX_WHEEL_SIZE",

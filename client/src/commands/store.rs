@@ -18,6 +18,10 @@ pub enum StoreCommand {
         /// Keep what was used within this many days.
         #[arg(long, default_value_t = 30)]
         older_than_days: u32,
+        /// Also evict the least recently used wheels until the store fits in SIZE
+        /// (`500MiB`, `10 GB`); wheels a venv links always stay.
+        #[arg(long, value_name = "SIZE")]
+        max_size: Option<bytesize::ByteSize>,
         /// Show what would go without removing it.
         #[arg(short = 'n', long)]
         dry_run: bool,
@@ -65,12 +69,14 @@ pub async fn run(
         }
         StoreCommand::Gc {
             older_than_days,
+            max_size,
             dry_run,
         } => {
             let request = v1::StoreGcRequest {
                 invocation: Some(invocation),
                 older_than_days,
                 dry_run,
+                max_size: max_size.map(|size| size.as_u64()),
             };
             let reply = daemon
                 .call(|mut client| {

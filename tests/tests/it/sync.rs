@@ -392,3 +392,56 @@ fn venv_seed_installs_pip_through_the_store() {
     assert_eq!(std::fs::read_to_string(dist_info.join("INSTALLER")).unwrap(), "axle\n");
     assert!(python(&context, ".venv", "import pip; print(pip.__version__)").contains("24.0"));
 }
+
+/// A venv synced with `app==1.0` (app, helper) and a second one, since deleted, that held
+/// `other-ns`: the store holds three wheels, one of them linked by no venv.
+fn store_with_an_unlinked_wheel(context: &TestContext) {
+    locked(context, "app==1.0\n");
+    context.ok(&["sync"]);
+    context.write("other/requirements.txt", "other-ns==1.0\n");
+    context.ok(&["venv", "other/.venv"]);
+    context.ok(&["sync", "--venv", "other/.venv", "other/requirements.txt"]);
+    std::fs::remove_dir_all(context.path("other")).unwrap();
+    let (_, stats) = context.json(&["store", "stats"]);
+    assert_eq!(stats["wheels"], 3, "{stats}");
+}
+
+#[test]
+fn a_size_cap_evicts_unlinked_wheels_and_leaves_every_venv_whole() {
+    let index = project_index();
+    let context = context_with(&index);
+    store_with_an_unlinked_wheel(&context);
+    // Smaller than what the live venv links: only the unlinked wheel can go, however recent.
+    let (ok, gc) = context.json(&["store", "gc", "--max-size", "1B"]);
+    assert!(ok, "{gc}");
+    assert_eq!(gc["wheels_removed"], 1, "{gc}");
+    let (_, stats) = context.json(&["store", "stats"]);
+    assert_eq!(stats["wheels"], 2, "{stats}");
+    // The venv still runs, and a sync finds nothing to do.
+    let output = Command::new(context.path(".venv/bin/app-run")).output().unwrap();
+    assert_success(&output, "app-run after gc");
+    let (_, again) = context.json(&["sync"]);
+    assert_eq!(again["installed"], serde_json::json!([]), "{again}");
+}
+
+#[test]
+fn the_daemon_keeps_the_store_within_its_cap_when_idle() {
+    let index = project_index();
+    let mut context = context_with(&index);
+    context.env.insert("AXLE_STORE_MAX_SIZE".to_string(), "1B".to_string());
+    store_with_an_unlinked_wheel(&context);
+    // The daemon waits for two seconds without requests; each look is one.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let mut wheels = serde_json::Value::Null;
+    while std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_secs(3));
+        let (_, stats) = context.json(&["store", "stats"]);
+        wheels = stats["wheels"].clone();
+        if wheels == 2 {
+            break;
+        }
+    }
+    assert_eq!(wheels, 2, "{}", context.log_text());
+    let output = Command::new(context.path(".venv/bin/app-run")).output().unwrap();
+    assert_success(&output, "app-run after the daemon's eviction");
+}

@@ -1,0 +1,55 @@
+//! What the daemon does by itself once a burst of requests is over: hand memory back to the
+//! system, and keep the store within its size cap (`AXLE_STORE_MAX_SIZE`).
+//!
+//! It waits for a few seconds of quiet, so that it never competes with the next request of a
+//! burst, and runs once per burst.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::engine::Engine;
+
+/// Quiet before the upkeep runs: the next request of a burst often follows within this.
+const QUIET: Duration = Duration::from_secs(2);
+
+/// The store's size cap from the daemon's environment, if set and readable.
+pub fn store_cap_from_env() -> Option<u64> {
+    let text = std::env::var(axle_proto::env_vars::AXLE_STORE_MAX_SIZE).ok()?;
+    match text.parse::<bytesize::ByteSize>() {
+        Ok(size) => Some(size.as_u64()),
+        Err(error) => {
+            tracing::warn!(value = %text, %error, "AXLE_STORE_MAX_SIZE is not a size; the store is not capped");
+            None
+        }
+    }
+}
+
+/// Runs the upkeep after each burst of requests, for as long as the daemon runs.
+pub fn spawn(engine: Arc<Engine>, store_cap: Option<u64>) {
+    tokio::spawn(async move {
+        let mut done_at = 0;
+        let mut ticks = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            ticks.tick().await;
+            let activity = &engine.activity;
+            let served = activity.served();
+            if served == done_at || activity.active() > 0 || activity.idle_for() < QUIET {
+                continue;
+            }
+            done_at = served;
+            if let Some(cap) = store_cap {
+                match engine.keep_store_within(cap).await {
+                    Ok(Some(outcome)) => tracing::info!(
+                        cap,
+                        wheels = outcome.wheels_removed,
+                        bytes = outcome.bytes_freed,
+                        "evicted least recently used wheels to keep the store within its cap"
+                    ),
+                    Ok(None) => {}
+                    Err(error) => tracing::warn!(%error, "could not keep the store within its cap"),
+                }
+            }
+            let _ = tokio::task::spawn_blocking(crate::memory::trim).await;
+        }
+    });
+}
