@@ -47,8 +47,10 @@ pub async fn open(path: &Path) -> Result<Pool, DbError> {
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Normal)
         .busy_timeout(Duration::from_secs(10))
-        // The WAL is truncated back to this after each checkpoint, so a day of locks does not
-        // leave a file as big as the busiest moment's writes.
+        // A checkpoint every 4 MiB of WAL (256 of these 16 KiB pages, not SQLite's 1000), and
+        // the file truncated back to 4 MiB after each: a day of locks does not leave a WAL as
+        // big as the busiest moment's writes.
+        .pragma("wal_autocheckpoint", "256")
         .pragma("journal_size_limit", (4 * 1024 * 1024).to_string())
         .foreign_keys(true);
     let pool = SqlitePoolOptions::new()
