@@ -77,8 +77,12 @@ pub async fn sqlite_version(pool: &Pool) -> Result<String, DbError> {
 
 async fn check_version(pool: &Pool) -> Result<(), DbError> {
     let found: String = sqlx::query_scalar("SELECT sqlite_version()").fetch_one(pool).await?;
-    let parsed = parse_version(&found);
-    if parsed < MIN_SQLITE {
+    refuse_older(found)
+}
+
+/// Refuses a linked SQLite older than `MIN_SQLITE` (the WAL-reset fix), naming both versions.
+fn refuse_older(found: String) -> Result<(), DbError> {
+    if parse_version(&found) < MIN_SQLITE {
         let (a, b, c) = MIN_SQLITE;
         return Err(DbError::TooOld {
             found,
@@ -131,6 +135,26 @@ mod tests {
         // Re-opening applies no migration twice.
         pool.close().await;
         open(&dir.path().join("axle.db")).await.unwrap();
+    }
+
+    #[test]
+    fn an_sqlite_older_than_the_wal_reset_fix_is_refused_by_name() {
+        for (found, refused) in [
+            ("3.51.2", true),
+            ("3.45.1", true),
+            ("3.9.0", true),
+            ("3.51.3", false),
+            ("3.52.0", false),
+        ] {
+            let result = refuse_older(found.to_string());
+            assert_eq!(result.is_err(), refused, "{found}");
+            if let Err(error) = result {
+                assert_eq!(
+                    error.to_string(),
+                    format!("SQLite {found} is linked, but axle needs 3.51.3 or later")
+                );
+            }
+        }
     }
 
     #[test]
