@@ -104,26 +104,23 @@ impl Engine {
         self.jobs.announce(&dir, JobKind::Sync, JobStep::Started);
         let reporter = self.jobs.reporter(&dir, JobKind::Sync, reporter);
         let result = sync::sync(self.sync_services(), request.clone(), reporter).await;
-        match &result {
-            Ok(outcome) => {
-                if !outcome.dry_run {
-                    let lock_files = sync::lock_files(&request).unwrap_or_default();
-                    if let Err(error) = self.projects.remember_sync(&request, &outcome.venv, &lock_files).await {
-                        tracing::warn!(%error, "could not remember the sync");
-                    }
-                }
-                let summary = format!(
-                    "{} installed, {} removed{}",
-                    outcome.installed.len(),
-                    outcome.removed.len(),
-                    if outcome.dry_run { " (dry run)" } else { "" }
-                );
-                self.jobs.announce(&dir, JobKind::Sync, JobStep::Finished(summary));
-            }
-            Err(error) => self
-                .jobs
-                .announce(&dir, JobKind::Sync, JobStep::Failed(error.to_string())),
+        if let Ok(outcome) = &result
+            && !outcome.dry_run
+            && let Err(error) = self
+                .projects
+                .remember_sync(&request, &outcome.venv, &outcome.lock_files)
+                .await
+        {
+            tracing::warn!(%error, "could not remember the sync");
         }
+        self.jobs.announce_end(&dir, JobKind::Sync, &result, |outcome| {
+            format!(
+                "{} installed, {} removed{}",
+                outcome.installed.len(),
+                outcome.removed.len(),
+                if outcome.dry_run { " (dry run)" } else { "" }
+            )
+        });
         Ok(result?)
     }
 
@@ -188,25 +185,20 @@ impl Engine {
         };
         let reporter = self.jobs.reporter(&dir, JobKind::Lock, reporter);
         let result = lock::lock(services, request.clone(), reporter).await;
-        match &result {
-            Ok(outcome) => {
-                if !request.dry_run
-                    && (outcome.written || outcome.fresh)
-                    && let Err(error) = self.projects.remember_lock(&request, outcome).await
-                {
-                    tracing::warn!(%error, "could not remember the lock");
-                }
-                let summary = format!(
-                    "{} packages{}",
-                    outcome.packages,
-                    if outcome.fresh { ", unchanged" } else { "" }
-                );
-                self.jobs.announce(&dir, JobKind::Lock, JobStep::Finished(summary));
-            }
-            Err(error) => self
-                .jobs
-                .announce(&dir, JobKind::Lock, JobStep::Failed(error.to_string())),
+        if let Ok(outcome) = &result
+            && !request.dry_run
+            && (outcome.written || outcome.fresh)
+            && let Err(error) = self.projects.remember_lock(&request, outcome).await
+        {
+            tracing::warn!(%error, "could not remember the lock");
         }
+        self.jobs.announce_end(&dir, JobKind::Lock, &result, |outcome| {
+            format!(
+                "{} packages{}",
+                outcome.packages,
+                if outcome.fresh { ", unchanged" } else { "" }
+            )
+        });
         Ok(result?)
     }
 

@@ -78,6 +78,22 @@ impl Jobs {
         });
     }
 
+    /// Announces how a job ended: `Finished` with `summary` of its outcome, or `Failed` with
+    /// its error as the user reads it.
+    pub fn announce_end<T, E: std::fmt::Display>(
+        &self,
+        dir: &std::path::Path,
+        job: JobKind,
+        result: &Result<T, E>,
+        summary: impl FnOnce(&T) -> String,
+    ) {
+        let step = match result {
+            Ok(outcome) => JobStep::Finished(summary(outcome)),
+            Err(error) => JobStep::Failed(error.to_string()),
+        };
+        self.announce(dir, job, step);
+    }
+
     /// A reporter that tells `inner` and the watchers of `dir`.
     pub fn reporter(
         self: &Arc<Self>,

@@ -39,6 +39,16 @@ impl Service {
         Service { engine }
     }
 
+    /// A unary request's work, counted as activity for as long as it runs, with the log's
+    /// line for it.
+    async fn unary<T>(&self, rpc: &'static str, work: impl Future<Output = Result<T, Status>>) -> Result<T, Status> {
+        let _guard = self.engine.activity.begin();
+        let started = std::time::Instant::now();
+        let result = work.await;
+        log_request(rpc, started, result.as_ref().err());
+        result
+    }
+
     /// Runs `operation` on its own task, streaming its reports and then its
     /// result. A panic in the operation becomes an error reply; the daemon
     /// stays up. The operation runs to completion even when the client goes
@@ -77,6 +87,7 @@ impl Service {
 impl Axle for Service {
     async fn status(&self, _request: Request<v1::StatusRequest>) -> Result<Response<v1::StatusReply>, Status> {
         let engine = &self.engine;
+        let (watched, polled) = engine.watches.counts();
         Ok(Response::new(v1::StatusReply {
             version: env!("CARGO_PKG_VERSION").to_string(),
             build_id: engine.build_id.clone(),
@@ -91,8 +102,8 @@ impl Axle for Service {
             sqlite_version: engine.sqlite_version.clone(),
             http_requests: engine.index.totals().snapshot().0,
             name_lookups: engine.index.name_lookups(),
-            watched_dirs: engine.watches.counts().0 as u64,
-            polled_dirs: engine.watches.counts().1 as u64,
+            watched_dirs: watched as u64,
+            polled_dirs: polled as u64,
         }))
     }
 
@@ -209,11 +220,11 @@ impl Axle for Service {
         &self,
         _request: Request<v1::StoreStatsRequest>,
     ) -> Result<Response<v1::StoreStatsReply>, Status> {
-        let _guard = self.engine.activity.begin();
-        let started = std::time::Instant::now();
-        let stats = self.engine.store_stats().await.map_err(|error| status_of(&error));
-        log_request("StoreStats", started, stats.as_ref().err());
-        let stats = stats?;
+        let stats = self
+            .unary("StoreStats", async {
+                self.engine.store_stats().await.map_err(|error| status_of(&error))
+            })
+            .await?;
         Ok(Response::new(v1::StoreStatsReply {
             wheels: stats.wheels,
             files: stats.objects,
@@ -225,38 +236,37 @@ impl Axle for Service {
     }
 
     async fn store_gc(&self, request: Request<v1::StoreGcRequest>) -> Result<Response<v1::StoreGcReply>, Status> {
-        let _guard = self.engine.activity.begin();
         let request = request.into_inner();
-        let started = std::time::Instant::now();
         let outcome = self
-            .engine
-            .store_gc(request.older_than_days, request.max_size, request.dry_run)
-            .await
-            .map_err(|error| status_of(&error));
-        log_request("StoreGc", started, outcome.as_ref().err());
-        let outcome = outcome?;
+            .unary("StoreGc", async {
+                self.engine
+                    .store_gc(request.older_than_days, request.max_size, request.dry_run)
+                    .await
+                    .map_err(|error| status_of(&error))
+            })
+            .await?;
         Ok(Response::new(v1::StoreGcReply {
             wheels_removed: outcome.wheels_removed,
             files_removed: outcome.files_removed,
             bytes_freed: outcome.bytes_freed,
         }))
     }
+
     async fn project_status(
         &self,
         request: Request<v1::ProjectStatusRequest>,
     ) -> Result<Response<v1::ProjectStatusReply>, Status> {
-        let _guard = self.engine.activity.begin();
         let request = request.into_inner();
-        let invocation = invocation(request.invocation)?;
-        let dir = project_dir(&invocation, &request.dir);
-        let started = std::time::Instant::now();
         let status = self
-            .engine
-            .project_status(&dir, &invocation)
-            .await
-            .map_err(|error| status_of(&error));
-        log_request("ProjectStatus", started, status.as_ref().err());
-        let status = status?;
+            .unary("ProjectStatus", async {
+                let invocation = invocation(request.invocation)?;
+                let dir = project_dir(&invocation, &request.dir);
+                self.engine
+                    .project_status(&dir, &invocation)
+                    .await
+                    .map_err(|error| status_of(&error))
+            })
+            .await?;
         Ok(Response::new(project_status(status)))
     }
 
@@ -315,11 +325,11 @@ impl Axle for Service {
         &self,
         _request: Request<v1::ListEnvironmentsRequest>,
     ) -> Result<Response<v1::ListEnvironmentsReply>, Status> {
-        let _guard = self.engine.activity.begin();
-        let started = std::time::Instant::now();
-        let found = self.engine.environments().await.map_err(|error| status_of(&error));
-        log_request("ListEnvironments", started, found.as_ref().err());
-        let found = found?;
+        let found = self
+            .unary("ListEnvironments", async {
+                self.engine.environments().await.map_err(|error| status_of(&error))
+            })
+            .await?;
         Ok(Response::new(v1::ListEnvironmentsReply {
             environments: found
                 .into_iter()
@@ -340,22 +350,20 @@ impl Axle for Service {
         &self,
         request: Request<v1::ListPackagesRequest>,
     ) -> Result<Response<v1::ListPackagesReply>, Status> {
-        let _guard = self.engine.activity.begin();
         let request = request.into_inner();
-        let invocation = invocation(request.invocation)?;
-        let venv = if request.venv.is_empty() {
-            return Err(Status::invalid_argument("name the venv whose packages to list"));
-        } else {
-            invocation.absolute(&request.venv)
-        };
-        let started = std::time::Instant::now();
         let found = self
-            .engine
-            .packages(&venv, &invocation)
-            .await
-            .map_err(|error| status_of(&error));
-        log_request("ListPackages", started, found.as_ref().err());
-        let found = found?;
+            .unary("ListPackages", async {
+                let invocation = invocation(request.invocation)?;
+                if request.venv.is_empty() {
+                    return Err(Status::invalid_argument("name the venv whose packages to list"));
+                }
+                let venv = invocation.absolute(&request.venv);
+                self.engine
+                    .packages(&venv, &invocation)
+                    .await
+                    .map_err(|error| status_of(&error))
+            })
+            .await?;
         Ok(Response::new(v1::ListPackagesReply {
             packages: found
                 .into_iter()

@@ -150,27 +150,6 @@ pub struct Layout {
     pub lock_files: Vec<PathBuf>,
 }
 
-impl Layout {
-    /// The directories whose entries decide the project's status: its own, its inputs' and
-    /// lock's (editors save by renaming, so files are watched through their parents), and
-    /// the venv's site-packages, where dist-info directories come and go.
-    pub fn watched(&self, site_packages: Option<&Path>) -> Vec<PathBuf> {
-        let mut dirs: Vec<PathBuf> = std::iter::once(self.dir.clone())
-            .chain(
-                self.inputs
-                    .iter()
-                    .chain(&self.lock_files)
-                    .chain([&self.lock_file])
-                    .filter_map(|file| file.parent().map(Path::to_path_buf)),
-            )
-            .chain(site_packages.map(Path::to_path_buf))
-            .collect();
-        dirs.sort();
-        dirs.dedup();
-        dirs
-    }
-}
-
 pub struct Projects {
     pool: Pool,
     memory: Mutex<HashMap<PathBuf, Record>>,

@@ -124,6 +124,8 @@ pub struct SyncRequest {
 #[derive(Debug, Clone, Default)]
 pub struct SyncOutcome {
     pub venv: PathBuf,
+    /// The lock files it synced from.
+    pub lock_files: Vec<PathBuf>,
     pub installed: Vec<String>,
     pub removed: Vec<String>,
     pub unchanged: Vec<String>,
@@ -242,6 +244,7 @@ pub async fn sync(
     {
         return Ok(SyncOutcome {
             venv: venv_root,
+            lock_files,
             fresh: true,
             elapsed: started.elapsed(),
             ..SyncOutcome::default()
@@ -277,6 +280,7 @@ pub async fn sync(
     let plan = plan::plan(&wanted.dists, environment.installed(&services).await?, &identities);
     let mut outcome = SyncOutcome {
         venv: venv_root.clone(),
+        lock_files,
         installed: plan.install.iter().map(Locked::describe).collect(),
         removed: plan.remove.iter().map(plan::Present::describe).collect(),
         unchanged: plan.keep.iter().map(plan::Present::describe).collect(),
@@ -469,7 +473,7 @@ fn venv_root(request: &SyncRequest) -> Result<PathBuf, SyncError> {
 
 /// The lock files: as given, else `./requirements.txt`. Each must exist and
 /// none may be a `.in` file.
-pub fn lock_files(request: &SyncRequest) -> Result<Vec<PathBuf>, SyncError> {
+fn lock_files(request: &SyncRequest) -> Result<Vec<PathBuf>, SyncError> {
     let invocation = &request.invocation;
     let files: Vec<PathBuf> = if request.lock_files.is_empty() {
         vec![invocation.cwd.join("requirements.txt")]
