@@ -267,7 +267,7 @@ impl Engine {
             venv.state = VenvState::Unknown;
             venv.detail = format!("{} does not exist", absent.display());
         } else {
-            let request = self.projects.sync_request(dir, invocation).await?;
+            let request = self.projects.sync_request(&layout, invocation).await?;
             match sync::drift(self.sync_services(), request).await {
                 Ok(drift) => {
                     if !drift.is_empty() {

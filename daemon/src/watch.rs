@@ -401,7 +401,9 @@ fn relock(engine: &Arc<Engine>, request: &WatchRequest, dir: &Path, relocking: &
             }
             engine.lock(lock, Arc::new(Silent)).await?;
             if sync {
-                let request = engine.projects.sync_request(&dir, &invocation).await?;
+                // Laid out again: the lock just made may be one the project did not have.
+                let layout = engine.projects.layout(&dir, &invocation).await?;
+                let request = engine.projects.sync_request(&layout, &invocation).await?;
                 engine.sync(request, Arc::new(Silent)).await?;
             }
             Ok::<(), Error>(())

@@ -307,15 +307,16 @@ impl Projects {
         ))
     }
 
-    /// The sync request to run again in `dir`, as `lock_request` decides.
-    pub async fn sync_request(&self, dir: &Path, invocation: &Invocation) -> Result<SyncRequest, ProjectError> {
-        let record = self.record(dir).await?;
+    /// The sync request to run again for the project laid out as `layout`: the last one made
+    /// from its directory while the daemon runs, else one for the layout's venv and locks
+    /// (remembered, or the conventions).
+    pub async fn sync_request(&self, layout: &Layout, invocation: &Invocation) -> Result<SyncRequest, ProjectError> {
+        let record = self.record(&layout.dir).await?;
         if let Some(request) = record.synced.and_then(|synced| synced.request) {
             return Ok(request);
         }
-        let layout = layout_of(dir, &Record::default(), invocation)?;
         let mut invocation = invocation.clone();
-        invocation.cwd = dir.to_path_buf();
+        invocation.cwd = layout.dir.clone();
         Ok(SyncRequest {
             invocation,
             lock_files: layout

@@ -122,6 +122,25 @@ fn status_follows_every_change_of_inputs_lock_and_venv() {
 }
 
 #[test]
+fn after_a_restart_status_compares_the_venv_the_last_sync_used() {
+    let index = index();
+    let mut context = TestContext::new();
+    context.use_index(&index);
+    context.write("requirements.in", "alpha\n");
+    context.ok(&["lock"]);
+    context.ok(&["venv", "env"]);
+    context.ok(&["sync", "--venv", "env"]);
+    context.ok(&["daemon", "stop"]);
+    // The daemon now knows the project from its database only.
+    let document = status(&context);
+    assert_eq!(states(&document), ("fresh".into(), "in-sync".into()), "{document}");
+    assert_eq!(
+        document["details"]["venv"]["path"].as_str().unwrap(),
+        context.path("env").to_str().unwrap()
+    );
+}
+
+#[test]
 fn a_project_never_locked_by_axle_follows_the_conventions() {
     let index = index();
     let mut context = TestContext::new();
