@@ -332,6 +332,43 @@ impl Engine {
         })
     }
 
+    /// The index `axle serve` offers: the store, and unless `offline` the sources the client's
+    /// configuration names (as a lock from its directory would use them) for what it lacks.
+    pub async fn served_index(
+        &self,
+        invocation: &Invocation,
+        cli: &crate::index::IndexSettings,
+        strategy: crate::index::IndexStrategy,
+        offline: bool,
+    ) -> Result<crate::serve::ServedIndex, Error> {
+        use crate::index::{FetchContext, Refresh, RequestSettings, SourceLayers};
+        let upstream = if offline {
+            None
+        } else {
+            let interpreter = self.interpreters.find(None, invocation).await.ok();
+            let sources = SourceLayers {
+                invocation,
+                cli,
+                files: &[],
+                strategy,
+                pip_default: interpreter
+                    .as_ref()
+                    .and_then(|found| found.info.pip_default_index.as_deref()),
+                site_prefix: None,
+            }
+            .resolve()
+            .map_err(|error| Error::InvalidInput(error.to_string()))?;
+            let fetch = FetchContext::new(false, Refresh::None, RequestSettings::from_invocation(invocation))
+                .with_credentials(&sources);
+            Some((sources, fetch))
+        };
+        Ok(crate::serve::ServedIndex::new(
+            self.store.clone(),
+            self.index.clone(),
+            upstream,
+        ))
+    }
+
     fn sync_services(&self) -> sync::Services<'_> {
         sync::Services {
             interpreters: &self.interpreters,

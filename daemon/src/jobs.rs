@@ -52,14 +52,31 @@ pub struct JobEvent {
     pub step: JobStep,
 }
 
+/// Ended jobs kept for the status page.
+const RECENT: usize = 20;
+
+/// A job that ended, as the status page lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndedJob {
+    pub dir: PathBuf,
+    pub job: JobKind,
+    /// Seconds since the Unix epoch.
+    pub ended_at: i64,
+    pub succeeded: bool,
+    /// The summary of its outcome, or its error.
+    pub message: String,
+}
+
 pub struct Jobs {
     sender: broadcast::Sender<JobEvent>,
+    recent: std::sync::Mutex<std::collections::VecDeque<EndedJob>>,
 }
 
 impl Default for Jobs {
     fn default() -> Jobs {
         Jobs {
             sender: broadcast::channel(CAPACITY).0,
+            recent: std::sync::Mutex::default(),
         }
     }
 }
@@ -91,7 +108,31 @@ impl Jobs {
             Ok(outcome) => JobStep::Finished(summary(outcome)),
             Err(error) => JobStep::Failed(error.to_string()),
         };
+        let (succeeded, message) = match &step {
+            JobStep::Failed(message) => (false, message.clone()),
+            JobStep::Finished(message) => (true, message.clone()),
+            JobStep::Started | JobStep::Progress { .. } => (true, String::new()),
+        };
+        {
+            let mut recent = self.recent.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            if recent.len() == RECENT {
+                recent.pop_back();
+            }
+            recent.push_front(EndedJob {
+                dir: dir.to_path_buf(),
+                job,
+                ended_at: crate::db::now(),
+                succeeded,
+                message,
+            });
+        }
         self.announce(dir, job, step);
+    }
+
+    /// The last jobs that ended, newest first.
+    pub fn recent(&self) -> Vec<EndedJob> {
+        let recent = self.recent.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        recent.iter().cloned().collect()
     }
 
     /// A reporter that tells `inner` and the watchers of `dir`.

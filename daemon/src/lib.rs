@@ -2,8 +2,9 @@
 //!
 //! Read in this order: `context` (what a request knows about its client),
 //! the domain (`interpreter`, `venv`, `target`, `index`, `resolve`,
-//! `lockfile`, `lock`, `wheels`, `sync`), `engine` (state and operations),
-//! `rpc` (the wire), `server` and `lifecycle` (running it).
+//! `lockfile`, `lock`, `wheels`, `sync`, `serve`), `engine` (state and
+//! operations), `rpc` and `http` (the wires), `server` and `lifecycle`
+//! (running it).
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod context;
@@ -23,6 +24,7 @@ pub mod lockfile;
 pub mod memory;
 pub mod project;
 pub mod resolve;
+pub mod serve;
 pub mod sync;
 pub mod target;
 pub mod upkeep;
@@ -31,6 +33,7 @@ pub mod watch;
 pub mod wheels;
 
 pub mod engine;
+pub mod http;
 pub mod rpc;
 
 pub mod lifecycle;

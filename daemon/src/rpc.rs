@@ -32,11 +32,16 @@ type EventStream = Pin<Box<dyn Stream<Item = Result<v1::Event, Status>> + Send>>
 
 pub struct Service {
     engine: Arc<Engine>,
+    /// The `axle serve` HTTP server, when one runs.
+    serving: tokio::sync::Mutex<Option<crate::http::Running>>,
 }
 
 impl Service {
     pub fn new(engine: Arc<Engine>) -> Service {
-        Service { engine }
+        Service {
+            engine,
+            serving: tokio::sync::Mutex::new(None),
+        }
     }
 
     /// A unary request's work, counted as activity for as long as it runs, with the log's
@@ -376,6 +381,59 @@ impl Axle for Service {
                 })
                 .collect(),
         }))
+    }
+
+    async fn serve(&self, request: Request<v1::ServeRequest>) -> Result<Response<v1::ServeReply>, Status> {
+        let request = request.into_inner();
+        self.unary("Serve", async {
+            let invocation = invocation(request.invocation)?;
+            let mut serving = self.serving.lock().await;
+            if request.stop {
+                let url = match serving.take() {
+                    Some(running) => {
+                        let url = running.url.clone();
+                        running.stop().await;
+                        url
+                    }
+                    None => String::new(),
+                };
+                return Ok(Response::new(v1::ServeReply {
+                    url,
+                    offline: false,
+                    already_running: false,
+                }));
+            }
+            if let Some(running) = serving.as_ref() {
+                return Ok(Response::new(v1::ServeReply {
+                    url: running.url.clone(),
+                    offline: running.offline,
+                    already_running: true,
+                }));
+            }
+            let port = u16::try_from(request.port)
+                .map_err(|_| Status::invalid_argument(format!("{} is not a TCP port", request.port)))?;
+            let (settings, strategy) = index_options(request.index)?;
+            let index = self
+                .engine
+                .served_index(&invocation, &settings, strategy, request.offline)
+                .await
+                .map_err(|error| status_of(&error))?;
+            let running = crate::http::start(self.engine.clone(), index, invocation, port)
+                .await
+                .map_err(|error| match error {
+                    crate::http::StartError::PortInUse { .. } => Status::already_exists(error.to_string()),
+                    crate::http::StartError::Listen { .. } => Status::unavailable(error.to_string()),
+                })?;
+            tracing::info!(url = %running.url, offline = running.offline, "serving the store");
+            let reply = v1::ServeReply {
+                url: running.url.clone(),
+                offline: running.offline,
+                already_running: false,
+            };
+            *serving = Some(running);
+            Ok(Response::new(reply))
+        })
+        .await
     }
 }
 

@@ -95,6 +95,17 @@ pub struct StoreStats {
     pub path: PathBuf,
 }
 
+/// A wheel the store holds, as `serve` lists it.
+#[derive(Debug, Clone)]
+pub struct StoredFile {
+    pub sha256: String,
+    pub filename: String,
+    pub name: String,
+    pub version: String,
+    /// The wheel file's size.
+    pub size: u64,
+}
+
 #[derive(Debug, Default, Clone)]
 pub struct GcOutcome {
     pub wheels_removed: u64,
@@ -209,6 +220,11 @@ impl WheelStore {
         Ok(None)
     }
 
+    /// The file name of the stored wheel with SHA-256 `wheel_sha256`.
+    pub async fn filename_of(&self, wheel_sha256: &str) -> Result<Option<String>, WheelStoreError> {
+        Ok(lock(self.known().await?).get(wheel_sha256).cloned())
+    }
+
     /// The stored wheels, loaded from SQLite on first use.
     async fn known(&self) -> Result<&std::sync::Mutex<std::collections::HashMap<String, String>>, WheelStoreError> {
         self.known
@@ -261,9 +277,17 @@ impl WheelStore {
         let (path, sha) = (download.to_path_buf(), wheel_sha256.to_string());
         let size = std::fs::metadata(download).map(|meta| meta.len()).unwrap_or(0);
         let permit = self.unpacking.acquire().await;
-        let result = tokio::task::spawn_blocking(move || store.unpack(&path, &sha))
-            .await
-            .map_err(|error| WheelStoreError::Task(error.to_string()));
+        let result = tokio::task::spawn_blocking(move || {
+            let manifest = store.unpack(&path, &sha)?;
+            // The wheel file itself stays too, for `serve` and `export` (the exact bytes a lock's
+            // hash names). Without it the store still installs; it only serves less.
+            if let Err(error) = store.keep_archive(&path, &sha) {
+                tracing::debug!(%error, "wheel archive not kept");
+            }
+            Ok::<_, ObjectStoreError>(manifest)
+        })
+        .await
+        .map_err(|error| WheelStoreError::Task(error.to_string()));
         drop(permit);
         let _ = std::fs::remove_file(download);
         let manifest = result??;
@@ -410,6 +434,8 @@ impl WheelStore {
                 count += 1;
                 bytes += object.size;
             }
+            // The wheel files kept for `serve` and `export` take space too.
+            bytes += store.archives_size();
             Ok((count, bytes))
         })
         .await
@@ -483,6 +509,47 @@ impl WheelStore {
             files_removed: report.objects_removed as u64,
             bytes_freed: report.bytes_freed,
         })
+    }
+
+    /// Every stored wheel, for serving the store as an index.
+    pub async fn stored(&self) -> Result<Vec<StoredFile>, WheelStoreError> {
+        self.flush().await?;
+        let rows: Vec<(String, String, String, String, i64)> =
+            sqlx::query_as("SELECT sha256, filename, name, version, size FROM store_wheels ORDER BY filename")
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(sha256, filename, name, version, size)| StoredFile {
+                sha256,
+                filename,
+                name,
+                version,
+                size: u64::try_from(size).unwrap_or(0),
+            })
+            .collect())
+    }
+
+    /// A stored wheel's file and its name, if the store kept the archive whole. Counts as a
+    /// use of the wheel for the size cap.
+    pub async fn archive(&self, wheel_sha256: &str) -> Result<Option<(PathBuf, String)>, WheelStoreError> {
+        self.flush().await?;
+        let row: Option<(String, i64)> = sqlx::query_as("SELECT filename, size FROM store_wheels WHERE sha256 = ?")
+            .bind(wheel_sha256)
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some((filename, size)) = row else {
+            return Ok(None);
+        };
+        let Some(path) = self.store.archive(wheel_sha256, u64::try_from(size).unwrap_or(0)) else {
+            return Ok(None);
+        };
+        sqlx::query("UPDATE store_wheels SET last_used_at = ? WHERE sha256 = ?")
+            .bind(db::now())
+            .bind(wheel_sha256)
+            .execute(&self.pool)
+            .await?;
+        Ok(Some((path, filename)))
     }
 
     /// The unpacked size of what the store holds, from the database.

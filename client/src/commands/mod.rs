@@ -5,6 +5,7 @@ mod daemon;
 mod env;
 mod lock;
 mod project;
+mod serve;
 mod store;
 mod sync;
 mod venv;
@@ -36,6 +37,8 @@ pub enum Command {
     /// The venvs the daemon knows, and what each holds.
     #[command(subcommand)]
     Env(env::EnvCommand),
+    /// Serve the store as a package index on 127.0.0.1, with a status page.
+    Serve(serve::ServeArgs),
     /// Inspect or clean the shared wheel store.
     #[command(subcommand)]
     Store(store::StoreCommand),
@@ -52,6 +55,7 @@ pub async fn run(command: Command, daemon: &Daemon, output: &Output, cwd: PathBu
         Command::Status(args) => project::status(args, daemon, output, invocation(cwd, Environment::Forwarded)).await,
         Command::Watch(args) => project::watch(args, daemon, output, invocation(cwd, Environment::Whole)).await,
         Command::Env(command) => env::run(command, daemon, output, invocation(cwd, Environment::Forwarded)).await,
+        Command::Serve(args) => serve::run(args, daemon, output, invocation(cwd, Environment::Forwarded)).await,
         Command::Store(command) => store::run(command, daemon, output, invocation(cwd, Environment::Forwarded)).await,
         Command::Daemon(command) => daemon::run(command, daemon, output).await,
     }

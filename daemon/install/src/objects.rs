@@ -5,6 +5,8 @@
 //! <root>/objects/ab/cdef…        a file whose SHA-256 is abcdef… (62 hex after the shard)
 //! <root>/objects/ab/cdef….x      the same bytes as an executable file
 //! <root>/wheels/<sha256>.json    the Manifest of the wheel with that SHA-256
+//! <root>/archives/<sha256>.whl   the wheel file itself, as downloaded (kept so that the store
+//!                                can serve and export the exact bytes a lock's hash names)
 //! <root>/tmp/                    staging; same filesystem, so renames out of it are atomic
 //! ```
 //!
@@ -131,6 +133,7 @@ pub struct GcReport {
     pub objects_removed: usize,
     pub bytes_freed: u64,
     pub temp_removed: usize,
+    pub archives_removed: usize,
 }
 
 /// A content-addressed store rooted at one directory.
@@ -156,7 +159,7 @@ impl ObjectStore {
     /// Opens (creating if needed) the store at `root`.
     pub fn open(root: impl Into<PathBuf>) -> Result<ObjectStore, ObjectStoreError> {
         let root = root.into();
-        for directory in ["objects", "wheels", "tmp"] {
+        for directory in ["objects", "wheels", "archives", "tmp"] {
             let path = root.join(directory);
             fs::create_dir_all(&path).map_err(io_error("create", &path))?;
         }
@@ -193,6 +196,49 @@ impl ObjectStore {
     fn manifest_path(&self, wheel_sha256: &str) -> Result<PathBuf, ObjectStoreError> {
         let digest = checked_digest(wheel_sha256)?;
         Ok(self.root.join("wheels").join(format!("{digest}.json")))
+    }
+
+    fn archive_file(&self, wheel_sha256: &str) -> Result<PathBuf, ObjectStoreError> {
+        let digest = checked_digest(wheel_sha256)?;
+        Ok(self.root.join("archives").join(format!("{digest}.whl")))
+    }
+
+    /// Keeps `wheel_path`, a wheel already verified to have the SHA-256 `wheel_sha256`, as that
+    /// wheel's archive (moved, so it must be on the store's filesystem; read-only afterwards).
+    pub fn keep_archive(&self, wheel_path: &Path, wheel_sha256: &str) -> Result<(), ObjectStoreError> {
+        let target = self.archive_file(wheel_sha256)?;
+        let mut permissions = fs::metadata(wheel_path)
+            .map_err(io_error("read", wheel_path))?
+            .permissions();
+        std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o444);
+        fs::set_permissions(wheel_path, permissions).map_err(io_error("protect", wheel_path))?;
+        if self.durable {
+            File::open(wheel_path)
+                .and_then(|file| file.sync_all())
+                .map_err(io_error("flush", wheel_path))?;
+        }
+        fs::rename(wheel_path, &target).map_err(io_error("keep", &target))
+    }
+
+    /// The archive of a stored wheel, if the store kept it and it still has `size` bytes (its
+    /// content is checked by whoever installs it from its hash: pip, or `axle store verify`).
+    pub fn archive(&self, wheel_sha256: &str, size: u64) -> Option<PathBuf> {
+        let path = self.archive_file(wheel_sha256).ok()?;
+        fs::symlink_metadata(&path)
+            .is_ok_and(|meta| meta.is_file() && meta.len() == size)
+            .then_some(path)
+    }
+
+    /// The bytes the kept wheel archives take.
+    pub fn archives_size(&self) -> u64 {
+        fs::read_dir(self.root.join("archives")).map_or(0, |entries| {
+            entries
+                .flatten()
+                .filter_map(|entry| entry.metadata().ok())
+                .filter(|meta| meta.is_file())
+                .map(|meta| meta.len())
+                .sum()
+        })
     }
 
     /// Where the object with content `sha256` (hex) lives, as an executable or plain file.
@@ -638,6 +684,28 @@ impl ObjectStore {
                 }
                 Err(err) if err.kind() == io::ErrorKind::NotFound => {}
                 Err(err) => return Err(io_error("remove", &object.path)(err)),
+            }
+        }
+        let archives = self.root.join("archives");
+        for item in fs::read_dir(&archives).map_err(io_error("list", &archives))? {
+            let item = item.map_err(io_error("list", &archives))?;
+            let name = item.file_name();
+            let kept = name
+                .to_str()
+                .and_then(|name| name.strip_suffix(".whl"))
+                .is_some_and(|digest| keep.contains(digest));
+            if kept {
+                continue;
+            }
+            let path = item.path();
+            let size = fs::symlink_metadata(&path).map_or(0, |meta| meta.len());
+            match fs::remove_file(&path) {
+                Ok(()) => {
+                    report.archives_removed += 1;
+                    report.bytes_freed += size;
+                }
+                Err(err) if err.kind() == io::ErrorKind::NotFound => {}
+                Err(err) => return Err(io_error("remove", &path)(err)),
             }
         }
         let temp_dir = self.temp_dir();

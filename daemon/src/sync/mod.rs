@@ -25,7 +25,7 @@ mod bytecode;
 mod environment;
 mod memo;
 pub mod plan;
-mod prepare;
+pub(crate) mod prepare;
 mod seed;
 
 use std::collections::HashMap;

@@ -478,15 +478,6 @@ async fn fetch_into_store(
     locked: &Locked,
     file: &DistFile,
 ) -> Result<Manifest, SyncError> {
-    // A file name becomes a path below; one that could climb out of the download directory
-    // is refused before anything is built.
-    if !is_plain_wheel_name(&file.filename) {
-        return Err(SyncError::Unsupported(format!(
-            "refusing the file name `{}` for {}: not a plain wheel file name",
-            file.filename.escape_debug(),
-            locked.name
-        )));
-    }
     let store = services.store;
     let key = file.sha256.clone().unwrap_or_else(|| file.url.clone());
     let guard = store.fetch_guard(&key);
@@ -495,8 +486,30 @@ async fn fetch_into_store(
         return Ok(manifest);
     }
     let expected: Vec<String> = locked.hashes.iter().cloned().collect();
+    download_into_store(store, &services.index, fetch, dir, file, &expected).await
+}
+
+/// Downloads the wheel `file`, verified against `expected` (empty: the index's own hash)
+/// before the store sees it, and unpacks it into the store, keeping its archive. The caller
+/// holds the file's `fetch_guard`.
+pub(crate) async fn download_into_store(
+    store: &crate::wheels::WheelStore,
+    index: &Arc<crate::index::IndexClient>,
+    fetch: &FetchContext,
+    dir: &Path,
+    file: &DistFile,
+    expected: &[String],
+) -> Result<Manifest, SyncError> {
+    // A file name becomes a path below; one that could climb out of the download directory
+    // is refused before anything is built.
+    if !is_plain_wheel_name(&file.filename) {
+        return Err(SyncError::Unsupported(format!(
+            "refusing the file name `{}`: not a plain wheel file name",
+            file.filename.escape_debug(),
+        )));
+    }
     let clock = Instant::now();
-    let downloaded = services.index.download(file, &expected, dir, fetch).await?;
+    let downloaded = index.download(file, expected, dir, fetch).await?;
     let download_ms = clock.elapsed().as_millis() as u64;
     // The store reads the wheel's name from its file: give it its own, in a directory no
     // other download uses.
@@ -522,14 +535,14 @@ async fn fetch_into_store(
     Ok(manifest)
 }
 
-enum Choice {
+pub(crate) enum Choice {
     Wheel(DistFile),
     Sdist(IndexedFile),
 }
 
 /// The wheel of the pinned version that this environment installs, among the files the
 /// lock's hashes allow; else the version's sdist, to build.
-fn choose_file(locked: &Locked, files: &[IndexedFile], tags: &Tags) -> Result<Choice, SyncError> {
+pub(crate) fn choose_file(locked: &Locked, files: &[IndexedFile], tags: &Tags) -> Result<Choice, SyncError> {
     let Some(version) = &locked.version else {
         return Err(SyncError::Usage(format!(
             "{} has neither a version nor a location",

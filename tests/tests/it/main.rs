@@ -7,6 +7,7 @@ mod editor;
 mod lock;
 mod real_index;
 mod resolve;
+mod serve;
 mod sync;
 mod universal;
 mod venv;

@@ -1,0 +1,324 @@
+//! `axle serve`: the store as a PEP 503/691 index for a stock pip, the proxy and offline
+//! modes, the Host check, and the status page in a real browser.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::Command;
+
+use axle_e2e::index::TestIndex;
+use axle_e2e::wheel::WheelBuilder;
+use axle_e2e::{TestContext, assert_success, real_python};
+
+fn index() -> TestIndex {
+    let index = TestIndex::start();
+    index.add(
+        &WheelBuilder::new("app", "1.0")
+            .requires("helper")
+            .requires_python(">=3.8")
+            .file("app/about.py", "VERSION = 'app 1.0'\n")
+            .build(),
+    );
+    index.add(
+        &WheelBuilder::new("helper", "1.0")
+            .file("helper_mod.py", "NAME = 'helper'\n")
+            .build(),
+    );
+    index.add(
+        &WheelBuilder::new("helper", "2.0")
+            .file("helper_mod.py", "NAME = 'helper 2'\n")
+            .build(),
+    );
+    index
+}
+
+/// `axle serve` with `args`, returning the base URL.
+fn serve(context: &TestContext, args: &[&str]) -> String {
+    let (ok, document) = context.json(&[&["serve"], args].concat());
+    assert!(ok, "axle serve failed: {document}");
+    document["url"].as_str().unwrap().to_string()
+}
+
+/// A GET with a chosen `Host` header and `Accept`, answered as (status, body).
+fn get(base: &str, path: &str, host: Option<&str>, accept: Option<&str>) -> (u16, String) {
+    let authority = base.strip_prefix("http://").unwrap();
+    let mut stream = TcpStream::connect(authority).unwrap();
+    let mut request = format!("GET {path} HTTP/1.1\r\nConnection: close\r\n");
+    request.push_str(&format!("Host: {}\r\n", host.unwrap_or(authority)));
+    if let Some(accept) = accept {
+        request.push_str(&format!("Accept: {accept}\r\n"));
+    }
+    request.push_str("\r\n");
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).unwrap();
+    let text = String::from_utf8_lossy(&response).into_owned();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// A stock pip (the interpreter's own, from `ensurepip`) in a new venv, with no index
+/// configured but what it is told.
+fn fresh_pip_venv(context: &TestContext, name: &str) -> std::path::PathBuf {
+    let venv = context.path(name);
+    let output = Command::new(real_python())
+        .args(["-m", "venv"])
+        .arg(&venv)
+        .output()
+        .unwrap();
+    assert_success(&output, "python -m venv");
+    venv
+}
+
+fn pip(context: &TestContext, venv: &Path, args: &[&str]) -> std::process::Output {
+    let mut command = Command::new(venv.join("bin/pip"));
+    for (name, _) in std::env::vars() {
+        if name.starts_with("PIP_") {
+            command.env_remove(name);
+        }
+    }
+    command
+        .env("PIP_CONFIG_FILE", "/dev/null")
+        .env("PIP_DISABLE_PIP_VERSION_CHECK", "1")
+        .env("PIP_NO_CACHE_DIR", "1")
+        .env("PIP_NO_INPUT", "1")
+        .current_dir(&context.project)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_stock_pip_installs_a_synced_lock_from_the_store_with_no_other_index() {
+    let index = index();
+    let mut context = TestContext::new();
+    context.use_index(&index);
+    context.write("requirements.in", "app\n");
+    // As for an image: the lock does not name the index it was made from (pip would go there
+    // instead of where it is told).
+    context.ok(&["lock", "--generate-hashes", "--no-emit-index-url"]);
+    context.ok(&["venv"]);
+    context.ok(&["sync"]);
+    // The index goes away: everything pip gets must come from the store.
+    index
+        .behaviour()
+        .fail_always
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    index.clear_requests();
+    let url = serve(&context, &["--offline"]);
+
+    let venv = fresh_pip_venv(&context, "image");
+    let output = pip(
+        &context,
+        &venv,
+        &[
+            "install",
+            "--index-url",
+            &format!("{url}/simple/"),
+            "--require-hashes",
+            "-r",
+            "requirements.txt",
+        ],
+    );
+    assert_success(&output, "pip install --require-hashes from axle serve");
+    let check = Command::new(venv.join("bin/python"))
+        .args([
+            "-c",
+            "import app.about, helper_mod; print(app.about.VERSION, helper_mod.NAME)",
+        ])
+        .output()
+        .unwrap();
+    assert_success(&check, "the installed packages import");
+    assert_eq!(String::from_utf8_lossy(&check.stdout).trim(), "app 1.0 helper 2");
+    assert!(
+        index.requests().is_empty(),
+        "the index was asked: {:?}",
+        index.requests()
+    );
+
+    // What pip was told, in both formats.
+    let (status, json) = get(&url, "/simple/app/", None, Some("application/vnd.pypi.simple.v1+json"));
+    assert_eq!(status, 200, "{json}");
+    let page: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(page["name"], "app");
+    assert_eq!(page["versions"], serde_json::json!(["1.0"]));
+    assert_eq!(page["files"][0]["requires-python"], ">=3.8");
+    let metadata_sha = page["files"][0]["core-metadata"]["sha256"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let file_url = page["files"][0]["url"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("../..")
+        .to_string();
+    let (status, metadata) = get(&url, &format!("{file_url}.metadata"), None, None);
+    assert_eq!(status, 200);
+    assert!(metadata.contains("Name: app"), "{metadata}");
+    use sha2::Digest;
+    assert_eq!(hex::encode(sha2::Sha256::digest(metadata.as_bytes())), metadata_sha);
+    let (status, html) = get(&url, "/simple/app/", None, None);
+    assert_eq!(status, 200);
+    assert!(html.contains("data-requires-python=\"&gt;=3.8\""), "{html}");
+    // PEP 503: other spellings redirect to the normalised name.
+    assert_eq!(get(&url, "/simple/App/", None, None).0, 308);
+    // Offline, a project the store lacks is not there.
+    assert_eq!(get(&url, "/simple/missing/", None, None).0, 404);
+}
+
+#[test]
+fn the_proxy_fetches_a_file_once_and_the_store_keeps_it() {
+    let index = index();
+    let mut context = TestContext::new();
+    context.use_index(&index);
+    let url = serve(&context, &[]);
+    let (status, html) = get(&url, "/simple/helper/", None, None);
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("helper-2.0-py3-none-any.whl"), "{html}");
+    assert!(html.contains("helper-1.0-py3-none-any.whl"), "{html}");
+
+    for attempt in 0..2 {
+        let venv = fresh_pip_venv(&context, &format!("v{attempt}"));
+        let output = pip(
+            &context,
+            &venv,
+            &["install", "--index-url", &format!("{url}/simple/"), "helper==1.0"],
+        );
+        assert_success(&output, "pip install through the proxy");
+    }
+    let downloads = index.requests_to("helper-1.0-py3-none-any.whl");
+    assert_eq!(downloads.len(), 1, "the file was fetched more than once: {downloads:?}");
+
+    // Restarted offline, the server lists what the store holds and nothing else.
+    context.ok(&["serve", "--stop"]);
+    let url = serve(&context, &["--offline"]);
+    let (status, html) = get(&url, "/simple/helper/", None, None);
+    assert_eq!(status, 200);
+    assert!(html.contains("helper-1.0-py3-none-any.whl"), "{html}");
+    assert!(!html.contains("helper-2.0"), "{html}");
+    assert_eq!(get(&url, "/simple/app/", None, None).0, 404);
+}
+
+#[test]
+fn only_loopback_hosts_and_paths_inside_the_index_are_served() {
+    let index = index();
+    let mut context = TestContext::new();
+    context.use_index(&index);
+    let url = serve(&context, &["--offline"]);
+    let port = url.rsplit(':').next().unwrap();
+    // DNS rebinding: a page of another site whose name now points at 127.0.0.1.
+    for host in ["evil.example", &format!("evil.example:{port}"), "127.0.0.1.nip.io", ""] {
+        let (status, body) = get(&url, "/", Some(host), None);
+        assert_eq!(status, 421, "Host {host:?}: {body}");
+    }
+    for host in [
+        format!("localhost:{port}"),
+        format!("127.0.0.1:{port}"),
+        format!("[::1]:{port}"),
+    ] {
+        assert_eq!(get(&url, "/simple/", Some(&host), None).0, 200, "Host {host:?}");
+    }
+    for path in [
+        "/files/../../../etc/passwd",
+        "/files/%2e%2e/%2e%2e/etc/passwd",
+        &format!("/files/{}/..%2F..%2Faxle.db", "a".repeat(64)),
+        &format!("/files/{}/x.whl", "A".repeat(64)),
+        "/simple/..%2F..%2F/",
+        "/nothing",
+    ] {
+        let (status, body) = get(&url, path, None, None);
+        assert_eq!(status, 404, "{path}: {body}");
+    }
+    // Not served beyond loopback: the listener is bound to 127.0.0.1 only.
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+
+    // One server at a time; a second `serve` says where the first is.
+    let (ok, again) = context.json(&["serve", "--port", "0"]);
+    assert!(ok);
+    assert_eq!(again["url"], url.as_str());
+    assert_eq!(again["already_running"], true);
+}
+
+#[test]
+fn a_port_in_use_is_a_clear_error() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let context = TestContext::new();
+    let error = context.fails(&["serve", "--port", &port]);
+    assert!(
+        error.contains(&format!("port {port} on 127.0.0.1 is in use")),
+        "{error}"
+    );
+}
+
+/// The status page rendered by a real browser: Debian's chromium, headless.
+#[test]
+fn the_status_page_reads_well_in_a_browser() {
+    let Some(chromium) = ["chromium", "chromium-browser", "google-chrome"]
+        .iter()
+        .map(|name| Path::new("/usr/bin").join(name))
+        .find(|path| path.exists())
+    else {
+        assert!(
+            std::env::var("AXLE_REQUIRE_BROWSER").is_err(),
+            "AXLE_REQUIRE_BROWSER is set but no chromium is installed"
+        );
+        eprintln!(
+            "SKIPPED the_status_page_reads_well_in_a_browser: no chromium in /usr/bin (apt-get install chromium)"
+        );
+        return;
+    };
+    let index = index();
+    let mut context = TestContext::new();
+    context.use_index(&index);
+    context.write("requirements.in", "app\n");
+    context.ok(&["lock"]);
+    context.ok(&["venv"]);
+    context.ok(&["sync"]);
+    let url = serve(&context, &["--offline"]);
+    let profile = context.root.path().join("chromium-profile");
+    let output = Command::new(&chromium)
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(["--virtual-time-budget=2000", "--dump-dom"])
+        .arg(format!("{url}/"))
+        .output()
+        .unwrap();
+    assert_success(&output, "chromium --dump-dom");
+    let dom = String::from_utf8_lossy(&output.stdout);
+    assert!(dom.contains("<h1>axle status</h1>"), "{dom}");
+    let venv = context.path(".venv");
+    assert!(
+        dom.contains(&venv.display().to_string()),
+        "the venv is not listed:\n{dom}"
+    );
+    assert!(dom.contains("in sync"), "{dom}");
+    assert!(dom.contains("requirements.txt"), "{dom}");
+    assert!(dom.contains("<td>sync</td>"), "the sync job is not listed:\n{dom}");
+    // The store's row counts the two wheels the sync stored.
+    assert!(dom.contains("<dd id=\"store-wheels\">2</dd>"), "{dom}");
+
+    // And as text, the way a reader sees it.
+    let text = Command::new(&chromium)
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg(format!(
+            "--screenshot={}",
+            context.root.path().join("page.png").display()
+        ))
+        .arg("--window-size=1200,800")
+        .arg(format!("{url}/"))
+        .output()
+        .unwrap();
+    assert_success(&text, "chromium --screenshot");
+    let png = std::fs::read(context.root.path().join("page.png")).unwrap();
+    assert!(png.starts_with(b"\x89PNG"), "no screenshot");
+}
