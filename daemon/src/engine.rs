@@ -332,6 +332,21 @@ impl Engine {
         })
     }
 
+    /// `axle export`: every file a lock installs on a target, into a wheelhouse directory.
+    pub async fn export(
+        &self,
+        request: crate::export::ExportRequest,
+        reporter: Arc<dyn Reporter>,
+    ) -> Result<crate::export::ExportOutcome, Error> {
+        let services = crate::export::ExportServices {
+            interpreters: &self.interpreters,
+            targets: &self.targets,
+            index: &self.index,
+            store: &self.store,
+        };
+        Ok(crate::export::export(services, request, reporter.as_ref()).await?)
+    }
+
     /// The index `axle serve` offers: the store, and unless `offline` the sources the client's
     /// configuration names (as a lock from its directory would use them) for what it lacks.
     pub async fn served_index(

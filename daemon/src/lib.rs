@@ -16,6 +16,7 @@ pub mod progress;
 
 pub mod build;
 pub mod dist;
+pub mod export;
 pub mod index;
 pub mod interpreter;
 pub mod jobs;

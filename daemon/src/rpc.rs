@@ -221,6 +221,39 @@ impl Axle for Service {
         }))
     }
 
+    type ExportStream = EventStream;
+
+    async fn export(&self, request: Request<v1::ExportRequest>) -> Result<Response<EventStream>, Status> {
+        let request = request.into_inner();
+        let (index, strategy) = index_options(request.index)?;
+        let non_empty = |text: String| Some(text).filter(|text| !text.is_empty());
+        let domain = crate::export::ExportRequest {
+            invocation: invocation(request.invocation)?,
+            lock_files: request.lock_files.into_iter().map(std::path::PathBuf::from).collect(),
+            wheelhouse: std::path::PathBuf::from(request.wheelhouse),
+            python: non_empty(request.python),
+            python_version: non_empty(request.python_version),
+            python_platform: non_empty(request.python_platform),
+            index,
+            strategy,
+            offline: request.offline,
+        };
+        if domain.wheelhouse.as_os_str().is_empty() {
+            return Err(Status::invalid_argument(
+                "name the wheelhouse directory (--wheelhouse DIR)",
+            ));
+        }
+        Ok(self.stream("Export", move |engine, reporter| async move {
+            let outcome = engine.export(domain, reporter).await?;
+            Ok(v1::event::Kind::Exported(v1::ExportResult {
+                wheelhouse: outcome.wheelhouse.to_string_lossy().into_owned(),
+                files: outcome.files,
+                downloaded: outcome.downloaded,
+                sdists: outcome.sdists,
+            }))
+        }))
+    }
+
     async fn store_stats(
         &self,
         _request: Request<v1::StoreStatsRequest>,

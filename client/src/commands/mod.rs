@@ -3,6 +3,7 @@
 
 mod daemon;
 mod env;
+mod export;
 mod lock;
 mod project;
 mod serve;
@@ -37,6 +38,8 @@ pub enum Command {
     /// The venvs the daemon knows, and what each holds.
     #[command(subcommand)]
     Env(env::EnvCommand),
+    /// Put every file a lock installs into a directory, for `pip install --no-index --find-links`.
+    Export(export::ExportArgs),
     /// Serve the store as a package index on 127.0.0.1, with a status page.
     Serve(serve::ServeArgs),
     /// Inspect or clean the shared wheel store.
@@ -55,6 +58,7 @@ pub async fn run(command: Command, daemon: &Daemon, output: &Output, cwd: PathBu
         Command::Status(args) => project::status(args, daemon, output, invocation(cwd, Environment::Forwarded)).await,
         Command::Watch(args) => project::watch(args, daemon, output, invocation(cwd, Environment::Whole)).await,
         Command::Env(command) => env::run(command, daemon, output, invocation(cwd, Environment::Forwarded)).await,
+        Command::Export(args) => export::run(args, daemon, output, invocation(cwd, Environment::Whole)).await,
         Command::Serve(args) => serve::run(args, daemon, output, invocation(cwd, Environment::Forwarded)).await,
         Command::Store(command) => store::run(command, daemon, output, invocation(cwd, Environment::Forwarded)).await,
         Command::Daemon(command) => daemon::run(command, daemon, output).await,

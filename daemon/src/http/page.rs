@@ -115,13 +115,17 @@ pub fn render(view: &View) -> String {
             let saved = stats.bytes_linked.saturating_sub(stats.bytes_stored);
             let _ = writeln!(
                 out,
-                "<dl>\n<dt>Location</dt><dd><code>{}</code></dd>\n<dt>Wheels</dt><dd id=\"store-wheels\">{}</dd>\n<dt>Files</dt><dd>{}</dd>\n<dt>Size on disk</dt><dd id=\"store-size\">{}</dd>\n<dt>Linked into venvs</dt><dd>{} in {} venvs</dd>\n<dt>Saved by linking</dt><dd id=\"store-saved\">{}</dd>\n</dl>",
+                "<dl>\n<dt>Location</dt><dd><code>{}</code></dd>\n<dt>Wheels</dt><dd id=\"store-wheels\">{}</dd>\n<dt>Files</dt><dd>{}</dd>\n<dt>Size on disk</dt><dd id=\"store-size\">{}</dd>\n<dt>Linked into venvs</dt><dd>{} in {}</dd>\n<dt>Saved by linking</dt><dd id=\"store-saved\">{}</dd>\n</dl>",
                 escape(&stats.path.display().to_string()),
                 stats.wheels,
                 stats.objects,
                 bytes(stats.bytes_stored),
                 bytes(stats.bytes_linked),
-                stats.venvs,
+                if stats.venvs == 1 {
+                    "1 venv".to_string()
+                } else {
+                    format!("{} venvs", stats.venvs)
+                },
                 bytes(saved),
             );
         }

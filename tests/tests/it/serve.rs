@@ -322,3 +322,129 @@ fn the_status_page_reads_well_in_a_browser() {
     let png = std::fs::read(context.root.path().join("page.png")).unwrap();
     assert!(png.starts_with(b"\x89PNG"), "no screenshot");
 }
+
+/// An index with wheels for several targets, a pure wheel and an sdist-only project.
+fn multi_target_index() -> TestIndex {
+    let index = TestIndex::start();
+    for tag in [
+        "cp312-cp312-manylinux_2_17_x86_64.manylinux2014_x86_64",
+        "cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64",
+        "cp312-cp312-macosx_11_0_arm64",
+        "cp312-cp312-win_amd64",
+    ] {
+        index.add(
+            &WheelBuilder::new("native", "1.0")
+                .tag(tag)
+                .requires("pure")
+                .file("native_mod.py", "X = 1\n")
+                .build(),
+        );
+    }
+    index.add(&WheelBuilder::new("pure", "2.0").file("pure_mod.py", "Y = 2\n").build());
+    index
+}
+
+#[test]
+fn export_fills_a_wheelhouse_for_another_target_that_pip_installs_without_an_index() {
+    let index = multi_target_index();
+    let mut context = TestContext::new();
+    context.use_index(&index);
+    context.write("requirements.in", "native\n");
+    let target = ["--python-version", "3.12", "--python-platform", "x86_64-manylinux_2_28"];
+    context.ok(&[&["lock", "--generate-hashes", "--no-emit-index-url"][..], &target].concat());
+    // A file of the user's in the wheelhouse stays as it is.
+    context.write("house/notes.txt", "mine\n");
+    let (ok, exported) = context.json(&[&["export", "--wheelhouse", "house"][..], &target].concat());
+    assert!(ok, "{exported}");
+    assert_eq!(
+        exported["files"],
+        serde_json::json!([
+            "native-1.0-cp312-cp312-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
+            "pure-2.0-py3-none-any.whl"
+        ])
+    );
+    assert_eq!(exported["downloaded"], 2);
+    assert_eq!(context.read("house/notes.txt"), "mine\n");
+
+    // What the image would do, checked without Docker: pip for CPython 3.12 on manylinux,
+    // from the wheelhouse alone, with the lock's hashes.
+    let venv = fresh_pip_venv(&context, "pip-venv");
+    let output = pip(
+        &context,
+        &venv,
+        &[
+            "install",
+            "--dry-run",
+            "--ignore-installed",
+            "--target",
+            "target-dir",
+            // pip's --platform takes exact tags (the image's pip knows its own glibc).
+            "--platform",
+            "manylinux_2_17_x86_64",
+            "--python-version",
+            "3.12",
+            "--only-binary=:all:",
+            "--no-index",
+            "--find-links",
+            "house",
+            "--require-hashes",
+            "-r",
+            "requirements.txt",
+        ],
+    );
+    assert_success(&output, "pip install --dry-run --no-index from the wheelhouse");
+    let said = String::from_utf8_lossy(&output.stdout);
+    assert!(said.contains("Would install native-1.0 pure-2.0"), "{said}");
+
+    // Again: nothing new is fetched, and the files already there are kept.
+    index.clear_requests();
+    let (ok, again) = context.json(&[&["export", "--wheelhouse", "house"][..], &target].concat());
+    assert!(ok, "{again}");
+    assert_eq!(again["downloaded"], 0);
+    assert!(index.requests_to(".whl").is_empty());
+}
+
+#[test]
+fn export_keeps_sdists_refuses_to_replace_files_and_names_what_it_cannot_carry() {
+    let index = TestIndex::start();
+    let sdist = axle_e2e::sdist::ProjectBuilder::new("sourceonly", "1.0").sdist();
+    index.add_sdist(&sdist);
+    let mut context = TestContext::new();
+    context.use_index(&index);
+    context.write(
+        "requirements.txt",
+        &format!("sourceonly==1.0 --hash=sha256:{}\n", sdist.sha256),
+    );
+    let (ok, exported) = context.json(&["export", "--wheelhouse", "house"]);
+    assert!(ok, "{exported}");
+    assert_eq!(exported["sdists"], serde_json::json!([sdist.filename]));
+    assert_eq!(
+        std::fs::read(context.path("house").join(&sdist.filename)).unwrap(),
+        sdist.bytes
+    );
+
+    // A different file under the same name is the user's: named, not replaced.
+    std::fs::write(context.path("house").join(&sdist.filename), b"something else").unwrap();
+    let error = context.fails(&["export", "--wheelhouse", "house"]);
+    assert!(error.contains("already exists with other content"), "{error}");
+    assert_eq!(
+        std::fs::read(context.path("house").join(&sdist.filename)).unwrap(),
+        b"something else"
+    );
+
+    // A pin by location cannot travel in a wheelhouse.
+    context.write("local.txt", "mylib @ file:///somewhere/mylib\n");
+    let error = context.fails(&["export", "--wheelhouse", "other", "local.txt"]);
+    assert!(
+        error.contains("mylib") && error.contains("named by its location"),
+        "{error}"
+    );
+
+    // A lock naming a file the index no longer has.
+    context.write(
+        "gone.txt",
+        &format!("sourceonly==1.0 --hash=sha256:{}\n", "0".repeat(64)),
+    );
+    let error = context.fails(&["export", "--wheelhouse", "third", "gone.txt"]);
+    assert!(error.contains("sourceonly"), "{error}");
+}
