@@ -28,6 +28,8 @@ pub struct Daemon {
     pub location: Location,
     /// The `axled` this client would start, and its build id.
     binary: Option<(PathBuf, String)>,
+    /// The service runs inside this process (`AXLE_NO_DAEMON`): never start a daemon.
+    in_process: bool,
 }
 
 impl Daemon {
@@ -36,7 +38,20 @@ impl Daemon {
             let id = build_id_of(&path).ok()?;
             Some((path, id))
         });
-        Daemon { location, binary }
+        Daemon {
+            location,
+            binary,
+            in_process: false,
+        }
+    }
+
+    /// The service this process runs itself, listening at `location.socket`.
+    pub fn in_process(location: Location) -> Daemon {
+        Daemon {
+            location,
+            binary: None,
+            in_process: true,
+        }
     }
 
     /// Adds the build handshake header to a request.
@@ -70,6 +85,9 @@ impl Daemon {
     pub async fn connect_or_start(&self) -> Result<Client, Failure> {
         if let Some(client) = self.connect_existing().await {
             return Ok(client);
+        }
+        if self.in_process {
+            return Err(Failure::new("the in-process service stopped unexpectedly"));
         }
         ensure_private_dir(&self.location.home)
             .map_err(|error| Failure::new(format!("cannot create {}: {error}", self.location.home.display())))?;

@@ -25,6 +25,10 @@ struct Cli {
     /// Print only errors.
     #[arg(short, long, global = true)]
     quiet: bool,
+    /// Run the job in this process: no daemon is started and none is left behind (also
+    /// `AXLE_NO_DAEMON=1`). Every call then starts cold.
+    #[arg(long, global = true)]
+    no_daemon: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -76,8 +80,23 @@ impl Failure {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::Completions { shell } = &cli.command {
+        // clap's own generator, from the same definitions that parse the command line.
+        use clap::CommandFactory;
+        clap_complete::generate(*shell, &mut Cli::command(), "axle", &mut std::io::stdout());
+        return ExitCode::SUCCESS;
+    }
     let output = output::Output::new(cli.json, cli.quiet);
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let no_daemon = cli.no_daemon
+        || std::env::var(axle_proto::env_vars::AXLE_NO_DAEMON).is_ok_and(|value| value == "1" || value == "true");
+    // In-process work (resolving, unpacking, building) wants every core; a client that only
+    // talks to a daemon wants one thread and a fast start.
+    let runtime = if no_daemon {
+        tokio::runtime::Builder::new_multi_thread().enable_all().build()
+    } else {
+        tokio::runtime::Builder::new_current_thread().enable_all().build()
+    };
+    let runtime = match runtime {
         Ok(runtime) => runtime,
         Err(error) => {
             output.failure(&Failure::new(format!("cannot start: {error}")));
@@ -89,8 +108,25 @@ fn main() -> ExitCode {
             .map_err(|error| Failure::new(format!("cannot read the working directory: {error}")))?;
         let location =
             Location::resolve(&LocationEnv::from_process(), &cwd).map_err(|error| Failure::new(error.to_string()))?;
-        let daemon = connect::Daemon::new(location);
-        commands::run(cli.command, &daemon, &output, cwd).await
+        if !no_daemon {
+            let daemon = connect::Daemon::new(location);
+            return commands::run(cli.command, &daemon, &output, cwd).await;
+        }
+        let serves = cli.command.serves_in_foreground();
+        let embedded = axle_daemon::lifecycle::Embedded::start(&location)
+            .await
+            .map_err(|error| Failure::new(format!("{error:#}")))?;
+        let mut here = location.clone();
+        here.socket = embedded.socket.clone();
+        let daemon = connect::Daemon::in_process(here);
+        let result = commands::run(cli.command, &daemon, &output, cwd).await;
+        if serves && result.is_ok() {
+            // Without a daemon, the server lives as long as this process.
+            output.text_now("serving until interrupted (Ctrl-C)");
+            let _ = tokio::signal::ctrl_c().await;
+        }
+        embedded.stop().await;
+        result
     });
     match result {
         Ok(code) => code,

@@ -176,3 +176,112 @@ pub fn init_logging(
         .init();
     Ok(guard)
 }
+
+/// How long a stop waits for cache writes in flight.
+const CACHE_FLUSH: Duration = Duration::from_millis(100);
+
+/// Opens the database and the store and makes the engine, ready to serve: everything that
+/// can refuse to start (the store's owner lock, the HTTP client) happens here, before any
+/// socket exists. Shared by `axled` and the client's in-process mode (`AXLE_NO_DAEMON`).
+pub async fn start_engine(
+    location: &Location,
+    build_id: String,
+    idle_timeout: Duration,
+) -> anyhow::Result<std::sync::Arc<crate::engine::Engine>> {
+    let pool = crate::db::open(&location.database()).await?;
+    let sqlite_version = crate::db::sqlite_version(&pool).await?;
+    let mut engine = crate::engine::Engine::new(location.clone(), pool, build_id, idle_timeout)
+        .map_err(|error| anyhow::anyhow!("{error}"))?;
+    if let Some(state) = std::sync::Arc::get_mut(&mut engine) {
+        state.sqlite_version = sqlite_version;
+    }
+    crate::upkeep::spawn(engine.clone(), crate::upkeep::store_cap_from_env());
+    // Rows whose store files are gone are dropped before anything is linked.
+    match engine.store.reconcile().await {
+        Ok(0) => {}
+        Ok(dropped) => tracing::warn!(dropped, "forgot store entries whose files are missing"),
+        Err(error) => tracing::warn!(%error, "could not reconcile the store"),
+    }
+    Ok(engine)
+}
+
+/// What a stop must write before the process ends: the store's rows, whatever it takes (they
+/// say what is on disk); cached index pages only if that is quick (a cache, fetched again when
+/// needed: a stop must not wait seconds on megabytes of pages).
+pub async fn finish(engine: &crate::engine::Engine) {
+    if let Err(error) = engine.store.flush().await {
+        tracing::warn!(%error, "could not record the wheels stored last");
+    }
+    if tokio::time::timeout(CACHE_FLUSH, engine.index.flush()).await.is_err() {
+        tracing::info!("stopped without waiting for cached pages still being written");
+    }
+}
+
+/// Closes the database, waiting briefly for cache writes still running.
+pub async fn close_database(engine: &crate::engine::Engine) {
+    if tokio::time::timeout(CACHE_FLUSH, engine.pool.close()).await.is_err() {
+        tracing::info!("closed the database with cache writes unfinished");
+    }
+}
+
+/// The daemon's work inside another process (the client's `AXLE_NO_DAEMON` mode): the same
+/// engine and gRPC service, on a socket of its own in a private directory that nothing else
+/// knows, for as long as the process needs it. It holds `daemon.lock` like a daemon, so it
+/// never shares a home with one.
+pub struct Embedded {
+    pub socket: PathBuf,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+    _dir: tempfile::TempDir,
+    _lock: InstanceLock,
+}
+
+impl Embedded {
+    pub async fn start(location: &Location) -> anyhow::Result<Embedded> {
+        prepare_home(location)?;
+        let lock = acquire_instance_lock(location, Duration::ZERO).map_err(|error| match error {
+            LifecycleError::AlreadyRunning { home } => anyhow::anyhow!(
+                "a daemon already serves {home}; use it (without AXLE_NO_DAEMON or --no-daemon), or stop it first with `axle daemon stop`"
+            ),
+            other => other.into(),
+        })?;
+        let parent = location.socket.parent().unwrap_or(&location.home);
+        ensure_private_dir(parent).map_err(io_at(parent))?;
+        let dir = tempfile::Builder::new()
+            .prefix("in-process-")
+            .tempdir_in(parent)
+            .map_err(io_at(parent))?;
+        let socket = dir.path().join("axle.sock");
+        let listener = UnixListener::bind(&socket).map_err(io_at(&socket))?;
+        std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o600)).map_err(io_at(&socket))?;
+        // Never idle: it ends with the process's job.
+        let engine = start_engine(location, "in-process".to_string(), Duration::from_secs(365 * 86_400)).await?;
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let shutdown = async {
+                let _ = stopped.await;
+            };
+            if let Err(error) = crate::server::run(listener, engine.clone(), shutdown).await {
+                tracing::warn!(%error, "the in-process server failed");
+            }
+            finish(&engine).await;
+            close_database(&engine).await;
+        });
+        Ok(Embedded {
+            socket,
+            stop: Some(stop),
+            task,
+            _dir: dir,
+            _lock: lock,
+        })
+    }
+
+    /// Ends the service once its requests are done, and writes what a daemon's stop writes.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let task = std::mem::replace(&mut self.task, tokio::spawn(async {}));
+        let _ = task.await;
+    }
+}

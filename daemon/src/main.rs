@@ -2,13 +2,11 @@
 //! serves until a signal, a client's `Shutdown`, or the idle timeout.
 
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use axle_daemon::engine::Engine;
 use axle_daemon::lifecycle::{self, DaemonInfo, LifecycleError};
-use axle_daemon::{db, memory, server, upkeep};
+use axle_daemon::{memory, server};
 use axle_proto::env_vars;
 use axle_proto::location::{Location, LocationEnv};
 use clap::Parser;
@@ -29,9 +27,6 @@ struct Args {
     #[arg(long, env = env_vars::AXLE_LOG)]
     log: Option<String>,
 }
-
-/// How long a stop waits for cache writes in flight.
-const CACHE_FLUSH: std::time::Duration = std::time::Duration::from_millis(100);
 
 fn main() -> ExitCode {
     let args = Args::parse();
@@ -79,28 +74,8 @@ fn run(args: Args) -> anyhow::Result<()> {
         let exe = std::env::current_exe().context("cannot locate the axled executable")?;
         let build_id =
             axle_proto::handshake::build_id_of(&exe).with_context(|| format!("cannot identify {}", exe.display()))?;
-        let pool = db::open(&location.database()).await?;
-        // Everything that can refuse to start (the store's owner lock, the
-        // HTTP client) comes before the socket: a client never connects to
-        // a daemon that is about to give up.
-        let sqlite_version = db::sqlite_version(&pool).await?;
-        let mut daemon: Arc<Engine> = Engine::new(
-            location.clone(),
-            pool.clone(),
-            build_id.clone(),
-            Duration::from_secs(args.idle_timeout),
-        )
-        .map_err(|error| anyhow::anyhow!("{error}"))?;
-        if let Some(state) = Arc::get_mut(&mut daemon) {
-            state.sqlite_version = sqlite_version;
-        }
-        upkeep::spawn(daemon.clone(), upkeep::store_cap_from_env());
-        // Rows whose store files are gone are dropped before anything is linked.
-        match daemon.store.reconcile().await {
-            Ok(0) => {}
-            Ok(dropped) => tracing::warn!(dropped, "forgot store entries whose files are missing"),
-            Err(error) => tracing::warn!(%error, "could not reconcile the store"),
-        }
+        let daemon =
+            lifecycle::start_engine(&location, build_id.clone(), Duration::from_secs(args.idle_timeout)).await?;
         let mut socket = lifecycle::bind_socket(&location, lock)?;
         let listener = socket.take_listener().context("socket already taken")?;
         lifecycle::write_daemon_info(
@@ -120,21 +95,10 @@ fn run(args: Args) -> anyhow::Result<()> {
             "axled started"
         );
         let reason = server::run(listener, daemon.clone(), shutdown_signal()).await?;
-        // The store's rows say what is on disk: they are written whatever it takes.
-        if let Err(error) = daemon.store.flush().await {
-            tracing::warn!(%error, "could not record the wheels stored last");
-        }
-        // Cached index pages still being written are a cache: kept if that is quick, else
-        // dropped (their transactions roll back) and fetched again when needed. A stop must
-        // not wait seconds on megabytes of pages.
-        if tokio::time::timeout(CACHE_FLUSH, daemon.index.flush()).await.is_err() {
-            tracing::info!("stopped without waiting for cached pages still being written");
-        }
+        lifecycle::finish(&daemon).await;
         drop(socket);
         lifecycle::remove_daemon_info(&location);
-        if tokio::time::timeout(CACHE_FLUSH, pool.close()).await.is_err() {
-            tracing::info!("closed the database with cache writes unfinished");
-        }
+        lifecycle::close_database(&daemon).await;
         tracing::info!(?reason, "axled stopped");
         anyhow::Ok(())
     })?;

@@ -25,8 +25,10 @@ pub const AXLE_BUILD_TIMEOUT: &str = "AXLE_BUILD_TIMEOUT";
 /// `0`: the daemon speaks HTTP/1.1 only, never HTTP/2 (read at daemon start; for comparing
 /// and for servers whose HTTP/2 misbehaves).
 pub const AXLE_HTTP2: &str = "AXLE_HTTP2";
+/// `1`: the client runs the job in its own process (no daemon started, none left behind), as
+/// `--no-daemon` does. For a Dockerfile's `RUN`, for CI.
+pub const AXLE_NO_DAEMON: &str = "AXLE_NO_DAEMON";
 
-/// The variables a request carries to the daemon.
 /// Daemon: the store's size cap (`10GiB`, `500 MB`): when the daemon is idle and the store is
 /// larger, the least recently used wheels that no venv links are evicted.
 pub const AXLE_STORE_MAX_SIZE: &str = "AXLE_STORE_MAX_SIZE";
@@ -35,6 +37,7 @@ pub const AXLE_STORE_MAX_SIZE: &str = "AXLE_STORE_MAX_SIZE";
 /// or when the kernel's own limit is reached, directories are polled once a second.
 pub const AXLE_WATCH_LIMIT: &str = "AXLE_WATCH_LIMIT";
 
+/// The variables a request carries to the daemon.
 pub const FORWARDED: &[&str] = &[
     // Interpreter discovery.
     "PATH",

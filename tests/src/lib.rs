@@ -25,6 +25,7 @@ const CLEARED: &[&str] = &[
     "AXLE_HTTP2",
     "AXLE_WATCH_LIMIT",
     "AXLE_STORE_MAX_SIZE",
+    "AXLE_NO_DAEMON",
     "AXLE_HTTP_TIMEOUT",
     "AXLE_BUILD_TIMEOUT",
     "AXLE_MAX_WHEEL_SIZE",

@@ -45,9 +45,22 @@ pub enum Command {
     /// Inspect or clean the shared wheel store.
     #[command(subcommand)]
     Store(store::StoreCommand),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
     /// Start, stop or inspect the daemon.
     #[command(subcommand)]
     Daemon(daemon::DaemonCommand),
+}
+
+impl Command {
+    /// Whether the command starts a server that must outlive it (`axle serve`), which in
+    /// no-daemon mode means staying in the foreground.
+    pub fn serves_in_foreground(&self) -> bool {
+        matches!(self, Command::Serve(args) if !args.stop)
+    }
 }
 
 pub async fn run(command: Command, daemon: &Daemon, output: &Output, cwd: PathBuf) -> Result<ExitCode, Failure> {
@@ -62,6 +75,8 @@ pub async fn run(command: Command, daemon: &Daemon, output: &Output, cwd: PathBu
         Command::Serve(args) => serve::run(args, daemon, output, invocation(cwd, Environment::Forwarded)).await,
         Command::Store(command) => store::run(command, daemon, output, invocation(cwd, Environment::Forwarded)).await,
         Command::Daemon(command) => daemon::run(command, daemon, output).await,
+        // Answered before any connection (main).
+        Command::Completions { .. } => Ok(ExitCode::SUCCESS),
     }
 }
 

@@ -19,7 +19,7 @@ pub struct ServeArgs {
     offline: bool,
     /// Stop the running server.
     #[arg(long, conflicts_with_all = ["port", "offline"])]
-    stop: bool,
+    pub stop: bool,
     #[command(flatten)]
     index: IndexArgs,
 }

@@ -448,3 +448,55 @@ fn export_keeps_sdists_refuses_to_replace_files_and_names_what_it_cannot_carry()
     let error = context.fails(&["export", "--wheelhouse", "third", "gone.txt"]);
     assert!(error.contains("sourceonly"), "{error}");
 }
+
+#[test]
+fn no_daemon_mode_gives_the_same_results_and_leaves_nothing_running() {
+    let index = index();
+    let with_daemon = {
+        let mut context = TestContext::new();
+        context.use_index(&index);
+        context.write("requirements.in", "app\n");
+        context.ok(&["lock", "--generate-hashes", "--no-emit-index-url"]);
+        context.read("requirements.txt")
+    };
+
+    let mut context = TestContext::new();
+    context.use_index(&index);
+    context.env.insert("AXLE_NO_DAEMON".to_string(), "1".to_string());
+    context.write("requirements.in", "app\n");
+    context.ok(&["lock", "--generate-hashes", "--no-emit-index-url"]);
+    assert_eq!(context.read("requirements.txt"), with_daemon);
+    context.ok(&["venv"]);
+    let (ok, synced) = context.json(&["sync"]);
+    assert!(ok, "{synced}");
+    assert_eq!(synced["installed"], serde_json::json!(["app==1.0", "helper==2.0"]));
+    let (ok, again) = context.json(&["sync"]);
+    assert!(ok && again["installed"].as_array().unwrap().is_empty(), "{again}");
+    let check = Command::new(context.path(".venv/bin/python"))
+        .args(["-c", "import app.about; print(app.about.VERSION)"])
+        .output()
+        .unwrap();
+    assert_success(&check, "the synced venv imports app");
+
+    // Nothing was started, nothing is left: no daemon note, no socket, no process.
+    assert!(!context.home.join("daemon.json").exists());
+    context.env.remove("AXLE_NO_DAEMON");
+    assert_eq!(context.status()["running"], false, "a daemon is running");
+
+    // A home a daemon serves is not shared with an in-process job.
+    context.ok(&["status"]);
+    let error = context.fails(&["--no-daemon", "sync"]);
+    assert!(error.contains("a daemon already serves"), "{error}");
+}
+
+#[test]
+fn completions_come_from_clap_and_parse_in_bash() {
+    let context = TestContext::new();
+    let script = context.ok(&["completions", "bash"]);
+    assert!(script.contains("serve") && script.contains("export") && script.contains("--wheelhouse"));
+    let path = context.write("axle.bash", &script);
+    let check = Command::new("bash").arg("-n").arg(&path).output().unwrap();
+    assert_success(&check, "bash -n on the completion script");
+    // No daemon for that.
+    assert!(!context.home.join("daemon.json").exists());
+}
