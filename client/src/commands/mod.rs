@@ -38,7 +38,7 @@ pub enum Command {
     /// The venvs the daemon knows, and what each holds.
     #[command(subcommand)]
     Env(env::EnvCommand),
-    /// Put every file a lock installs into a directory, for `pip install --no-index --find-links`.
+    /// Put every file a lock installs into a wheelhouse directory (for pip --find-links).
     Export(export::ExportArgs),
     /// Serve the store as a package index on 127.0.0.1, with a status page.
     Serve(serve::ServeArgs),
