@@ -453,6 +453,8 @@ pub struct VenvCreated {
 /// Counts requests in flight, for `status` and the idle timer.
 pub struct Activity {
     active: AtomicU32,
+    /// Services that keep the daemon up between requests (`axle serve`).
+    held: AtomicU32,
     served: AtomicU64,
     /// Milliseconds since `origin` at the last request's end.
     last_change_ms: AtomicU64,
@@ -463,6 +465,7 @@ impl Activity {
     fn new() -> Activity {
         Activity {
             active: AtomicU32::new(0),
+            held: AtomicU32::new(0),
             served: AtomicU64::new(0),
             last_change_ms: AtomicU64::new(0),
             origin: Instant::now(),
@@ -474,6 +477,18 @@ impl Activity {
         self.active.fetch_add(1, Ordering::SeqCst);
         self.touch();
         ActivityGuard { activity: self.clone() }
+    }
+
+    /// Keeps the daemon from stopping when idle until the guard drops, without counting as a
+    /// request (the store's upkeep still runs in the quiet between requests).
+    pub fn hold(self: &Arc<Self>) -> HoldGuard {
+        self.held.fetch_add(1, Ordering::SeqCst);
+        HoldGuard { activity: self.clone() }
+    }
+
+    /// Whether something holds the daemon up (see `hold`).
+    pub fn held(&self) -> bool {
+        self.held.load(Ordering::SeqCst) > 0
     }
 
     pub fn active(&self) -> u32 {
@@ -508,5 +523,16 @@ impl Drop for ActivityGuard {
         self.activity.served.fetch_add(1, Ordering::SeqCst);
         self.activity.touch();
         self.activity.active.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+pub struct HoldGuard {
+    activity: Arc<Activity>,
+}
+
+impl Drop for HoldGuard {
+    fn drop(&mut self) {
+        self.activity.held.fetch_sub(1, Ordering::SeqCst);
+        self.activity.touch();
     }
 }

@@ -31,6 +31,8 @@ use crate::serve::{ServeError, ServedBytes, ServedIndex};
 pub struct Running {
     pub url: String,
     pub offline: bool,
+    /// A serving daemon does not stop for being idle: `axle serve` lasts until `--stop`.
+    _hold: crate::engine::HoldGuard,
     stop: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -95,6 +97,7 @@ pub async fn start(
         .local_addr()
         .map_err(|source| StartError::Listen { port, source })?;
     let offline = index.offline();
+    let hold = engine.activity.hold();
     let state = Arc::new(AppState {
         engine,
         index,
@@ -113,6 +116,7 @@ pub async fn start(
     Ok(Running {
         url: format!("http://{address}"),
         offline,
+        _hold: hold,
         stop: Some(stop),
         task,
     })

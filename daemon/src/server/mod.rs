@@ -96,7 +96,7 @@ async fn wait_for_stop(daemon: &Engine, shutdown: impl Future<Output = ()>) -> S
             () = &mut shutdown => return StopReason::Signal,
             () = daemon.shutdown_requested.notified() => return StopReason::Requested,
             _ = ticks.tick() => {
-                if daemon.activity.idle_for() >= daemon.idle_timeout {
+                if !daemon.activity.held() && daemon.activity.idle_for() >= daemon.idle_timeout {
                     return StopReason::Idle;
                 }
             }

@@ -500,3 +500,18 @@ fn completions_come_from_clap_and_parse_in_bash() {
     // No daemon for that.
     assert!(!context.home.join("daemon.json").exists());
 }
+
+#[test]
+fn a_serving_daemon_outlives_its_idle_timeout_until_the_server_stops() {
+    let mut context = TestContext::new();
+    context.env.insert("AXLE_IDLE_TIMEOUT".to_string(), "1".to_string());
+    serve(&context, &["--offline"]);
+    let pid = context.daemon_pid().unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    assert!(axle_e2e::process_alive(pid), "the daemon stopped while serving");
+    context.ok(&["serve", "--stop"]);
+    assert!(
+        axle_e2e::wait_for_exit(pid, std::time::Duration::from_secs(10)),
+        "the daemon did not idle out after the server stopped"
+    );
+}
