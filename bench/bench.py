@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Times axle beside its peers on the same inputs, in one run, and prints ratios.
 
-Usage: python3 bench/bench.py [venv] [lock] [sync] [builds] [conflicts] [realworld] [editor] [memory] [--runs N] [--sets DIR] [--settle SECONDS]
+Usage: python3 bench/bench.py [venv] [lock] [sync] [builds] [conflicts] [realworld] [editor] [memory] [serve] [--runs N] [--sets DIR] [--settle SECONDS]
 
 Whole processes are timed, as a user or a script sees them. axle runs with a
 warm daemon (started before timing) unless a case says otherwise. Peers are
@@ -761,6 +761,37 @@ def bench_memory(axle, python, env, workdir):
               f"{db / 1048576:>10.1f}{uv_cache / 1048576:>10.1f}")
 
 
+def bench_serve(axle, python, runs, env, workdir, sets):
+    """The Docker path: a stock pip installing the seed set's hashed lock (fastapi) into an
+    empty --target, from the configured index, from `axle serve`, and with --no-index from an
+    `axle export` wheelhouse, taking turns run by run. pip's own cache is off in every case,
+    as in an image (`--no-cache-dir`)."""
+    project = workdir / "serve"
+    project.mkdir(exist_ok=True)
+    (project / "requirements.in").write_text((sets / "fastapi.in").read_text())
+    run = lambda *command: subprocess.run(command, env=env, cwd=project, check=True, stdout=subprocess.DEVNULL)
+    run(axle, "-q", "lock", "--generate-hashes", "--no-emit-index-url", "--python", python)
+    run(axle, "-q", "venv", "--python", python)
+    run(axle, "-q", "sync")
+    run(axle, "-q", "export", "--wheelhouse", "wheelhouse")
+    served = subprocess.run([axle, "--json", "serve"], env=env, cwd=project, check=True,
+                            capture_output=True, text=True)
+    url = json.loads(served.stdout)["url"]
+    pip_venv = workdir / "serve-pip"
+    subprocess.run([python, "-m", "venv", str(pip_venv)], check=True)
+    pip = [str(pip_venv / "bin" / "pip"), "install", "-q", "--no-cache-dir", "--disable-pip-version-check",
+           "--require-hashes", "-r", "requirements.txt", "--target", "target"]
+    clear = lambda: shutil.rmtree(project / "target", ignore_errors=True)
+    rows = time_interleaved([
+        ("pip from the configured index", pip, clear),
+        ("pip from axle serve", pip + ["--index-url", f"{url}/simple/"], clear),
+        ("pip --no-index from axle export", pip + ["--no-index", "--find-links", "wheelhouse"], clear),
+    ], runs, env, project)
+    report("serve: pip install --require-hashes of the fastapi lock into an empty --target", rows,
+           "pip from the configured index")
+    run(axle, "-q", "serve", "--stop")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("cases", nargs="*", default=["venv"])
@@ -798,6 +829,8 @@ def main():
                     bench_conflicts(axle, python, args.runs, env, workdir)
                 elif case == "memory":
                     bench_memory(axle, python, env, workdir)
+                elif case == "serve":
+                    bench_serve(axle, python, args.runs, env, workdir, sets_dir(args))
                 elif case == "editor":
                     bench_editor(axle, python, args.runs, env, workdir)
                 elif case == "realworld":
