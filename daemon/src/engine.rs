@@ -332,6 +332,15 @@ impl Engine {
         })
     }
 
+    /// `axle store verify [--repair]`.
+    pub async fn store_verify(
+        &self,
+        repair: bool,
+        reporter: Arc<dyn Reporter>,
+    ) -> Result<crate::integrity::VerifyReport, Error> {
+        Ok(crate::integrity::verify(&self.store, &self.index, &self.pool, repair, reporter).await?)
+    }
+
     /// `axle export`: every file a lock installs on a target, into a wheelhouse directory.
     pub async fn export(
         &self,

@@ -18,6 +18,7 @@ pub mod build;
 pub mod dist;
 pub mod export;
 pub mod index;
+pub mod integrity;
 pub mod interpreter;
 pub mod jobs;
 pub mod lock;

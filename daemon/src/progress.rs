@@ -25,6 +25,8 @@ pub enum Phase {
     Build,
     /// The environment's files are being compiled to bytecode (sync).
     Compile,
+    /// Files are being checked against their hashes (`store verify`).
+    Verify,
 }
 
 impl Phase {
@@ -36,6 +38,7 @@ impl Phase {
             Phase::Install => "install",
             Phase::Build => "build",
             Phase::Compile => "compile",
+            Phase::Verify => "verify",
         }
     }
 }

@@ -221,6 +221,31 @@ impl Axle for Service {
         }))
     }
 
+    type StoreVerifyStream = EventStream;
+
+    async fn store_verify(&self, request: Request<v1::StoreVerifyRequest>) -> Result<Response<EventStream>, Status> {
+        let repair = request.into_inner().repair;
+        Ok(self.stream("StoreVerify", move |engine, reporter| async move {
+            let report = engine.store_verify(repair, reporter).await?;
+            Ok(v1::event::Kind::Verified(v1::VerifyResult {
+                objects: report.objects,
+                archives: report.archives,
+                venv_files: report.venv_files,
+                venvs: report.venvs,
+                problems: report
+                    .problems
+                    .into_iter()
+                    .map(|problem| v1::VerifyProblem {
+                        kind: problem.kind.as_str().to_string(),
+                        path: problem.path.to_string_lossy().into_owned(),
+                        detail: problem.detail,
+                        repaired: problem.repaired,
+                    })
+                    .collect(),
+            }))
+        }))
+    }
+
     type ExportStream = EventStream;
 
     async fn export(&self, request: Request<v1::ExportRequest>) -> Result<Response<EventStream>, Status> {

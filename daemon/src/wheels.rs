@@ -225,6 +225,26 @@ impl WheelStore {
         Ok(lock(self.known().await?).get(wheel_sha256).cloned())
     }
 
+    /// Where a stored wheel was fetched from (a URL, or what it was built from).
+    pub async fn source_url_of(&self, wheel_sha256: &str) -> Result<Option<String>, WheelStoreError> {
+        self.flush().await?;
+        let row: Option<(String,)> = sqlx::query_as("SELECT source_url FROM store_wheels WHERE sha256 = ?")
+            .bind(wheel_sha256)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|(url,)| url))
+    }
+
+    /// The download directory, created if needed.
+    pub fn download_dir_created(&self) -> Result<PathBuf, WheelStoreError> {
+        let dir = self.download_dir();
+        std::fs::create_dir_all(&dir).map_err(|source| WheelStoreError::Io {
+            path: dir.clone(),
+            source,
+        })?;
+        Ok(dir)
+    }
+
     /// The stored wheels, loaded from SQLite on first use.
     async fn known(&self) -> Result<&std::sync::Mutex<std::collections::HashMap<String, String>>, WheelStoreError> {
         self.known

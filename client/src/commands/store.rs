@@ -13,6 +13,14 @@ use crate::output::Output;
 pub enum StoreCommand {
     /// What the store holds and what sharing saves.
     Stats,
+    /// Re-hash every stored file and every installed file against what it should be; exits 1
+    /// when anything is wrong.
+    Verify {
+        /// Replace bad store files with verified copies from their wheels, and relink venv
+        /// files that no longer match their RECORD.
+        #[arg(long)]
+        repair: bool,
+    },
     /// Remove wheels no environment uses and nobody used lately.
     Gc {
         /// Keep what was used within this many days.
@@ -66,6 +74,56 @@ pub async fn run(
                 bytes(stats.bytes_linked),
                 bytes(saved)
             ));
+        }
+        StoreCommand::Verify { repair } => {
+            let request = v1::StoreVerifyRequest {
+                invocation: Some(invocation),
+                repair,
+            };
+            let stream = daemon
+                .call(|mut client| {
+                    let request = daemon.request(request.clone());
+                    async move { client.store_verify(request).await }
+                })
+                .await?;
+            let v1::event::Kind::Verified(result) = super::follow(output, stream.into_inner()).await? else {
+                return Err(Failure::new("the daemon answered with another kind of result"));
+            };
+            let damaged = result.problems.iter().any(|problem| !problem.repaired);
+            output.document(&serde_json::json!({
+                "objects": result.objects,
+                "archives": result.archives,
+                "venv_files": result.venv_files,
+                "venvs": result.venvs,
+                "ok": !damaged,
+                "problems": result.problems.iter().map(|problem| serde_json::json!({
+                    "kind": problem.kind,
+                    "path": problem.path,
+                    "detail": problem.detail,
+                    "repaired": problem.repaired,
+                })).collect::<Vec<_>>(),
+            }));
+            for problem in &result.problems {
+                let mark = if problem.repaired { "repaired" } else { "BAD" };
+                output.text(&format!("{mark} {} {}: {}", problem.kind, problem.path, problem.detail));
+            }
+            output.text(&format!(
+                "checked {} objects, {} wheel files and {} installed files in {} venvs: {}",
+                result.objects,
+                result.archives,
+                result.venv_files,
+                result.venvs,
+                if result.problems.is_empty() {
+                    "all intact".to_string()
+                } else if damaged {
+                    format!("{} problems", result.problems.iter().filter(|p| !p.repaired).count())
+                } else {
+                    "everything repaired".to_string()
+                }
+            ));
+            if damaged {
+                return Ok(ExitCode::FAILURE);
+            }
         }
         StoreCommand::Gc {
             older_than_days,

@@ -25,6 +25,7 @@ mod paths;
 pub mod record;
 pub mod site;
 pub mod uninstall;
+pub mod verify;
 pub mod wheel;
 
 pub use archive::{ArchiveError, Entry, Limits, WheelArchive, WheelProblem, WheelSource};

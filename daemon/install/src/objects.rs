@@ -549,16 +549,27 @@ impl ObjectStore {
         Ok(())
     }
 
+    /// A wheel's manifest as written, without checking its objects and without removing
+    /// anything: for `store verify`, which must see the damage [`ObjectStore::manifest`] mends
+    /// by forgetting.
+    pub fn read_manifest(&self, wheel_sha256: &str) -> Result<Option<Manifest>, ObjectStoreError> {
+        let path = self.manifest_path(wheel_sha256)?;
+        let Some(bytes) = read_if_present(&path)? else {
+            return Ok(None);
+        };
+        Ok(serde_json::from_slice::<Manifest>(&bytes)
+            .ok()
+            .filter(|manifest| manifest.wheel_sha256 == wheel_sha256.to_ascii_lowercase()))
+    }
+
     /// The manifest of the wheel with SHA-256 `wheel_sha256`, if it was unpacked and all its
     /// objects are still there with the right sizes. A manifest that is unreadable, of another
     /// format, or whose objects are missing or damaged is removed and reported absent, so the
     /// caller unpacks the wheel again.
     pub fn manifest(&self, wheel_sha256: &str) -> Result<Option<Manifest>, ObjectStoreError> {
         let path = self.manifest_path(wheel_sha256)?;
-        let bytes = match fs::read(&path) {
-            Ok(bytes) => bytes,
-            Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(err) => return Err(io_error("read", &path)(err)),
+        let Some(bytes) = read_if_present(&path)? else {
+            return Ok(None);
         };
         let manifest = match serde_json::from_slice::<Manifest>(&bytes) {
             Ok(manifest)
@@ -848,7 +859,16 @@ fn checked_digest(digest: &str) -> Result<String, ObjectStoreError> {
     }
 }
 
-fn hash_reader(reader: &mut impl Read) -> io::Result<String> {
+/// A file's bytes, or `None` when it does not exist.
+fn read_if_present(path: &Path) -> Result<Option<Vec<u8>>, ObjectStoreError> {
+    match fs::read(path) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(err) => Err(io_error("read", path)(err)),
+    }
+}
+
+pub(crate) fn hash_reader(reader: &mut impl Read) -> io::Result<String> {
     let mut hasher = Sha256::new();
     let mut buffer = vec![0u8; 1024 * 1024];
     loop {

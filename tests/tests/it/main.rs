@@ -8,6 +8,7 @@ mod lock;
 mod real_index;
 mod resolve;
 mod serve;
+mod store;
 mod sync;
 mod universal;
 mod venv;

@@ -1,0 +1,131 @@
+//! `axle store verify [--repair]`: what an edit through one venv does to every venv that
+//! shares the store's files, found and mended.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+
+use axle_e2e::TestContext;
+use axle_e2e::index::TestIndex;
+use axle_e2e::wheel::WheelBuilder;
+
+fn site_file(context: &TestContext, venv: &str, file: &str) -> PathBuf {
+    let lib = context.path(venv).join("lib");
+    let python = std::fs::read_dir(&lib)
+        .unwrap()
+        .flatten()
+        .find(|entry| entry.file_name().to_string_lossy().starts_with("python"))
+        .unwrap();
+    python.path().join("site-packages").join(file)
+}
+
+/// A hashed lock of one package, synced into each of `venvs`.
+fn synced(venvs: &[&str]) -> (TestIndex, TestContext) {
+    let index = TestIndex::start();
+    index.add(
+        &WheelBuilder::new("shared", "1.0")
+            .file("shared_mod.py", "VALUE = 'good'\n")
+            .build(),
+    );
+    let mut context = TestContext::new();
+    context.use_index(&index);
+    context.write("requirements.in", "shared\n");
+    context.ok(&["lock", "--generate-hashes"]);
+    for venv in venvs {
+        context.ok(&["venv", venv]);
+        context.ok(&["sync", "--venv", venv]);
+    }
+    (index, context)
+}
+
+#[test]
+fn verify_finds_an_object_changed_through_one_venv_and_repair_mends_every_venv() {
+    let (_index, context) = synced(&[".venv", "other"]);
+    let (ok, clean) = context.json(&["store", "verify"]);
+    assert!(ok, "{clean}");
+    assert_eq!(clean["problems"], serde_json::json!([]));
+    assert_eq!(clean["venvs"], 2);
+
+    // An edit through one venv: root, or a chmod, gets past the read-only mode.
+    let edited = site_file(&context, ".venv", "shared_mod.py");
+    std::fs::set_permissions(&edited, std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::write(&edited, "VALUE = 'evil'\n").unwrap();
+    assert_eq!(
+        std::fs::read_to_string(site_file(&context, "other", "shared_mod.py")).unwrap(),
+        "VALUE = 'evil'\n",
+        "the venvs share the object"
+    );
+    // And a file deleted from the other venv.
+    std::fs::remove_file(site_file(&context, "other", "shared-1.0.dist-info/METADATA")).unwrap();
+
+    let (ok, damaged) = context.json(&["store", "verify"]);
+    assert!(!ok, "verify must fail on damage: {damaged}");
+    let kinds: Vec<&str> = damaged["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|problem| problem["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["object", "venv-file", "venv-file", "venv-file"], "{damaged}");
+
+    // The kept wheel file is gone too: the repair fetches the wheel again, verified.
+    for entry in std::fs::read_dir(context.home.join("store/archives"))
+        .unwrap()
+        .flatten()
+    {
+        std::fs::remove_file(entry.path()).unwrap();
+    }
+    let (ok, repaired) = context.json(&["store", "verify", "--repair"]);
+    assert!(ok, "{repaired}");
+    assert!(
+        repaired["problems"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|problem| problem["repaired"] == true),
+        "{repaired}"
+    );
+    for venv in [".venv", "other"] {
+        assert_eq!(
+            std::fs::read_to_string(site_file(&context, venv, "shared_mod.py")).unwrap(),
+            "VALUE = 'good'\n",
+            "{venv}"
+        );
+    }
+    assert!(site_file(&context, "other", "shared-1.0.dist-info/METADATA").is_file());
+    let (ok, after) = context.json(&["store", "verify"]);
+    assert!(ok, "{after}");
+    assert_eq!(after["problems"], serde_json::json!([]));
+    // And the venvs still sync as a no-op.
+    for venv in [".venv", "other"] {
+        let (ok, synced) = context.json(&["sync", "--venv", venv]);
+        assert!(ok && synced["installed"].as_array().unwrap().is_empty(), "{synced}");
+    }
+}
+
+#[test]
+fn a_venv_file_the_store_cannot_vouch_for_is_reported_and_left_alone() {
+    let (_index, context) = synced(&[".venv"]);
+    // A RECORD line changed to promise other bytes: no object has them.
+    let record = site_file(&context, ".venv", "shared-1.0.dist-info/RECORD");
+    let text = std::fs::read_to_string(&record).unwrap();
+    let line = text
+        .lines()
+        .find(|line| line.starts_with("shared_mod.py,"))
+        .unwrap()
+        .to_string();
+    let forged = format!("shared_mod.py,sha256={},15", "A".repeat(43));
+    std::fs::write(&record, text.replace(&line, &forged)).unwrap();
+    let (ok, report) = context.json(&["store", "verify", "--repair"]);
+    assert!(!ok, "{report}");
+    let problem = &report["problems"][0];
+    assert_eq!(problem["kind"], "venv-file");
+    assert_eq!(problem["repaired"], false);
+    assert!(
+        problem["detail"].as_str().unwrap().contains("no verified copy"),
+        "{report}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(site_file(&context, ".venv", "shared_mod.py")).unwrap(),
+        "VALUE = 'good'\n"
+    );
+}
