@@ -31,7 +31,54 @@ pub enum DbError {
     Query(#[from] sqlx::Error),
 }
 
+/// Opens (creating if needed) the database at `path`. A file that is not an SQLite database,
+/// or is corrupt, is moved aside (`axle.db.corrupt-<time>`, kept for inspection) and a new one
+/// is made: the database caches what the files also hold, and the daemon rebuilds the store's
+/// rows from the store at start (`WheelStore::reconcile`).
 pub async fn open(path: &Path) -> Result<Pool, DbError> {
+    match open_once(path).await {
+        Err(error) if error.is_corruption() => {
+            let aside = path.with_extension(format!("db.corrupt-{}", now()));
+            tracing::warn!(%error, aside = %aside.display(), "the database is unreadable; starting a new one");
+            std::fs::rename(path, &aside).map_err(|source| DbError::Open {
+                path: path.display().to_string(),
+                source: sqlx::Error::Io(source),
+            })?;
+            for suffix in ["-wal", "-shm"] {
+                let mut side = path.as_os_str().to_owned();
+                side.push(suffix);
+                let _ = std::fs::remove_file(side);
+            }
+            open_once(path).await
+        }
+        other => other,
+    }
+}
+
+impl DbError {
+    /// Whether the file is damaged or no database at all (SQLITE_CORRUPT, SQLITE_NOTADB).
+    fn is_corruption(&self) -> bool {
+        let source = match self {
+            DbError::Open { source, .. } | DbError::Query(source) => source,
+            DbError::Migrate {
+                source: sqlx::migrate::MigrateError::Execute(source),
+                ..
+            } => source,
+            _ => return false,
+        };
+        match source {
+            sqlx::Error::Database(error) => {
+                let code = error.code().map(|code| code.into_owned()).unwrap_or_default();
+                // Extended codes keep the primary code in their low byte.
+                let primary = code.parse::<i32>().map(|code| code & 0xff).unwrap_or(0);
+                primary == 11 || primary == 26
+            }
+            _ => false,
+        }
+    }
+}
+
+async fn open_once(path: &Path) -> Result<Pool, DbError> {
     let display = path.display().to_string();
     let options = SqliteConnectOptions::from_str("sqlite://")
         .map_err(|source| DbError::Open {

@@ -593,6 +593,42 @@ impl WheelStore {
                 dropped += 1;
             }
         }
+        // Wheels on disk without a row (a deleted or rebuilt database) are the store's all the
+        // same: their rows are written again from their manifests, so nothing is fetched twice.
+        let recorded: HashSet<String> = sqlx::query_as::<_, (String,)>("SELECT sha256 FROM store_wheels")
+            .fetch_all(&self.pool)
+            .await?
+            .into_iter()
+            .map(|(sha,)| sha)
+            .collect();
+        let files = self.store.clone();
+        let on_disk = tokio::task::spawn_blocking(move || files.manifests())
+            .await
+            .map_err(|error| WheelStoreError::Task(error.to_string()))??;
+        let mut restored = 0;
+        for sha in on_disk.into_iter().filter(|sha| !recorded.contains(sha)) {
+            let Some(manifest) = self.manifest(&sha).await? else {
+                continue;
+            };
+            let size = std::fs::metadata(self.store.root().join("archives").join(format!("{sha}.whl")))
+                .map_or(0, |meta| meta.len());
+            lock(&self.unrecorded).push(StoredWheel {
+                sha256: sha.clone(),
+                filename: manifest.filename.clone(),
+                name: manifest.name.clone(),
+                version: manifest.version.clone(),
+                size: size as i64,
+                unpacked_size: manifest.files.iter().map(|file| file.size).sum::<u64>() as i64,
+                source_url: String::new(),
+                added_at: db::now(),
+            });
+            lock(self.known().await?).insert(sha, manifest.filename);
+            restored += 1;
+        }
+        if restored > 0 {
+            tracing::warn!(restored, "recorded again the stored wheels the database had lost");
+            self.flush().await?;
+        }
         // Downloads a killed daemon left half-done are never trusted.
         let downloads = self.download_dir();
         if let Ok(entries) = std::fs::read_dir(&downloads) {

@@ -129,3 +129,49 @@ fn a_venv_file_the_store_cannot_vouch_for_is_reported_and_left_alone() {
         "VALUE = 'good'\n"
     );
 }
+
+/// The database caches what the files hold: deleted or corrupt, it is rebuilt at the next
+/// start, every venv still syncs as a no-op, and nothing stored is fetched again.
+#[test]
+fn a_lost_or_corrupt_database_is_rebuilt_from_the_store_without_fetching_again() {
+    for damage in ["deleted", "corrupt"] {
+        let (index, context) = synced(&[".venv"]);
+        context.ok(&["daemon", "stop"]);
+        let db = context.home.join("axle.db");
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+        }
+        if damage == "corrupt" {
+            std::fs::write(&db, b"this is not an SQLite database, but it is where one should be").unwrap();
+        }
+        index.clear_requests();
+        let (ok, synced) = context.json(&["sync"]);
+        assert!(ok, "{damage}: {synced}");
+        assert!(synced["installed"].as_array().unwrap().is_empty(), "{damage}: {synced}");
+        // A new venv links the stored wheel: the store's rows came back from its files.
+        context.ok(&["venv", "second"]);
+        let (ok, second) = context.json(&["sync", "--venv", "second"]);
+        assert!(ok, "{damage}: {second}");
+        assert_eq!(second["installed"], serde_json::json!(["shared==1.0"]), "{damage}");
+        assert!(
+            index.requests_to(".whl").is_empty(),
+            "{damage}: a stored wheel was downloaded again: {:?}",
+            index.requests()
+        );
+        let log = context.log_text();
+        if damage == "corrupt" {
+            assert!(log.contains("the database is unreadable; starting a new one"), "{log}");
+            let kept = std::fs::read_dir(&context.home)
+                .unwrap()
+                .flatten()
+                .any(|entry| entry.file_name().to_string_lossy().starts_with("axle.db.corrupt-"));
+            assert!(kept, "the damaged file is kept for inspection");
+        }
+        assert!(
+            log.contains("recorded again the stored wheels the database had lost"),
+            "{log}"
+        );
+        let (ok, verified) = context.json(&["store", "verify"]);
+        assert!(ok, "{damage}: {verified}");
+    }
+}
