@@ -68,10 +68,62 @@ pub fn bin_dir() -> PathBuf {
                 "{} is missing: run the tests with `cargo test --workspace`, which builds it",
                 dir.join(name).display()
             );
+            refuse_stale(&dir.join(name));
         }
         dir
     })
     .clone()
+}
+
+/// Fails when `binary` is older than a source file it is built from: `cargo test -p axle-e2e`
+/// alone does not rebuild the binaries, and a test of a stale build proves nothing about the
+/// tree under test.
+fn refuse_stale(binary: &Path) {
+    let built = std::fs::metadata(binary).and_then(|meta| meta.modified()).unwrap();
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let roots = [
+        "proto/src",
+        "proto/axle",
+        "daemon/src",
+        "daemon/build/src",
+        "daemon/install/src",
+        "daemon/standards/src",
+        "client/src",
+        "migrations",
+    ];
+    let mut newest: Option<(std::time::SystemTime, PathBuf)> = None;
+    let mut stack: Vec<PathBuf> = roots.iter().map(|root| workspace.join(root)).collect();
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let Ok(meta) = entry.metadata() else {
+                continue;
+            };
+            if meta.is_dir() {
+                stack.push(path);
+            } else if path
+                .extension()
+                .is_some_and(|extension| ["rs", "proto", "sql", "py"].iter().any(|known| extension == *known))
+                && let Ok(modified) = meta.modified()
+                && newest.as_ref().is_none_or(|(time, _)| modified > *time)
+            {
+                newest = Some((modified, path));
+            }
+        }
+    }
+    if let Some((modified, source)) = newest {
+        // A little slack for filesystems with coarse timestamps.
+        let slack = Duration::from_secs(2);
+        assert!(
+            modified <= built + slack,
+            "{} is older than {}: the end-to-end tests would test a stale build; run `cargo build --workspace` (or `cargo test --workspace`) first",
+            binary.display(),
+            source.display()
+        );
+    }
 }
 
 /// The real interpreter the tests use (the base of whatever `python3` is).
