@@ -513,3 +513,60 @@ fn setuptools_and_pip_are_left_out_as_unsafe_as_pip_compile_leaves_them() {
         "{allowed}"
     );
 }
+
+/// `--exclude-newer`: releases uploaded after the date are not seen (PEP 700 `upload-time`).
+#[test]
+fn exclude_newer_hides_releases_uploaded_after_the_date() {
+    let index = axle_e2e::index::TestIndex::start();
+    for (version, uploaded) in [("1.0", "2024-01-10T12:00:00Z"), ("2.0", "2025-06-01T08:30:00Z")] {
+        let wheel = axle_e2e::wheel::WheelBuilder::new("dated", version).build();
+        let mut file = axle_e2e::index::IndexFile::from(&wheel);
+        file.upload_time = Some(uploaded.to_string());
+        index.add_file("dated", file);
+    }
+    let mut context = axle_e2e::TestContext::new();
+    context.use_index(&index);
+    context.write("requirements.in", "dated\n");
+    let pinned = |args: &[&str]| {
+        context.ok(&[&["lock", "--no-header", "--no-annotate", "--no-emit-index-url"][..], args].concat());
+        context.read("requirements.txt").trim().to_string()
+    };
+    assert_eq!(pinned(&[]), "dated==2.0");
+    assert_eq!(pinned(&["-U", "--exclude-newer", "2025-01-01"]), "dated==1.0");
+    // A timestamp, to the second: the day 2.0 came out, before and after its upload.
+    assert_eq!(pinned(&["-U", "--exclude-newer", "2025-06-01T08:00:00Z"]), "dated==1.0");
+    assert_eq!(pinned(&["-U", "--exclude-newer", "2025-06-01T09:00:00Z"]), "dated==2.0");
+    // Nothing old enough is an error that says why.
+    let error = context.fails(&["lock", "-U", "--exclude-newer", "2023-01-01"]);
+    assert!(error.contains("dated"), "{error}");
+    // A date that is no date names itself.
+    let error = context.fails(&["lock", "--exclude-newer", "last tuesday"]);
+    assert!(error.contains("last tuesday"), "{error}");
+}
+
+/// `--refresh-package NAME`: that project's page is asked again even while the cached copy is
+/// fresh; the others are answered from the cache.
+#[test]
+fn refresh_package_revalidates_only_the_named_project() {
+    let index = axle_e2e::index::TestIndex::start();
+    index.behaviour().max_age.store(600, std::sync::atomic::Ordering::SeqCst);
+    index.add(&axle_e2e::wheel::WheelBuilder::new("moving", "1.0").requires("steady").build());
+    index.add(&axle_e2e::wheel::WheelBuilder::new("steady", "1.0").build());
+    let mut context = axle_e2e::TestContext::new();
+    context.use_index(&index);
+    context.write("requirements.in", "moving\n");
+    context.ok(&["lock"]);
+    assert!(context.read("requirements.txt").contains("moving==1.0"));
+
+    // A new release, while the cached pages are still fresh for ten minutes.
+    index.add(&axle_e2e::wheel::WheelBuilder::new("moving", "2.0").requires("steady").build());
+    index.clear_requests();
+    context.ok(&["lock", "-U"]);
+    assert!(context.read("requirements.txt").contains("moving==1.0"), "served from the cache");
+    assert!(index.requests_to("/moving/").is_empty(), "{:?}", index.requests());
+
+    context.ok(&["lock", "-U", "--refresh-package", "moving"]);
+    assert!(context.read("requirements.txt").contains("moving==2.0"));
+    assert_eq!(index.requests_to("/moving/").len(), 1, "{:?}", index.requests());
+    assert!(index.requests_to("/steady/").is_empty(), "{:?}", index.requests());
+}
