@@ -94,6 +94,10 @@ pub struct Behaviour {
     pub malformed_pages: AtomicBool,
     /// Project pages of this many MiB of padding (0: normal pages).
     pub huge_pages_mib: AtomicU64,
+    /// Project pages sent gzip-compressed (to clients that accept it, as the real index does).
+    pub gzipped_pages: AtomicU64,
+    /// Never compress pages.
+    pub no_gzip: AtomicBool,
     /// Redirect file downloads to this base URL (another origin).
     pub redirect_files_to: Mutex<Option<String>>,
 }
@@ -403,10 +407,20 @@ async fn project_page(
                 entry
             })
             .collect();
+        // PEP 700: every version the project has files of, in upload order.
+        let mut versions: Vec<String> = Vec::new();
+        for file in &files {
+            if let Some(version) = file["filename"].as_str().and_then(version_of)
+                && !versions.contains(&version)
+            {
+                versions.push(version);
+            }
+        }
         let body = serde_json::json!({
             "meta": { "api-version": "1.1" },
             "name": normalized,
             "files": files,
+            "versions": versions,
         });
         ("application/vnd.pypi.simple.v1+json", body.to_string())
     } else {
@@ -458,7 +472,24 @@ async fn project_page(
         )
             .into_response();
     }
-    let mut response = ([(header::CONTENT_TYPE, content_type)], body).into_response();
+    let gzip = !behaviour.no_gzip.load(Ordering::SeqCst)
+        && headers
+            .get(header::ACCEPT_ENCODING)
+            .and_then(|value| value.to_str().ok())
+            .is_some_and(|accepted| accepted.split(',').any(|coding| coding.trim().starts_with("gzip")));
+    let mut response = if gzip {
+        use std::io::Write;
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        encoder.write_all(body.as_bytes()).unwrap();
+        behaviour.gzipped_pages.fetch_add(1, Ordering::SeqCst);
+        (
+            [(header::CONTENT_TYPE, content_type), (header::CONTENT_ENCODING, "gzip")],
+            encoder.finish().unwrap(),
+        )
+            .into_response()
+    } else {
+        ([(header::CONTENT_TYPE, content_type)], body).into_response()
+    };
     if etags && let Ok(value) = HeaderValue::from_str(&etag) {
         response.headers_mut().insert(header::ETAG, value);
     }
@@ -466,6 +497,17 @@ async fn project_page(
         response.headers_mut().insert(header::CACHE_CONTROL, value);
     }
     response
+}
+
+/// The version part of a wheel or sdist file name.
+fn version_of(filename: &str) -> Option<String> {
+    let stem = filename
+        .strip_suffix(".whl")
+        .or_else(|| filename.strip_suffix(".tar.gz"))
+        .or_else(|| filename.strip_suffix(".zip"))?;
+    let mut parts = stem.split('-');
+    parts.next()?;
+    parts.next().map(str::to_string)
 }
 
 fn set_status(state: &IndexState, status: u16) {

@@ -570,3 +570,26 @@ fn refresh_package_revalidates_only_the_named_project() {
     assert_eq!(index.requests_to("/moving/").len(), 1, "{:?}", index.requests());
     assert!(index.requests_to("/steady/").is_empty(), "{:?}", index.requests());
 }
+
+/// The test index answers as the real one does: gzip-compressed pages to clients that accept
+/// them, PEP 700's `versions` key. axle reads both, and the same pages uncompressed.
+#[test]
+fn gzip_pages_and_pep_700_versions_are_read() {
+    let index = axle_e2e::index::TestIndex::start();
+    index.add(&axle_e2e::wheel::WheelBuilder::new("zipped", "1.0").requires("plain").build());
+    index.add(&axle_e2e::wheel::WheelBuilder::new("zipped", "1.1").requires("plain").build());
+    index.add(&axle_e2e::wheel::WheelBuilder::new("plain", "3.0").build());
+    let mut context = axle_e2e::TestContext::new();
+    context.use_index(&index);
+    context.write("requirements.in", "zipped\n");
+    context.ok(&["lock", "--no-header", "--no-annotate", "--no-emit-index-url"]);
+    assert_eq!(context.read("requirements.txt"), "plain==3.0\nzipped==1.1\n");
+    assert!(index.behaviour().gzipped_pages.load(std::sync::atomic::Ordering::SeqCst) >= 2);
+
+    index.behaviour().no_gzip.store(true, std::sync::atomic::Ordering::SeqCst);
+    let mut uncompressed = axle_e2e::TestContext::new();
+    uncompressed.use_index(&index);
+    uncompressed.write("requirements.in", "zipped\n");
+    uncompressed.ok(&["lock", "--no-header", "--no-annotate", "--no-emit-index-url"]);
+    assert_eq!(uncompressed.read("requirements.txt"), context.read("requirements.txt"));
+}
