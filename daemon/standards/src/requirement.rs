@@ -60,10 +60,29 @@ pub fn parse_requirement(input: &str) -> Result<Requirement, RequirementError> {
             variable: variable.to_string(),
         });
     }
+    if let Some(message) = bad_name_end(input) {
+        return Err(RequirementError::Invalid {
+            input: input.to_string(),
+            message,
+        });
+    }
     Requirement::from_str(input).map_err(|err| RequirementError::Invalid {
         input: input.to_string(),
         message: pep508_message(&err),
     })
+}
+
+/// Refuses a name that ends in `.`, `_` or `-` before pep508_rs sees it: followed by a version,
+/// extras or a marker (`foo.==1`), such a name makes pep508_rs 0.9 panic (its parser accepts
+/// what its `PackageName` then refuses) instead of returning an error.
+pub(crate) fn bad_name_end(input: &str) -> Option<String> {
+    let text = input.trim_start();
+    let name_end = text
+        .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+        .unwrap_or(text.len());
+    let last = text[..name_end].chars().last()?;
+    matches!(last, '.' | '_' | '-')
+        .then(|| format!("Package name must end with an alphanumeric character, not '{last}'"))
 }
 
 /// The one-line message of a pep508_rs error.
@@ -242,6 +261,27 @@ pub fn marker_text(marker: &MarkerTree, lowest: &crate::Version) -> Option<Strin
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_ending_in_punctuation_are_errors_not_panics() {
+        // pep508_rs 0.9 panics on these (found by the property tests).
+        for input in [
+            "A_==0",
+            "b.[x]",
+            "b. ; python_version < '3'",
+            "c- @ file:///x.whl",
+            "d.",
+        ] {
+            let error = parse_requirement(input).unwrap_err().to_string();
+            assert!(
+                error.contains("must end with an alphanumeric character"),
+                "{input}: {error}"
+            );
+        }
+        for input in ["a==1", "a.b-c_d[x]>=2", "  spaced"] {
+            assert!(parse_requirement(input).is_ok(), "{input}");
+        }
+    }
 
     #[test]
     fn the_environment_part_of_a_marker_given_the_extras_requested() {

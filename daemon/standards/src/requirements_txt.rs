@@ -923,6 +923,9 @@ impl Reporter for IgnoreWarnings {
 fn parse_requirement_line(text: &str, dir: &Path) -> Result<Requirement, LineProblem> {
     let invalid = |message: String| LineProblem::InvalidRequirement(message);
     if !looks_unnamed(text) {
+        if let Some(message) = crate::requirement::bad_name_end(text) {
+            return Err(invalid(message));
+        }
         return Requirement::parse(text, dir).map_err(|err| invalid(pep508_message(&err)));
     }
     let unnamed = UnnamedRequirement::<VerbatimUrl>::parse(text, dir, &mut IgnoreWarnings)

@@ -528,7 +528,11 @@ fn exclude_newer_hides_releases_uploaded_after_the_date() {
     context.use_index(&index);
     context.write("requirements.in", "dated\n");
     let pinned = |args: &[&str]| {
-        context.ok(&[&["lock", "--no-header", "--no-annotate", "--no-emit-index-url"][..], args].concat());
+        context.ok(&[
+            &["lock", "--no-header", "--no-annotate", "--no-emit-index-url"][..],
+            args,
+        ]
+        .concat());
         context.read("requirements.txt").trim().to_string()
     };
     assert_eq!(pinned(&[]), "dated==2.0");
@@ -549,8 +553,15 @@ fn exclude_newer_hides_releases_uploaded_after_the_date() {
 #[test]
 fn refresh_package_revalidates_only_the_named_project() {
     let index = axle_e2e::index::TestIndex::start();
-    index.behaviour().max_age.store(600, std::sync::atomic::Ordering::SeqCst);
-    index.add(&axle_e2e::wheel::WheelBuilder::new("moving", "1.0").requires("steady").build());
+    index
+        .behaviour()
+        .max_age
+        .store(600, std::sync::atomic::Ordering::SeqCst);
+    index.add(
+        &axle_e2e::wheel::WheelBuilder::new("moving", "1.0")
+            .requires("steady")
+            .build(),
+    );
     index.add(&axle_e2e::wheel::WheelBuilder::new("steady", "1.0").build());
     let mut context = axle_e2e::TestContext::new();
     context.use_index(&index);
@@ -559,10 +570,17 @@ fn refresh_package_revalidates_only_the_named_project() {
     assert!(context.read("requirements.txt").contains("moving==1.0"));
 
     // A new release, while the cached pages are still fresh for ten minutes.
-    index.add(&axle_e2e::wheel::WheelBuilder::new("moving", "2.0").requires("steady").build());
+    index.add(
+        &axle_e2e::wheel::WheelBuilder::new("moving", "2.0")
+            .requires("steady")
+            .build(),
+    );
     index.clear_requests();
     context.ok(&["lock", "-U"]);
-    assert!(context.read("requirements.txt").contains("moving==1.0"), "served from the cache");
+    assert!(
+        context.read("requirements.txt").contains("moving==1.0"),
+        "served from the cache"
+    );
     assert!(index.requests_to("/moving/").is_empty(), "{:?}", index.requests());
 
     context.ok(&["lock", "-U", "--refresh-package", "moving"]);
@@ -576,17 +594,34 @@ fn refresh_package_revalidates_only_the_named_project() {
 #[test]
 fn gzip_pages_and_pep_700_versions_are_read() {
     let index = axle_e2e::index::TestIndex::start();
-    index.add(&axle_e2e::wheel::WheelBuilder::new("zipped", "1.0").requires("plain").build());
-    index.add(&axle_e2e::wheel::WheelBuilder::new("zipped", "1.1").requires("plain").build());
+    index.add(
+        &axle_e2e::wheel::WheelBuilder::new("zipped", "1.0")
+            .requires("plain")
+            .build(),
+    );
+    index.add(
+        &axle_e2e::wheel::WheelBuilder::new("zipped", "1.1")
+            .requires("plain")
+            .build(),
+    );
     index.add(&axle_e2e::wheel::WheelBuilder::new("plain", "3.0").build());
     let mut context = axle_e2e::TestContext::new();
     context.use_index(&index);
     context.write("requirements.in", "zipped\n");
     context.ok(&["lock", "--no-header", "--no-annotate", "--no-emit-index-url"]);
     assert_eq!(context.read("requirements.txt"), "plain==3.0\nzipped==1.1\n");
-    assert!(index.behaviour().gzipped_pages.load(std::sync::atomic::Ordering::SeqCst) >= 2);
+    assert!(
+        index
+            .behaviour()
+            .gzipped_pages
+            .load(std::sync::atomic::Ordering::SeqCst)
+            >= 2
+    );
 
-    index.behaviour().no_gzip.store(true, std::sync::atomic::Ordering::SeqCst);
+    index
+        .behaviour()
+        .no_gzip
+        .store(true, std::sync::atomic::Ordering::SeqCst);
     let mut uncompressed = axle_e2e::TestContext::new();
     uncompressed.use_index(&index);
     uncompressed.write("requirements.in", "zipped\n");
