@@ -167,7 +167,11 @@ fn a_full_disk_while_unpacking_leaves_everything_consistent() {
         .status()
         .is_ok_and(|status| status.success());
     if !mounted {
-        eprintln!("skipped: cannot mount a small tmpfs here (needs root)");
+        axle_e2e::cannot_run(
+            "a_full_disk_while_unpacking_leaves_everything_consistent",
+            "cannot mount a small tmpfs here (needs root)",
+            "AXLE_REQUIRE_ROOT_TESTS",
+        );
         return;
     }
     let _unmount = axle_e2e::Unmount(store.clone());
@@ -309,7 +313,11 @@ fn the_hard_link_limit_is_survived() {
             .status()
             .is_ok_and(|status| status.success());
     if !ready {
-        eprintln!("skipped: cannot mount an ext2 image here (needs root and loop devices)");
+        axle_e2e::cannot_run(
+            "the_hard_link_limit_is_survived",
+            "cannot mount an ext2 image here (needs root and loop devices)",
+            "AXLE_REQUIRE_ROOT_TESTS",
+        );
         return;
     }
     let _unmount = axle_e2e::Unmount(mount.clone());

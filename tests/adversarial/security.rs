@@ -17,7 +17,11 @@ fn another_user_is_refused_even_through_an_open_socket() {
         .is_ok_and(|output| output.stdout == b"0\n");
     let has_setpriv = Command::new("setpriv").arg("--version").output().is_ok();
     if !is_root || !has_setpriv {
-        eprintln!("skipped: needs root and setpriv to act as another user");
+        axle_e2e::cannot_run(
+            "another_user_is_refused_even_through_an_open_socket",
+            "needs root and setpriv to act as another user",
+            "AXLE_REQUIRE_ROOT_TESTS",
+        );
         return;
     }
     let context = TestContext::new();

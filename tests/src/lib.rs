@@ -75,6 +75,17 @@ pub fn bin_dir() -> PathBuf {
     .clone()
 }
 
+/// A test that cannot run here says so where a reader sees it — on the terminal, past libtest's
+/// capture of `eprintln!`, which would hide it in a passing test — and fails instead when
+/// `promise` (a variable `.ci/run` sets where it provides what the test needs) is set.
+pub fn cannot_run(test: &str, why: &str, promise: &str) {
+    if std::env::var_os(promise).is_some() {
+        panic!("{test} cannot run: {why} ({promise} is set)");
+    }
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {why}");
+}
+
 /// Fails when `binary` is older than a source file it is built from: `cargo test -p axle-e2e`
 /// alone does not rebuild the binaries, and a test of a stale build proves nothing about the
 /// tree under test.

@@ -414,10 +414,7 @@ fn grpc_python() -> Option<PathBuf> {
 
 /// A test that cannot run says so, and fails where CI promises what it needs.
 fn cannot_run(test: &str, why: &str) {
-    if std::env::var_os("AXLE_REQUIRE_CLIENTS").is_some() {
-        panic!("{test} cannot run: {why}");
-    }
-    eprintln!("SKIPPED {test}: {why} (.ci/run installs it)");
+    axle_e2e::cannot_run(test, &format!("{why} (.ci/run installs it)"), "AXLE_REQUIRE_CLIENTS");
 }
 
 fn repo() -> PathBuf {

@@ -267,12 +267,10 @@ fn the_status_page_reads_well_in_a_browser() {
         .map(|name| Path::new("/usr/bin").join(name))
         .find(|path| path.exists())
     else {
-        assert!(
-            std::env::var("AXLE_REQUIRE_BROWSER").is_err(),
-            "AXLE_REQUIRE_BROWSER is set but no chromium is installed"
-        );
-        eprintln!(
-            "SKIPPED the_status_page_reads_well_in_a_browser: no chromium in /usr/bin (apt-get install chromium)"
+        axle_e2e::cannot_run(
+            "the_status_page_reads_well_in_a_browser",
+            "no chromium in /usr/bin (apt-get install chromium)",
+            "AXLE_REQUIRE_BROWSER",
         );
         return;
     };
