@@ -215,11 +215,14 @@ fn refused_or_read_like_zipfile(bytes: Vec<u8>) {
     assert_eq!(installed, expected, "axle and zipfile read different archives");
 }
 
+/// zipfile reads past data glued in front; axle refuses it (where a second archive could
+/// hide), and this test fails if that refusal is removed.
 #[test]
 fn prepended_data() {
     let mut bytes = b"#!/bin/sh\necho not a zip\n".to_vec();
     bytes.extend(evil_wheel(&[]));
-    refused_or_read_like_zipfile(bytes);
+    let scene = Scene::serving(WHEEL, bytes);
+    scene.assert_refused(WHEEL, &["before the first zip entry"]);
 }
 
 #[test]
@@ -227,6 +230,19 @@ fn trailing_data() {
     let mut bytes = evil_wheel(&[]);
     bytes.extend_from_slice(b"trailing bytes after the end record");
     refused_or_read_like_zipfile(bytes);
+}
+
+/// A second, different archive appended to a wheel: Python's zipfile reads the last end record
+/// and so the appended archive, taking the first as prepended data. axle refuses the wheel —
+/// two readers (or a reader and a hash-checking reviewer) must never see different files.
+/// Without the refusal of data before the first entry this test fails: axle would install the
+/// appended archive's `smuggled.py`.
+#[test]
+fn an_archive_appended_after_the_wheel_is_refused() {
+    let mut bytes = evil_wheel(&[("evil/innocent.py", b"X = 1\n")]);
+    bytes.extend(evil_wheel(&[("evil/smuggled.py", b"owned = True\n")]));
+    let scene = Scene::serving(WHEEL, bytes);
+    scene.assert_refused(WHEEL, &["before the first zip entry"]);
 }
 
 #[test]

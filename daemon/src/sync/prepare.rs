@@ -644,3 +644,30 @@ pub async fn pip_default_index(services: &Services<'_>, info: &InterpreterInfo) 
     let base = services.interpreters.query(&info.base_executable).await.ok()?;
     base.pip_default_index.clone()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::is_plain_wheel_name;
+
+    /// The last guard before a file name becomes a path in the download directory. (Index
+    /// pages cannot reach it with such names today — their file names must parse as wheel or
+    /// sdist names first — so it has its own test: removing it fails this one.)
+    #[test]
+    fn only_plain_wheel_names_become_paths() {
+        let cases = [
+            ("demo-1.0-py3-none-any.whl", true),
+            ("../demo-1.0-py3-none-any.whl", false),
+            ("a/demo-1.0-py3-none-any.whl", false),
+            ("demo-1.0-py3-none-any.whl/..", false),
+            ("..%2Fdemo-1.0-py3-none-any.whl", false),
+            (".demo-1.0-py3-none-any.whl", false),
+            ("demo-1.0-py3-none-any.whl\0", false),
+            ("demo\\..-1.0-py3-none-any.whl", false),
+            ("demo-1.0.tar.gz", false),
+            ("", false),
+        ];
+        for (name, expected) in cases {
+            assert_eq!(is_plain_wheel_name(name), expected, "{name:?}");
+        }
+    }
+}
