@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Times axle beside its peers on the same inputs, in one run, and prints ratios.
 
-Usage: python3 bench/bench.py [venv] [lock] [sync] [builds] [conflicts] [realworld] [editor] [memory] [serve] [--runs N] [--sets DIR] [--settle SECONDS]
+Usage: python3 bench/bench.py [venv] [lock] [sync] [builds] [conflicts] [realworld] [editor] [memory] [serve] [load] [--runs N] [--load-seconds S] [--sets DIR] [--settle SECONDS]
 
 Whole processes are timed, as a user or a script sees them. axle runs with a
 warm daemon (started before timing) unless a case says otherwise. Peers are
@@ -792,6 +792,104 @@ def bench_serve(axle, python, runs, env, workdir, sets):
     run(axle, "-q", "serve", "--stop")
 
 
+def bench_load(axle, python, env, workdir, sets, seconds):
+    """20 clients for `seconds` each mixing project status, an unchanged lock, a no-op sync and
+    a new venv, against one warm daemon; beside the same work done by 20 loops of uv (`uv pip
+    sync --dry-run`, `uv pip compile`, `uv pip sync`, `uv venv`). Requests per second, p50/p99
+    latency, and the daemon's RSS and open files before and after."""
+    import threading
+
+    uv = find_peer("uv", "AXLE_BENCH_UV")
+    project = workdir / "load"
+    project.mkdir(exist_ok=True)
+    (project / "requirements.in").write_text((sets / "fastapi.in").read_text())
+    run = lambda *command: subprocess.run(command, env=env, cwd=project, check=True,
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    run(axle, "-q", "lock", "--python", python)
+    run(axle, "-q", "venv", "--python", python)
+    run(axle, "-q", "sync")
+    uv_env = dict(env)
+    uv_env["UV_CACHE_DIR"] = str(workdir / "uv-load-cache")
+    uv_project = workdir / "load-uv"
+    uv_project.mkdir(exist_ok=True)
+    (uv_project / "requirements.in").write_text((project / "requirements.in").read_text())
+    if uv:
+        for command in ([uv, "pip", "compile", "-q", "--python", python, "-o", "requirements.txt", "requirements.in"],
+                        [uv, "venv", "-q", "--python", python, ".venv"],
+                        [uv, "pip", "sync", "-q", "--python", ".venv/bin/python", "requirements.txt"]):
+            subprocess.run(command, env=uv_env, cwd=uv_project, check=True, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+
+    def proc(pid, what):
+        try:
+            if what == "rss":
+                with open(f"/proc/{pid}/status") as status:
+                    return next(int(line.split()[1]) for line in status if line.startswith("VmRSS:")) // 1024
+            return len(os.listdir(f"/proc/{pid}/fd"))
+        except (OSError, StopIteration):
+            return 0
+
+    def load(operations, cwd, run_env):
+        latencies, failures, lock = [], [0], threading.Lock()
+        deadline = time.perf_counter() + seconds
+
+        def client(number):
+            turn = number
+            while time.perf_counter() < deadline:
+                command = operations[turn % len(operations)](number, turn)
+                turn += 1
+                start = time.perf_counter()
+                result = subprocess.run(command, env=run_env, cwd=cwd, stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.DEVNULL)
+                elapsed = time.perf_counter() - start
+                with lock:
+                    latencies.append(elapsed)
+                    if result.returncode != 0:
+                        failures[0] += 1
+
+        threads = [threading.Thread(target=client, args=(number,)) for number in range(20)]
+        started = time.perf_counter()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        wall = time.perf_counter() - started
+        latencies.sort()
+        pick = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000 if latencies else 0
+        return len(latencies) / wall, pick(0.5), pick(0.99), failures[0], len(latencies)
+
+    venv_dir = lambda number, turn: f"scratch/venv-{number}-{turn}"
+    (project / "scratch").mkdir(exist_ok=True)
+    axle_ops = [
+        lambda n, t: [axle, "-q", "status"],
+        lambda n, t: [axle, "-q", "lock", "--python", python],
+        lambda n, t: [axle, "-q", "sync"],
+        lambda n, t: [axle, "-q", "venv", "--python", python, venv_dir(n, t)],
+    ]
+    pid = json.loads(subprocess.run([axle, "--json", "daemon", "status"], env=env, capture_output=True,
+                                    text=True, check=True).stdout)["pid"]
+    before = (proc(pid, "rss"), proc(pid, "fds"))
+    axle_result = load(axle_ops, project, env)
+    time.sleep(3)
+    after = (proc(pid, "rss"), proc(pid, "fds"))
+    rows = [("axle", axle_result)]
+    if uv:
+        uv_ops = [
+            lambda n, t: [uv, "pip", "sync", "-q", "--dry-run", "--python", ".venv/bin/python", "requirements.txt"],
+            lambda n, t: [uv, "pip", "compile", "-q", "--python", python, "-o", f"scratch/lock-{n}.txt",
+                          "requirements.in"],
+            lambda n, t: [uv, "pip", "sync", "-q", "--python", ".venv/bin/python", "requirements.txt"],
+            lambda n, t: [uv, "venv", "-q", "--python", python, venv_dir(n, t)],
+        ]
+        (uv_project / "scratch").mkdir(exist_ok=True)
+        rows.append(("uv (20 loops)", load(uv_ops, uv_project, uv_env)))
+    print(f"\n## load: 20 clients for {seconds:.0f} s (status, unchanged lock, no-op sync, new venv in turn)")
+    print(f"{'tool':<16}{'requests':>10}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'failed':>8}")
+    for name, (rate, p50, p99, failed, count) in rows:
+        print(f"{name:<16}{count:>10}{rate:>9.1f}{p50:>9.1f}{p99:>9.1f}{failed:>8}")
+    print(f"axled RSS {before[0]} -> {after[0]} MiB, open files {before[1]} -> {after[1]}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("cases", nargs="*", default=["venv"])
@@ -799,6 +897,7 @@ def main():
     parser.add_argument("--settle", type=float, default=0.0,
                         help="seconds of quiet before each cold sync (35 lets ext4 forget recent deletions)")
     parser.add_argument("--python", default=None, help="interpreter for the environments (default: python3's base)")
+    parser.add_argument("--load-seconds", type=float, default=60.0, help="duration of the load case")
     parser.add_argument("--sets", default=None, help="directory of NAME.in sets (default: ../shared/bench-sets)")
     args = parser.parse_args()
 
@@ -829,6 +928,8 @@ def main():
                     bench_conflicts(axle, python, args.runs, env, workdir)
                 elif case == "memory":
                     bench_memory(axle, python, env, workdir)
+                elif case == "load":
+                    bench_load(axle, python, env, workdir, sets_dir(args), args.load_seconds)
                 elif case == "serve":
                     bench_serve(axle, python, args.runs, env, workdir, sets_dir(args))
                 elif case == "editor":
