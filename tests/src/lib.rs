@@ -79,7 +79,7 @@ pub fn bin_dir() -> PathBuf {
 /// capture of `eprintln!`, which would hide it in a passing test — and fails instead when
 /// `promise` (a variable `.ci/run` sets where it provides what the test needs) is set.
 pub fn cannot_run(test: &str, why: &str, promise: &str) {
-    if std::env::var_os(promise).is_some() {
+    if std::env::var_os(promise).is_some_and(|value| !value.is_empty()) {
         panic!("{test} cannot run: {why} ({promise} is set)");
     }
     use std::io::Write;
