@@ -8,6 +8,8 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod context;
+#[macro_use]
+pub mod crash;
 pub mod db;
 pub mod error;
 pub mod fingerprint;

@@ -45,6 +45,7 @@ fn main() -> ExitCode {
 }
 
 fn run(args: Args) -> anyhow::Result<()> {
+    axle_daemon::crash::configure();
     let cwd = std::env::current_dir().context("cannot read the working directory")?;
     let location = Location::resolve(&LocationEnv::from_process(), &cwd)?;
     lifecycle::prepare_home(&location)?;

@@ -401,6 +401,9 @@ impl WheelStore {
                 .execute(&mut *transaction)
                 .await?;
         }
+        if !installed.is_empty() {
+            crash_point!("sync-before-commit");
+        }
         transaction.commit().await?;
         Ok(())
     }
@@ -516,6 +519,7 @@ impl WheelStore {
         let report = tokio::task::spawn_blocking(move || store.gc(&kept))
             .await
             .map_err(|error| WheelStoreError::Task(error.to_string()))??;
+        crash_point!("gc-after-files");
         let rows: Vec<(String,)> = sqlx::query_as("SELECT sha256 FROM store_wheels")
             .fetch_all(&self.pool)
             .await?;

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod archives;
+mod crashes;
 mod faults;
 mod indexes;
 mod load;

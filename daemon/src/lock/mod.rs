@@ -194,6 +194,7 @@ pub async fn lock(
     };
     let written = !request.dry_run;
     if written {
+        crash_point!("lock-before-write");
         write_atomically(&job.output_file, &content)?;
         services
             .memo
@@ -537,6 +538,7 @@ fn write_atomically(path: &Path, content: &str) -> Result<(), LockError> {
         .map(|meta| meta.permissions())
         .unwrap_or_else(|_| std::os::unix::fs::PermissionsExt::from_mode(0o644));
     let _ = std::fs::set_permissions(temp.path(), permissions);
+    crash_point!("lock-mid-write");
     temp.persist(path).map_err(|persist| error(persist.error))?;
     Ok(())
 }

@@ -28,6 +28,7 @@ pub async fn apply(
 ) -> Result<Applied, SyncError> {
     for dist in remove {
         uninstall(services, environment, dist, reporter).await?;
+        crash_point!("sync-mid-uninstall");
     }
 
     let total = install.len() as u64;
@@ -60,6 +61,9 @@ pub async fn apply(
             ..
         } = prepared;
         reporter.progress(Phase::Install, locked.name.as_ref(), done as u64 + 1, total);
+        if done == 0 {
+            crash_point!("sync-mid-link");
+        }
         match result {
             Ok(installed) => {
                 applied.bytes_linked += installed.bytes_linked;

@@ -320,6 +320,8 @@ pub async fn sync(
     if request.compile_bytecode {
         bytecode::compile(&environment, reporter.as_ref()).await;
     }
+    record_kept(&services, &environment, &venv_root, &plan.keep, &wanted).await?;
+    crash_point!("sync-after-commit");
     services
         .state
         .memo
@@ -342,6 +344,42 @@ pub async fn sync(
     );
     outcome.elapsed = started.elapsed();
     Ok(outcome)
+}
+
+/// Records again which stored wheel each kept distribution came from when the records are gone
+/// (a lost database): the lock's hashes name the wheel, and the store holds it. Without the
+/// record a gc would take the venv's wheels for unused.
+async fn record_kept(
+    services: &Services<'_>,
+    environment: &Environment,
+    venv_root: &Path,
+    keep: &[plan::Present],
+    wanted: &LockedSet,
+) -> Result<(), SyncError> {
+    let mut found = Vec::new();
+    for present in keep.iter().filter(|present| present.wheel_sha256.is_none()) {
+        let Some(locked) = wanted.dists.get(&present.name) else {
+            continue;
+        };
+        if locked.hashes.is_empty() {
+            continue;
+        }
+        if let Some(manifest) = services.store.find(&locked.hashes, &environment.target.tags).await?
+            && manifest.version == present.version.to_string()
+        {
+            found.push(crate::wheels::InstalledDist {
+                name: present.name.to_string(),
+                version: present.version.to_string(),
+                wheel_sha256: manifest.wheel_sha256,
+                source_identity: None,
+            });
+        }
+    }
+    if !found.is_empty() {
+        tracing::info!(venv = %venv_root.display(), count = found.len(), "recorded kept distributions again");
+        services.store.record_installs(venv_root, &found).await?;
+    }
+    Ok(())
 }
 
 /// Makes the environment at `root` hold exactly `wanted` — a build environment: the stages

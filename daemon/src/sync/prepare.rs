@@ -510,6 +510,7 @@ pub(crate) async fn download_into_store(
     }
     let clock = Instant::now();
     let downloaded = index.download(file, expected, dir, fetch).await?;
+    crash_point!("sync-after-download");
     let download_ms = clock.elapsed().as_millis() as u64;
     // The store reads the wheel's name from its file: give it its own, in a directory no
     // other download uses.
@@ -526,6 +527,7 @@ pub(crate) async fn download_into_store(
         return Err(SyncError::Io { path: named, source });
     }
     let manifest = store.add(&named, &downloaded.sha256, &file.filename, &file.url).await?;
+    crash_point!("sync-after-unpack");
     tracing::debug!(
         file = %file.filename,
         download_ms,

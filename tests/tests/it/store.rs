@@ -148,6 +148,11 @@ fn a_lost_or_corrupt_database_is_rebuilt_from_the_store_without_fetching_again()
         let (ok, synced) = context.json(&["sync"]);
         assert!(ok, "{damage}: {synced}");
         assert!(synced["installed"].as_array().unwrap().is_empty(), "{damage}: {synced}");
+        // The venv's records came back with that sync: a gc with the smallest cap keeps the
+        // wheel it links.
+        let (ok, gc) = context.json(&["store", "gc", "--max-size", "1B"]);
+        assert!(ok, "{damage}: {gc}");
+        assert_eq!(gc["wheels_removed"], 0, "{damage}: {gc}");
         // A new venv links the stored wheel: the store's rows came back from its files.
         context.ok(&["venv", "second"]);
         let (ok, second) = context.json(&["sync", "--venv", "second"]);
