@@ -17,6 +17,7 @@
 //! - `lock-before-write`: resolved, the lock file not written.
 //! - `lock-mid-write`: the lock's temporary file written, not renamed into place.
 //! - `gc-after-files`: the store's files removed, their rows not yet.
+//! - `repair-mid`: bad objects removed, their wheel not yet unpacked again.
 
 /// Aborts the process at the named point when the tests' configuration says so.
 #[macro_export]

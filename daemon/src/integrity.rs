@@ -179,6 +179,33 @@ pub async fn verify(
     report
         .problems
         .splice(0..0, object_problems(&files, &bad_objects, &mended_objects)?);
+    // A venv file whose verified copy the store no longer has (the store dropped a damaged
+    // object at a restart, and the wheel with it): the wheel the venv's record names is
+    // restored first, from its kept file or its origin.
+    let mut wanted_wheels: BTreeSet<String> = BTreeSet::new();
+    for problem in &found.bad_files {
+        let has_copy = [problem.executable, !problem.executable].iter().any(|executable| {
+            files
+                .verify_object_contents(&problem.expected, *executable)
+                .unwrap_or(false)
+        });
+        if has_copy {
+            continue;
+        }
+        if let Some((root, dir_name)) = found.owners.get(&problem.path)
+            && let Some(wheel) = recorded_wheel(pool, root, dir_name).await?
+        {
+            wanted_wheels.insert(wheel);
+        }
+    }
+    for wheel in wanted_wheels {
+        if let Err(reason) = restore_wheel(store, index, &files, &wheel, &[]).await {
+            reporter.notice(
+                crate::progress::NoticeLevel::Warning,
+                &format!("cannot restore the wheel {wheel}: {reason}"),
+            );
+        }
+    }
     let venv_problems: Vec<FileProblem> = found.bad_files;
     let relinked = {
         let files = files.clone();
@@ -222,6 +249,27 @@ fn object_problems(
         });
     }
     Ok(problems)
+}
+
+/// The wheel a venv's record says its distribution (by `.dist-info` directory name) came from.
+async fn recorded_wheel(pool: &Pool, root: &Path, dist_info: &str) -> Result<Option<String>, WheelStoreError> {
+    let Some((name, _version)) = dist_info
+        .strip_suffix(".dist-info")
+        .and_then(|stem| stem.split_once('-'))
+    else {
+        return Ok(None);
+    };
+    let Ok(name) = PackageName::from_str(name) else {
+        return Ok(None);
+    };
+    let rows: Vec<(String, String)> = sqlx::query_as("SELECT name, wheel_sha256 FROM venv_dists WHERE venv = ?")
+        .bind(root.to_string_lossy())
+        .fetch_all(pool)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .find(|(recorded, _)| PackageName::from_str(recorded).is_ok_and(|recorded| recorded == name))
+        .map(|(_, wheel)| wheel))
 }
 
 /// The distributions axle installed, by venv (venvs that no longer exist left out).
@@ -334,6 +382,8 @@ struct Found {
     bad_objects: Vec<(String, bool)>,
     bad_archives: Vec<(String, PathBuf)>,
     bad_files: Vec<FileProblem>,
+    /// The distribution (venv root, dist-info directory) of each bad file, by its path.
+    owners: HashMap<PathBuf, (PathBuf, String)>,
     venv_files_checked: u64,
     venvs: u64,
 }
@@ -383,6 +433,7 @@ fn check_all(files: &ObjectStore, checks: Vec<Check>, reporter: &dyn Reporter) -
         all.bad_objects.extend(found.bad_objects);
         all.bad_archives.extend(found.bad_archives);
         all.bad_files.extend(found.bad_files);
+        all.owners.extend(found.owners);
         all.venv_files_checked += found.venv_files_checked;
     }
     all.bad_objects.sort();
@@ -408,7 +459,16 @@ fn run_check(files: &ObjectStore, check: &Check, found: &mut Found) -> String {
         }
         Check::Distribution { root, site, dist_info } => {
             match check_distribution(root, site, dist_info) {
-                Ok(problems) => found.bad_files.extend(problems),
+                Ok(problems) => {
+                    let dir_name = dist_info.file_name().map(|name| name.to_string_lossy().into_owned());
+                    for problem in &problems {
+                        found.owners.insert(
+                            problem.path.clone(),
+                            (root.clone(), dir_name.clone().unwrap_or_default()),
+                        );
+                    }
+                    found.bad_files.extend(problems);
+                }
                 Err(error) => tracing::warn!(%error, "cannot verify a distribution"),
             }
             found.venv_files_checked += std::fs::read_to_string(dist_info.join("RECORD"))
@@ -429,7 +489,7 @@ async fn restore_wheel(
     bad: &[(String, bool)],
 ) -> Result<(), String> {
     let filename = store
-        .filename_of(wheel)
+        .recorded_filename(wheel)
         .await
         .map_err(|error| error.to_string())?
         .ok_or_else(|| "the store has no record of it".to_string())?;
@@ -466,6 +526,7 @@ async fn restore_wheel(
             let _ = std::fs::remove_file(path);
         }
     }
+    crash_point!("repair-mid");
     let (files, named_path, sha) = (files.clone(), named.clone(), wheel.to_string());
     tokio::task::spawn_blocking(move || files.unpack(&named_path, &sha))
         .await

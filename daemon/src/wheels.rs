@@ -257,14 +257,30 @@ impl WheelStore {
             .await
     }
 
+    /// Forgets a wheel whose manifest is gone or damaged: no lookup finds it any more. Its row
+    /// stays while its kept wheel file does (served, exported, and what `store verify
+    /// --repair` restores venv files from); gc removes both.
     async fn forget(&self, hash: &str) -> Result<(), WheelStoreError> {
-        sqlx::query("DELETE FROM store_wheels WHERE sha256 = ?")
-            .bind(hash)
-            .execute(&self.pool)
-            .await?;
-        lock(&self.unrecorded).retain(|wheel| wheel.sha256 != hash);
+        let kept = self.store.root().join("archives").join(format!("{hash}.whl")).is_file();
+        if !kept {
+            sqlx::query("DELETE FROM store_wheels WHERE sha256 = ?")
+                .bind(hash)
+                .execute(&self.pool)
+                .await?;
+            lock(&self.unrecorded).retain(|wheel| wheel.sha256 != hash);
+        }
         lock(self.known().await?).remove(hash);
         Ok(())
+    }
+
+    /// The file name a stored wheel's row records (also for wheels lookups no longer find).
+    pub async fn recorded_filename(&self, wheel_sha256: &str) -> Result<Option<String>, WheelStoreError> {
+        self.flush().await?;
+        let row: Option<(String,)> = sqlx::query_as("SELECT filename FROM store_wheels WHERE sha256 = ?")
+            .bind(wheel_sha256)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|(filename,)| filename))
     }
 
     /// The manifest of a stored wheel, checked against its objects.

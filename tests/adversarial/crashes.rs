@@ -4,6 +4,8 @@
 
 use std::process::Command;
 
+use std::path::Path;
+
 use axle_e2e::index::TestIndex;
 use axle_e2e::wheel::WheelBuilder;
 use axle_e2e::{TestContext, assert_success, wait_for_exit};
@@ -152,4 +154,27 @@ fn a_crash_in_the_middle_of_a_gc_is_repaired_at_the_next_start() {
     assert_eq!(index.requests_to(".whl").len(), 3, "{:?}", index.requests());
     imports(&context, ".venv", "app_mod, helper_mod, tool_mod");
     whole(&context);
+}
+
+#[test]
+fn a_crash_in_the_middle_of_a_repair_is_finished_by_the_next_repair() {
+    let (_index, mut context) = scene();
+    context.ok(&["lock", "--generate-hashes"]);
+    context.ok(&["venv"]);
+    context.ok(&["sync"]);
+    let edited = site_packages(&context.path(".venv")).join("tool_mod.py");
+    std::fs::set_permissions(&edited, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    std::fs::write(&edited, "NAME = 'evil'\n").unwrap();
+    crash_at(&mut context, "repair-mid", &["store", "verify", "--repair"]);
+    // The restart drops the damaged object and the wheel's manifest; the venv's record still
+    // names the wheel, whose kept file restores it.
+    let (ok, repaired) = context.json(&["store", "verify", "--repair"]);
+    assert!(ok, "{repaired}");
+    assert_eq!(std::fs::read_to_string(&edited).unwrap(), "NAME = 'tool'\n");
+    whole(&context);
+}
+
+fn site_packages(venv: &Path) -> std::path::PathBuf {
+    let (major, minor) = axle_e2e::real_python_version();
+    venv.join(format!("lib/python{major}.{minor}/site-packages"))
 }

@@ -180,3 +180,28 @@ fn a_lost_or_corrupt_database_is_rebuilt_from_the_store_without_fetching_again()
         assert!(ok, "{damage}: {verified}");
     }
 }
+
+/// A daemon that restarts between the damage and the repair drops the damaged object and the
+/// wheel's manifest at start; the venvs' records still name the wheel, and its kept file
+/// restores it.
+#[test]
+fn a_restart_between_damage_and_repair_loses_nothing() {
+    let (_index, context) = synced(&[".venv", "other"]);
+    let edited = site_file(&context, ".venv", "shared_mod.py");
+    std::fs::set_permissions(&edited, std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::write(&edited, "VALUE = 'evil'\n").unwrap();
+    context.ok(&["daemon", "stop"]);
+    let (ok, damaged) = context.json(&["store", "verify"]);
+    assert!(!ok, "{damaged}");
+    let (ok, repaired) = context.json(&["store", "verify", "--repair"]);
+    assert!(ok, "{repaired}");
+    for venv in [".venv", "other"] {
+        assert_eq!(
+            std::fs::read_to_string(site_file(&context, venv, "shared_mod.py")).unwrap(),
+            "VALUE = 'good'\n",
+            "{venv}"
+        );
+    }
+    let (ok, after) = context.json(&["store", "verify"]);
+    assert!(ok, "{after}");
+}
