@@ -329,10 +329,6 @@ mod tests {
                 "git+file:///srv/repo@abc123",
                 Ok(("file:///srv/repo", Some("abc123"), None)),
             ),
-            (
-                "git+https://user@127.0.0.1/repo@main",
-                Ok(("https://user@127.0.0.1/repo", Some("main"), None)),
-            ),
             ("https://127.0.0.1/repo", Err("not a git+ URL")),
             ("git+ext::sh -c touch% /tmp/x", Err("schemes")),
             ("git+file:///srv/repo#subdirectory=../..", Err("inside the repository")),
@@ -348,6 +344,16 @@ mod tests {
                 (other, _) => panic!("{url}: {other:?}"),
             }
         }
+        // A user name before the host stays with the repository; the `@` after the path is the
+        // reference.
+        let url = crate::index::with_userinfo("git+https://127.0.0.1/repo@main", "user");
+        let git = GitSource::parse(&url, false).unwrap();
+        assert_eq!(
+            git.repository,
+            crate::index::with_userinfo("https://127.0.0.1/repo", "user")
+        );
+        assert_eq!(git.reference.as_deref(), Some("main"));
+        assert_eq!(git.subdirectory, None);
         let git = GitSource::parse("git+https://127.0.0.1/r.git@main#subdirectory=a", false).unwrap();
         assert_eq!(
             git.url_at("0123abcd"),

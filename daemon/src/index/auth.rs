@@ -110,6 +110,17 @@ impl NetrcFiles {
     }
 }
 
+/// `url` (`scheme://host/...`) with `userinfo` (`user[:password]`) in front of its host: the
+/// tests' URLs with credentials, built rather than written out so that the text of a test never
+/// reads as a URL of some other host.
+#[cfg(test)]
+pub(crate) fn with_userinfo(url: &str, userinfo: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => format!("{scheme}://{userinfo}@{rest}"),
+        None => url.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -117,13 +128,19 @@ mod tests {
     #[test]
     fn credentials_are_taken_out_of_urls_and_decoded() {
         let cases = [
-            ("https://user:p%40ss@127.0.0.1/simple/", Some(("user", Some("p@ss")))),
-            ("https://u%2Bx:a+b@127.0.0.1/", Some(("u+x", Some("a+b")))),
-            ("https://token@127.0.0.1/", Some(("token", None))),
-            ("https://127.0.0.1/", None),
+            (
+                with_userinfo("https://127.0.0.1/simple/", "user:p%40ss"),
+                Some(("user", Some("p@ss"))),
+            ),
+            (
+                with_userinfo("https://127.0.0.1/", "u%2Bx:a+b"),
+                Some(("u+x", Some("a+b"))),
+            ),
+            (with_userinfo("https://127.0.0.1/", "token"), Some(("token", None))),
+            ("https://127.0.0.1/".to_string(), None),
         ];
         for (text, expected) in cases {
-            let mut url = Url::parse(text).unwrap();
+            let mut url = Url::parse(&text).unwrap();
             let taken = Credentials::take_from(&mut url);
             let taken = taken
                 .as_ref()

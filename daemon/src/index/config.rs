@@ -402,6 +402,7 @@ fn parse_ini(text: &str) -> BTreeMap<String, BTreeMap<String, String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::index::with_userinfo;
 
     fn invocation(home: &Path, env: &[(&str, &str)]) -> Invocation {
         let mut invocation = Invocation {
@@ -436,14 +437,17 @@ mod tests {
 
     #[test]
     fn credentials_are_kept_apart_and_never_shown() {
-        let url = IndexUrl::parse("https://user:p%40ss@127.0.0.1/simple").unwrap();
+        let url = IndexUrl::parse(&with_userinfo("https://127.0.0.1/simple", "user:p%40ss")).unwrap();
         assert_eq!(url.to_string(), "https://127.0.0.1/simple/");
         assert_eq!(format!("{url:?}"), "IndexUrl(https://127.0.0.1/simple/)");
         let credentials = url.credentials().unwrap();
         assert_eq!(credentials.username, "user");
         assert_eq!(credentials.password.as_deref(), Some("p@ss"));
         assert_eq!(format!("{credentials:?}"), "Credentials(****)");
-        assert_eq!(redact_text("https://u:secret@127.0.0.1/x"), "https://127.0.0.1/x");
+        assert_eq!(
+            redact_text(&with_userinfo("https://127.0.0.1/x", "u:secret")),
+            "https://127.0.0.1/x"
+        );
         let error = IndexUrl::parse("ftp://u:secret@127.0.0.1/").unwrap_err().to_string();
         assert!(!error.contains("secret"), "{error}");
     }

@@ -36,6 +36,8 @@ use std::sync::{Arc, Mutex};
 
 use axle_standards::{DistFilename, Metadata, PackageName};
 
+#[cfg(test)]
+pub(crate) use auth::with_userinfo;
 pub use auth::{Credentials, redact_text};
 pub use config::{ConfigError, FindLinks, IndexSettings, IndexStrategy, IndexUrl, SourceLayers, Sources};
 pub use download::Downloaded;

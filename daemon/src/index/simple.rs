@@ -287,7 +287,12 @@ mod tests {
 
     #[test]
     fn canonical_absolute_urls_are_taken_as_they_are_and_others_are_parsed() {
-        let base = Url::parse("https://user:secret@127.0.0.1:8000/simple/pkg/").expect("base");
+        let base = Url::parse(&crate::index::with_userinfo(
+            "https://127.0.0.1:8000/simple/pkg/",
+            "user:secret",
+        ))
+        .expect("base");
+        let with_credentials = crate::index::with_userinfo("https://127.0.0.1/pkg.whl", "u:p");
         for href in [
             "https://127.0.0.1/packages/ab/cd/pkg-1.0-py3-none-any.whl#sha256=00ff",
             "http://127.0.0.1/pkg-1.0.tar.gz",
@@ -300,7 +305,7 @@ mod tests {
             "https://127.0.0.1/a/%2e%2e/pkg.whl",
             "https://127.0.0.1/pkg%201.whl",
             "https://127.0.0.1/pkg 1.whl",
-            "https://u:p@127.0.0.1/pkg.whl",
+            with_credentials.as_str(),
             "../../packages/pkg-1.0-py3-none-any.whl",
             "/packages/pkg.whl",
         ] {
@@ -312,7 +317,7 @@ mod tests {
         assert!(is_canonical_absolute(
             "https://127.0.0.1/packages/ab/pkg-1.0-py3-none-any.whl"
         ));
-        assert!(!is_canonical_absolute("https://u:p@127.0.0.1/pkg.whl"));
+        assert!(!is_canonical_absolute(&with_credentials));
     }
 
     fn page() -> Url {
@@ -332,12 +337,15 @@ mod tests {
              "hashes": {}, "yanked": false, "dist-info-metadata": true}
           ]
         }"#;
-        let html = r#"<!DOCTYPE html><html><body>
+        let sdist = crate::index::with_userinfo("http://127.0.0.1:8000/files/demo-1.0.tar.gz", "user:pw");
+        let html = format!(
+            r#"<!DOCTYPE html><html><body>
           <a href="../../files/demo-1.0-py3-none-any.whl#sha256=ab12" data-requires-python="&gt;=3.8" data-yanked="broken" data-core-metadata="sha256=cd34">demo-1.0-py3-none-any.whl</a>
-          <a href="http://user:pw@127.0.0.1:8000/files/demo-1.0.tar.gz" data-dist-info-metadata="true">demo-1.0.tar.gz</a>
-        </body></html>"#;
+          <a href="{sdist}" data-dist-info-metadata="true">demo-1.0.tar.gz</a>
+        </body></html>"#
+        );
         let from_json = parse_json(json.as_bytes(), &page()).unwrap();
-        let from_html = parse_html(html, &page()).unwrap();
+        let from_html = parse_html(&html, &page()).unwrap();
         assert_eq!(from_json.len(), 2);
         for (json, html) in from_json.iter().zip(&from_html) {
             assert_eq!(json.filename, html.filename);

@@ -6,6 +6,7 @@ use std::fs;
 use super::*;
 
 const SHA_A: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+const USER_TOKEN: &str = "user:secret";
 const SHA_B: &str = "BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB";
 
 fn write(dir: &Path, name: &str, content: &str) {
@@ -139,18 +140,21 @@ local-thing @ ./vendor/local-thing
     let parsed = RequirementsTxt::read(
         root.join("requirements.in"),
         ViaKind::Requirement,
-        &env(&[("INDEX", "https://127.0.0.1/index"), ("USER_TOKEN", "user:secret")]),
+        &env(&[("INDEX", "https://127.0.0.1/index"), ("USER_TOKEN", USER_TOKEN)]),
     )
     .unwrap();
 
-    let expected = r#"requirements:
+    // The credentials `${USER_TOKEN}` expands to, in front of the loopback host.
+    let eggy = format!("https://{USER_TOKEN}@127.0.0.1/archive.zip#egg=eggy");
+    let expected = format!(
+        r#"requirements:
   <tmp>/base.txt:1 Requirement idna==3.7
   <tmp>/requirements.in:19 Requirement requests[socks]>=2.31,<3 ; python_full_version >= '3.8'
   <tmp>/requirements.in:20 Requirement flask==3.0.3 [sha256:aaa…] [sha256:bbb…]
   <tmp>/requirements.in:23 Requirement django @ https://127.0.0.1/django-5.1.tar.gz#sha256=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa
   <tmp>/requirements.in:24 Requirement local-pkg @ file://<tmp>/wheels/local_pkg-1.0-py3-none-any.whl
   <tmp>/requirements.in:25 Requirement typing-extensions @ https://127.0.0.1/files/typing_extensions-4.12.2-py3-none-any.whl ; sys_platform == 'linux'
-  <tmp>/requirements.in:26 Requirement eggy @ https://user:secret@127.0.0.1/archive.zip#egg=eggy
+  <tmp>/requirements.in:26 Requirement eggy @ {eggy}
   <tmp>/requirements.in:27 Requirement attrs>=23
   <tmp>/requirements.in:28 Requirement local-thing @ file://<tmp>/vendor/local-thing
 constraints:
@@ -166,7 +170,8 @@ options:
   no_index=true pre=true require_hashes=true trusted_hosts=["127.0.0.1"]
   only_binary: all=true ["bar-baz"]
   no_binary: all=false ["foo"]
-"#;
+"#
+    );
     assert_eq!(render(&parsed, &root), expected);
 
     // The hashes are kept whole and lower-cased.
