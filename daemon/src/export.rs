@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
 
-use axle_standards::{DistFilename, WheelFilename};
+use axle_standards::WheelFilename;
 
 use crate::context::Invocation;
 use crate::index::{FetchContext, IndexClient, IndexSettings, IndexStrategy, Refresh, RequestSettings, SourceLayers};
@@ -30,7 +30,7 @@ use crate::interpreter::Interpreters;
 use crate::lockfile::{self, Locked, LockedSource};
 use crate::progress::{Phase, Reporter};
 use crate::sync::SyncError;
-use crate::sync::prepare::{Choice, choose_file, download_into_store};
+use crate::sync::prepare::{Choice, choose_file, download_into_store, is_plain_file_name};
 use crate::target::{self, TargetCache};
 use crate::wheels::WheelStore;
 
@@ -116,7 +116,7 @@ pub async fn export(
                     "{} ({}) is named by its location ({}); a wheelhouse carries only what an index serves",
                     locked.name,
                     locked.origin,
-                    describe(other)
+                    other.location()
                 )));
             }
         }
@@ -243,7 +243,7 @@ async fn prepare_pin(
             }
         }
         Choice::Sdist(sdist) => {
-            if !is_plain_name(&sdist.file.filename) {
+            if !is_plain_file_name(&sdist.file.filename) {
                 return Err(SyncError::Unsupported(format!(
                     "refusing the file name `{}` for {}",
                     sdist.file.filename.escape_debug(),
@@ -335,23 +335,6 @@ fn same_bytes(a: &Path, b: &Path) -> std::io::Result<bool> {
         return Ok(false);
     }
     Ok(std::fs::read(a)? == std::fs::read(b)?)
-}
-
-fn is_plain_name(filename: &str) -> bool {
-    !filename.is_empty()
-        && !filename.starts_with('.')
-        && !filename.contains(['/', '\\', '\0'])
-        && !filename.chars().any(char::is_control)
-        && DistFilename::try_from_filename(filename, None).is_ok()
-}
-
-fn describe(source: &LockedSource) -> String {
-    match source {
-        LockedSource::Registry => "an index".to_string(),
-        LockedSource::Url(url) => url.clone(),
-        LockedSource::Directory { path, .. } => path.display().to_string(),
-        LockedSource::Git { url, .. } => url.clone(),
-    }
 }
 
 #[cfg(test)]

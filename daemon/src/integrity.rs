@@ -319,17 +319,8 @@ fn plan(
         (Check::Object { sha256: x, .. }, Check::Object { sha256: y, .. }) => x.cmp(y),
         _ => std::cmp::Ordering::Equal,
     });
-    let archives = files.root().join("archives");
-    if let Ok(entries) = std::fs::read_dir(&archives) {
-        for entry in entries.flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if let Some(sha256) = name.strip_suffix(".whl") {
-                checks.push(Check::Archive {
-                    sha256: sha256.to_string(),
-                    path: entry.path(),
-                });
-            }
-        }
+    for (sha256, path) in files.archives()? {
+        checks.push(Check::Archive { sha256, path });
     }
     for (root, names) in venvs {
         for site in site_packages_dirs(root) {
@@ -498,7 +489,7 @@ async fn restore_wheel(
         .tempdir_in(store.download_dir_created().map_err(|error| error.to_string())?)
         .map_err(|error| error.to_string())?;
     let named = dir.path().join(&filename);
-    let archive = files.root().join("archives").join(format!("{wheel}.whl"));
+    let archive = files.archive_path(wheel).map_err(|error| error.to_string())?;
     let intact = hash_file(&archive).ok().as_deref() == Some(wheel);
     if intact {
         std::fs::hard_link(&archive, &named)

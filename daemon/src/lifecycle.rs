@@ -230,7 +230,7 @@ pub async fn close_database(engine: &crate::engine::Engine) {
 /// never shares a home with one.
 pub struct Embedded {
     pub socket: PathBuf,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    stop: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<()>,
     _dir: tempfile::TempDir,
     _lock: InstanceLock,
@@ -269,7 +269,7 @@ impl Embedded {
         });
         Ok(Embedded {
             socket,
-            stop: Some(stop),
+            stop,
             task,
             _dir: dir,
             _lock: lock,
@@ -277,11 +277,8 @@ impl Embedded {
     }
 
     /// Ends the service once its requests are done, and writes what a daemon's stop writes.
-    pub async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        let task = std::mem::replace(&mut self.task, tokio::spawn(async {}));
-        let _ = task.await;
+    pub async fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = self.task.await;
     }
 }

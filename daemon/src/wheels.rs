@@ -261,7 +261,7 @@ impl WheelStore {
     /// stays while its kept wheel file does (served, exported, and what `store verify
     /// --repair` restores venv files from); gc removes both.
     async fn forget(&self, hash: &str) -> Result<(), WheelStoreError> {
-        let kept = self.store.root().join("archives").join(format!("{hash}.whl")).is_file();
+        let kept = self.store.archive_path(hash).is_ok_and(|path| path.is_file());
         if !kept {
             sqlx::query("DELETE FROM store_wheels WHERE sha256 = ?")
                 .bind(hash)
@@ -630,7 +630,11 @@ impl WheelStore {
             let Some(manifest) = self.manifest(&sha).await? else {
                 continue;
             };
-            let size = std::fs::metadata(self.store.root().join("archives").join(format!("{sha}.whl")))
+            let size = self
+                .store
+                .archive_path(&sha)
+                .ok()
+                .and_then(|path| std::fs::metadata(path).ok())
                 .map_or(0, |meta| meta.len());
             lock(&self.unrecorded).push(StoredWheel {
                 sha256: sha.clone(),

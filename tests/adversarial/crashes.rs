@@ -34,6 +34,15 @@ fn scene() -> (TestIndex, TestContext) {
     (index, context)
 }
 
+/// The scene with its hashed lock synced into `.venv`.
+fn synced_scene() -> (TestIndex, TestContext) {
+    let (index, context) = scene();
+    context.ok(&["lock", "--generate-hashes"]);
+    context.ok(&["venv"]);
+    context.ok(&["sync"]);
+    (index, context)
+}
+
 /// Runs `args` with the daemon set to abort at `point`, and checks that it did.
 fn crash_at(context: &mut TestContext, point: &str, args: &[&str]) {
     // A fresh daemon that reads the crash point at start.
@@ -96,10 +105,7 @@ fn a_crash_at_any_step_of_a_sync_is_repaired_by_the_next_sync() {
 
 #[test]
 fn a_crash_between_two_uninstalls_is_repaired_by_the_next_sync() {
-    let (_index, mut context) = scene();
-    context.ok(&["lock", "--generate-hashes"]);
-    context.ok(&["venv"]);
-    context.ok(&["sync"]);
+    let (_index, mut context) = synced_scene();
     // Now only `tool`: app and helper go.
     context.write("requirements.in", "tool\n");
     context.ok(&["lock", "--generate-hashes"]);
@@ -134,10 +140,7 @@ fn a_crash_while_writing_a_lock_never_leaves_half_a_lock() {
 
 #[test]
 fn a_crash_in_the_middle_of_a_gc_is_repaired_at_the_next_start() {
-    let (index, mut context) = scene();
-    context.ok(&["lock", "--generate-hashes"]);
-    context.ok(&["venv"]);
-    context.ok(&["sync"]);
+    let (index, mut context) = synced_scene();
     std::fs::remove_dir_all(context.path(".venv")).unwrap();
     crash_at(
         &mut context,
@@ -158,10 +161,7 @@ fn a_crash_in_the_middle_of_a_gc_is_repaired_at_the_next_start() {
 
 #[test]
 fn a_crash_in_the_middle_of_a_repair_is_finished_by_the_next_repair() {
-    let (_index, mut context) = scene();
-    context.ok(&["lock", "--generate-hashes"]);
-    context.ok(&["venv"]);
-    context.ok(&["sync"]);
+    let (_index, mut context) = synced_scene();
     let edited = site_packages(&context.path(".venv")).join("tool_mod.py");
     std::fs::set_permissions(&edited, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
     std::fs::write(&edited, "NAME = 'evil'\n").unwrap();

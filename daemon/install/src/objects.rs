@@ -198,15 +198,35 @@ impl ObjectStore {
         Ok(self.root.join("wheels").join(format!("{digest}.json")))
     }
 
-    fn archive_file(&self, wheel_sha256: &str) -> Result<PathBuf, ObjectStoreError> {
+    fn archives_dir(&self) -> PathBuf {
+        self.root.join("archives")
+    }
+
+    /// Where the kept file of the wheel with SHA-256 `wheel_sha256` lives (whether or not it is
+    /// there).
+    pub fn archive_path(&self, wheel_sha256: &str) -> Result<PathBuf, ObjectStoreError> {
         let digest = checked_digest(wheel_sha256)?;
-        Ok(self.root.join("archives").join(format!("{digest}.whl")))
+        Ok(self.archives_dir().join(format!("{digest}.whl")))
+    }
+
+    /// Every kept wheel file, as (SHA-256 its name claims, path); not checked.
+    pub fn archives(&self) -> Result<Vec<(String, PathBuf)>, ObjectStoreError> {
+        let dir = self.archives_dir();
+        let mut out = Vec::new();
+        for item in fs::read_dir(&dir).map_err(io_error("list", &dir))? {
+            let item = item.map_err(io_error("list", &dir))?;
+            if let Some(digest) = item.file_name().to_str().and_then(|name| name.strip_suffix(".whl")) {
+                out.push((digest.to_string(), item.path()));
+            }
+        }
+        out.sort();
+        Ok(out)
     }
 
     /// Keeps `wheel_path`, a wheel already verified to have the SHA-256 `wheel_sha256`, as that
     /// wheel's archive (moved, so it must be on the store's filesystem; read-only afterwards).
     pub fn keep_archive(&self, wheel_path: &Path, wheel_sha256: &str) -> Result<(), ObjectStoreError> {
-        let target = self.archive_file(wheel_sha256)?;
+        let target = self.archive_path(wheel_sha256)?;
         let mut permissions = fs::metadata(wheel_path)
             .map_err(io_error("read", wheel_path))?
             .permissions();
@@ -223,7 +243,7 @@ impl ObjectStore {
     /// The archive of a stored wheel, if the store kept it and it still has `size` bytes (its
     /// content is checked by whoever installs it from its hash: pip, or `axle store verify`).
     pub fn archive(&self, wheel_sha256: &str, size: u64) -> Option<PathBuf> {
-        let path = self.archive_file(wheel_sha256).ok()?;
+        let path = self.archive_path(wheel_sha256).ok()?;
         fs::symlink_metadata(&path)
             .is_ok_and(|meta| meta.is_file() && meta.len() == size)
             .then_some(path)
@@ -231,7 +251,7 @@ impl ObjectStore {
 
     /// The bytes the kept wheel archives take.
     pub fn archives_size(&self) -> u64 {
-        fs::read_dir(self.root.join("archives")).map_or(0, |entries| {
+        fs::read_dir(self.archives_dir()).map_or(0, |entries| {
             entries
                 .flatten()
                 .filter_map(|entry| entry.metadata().ok())
@@ -697,7 +717,7 @@ impl ObjectStore {
                 Err(err) => return Err(io_error("remove", &object.path)(err)),
             }
         }
-        let archives = self.root.join("archives");
+        let archives = self.archives_dir();
         for item in fs::read_dir(&archives).map_err(io_error("list", &archives))? {
             let item = item.map_err(io_error("list", &archives))?;
             let name = item.file_name();

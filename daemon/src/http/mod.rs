@@ -43,8 +43,7 @@ impl Running {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
-        let task = std::mem::replace(&mut self.task, tokio::spawn(async {}));
-        if tokio::time::timeout(std::time::Duration::from_millis(500), task)
+        if tokio::time::timeout(std::time::Duration::from_millis(500), &mut self.task)
             .await
             .is_err()
         {

@@ -596,13 +596,18 @@ pub(crate) fn choose_file(locked: &Locked, files: &[IndexedFile], tags: &Tags) -
     })
 }
 
-/// A wheel file name that is safe as one path component.
-fn is_plain_wheel_name(filename: &str) -> bool {
+/// A distribution file name (wheel or sdist) that is safe as one path component.
+pub(crate) fn is_plain_file_name(filename: &str) -> bool {
     !filename.is_empty()
         && !filename.starts_with('.')
         && !filename.contains(['/', '\\', '\0', '%'])
         && !filename.chars().any(char::is_control)
-        && WheelFilename::from_str(filename).is_ok()
+        && DistFilename::try_from_filename(filename, None).is_ok()
+}
+
+/// A wheel file name that is safe as one path component.
+fn is_plain_wheel_name(filename: &str) -> bool {
+    is_plain_file_name(filename) && WheelFilename::from_str(filename).is_ok()
 }
 
 /// A pylock `path` (relative to the working directory) or URL, as a URL.
