@@ -55,12 +55,7 @@ pub struct Engine {
 
 impl Engine {
     pub fn new(location: Location, pool: Pool, build_id: String, idle_timeout: Duration) -> Result<Arc<Engine>, Error> {
-        // The machine's extra CA bundle, as pip is told about it.
-        let extra_roots = std::env::var_os("PIP_CERT")
-            .or_else(|| std::env::var_os("SSL_CERT_FILE"))
-            .map(std::path::PathBuf::from);
-        let index = IndexClient::new(pool.clone(), extra_roots.as_deref())
-            .map_err(|error| Error::Internal(error.to_string()))?;
+        let index = IndexClient::new(pool.clone()).map_err(|error| Error::Internal(error.to_string()))?;
         let store = Arc::new(WheelStore::open(&location.home.join("store"), pool.clone())?);
         let interpreters = Arc::new(Interpreters::new(pool.clone()));
         let targets = Arc::new(TargetCache::default());
@@ -383,7 +378,7 @@ impl Engine {
             .resolve()
             .map_err(|error| Error::InvalidInput(error.to_string()))?;
             let fetch = FetchContext::new(false, Refresh::None, RequestSettings::from_invocation(invocation))
-                .with_credentials(&sources);
+                .for_sources(&sources);
             Some((sources, fetch))
         };
         Ok(crate::serve::ServedIndex::new(

@@ -143,7 +143,7 @@ pub async fn export(
         Refresh::None,
         RequestSettings::from_invocation(invocation),
     )
-    .with_credentials(&sources);
+    .for_sources(&sources);
 
     std::fs::create_dir_all(&wheelhouse).map_err(|source| SyncError::Io {
         path: wheelhouse.clone(),

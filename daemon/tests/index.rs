@@ -26,7 +26,7 @@ async fn setup() -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("axle.db");
     let pool = axle_daemon::db::open(&db).await.unwrap();
-    let client = IndexClient::new(pool, None).unwrap();
+    let client = IndexClient::new(pool).unwrap();
     Setup { _dir: dir, db, client }
 }
 
@@ -208,7 +208,7 @@ async fn offline_works_after_a_warm_run_and_fails_clearly_on_a_miss() {
 
     // A new daemon (empty memory) on the same database, offline.
     let pool = axle_daemon::db::open(&setup.db).await.unwrap();
-    let client = IndexClient::new(pool, None).unwrap();
+    let client = IndexClient::new(pool).unwrap();
     let offline = FetchContext::new(true, Refresh::None, RequestSettings::default());
     let before = index.requests().len();
     let files = client.project(&sources, &name("demo"), &offline).await.unwrap();
@@ -234,7 +234,7 @@ async fn credentials_are_sent_and_never_stored() {
     assert!(matches!(error, IndexError::Unauthorized { .. }), "{error}");
 
     let with = sources(&[index.url_with_credentials("alice", "s3cret-token")]);
-    let authorised = context().with_credentials(&with);
+    let authorised = context().for_sources(&with);
     let files = setup.client.project(&with, &name("demo"), &authorised).await.unwrap();
     setup.client.metadata(&files[0], &authorised).await.unwrap();
     assert!(format!("{with:?}").find("s3cret").is_none());

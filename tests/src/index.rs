@@ -1,4 +1,5 @@
-//! A package index for tests, served on 127.0.0.1 by axum on its own thread.
+//! A package index for tests, served on 127.0.0.1 by axum on its own thread, over plain
+//! HTTP or over TLS with HTTP/2.
 //!
 //! It serves PEP 691 JSON and PEP 503 HTML simple pages, the files (with HTTP
 //! range support), and PEP 658 metadata, and can be switched at run time to
@@ -108,13 +109,17 @@ pub struct IndexState {
     credentials: Mutex<Option<(String, String)>>,
     log: Mutex<Vec<RequestRecord>>,
     base: Mutex<String>,
+    http2_requests: AtomicU64,
 }
 
 /// A running test index; stops when dropped.
 pub struct TestIndex {
     pub state: Arc<IndexState>,
     pub address: SocketAddr,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    scheme: &'static str,
+    /// Holds the certificate's PEM file of a TLS index.
+    certificate: Option<tempfile::TempDir>,
+    handle: axum_server::Handle<SocketAddr>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -136,24 +141,50 @@ pub fn normalize(name: &str) -> String {
 }
 
 impl TestIndex {
+    /// Plain HTTP (HTTP/1.1, or HTTP/2 to a client that asks for it without TLS).
     pub fn start() -> TestIndex {
+        TestIndex::serve(false)
+    }
+
+    /// HTTPS with a certificate made for this run (for `127.0.0.1` and `localhost`), speaking
+    /// HTTP/2 or HTTP/1.1 as the client offers (ALPN), as real indexes do. A client trusts it
+    /// through [`TestIndex::certificate`] (`PIP_CERT`).
+    pub fn start_tls() -> TestIndex {
+        TestIndex::serve(true)
+    }
+
+    fn serve(tls: bool) -> TestIndex {
         let state = Arc::new(IndexState {
             projects: Mutex::new(BTreeMap::new()),
             behaviour: Behaviour::default(),
             credentials: Mutex::new(None),
             log: Mutex::new(Vec::new()),
             base: Mutex::new(String::new()),
+            http2_requests: AtomicU64::new(0),
         });
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.set_nonblocking(true).unwrap();
         let address = listener.local_addr().unwrap();
-        *state.base.lock().unwrap() = format!("http://{address}");
-        let (shutdown, stop) = tokio::sync::oneshot::channel::<()>();
+        let scheme = if tls { "https" } else { "http" };
+        *state.base.lock().unwrap() = format!("{scheme}://{address}");
+        let certificate = tls.then(|| {
+            let made =
+                rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string(), "localhost".to_string()]).unwrap();
+            let dir = tempfile::tempdir().unwrap();
+            std::fs::write(dir.path().join("index.pem"), made.cert.pem()).unwrap();
+            (dir, made.cert.pem(), made.signing_key.serialize_pem())
+        });
+        let handle = axum_server::Handle::new();
         let app = axum::Router::new()
             .route("/simple/", get(root_page))
             .route("/simple/{project}/", get(project_page))
             .route("/files/{filename}", get(file))
+            .layer(axum::middleware::from_fn_with_state(state.clone(), count_versions))
             .with_state(state.clone());
+        let pem = certificate
+            .as_ref()
+            .map(|(_, cert, key)| (cert.clone().into_bytes(), key.clone().into_bytes()));
+        let server_handle = handle.clone();
         let thread = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
@@ -161,36 +192,62 @@ impl TestIndex {
                 .build()
                 .unwrap();
             runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-                axum::serve(listener, app)
-                    .with_graceful_shutdown(async {
-                        let _ = stop.await;
-                    })
-                    .await
-                    .unwrap();
+                let service = app.into_make_service();
+                match pem {
+                    Some((cert, key)) => {
+                        let config = axum_server::tls_rustls::RustlsConfig::from_pem(cert, key)
+                            .await
+                            .unwrap();
+                        axum_server::tls_rustls::from_tcp_rustls(listener, config)
+                            .unwrap()
+                            .handle(server_handle)
+                            .serve(service)
+                            .await
+                    }
+                    None => {
+                        axum_server::from_tcp(listener)
+                            .unwrap()
+                            .handle(server_handle)
+                            .serve(service)
+                            .await
+                    }
+                }
+                .unwrap();
             });
         });
         TestIndex {
             state,
             address,
-            shutdown: Some(shutdown),
+            scheme,
+            certificate: certificate.map(|(dir, _, _)| dir),
+            handle,
             thread: Some(thread),
         }
     }
 
-    /// `http://127.0.0.1:PORT`, for links to this server.
+    /// The PEM file of the certificate a TLS index presents (for `PIP_CERT`).
+    pub fn certificate(&self) -> Option<std::path::PathBuf> {
+        self.certificate.as_ref().map(|dir| dir.path().join("index.pem"))
+    }
+
+    /// Requests that arrived over HTTP/2.
+    pub fn http2_requests(&self) -> u64 {
+        self.state.http2_requests.load(Ordering::SeqCst)
+    }
+
+    /// `http://127.0.0.1:PORT` (`https://` over TLS), for links to this server.
     pub fn base(&self) -> String {
-        format!("http://{}", self.address)
+        format!("{}://{}", self.scheme, self.address)
     }
 
     /// The index URL, as given to `--index-url`.
     pub fn url(&self) -> String {
-        format!("http://{}/simple/", self.address)
+        format!("{}/simple/", self.base())
     }
 
     /// The index URL with credentials in it.
     pub fn url_with_credentials(&self, user: &str, password: &str) -> String {
-        format!("http://{user}:{password}@{}/simple/", self.address)
+        format!("{}://{user}:{password}@{}/simple/", self.scheme, self.address)
     }
 
     pub fn add(&self, wheel: &BuiltWheel) -> &Self {
@@ -251,13 +308,22 @@ impl TestIndex {
 
 impl Drop for TestIndex {
     fn drop(&mut self) {
-        if let Some(shutdown) = self.shutdown.take() {
-            let _ = shutdown.send(());
-        }
+        self.handle.graceful_shutdown(None);
         // Not joined: a handler sleeping to simulate a slow index would hold
         // the test up; the thread ends when its last request does.
         drop(self.thread.take());
     }
+}
+
+async fn count_versions(
+    State(state): State<Arc<IndexState>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if request.version() == axum::http::Version::HTTP_2 {
+        state.http2_requests.fetch_add(1, Ordering::SeqCst);
+    }
+    next.run(request).await
 }
 
 /// Common handling: logging, delays, failures, credentials. Returns a

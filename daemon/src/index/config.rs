@@ -165,6 +165,8 @@ pub struct Sources {
     /// names its index without them, while the environment or pip.conf
     /// holds them for the same host.
     pub credentials: BTreeMap<String, Credentials>,
+    /// A CA bundle to trust besides the system's (pip's `cert`: `PIP_CERT` over pip.conf).
+    pub cert: Option<PathBuf>,
 }
 
 /// The layers that decide the sources, in pip's order of precedence.
@@ -291,12 +293,19 @@ impl SourceLayers<'_> {
                 links.push(link);
             }
         }
+        let cert = invocation
+            .var("PIP_CERT")
+            .map(str::to_string)
+            .or_else(|| value("cert"))
+            .filter(|path| !path.is_empty())
+            .map(|path| invocation.cwd.join(path));
         Ok(Sources {
             indexes,
             find_links: links,
             strategy: self.strategy,
             index_is_default,
             credentials,
+            cert,
         })
     }
 }
@@ -561,5 +570,26 @@ mod tests {
         let sources = resolve(&with_file, &IndexSettings::default(), &[]).unwrap();
         assert!(sources.indexes.is_empty());
         assert_eq!(sources.find_links, [FindLinks::Directory("/local".into())]);
+    }
+
+    #[test]
+    fn the_ca_bundle_comes_from_pip_cert_over_pip_conf_relative_to_the_working_directory() {
+        let home = tempfile::tempdir().unwrap();
+        let conf = home.path().join("pip.conf");
+        std::fs::write(&conf, "[global]\ncert = /etc/conf-bundle.pem\n").unwrap();
+        let conf = conf.to_str().unwrap();
+        // (No case without either: the machine's /etc/pip.conf may name one.)
+        type Case<'a> = (&'a [(&'a str, &'a str)], Option<&'a str>);
+        let cases: &[Case] = &[
+            (&[("PIP_CONFIG_FILE", conf)], Some("/etc/conf-bundle.pem")),
+            (&[("PIP_CONFIG_FILE", conf), ("PIP_CERT", "/env.pem")], Some("/env.pem")),
+            (&[("PIP_CERT", "certs/ca.pem")], Some("certs/ca.pem")),
+        ];
+        for (vars, expected) in cases {
+            let invocation = invocation(home.path(), vars);
+            let sources = resolve(&invocation, &IndexSettings::default(), &[]).unwrap();
+            let expected = expected.map(|path| invocation.cwd.join(path));
+            assert_eq!(sources.cert, expected, "{vars:?}");
+        }
     }
 }

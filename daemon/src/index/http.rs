@@ -10,7 +10,7 @@
 //! Names are looked up once per host (`dns`).
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -45,6 +45,12 @@ pub enum HttpError {
     Body { url: String, reason: String },
     #[error("{url} sent more than {limit} bytes; refusing to read on")]
     TooLarge { url: String, limit: u64 },
+    #[error(
+        "cannot reach {url}: its certificate is not trusted ({reason}); name the CA bundle that signed it with PIP_CERT or pip's `cert` setting"
+    )]
+    Untrusted { url: String, reason: String },
+    #[error("cannot use the CA bundle {path}: {reason}")]
+    Roots { path: String, reason: String },
 }
 
 /// Counters of one operation (or of the daemon), for reports and tests.
@@ -77,6 +83,8 @@ pub struct RequestSettings {
     /// Credentials of this request's index URLs, by origin. They belong to
     /// the request: one client's wrong password never outlives its request.
     pub credentials: Arc<HashMap<String, Credentials>>,
+    /// A CA bundle (PEM) to trust besides the system's roots.
+    pub roots: Option<PathBuf>,
 }
 
 impl RequestSettings {
@@ -97,6 +105,10 @@ impl RequestSettings {
             timeout,
             netrc,
             credentials: Arc::default(),
+            roots: invocation
+                .var("PIP_CERT")
+                .filter(|path| !path.is_empty())
+                .map(|path| invocation.cwd.join(path)),
         }
     }
 }
@@ -107,12 +119,16 @@ impl Default for RequestSettings {
             timeout: Duration::from_secs(60),
             netrc: None,
             credentials: Arc::default(),
+            roots: None,
         }
     }
 }
 
 pub struct Http {
+    /// Trusting the system's roots.
     client: Client,
+    /// Trusting also a request's CA bundle, by its path; rebuilt when the file changes.
+    with_roots: Mutex<HashMap<PathBuf, (Option<std::time::SystemTime>, Client)>>,
     in_flight: Semaphore,
     netrc: NetrcFiles,
     pub totals: Counters,
@@ -131,29 +147,12 @@ pub struct Answer {
 }
 
 impl Http {
-    pub fn new(extra_roots: Option<&Path>) -> Result<Http, String> {
+    pub fn new() -> Result<Http, String> {
         let resolver = CachingResolver::default();
-        let mut builder = Client::builder()
-            .user_agent(concat!("axle/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(Duration::from_secs(10))
-            .pool_idle_timeout(IDLE)
-            .pool_max_idle_per_host(16)
-            .dns_resolver(Arc::new(resolver.clone()))
-            .redirect(reqwest::redirect::Policy::limited(10));
-        if std::env::var(axle_proto::env_vars::AXLE_HTTP2).is_ok_and(|value| value == "0") {
-            builder = builder.http1_only();
-        }
-        if let Some(path) = extra_roots
-            && let Ok(pem) = std::fs::read(path)
-            && let Ok(certificates) = reqwest::Certificate::from_pem_bundle(&pem)
-        {
-            for certificate in certificates {
-                builder = builder.add_root_certificate(certificate);
-            }
-        }
-        let client = builder.build().map_err(|error| error.to_string())?;
+        let client = client_builder(&resolver).build().map_err(|error| error.to_string())?;
         Ok(Http {
             client,
+            with_roots: Mutex::new(HashMap::new()),
             in_flight: Semaphore::new(MAX_IN_FLIGHT),
             netrc: NetrcFiles::default(),
             totals: Counters::default(),
@@ -163,6 +162,64 @@ impl Http {
         })
     }
 
+    /// The client for a request: the shared one, or one that also trusts the request's CA
+    /// bundle (kept while the file is unchanged, so its connections are reused too).
+    fn client(&self, url: &Url, settings: &RequestSettings) -> Result<Client, HttpError> {
+        let Some(path) = &settings.roots else {
+            return Ok(self.client.clone());
+        };
+        let refused = |reason: String| HttpError::Roots {
+            path: path.display().to_string(),
+            reason,
+        };
+        let modified = std::fs::metadata(path)
+            .map_err(|error| refused(error.to_string()))?
+            .modified()
+            .ok();
+        let mut clients = self.with_roots.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some((seen, client)) = clients.get(path)
+            && *seen == modified
+        {
+            return Ok(client.clone());
+        }
+        let pem = std::fs::read(path).map_err(|error| refused(error.to_string()))?;
+        let certificates = reqwest::Certificate::from_pem_bundle(&pem).map_err(|error| refused(error_chain(&error)))?;
+        if certificates.is_empty() {
+            return Err(refused("it holds no PEM certificate".to_string()));
+        }
+        let mut builder = client_builder(&self.resolver);
+        for certificate in certificates {
+            builder = builder.add_root_certificate(certificate);
+        }
+        let client = builder.build().map_err(|error| HttpError::Connect {
+            url: url.to_string(),
+            reason: error_chain(&error),
+        })?;
+        // A handful of bundles at most in practice; a daemon fed many forgets the old ones.
+        if clients.len() >= 8 {
+            clients.clear();
+        }
+        clients.insert(path.clone(), (modified, client.clone()));
+        Ok(client)
+    }
+}
+
+/// How every client of the daemon is made.
+fn client_builder(resolver: &CachingResolver) -> reqwest::ClientBuilder {
+    let mut builder = Client::builder()
+        .user_agent(concat!("axle/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(Duration::from_secs(10))
+        .pool_idle_timeout(IDLE)
+        .pool_max_idle_per_host(16)
+        .dns_resolver(Arc::new(resolver.clone()))
+        .redirect(reqwest::redirect::Policy::limited(10));
+    if std::env::var(axle_proto::env_vars::AXLE_HTTP2).is_ok_and(|value| value == "0") {
+        builder = builder.http1_only();
+    }
+    builder
+}
+
+impl Http {
     /// Name lookups made so far (each host once, while its answer is kept).
     pub fn lookups(&self) -> u64 {
         self.resolver.lookups()
@@ -279,7 +336,7 @@ impl Http {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let mut request = self.client.get(url.clone()).headers(headers.clone());
+            let mut request = self.client(url, settings)?.get(url.clone()).headers(headers.clone());
             if let Some(credentials) = self.credentials_for(url, settings) {
                 request = request.basic_auth(credentials.username, credentials.password);
             }
@@ -298,6 +355,11 @@ impl Http {
                 Ok(Err(error)) if error.is_timeout() => HttpError::Timeout {
                     url: url.to_string(),
                     seconds: settings.timeout.as_secs(),
+                },
+                // rustls's verdict reaches us only as text in reqwest's error chain.
+                Ok(Err(error)) if error_chain(&error).contains("certificate") => HttpError::Untrusted {
+                    url: url.to_string(),
+                    reason: error_chain(&error),
                 },
                 Ok(Err(error)) => HttpError::Connect {
                     url: url.to_string(),

@@ -31,7 +31,6 @@ mod range;
 mod simple;
 
 use std::collections::{HashMap, HashSet};
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use axle_standards::{DistFilename, Metadata, PackageName};
@@ -119,8 +118,11 @@ impl FetchContext {
     }
 
     /// The same context, sending the credentials of `sources`' URLs to
-    /// their origins.
-    pub fn with_credentials(mut self, sources: &Sources) -> FetchContext {
+    /// their origins and trusting the CA bundle they name.
+    pub fn for_sources(mut self, sources: &Sources) -> FetchContext {
+        if sources.cert.is_some() {
+            self.settings.roots.clone_from(&sources.cert);
+        }
         let credentials: HashMap<String, Credentials> = sources
             .credentials
             .iter()
@@ -176,8 +178,8 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl IndexClient {
-    pub fn new(pool: Pool, extra_roots: Option<&Path>) -> Result<Arc<IndexClient>, IndexError> {
-        let http = Http::new(extra_roots).map_err(|reason| IndexError::Io {
+    pub fn new(pool: Pool) -> Result<Arc<IndexClient>, IndexError> {
+        let http = Http::new().map_err(|reason| IndexError::Io {
             path: "the HTTP client".to_string(),
             reason,
         })?;

@@ -175,7 +175,7 @@ pub async fn lock(
         refresh(&request),
         RequestSettings::from_invocation(&request.invocation),
     )
-    .with_credentials(&job.sources);
+    .for_sources(&job.sources);
     let builds = build_context(&services, &request, &job, &fetch, &reporter)?;
     let direct = sources::read(&services, &request, &job, builds.as_ref()).await?;
     let mut resolution = resolve(&services, &request, &job, direct, &fetch, builds.clone(), reporter).await?;

@@ -229,7 +229,7 @@ impl Connection {
             site_prefix: Some(&environment.info.prefix),
         }
         .resolve()?;
-        let fetch = fetch.with_credentials(&sources);
+        let fetch = fetch.for_sources(&sources);
         let build = Arc::new(BuildContext {
             interpreter: environment.info.clone(),
             target: environment.target.clone(),

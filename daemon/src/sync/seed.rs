@@ -37,7 +37,7 @@ pub async fn seed(
     }
     .resolve()?;
     let fetch = FetchContext::new(false, Refresh::None, RequestSettings::from_invocation(invocation))
-        .with_credentials(&sources);
+        .for_sources(&sources);
     let pip = PackageName::from_str("pip").map_err(|error| SyncError::Usage(error.to_string()))?;
     let files = services.index.project(&sources, &pip, &fetch).await?;
 

@@ -628,3 +628,62 @@ fn gzip_pages_and_pep_700_versions_are_read() {
     uncompressed.ok(&["lock", "--no-header", "--no-annotate", "--no-emit-index-url"]);
     assert_eq!(uncompressed.read("requirements.txt"), context.read("requirements.txt"));
 }
+
+/// An index over TLS, as real ones are: its certificate is refused until the request names
+/// the CA bundle (pip's `PIP_CERT` or `cert` in pip.conf, read per request, so the daemon that
+/// refused it a moment ago accepts it now), and then pages and files come over HTTP/2;
+/// HTTP/1.1 over TLS works too.
+#[test]
+fn a_tls_index_is_trusted_through_pip_cert_and_spoken_to_over_http2() {
+    let index = axle_e2e::index::TestIndex::start_tls();
+    index.add(
+        &axle_e2e::wheel::WheelBuilder::new("secure", "1.0")
+            .requires("plain")
+            .build(),
+    );
+    index.add(&axle_e2e::wheel::WheelBuilder::new("plain", "2.0").build());
+    let certificate = index.certificate().unwrap();
+    let mut context = axle_e2e::TestContext::new();
+    context.use_index(&index);
+    context.write("requirements.in", "secure\n");
+
+    let refused = context.fails(&["lock"]);
+    assert!(refused.contains("certificate is not trusted"), "{refused}");
+    assert!(refused.contains("PIP_CERT"), "{refused}");
+    context
+        .env
+        .insert("PIP_CERT".to_string(), "/nonexistent/bundle.pem".to_string());
+    let missing = context.fails(&["lock"]);
+    assert!(missing.contains("/nonexistent/bundle.pem"), "{missing}");
+
+    context
+        .env
+        .insert("PIP_CERT".to_string(), certificate.display().to_string());
+    context.ok(&["lock", "--no-header", "--no-annotate", "--no-emit-index-url"]);
+    assert_eq!(context.read("requirements.txt"), "plain==2.0\nsecure==1.0\n");
+    context.ok(&["venv"]);
+    context.ok(&["sync"]);
+    assert!(context.path(".venv").join("lib").exists());
+    let files = index.requests_to("/files/").len() as u64;
+    assert!(files >= 2, "{:?}", index.requests());
+    assert!(
+        index.http2_requests() >= files,
+        "{} requests over HTTP/2 of {:?}",
+        index.http2_requests(),
+        index.requests()
+    );
+
+    // pip.conf's `cert`, and HTTP/1.1 when HTTP/2 is switched off.
+    let http2_before = index.http2_requests();
+    let mut plain = axle_e2e::TestContext::new();
+    plain.use_index(&index);
+    let conf = plain.write("pip.conf", &format!("[global]\ncert = {}\n", certificate.display()));
+    plain
+        .env
+        .insert("PIP_CONFIG_FILE".to_string(), conf.display().to_string());
+    plain.env.insert("AXLE_HTTP2".to_string(), "0".to_string());
+    plain.write("requirements.in", "secure\n");
+    plain.ok(&["lock", "--no-header", "--no-annotate", "--no-emit-index-url"]);
+    assert_eq!(plain.read("requirements.txt"), context.read("requirements.txt"));
+    assert_eq!(index.http2_requests(), http2_before);
+}
