@@ -201,8 +201,8 @@ fn absorb(parsed: RequirementsTxt, inputs: &mut Inputs, display: &dyn Fn(&Path) 
             source,
             name: editable.name,
             extras: editable.extras,
-            marker: MarkerTree::TRUE,
-            marker_text: None,
+            marker: editable.marker,
+            marker_text: editable.marker_text,
             url: editable.url,
             origin: origin_of(&editable.origin),
         });

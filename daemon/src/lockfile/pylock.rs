@@ -25,6 +25,10 @@ pub fn render(resolution: &Resolution, requires_python: Option<&str>, command: &
         let _ = writeln!(out, "requires-python = {}", quote(requires_python));
     }
     out.push_str("created-by = \"axle\"\n");
+    if resolution.pins.is_empty() {
+        // PEP 751 requires the key; an empty lock says so rather than leaving it out.
+        out.push_str("packages = []\n");
+    }
     for pin in &resolution.pins {
         out.push_str("\n[[packages]]\n");
         let _ = writeln!(out, "name = {}", quote(pin.name.as_ref()));
@@ -108,10 +112,16 @@ fn write_file_fields(out: &mut String, file: &IndexedFile, with_name: bool) {
         // A TOML offset date-time, not a string (PEP 751 says so).
         let _ = writeln!(out, "upload-time = {}", time.strftime("%Y-%m-%dT%H:%M:%S%.fZ"));
     }
-    if !file.file.url.starts_with("file:") || !with_name {
-        let _ = writeln!(out, "url = {}", quote(&file.file.url));
-    } else if let Some(path) = file.file.url.strip_prefix("file://") {
-        let _ = writeln!(out, "path = {}", quote(path));
+    // An archive's table already says where it is (`url`), once: TOML refuses a key twice.
+    if with_name {
+        match file.file.url.strip_prefix("file://") {
+            Some(path) => {
+                let _ = writeln!(out, "path = {}", quote(path));
+            }
+            None => {
+                let _ = writeln!(out, "url = {}", quote(&file.file.url));
+            }
+        }
     }
     if let Some(size) = file.file.size {
         let _ = writeln!(out, "size = {size}");

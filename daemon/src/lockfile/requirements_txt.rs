@@ -148,6 +148,20 @@ fn render_pin(pin: &Pin, options: &WriteOptions) -> String {
     out
 }
 
+/// A Git URL without its `#egg=name`: the pin names the project already, and the same
+/// repository pinned `name @ url` elsewhere is the same pin.
+fn without_egg(url: &str) -> String {
+    let Some((base, fragment)) = url.split_once('#') else {
+        return url.to_string();
+    };
+    let kept: Vec<&str> = fragment.split('&').filter(|part| !part.starts_with("egg=")).collect();
+    if kept.is_empty() {
+        base.to_string()
+    } else {
+        format!("{base}#{}", kept.join("&"))
+    }
+}
+
 /// An absolute directory as a `file://` URL.
 fn file_url(path: &std::path::Path) -> String {
     url::Url::from_file_path(path)
@@ -254,6 +268,9 @@ pub(super) fn read_locked(
 ) -> Result<(), LockfileError> {
     let parsed = RequirementsTxt::read(file, ViaKind::Requirement, env)?;
     for editable in &parsed.editables {
+        if !evaluate(&editable.marker, markers, &[]) {
+            continue;
+        }
         let origin = format!("{}:{}", super::shown(&editable.origin.file), editable.origin.line);
         let source = match &editable.path {
             Some(path) => LockedSource::Directory {
@@ -261,7 +278,7 @@ pub(super) fn read_locked(
                 editable: true,
             },
             None if editable.url.as_str().starts_with("git+") => LockedSource::Git {
-                url: editable.url.to_string(),
+                url: without_egg(editable.url.as_str()),
                 editable: true,
             },
             None => {

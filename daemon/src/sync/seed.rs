@@ -36,8 +36,8 @@ pub async fn seed(
         site_prefix: Some(venv_root),
     }
     .resolve()?;
-    let fetch = FetchContext::new(false, Refresh::None, RequestSettings::from_invocation(invocation))
-        .for_sources(&sources);
+    let fetch =
+        FetchContext::new(false, Refresh::None, RequestSettings::from_invocation(invocation)).for_sources(&sources);
     let pip = PackageName::from_str("pip").map_err(|error| SyncError::Usage(error.to_string()))?;
     let files = services.index.project(&sources, &pip, &fetch).await?;
 

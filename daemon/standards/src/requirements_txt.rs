@@ -91,6 +91,10 @@ pub struct Editable {
     /// From a `#egg=name` fragment; otherwise only known once the project is read.
     pub name: Option<PackageName>,
     pub extras: Vec<ExtraName>,
+    /// `-e ./proj ; python_version >= "3.10"`, as uv reads it (pip reads the line and drops
+    /// the marker); lock writers put one on an editable needed only somewhere.
+    pub marker: crate::requirement::MarkerTree,
+    pub marker_text: Option<String>,
     pub origin: Origin,
 }
 
@@ -388,8 +392,16 @@ impl Reader<'_> {
 
     fn read_line(&mut self, line: &Line<'_>, text: &str) -> Result<(), RequirementsTxtError> {
         let (args, options) = split_args_options(text);
+        let (options, editable_marker) = split_editable_marker(options);
         let tokens = shell_split(options).map_err(|p| line.error(p))?;
-        let options = parse_options(&tokens).map_err(|p| line.error(p))?;
+        let mut options = parse_options(&tokens).map_err(|p| line.error(p))?;
+        if let Some(marker) = editable_marker {
+            for (option, value) in &mut options {
+                if let (Opt::Editable, Some(value)) = (option, value) {
+                    *value = format!("{value} ; {marker}");
+                }
+            }
+        }
         if args.is_empty() {
             for (option, value) in options {
                 self.apply_option(line, option, value)?;
@@ -622,6 +634,40 @@ fn split_args_options(line: &str) -> (&str, &str) {
         offset += word.len();
     }
     (line.trim(), "")
+}
+
+/// `-e target ; marker`: the editable's options and its marker (after a `;` that follows
+/// whitespace outside quotes, as a URL may hold a `;`); other lines are left whole.
+fn split_editable_marker(options: &str) -> (&str, Option<&str>) {
+    let trimmed = options.trim_start();
+    if !(trimmed.starts_with("-e") || trimmed.starts_with("--editable")) {
+        return (options, None);
+    }
+    match marker_start(options, true) {
+        Some(index) => {
+            let marker = options[index + 1..].trim();
+            (&options[..index], (!marker.is_empty()).then_some(marker))
+        }
+        None => (options, None),
+    }
+}
+
+/// Where the `;` before a marker is: the first outside quotes, or, when `after_space` (a URL
+/// may contain `;`), the first that follows whitespace.
+fn marker_start(text: &str, after_space: bool) -> Option<usize> {
+    let mut quote: Option<char> = None;
+    let mut previous = ' ';
+    for (index, c) in text.char_indices() {
+        match (quote, c) {
+            (Some(open), c) if c == open => quote = None,
+            (Some(_), _) => {}
+            (None, '\'' | '"') => quote = Some(c),
+            (None, ';') if !after_space || previous.is_whitespace() => return Some(index),
+            _ => {}
+        }
+        previous = c;
+    }
+    None
 }
 
 /// POSIX `shlex.split`, which pip applies to the option part of a line.
@@ -1029,13 +1075,6 @@ fn percent_decode(s: &str) -> String {
 fn parse_editable(value: &str, line: &Line<'_>) -> Result<Editable, LineProblem> {
     let unnamed = UnnamedRequirement::<VerbatimUrl>::parse(value, line.dir, &mut IgnoreWarnings)
         .map_err(|err| LineProblem::InvalidRequirement(pep508_message(&err)))?;
-    if !unnamed.marker.is_true() {
-        return Err(LineProblem::InvalidValue {
-            what: "editable",
-            value: value.to_string(),
-            reason: "editables take no markers".to_string(),
-        });
-    }
     let path = (unnamed.url.scheme() == "file")
         .then(|| unnamed.url.to_file_path().ok())
         .flatten();
@@ -1044,6 +1083,8 @@ fn parse_editable(value: &str, line: &Line<'_>) -> Result<Editable, LineProblem>
         path,
         extras: unnamed.extras,
         url: unnamed.url,
+        marker: unnamed.marker,
+        marker_text: marker_text(value),
         origin: line.origin(),
     })
 }
@@ -1053,22 +1094,9 @@ fn parse_editable(value: &str, line: &Line<'_>) -> Result<Editable, LineProblem>
 /// (a URL may contain `;`).
 fn marker_text(requirement: &str) -> Option<String> {
     let is_url = requirement.contains(" @ ") || requirement.contains("://");
-    let mut quote: Option<char> = None;
-    let mut previous = ' ';
-    for (index, c) in requirement.char_indices() {
-        match (quote, c) {
-            (Some(open), c) if c == open => quote = None,
-            (Some(_), _) => {}
-            (None, '\'' | '"') => quote = Some(c),
-            (None, ';') if !is_url || previous.is_whitespace() => {
-                let marker = requirement[index + 1..].trim();
-                return (!marker.is_empty()).then(|| marker.to_string());
-            }
-            _ => {}
-        }
-        previous = c;
-    }
-    None
+    let index = marker_start(requirement, is_url)?;
+    let marker = requirement[index + 1..].trim();
+    (!marker.is_empty()).then(|| marker.to_string())
 }
 
 #[cfg(test)]

@@ -299,10 +299,6 @@ const MALFORMED: &[(&str, &str)] = &[
         "-c constraints.txt\n",
         "constraints.txt:1: invalid constraint `-e ./pkg`: editable requirements cannot be constraints",
     ),
-    (
-        "-e \"./pkg ; os_name == 'nt'\"\n",
-        "requirements.in:1: invalid option in `-e \"./pkg ; os_name == 'nt'\"`: `./pkg ; os_name == 'nt'` is not a valid editable: editables take no markers",
-    ),
 ];
 
 #[test]
@@ -550,5 +546,29 @@ fn marker_text_is_kept_as_written() {
     ];
     for (line, expected) in cases {
         assert_eq!(marker_text(line).as_deref(), expected, "{line}");
+    }
+}
+
+#[test]
+fn editables_keep_their_markers_as_uv_reads_them() {
+    let cases = [
+        ("-e ./pkg", None),
+        ("-e ./pkg ; os_name == 'nt'", Some("os_name == 'nt'")),
+        ("-e \"./pkg ; os_name == 'nt'\"", Some("os_name == 'nt'")),
+        (
+            "--editable git+https://127.0.0.1/a;b/repo.git@abc#egg=repo ; python_version >= \"3.8\"",
+            Some("python_version >= \"3.8\""),
+        ),
+        ("-e git+https://127.0.0.1/a;b/repo.git@abc#egg=repo", None),
+    ];
+    for (line, expected) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "requirements.txt", &format!("{line}\n"));
+        let parsed =
+            RequirementsTxt::read(dir.path().join("requirements.txt"), ViaKind::Requirement, &env(&[])).unwrap();
+        let editable = &parsed.editables[0];
+        assert_eq!(editable.marker_text.as_deref(), expected, "{line}");
+        assert_eq!(editable.marker.is_true(), expected.is_none(), "{line}");
+        assert!(!editable.url.as_str().contains(';') || line.contains("a;b"), "{line}");
     }
 }
