@@ -717,7 +717,7 @@ def bench_memory(axle, python, env, workdir):
         return sum(f.stat().st_size for f in Path(path).rglob("*") if f.is_file()) if Path(path).exists() else 0
 
     print("\n## memory: cold lock of each set (MiB; stop in ms)")
-    print(f"{'set':<18}{'axled peak':>12}{'axled idle':>12}{'uv peak':>10}{'stop ms':>9}"
+    print(f"{'set':<18}{'axled peak':>12}{'axled idle':>12}{'uv peak':>10}{'stop ms':>9}{'mid-lock':>10}"
           f"{'axle db':>10}{'uv cache':>10}")
     for name in ("fastapi-service", "jupyter", "home-assistant", "airflow-lite"):
         project = workdir / f"memory-{name}"
@@ -748,6 +748,20 @@ def bench_memory(axle, python, env, workdir):
         subprocess.run([axle, "daemon", "stop"], env=run_env, stdout=subprocess.DEVNULL)
         stop_ms = (time.perf_counter() - start) * 1000
         db = sum(dir_bytes(p) if p.is_dir() else p.stat().st_size for p in home.glob("axle.db*"))
+        # A stop while a cold lock runs (another home, so the lock is cold again).
+        cut_env = dict(run_env)
+        cut_env["AXLE_HOME"] = str(workdir / f"axle-memory-cut-{name}")
+        shutil.rmtree(cut_env["AXLE_HOME"], ignore_errors=True)
+        subprocess.run([axle, "daemon", "start"], env=cut_env, check=True, stdout=subprocess.DEVNULL)
+        cut = subprocess.Popen([axle, "-q", "lock", "-o", "cut.txt", "--python", python], env=cut_env,
+                               cwd=project, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(0.4)
+        start = time.perf_counter()
+        subprocess.run([axle, "daemon", "stop"], env=cut_env, stdout=subprocess.DEVNULL)
+        mid_lock_ms = (time.perf_counter() - start) * 1000
+        cut.kill()
+        cut.wait()
+        subprocess.run([axle, "daemon", "stop"], env=cut_env, stdout=subprocess.DEVNULL)
         uv_peak, uv_cache = 0, 0
         if uv:
             cache = workdir / f"uv-memory-{name}"
@@ -758,6 +772,7 @@ def bench_memory(axle, python, env, workdir):
             uv_cache = dir_bytes(cache)
         mib = lambda kib: kib / 1024
         print(f"{name:<18}{mib(peak[0]):>12.1f}{mib(idle):>12.1f}{mib(uv_peak):>10.1f}{stop_ms:>9.0f}"
+              f"{mid_lock_ms:>10.0f}"
               f"{db / 1048576:>10.1f}{uv_cache / 1048576:>10.1f}")
 
 

@@ -99,10 +99,16 @@ async fn open_once(path: &Path) -> Result<Pool, DbError> {
         // big as the busiest moment's writes.
         .pragma("wal_autocheckpoint", "256")
         .pragma("journal_size_limit", (4 * 1024 * 1024).to_string())
+        // 1 MiB of page cache per connection (SQLite's default is 2 MiB): the daemon keeps
+        // what it reads often in memory itself.
+        .pragma("cache_size", "-1024")
         .foreign_keys(true);
     let pool = SqlitePoolOptions::new()
         .max_connections(8)
         .min_connections(1)
+        // A burst of work opens up to eight connections, each with its cache; an idle daemon
+        // keeps one.
+        .idle_timeout(Duration::from_secs(10))
         .connect_with(options)
         .await
         .map_err(|source| DbError::Open {

@@ -7,6 +7,7 @@
 //! (running it).
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod cache;
 pub mod context;
 #[macro_use]
 pub mod crash;

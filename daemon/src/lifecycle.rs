@@ -166,7 +166,12 @@ pub fn init_logging(
         file_rotate::compression::Compression::None,
         None,
     );
-    let (writer, guard) = tracing_appender::non_blocking(file);
+    // The default queue holds 128,000 lines, allocated up front (4 MB held for ever); a daemon
+    // logs one line per request, so a thousand is plenty, and a full queue waits, never drops.
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .buffered_lines_limit(1024)
+        .lossy(false)
+        .finish(file);
     let filter = || EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new(DEFAULT_LOG));
     let file_layer = fmt::layer().with_writer(writer).with_ansi(false).with_filter(filter());
     let stderr_layer = foreground.then(|| fmt::layer().with_writer(io::stderr).with_filter(filter()));
@@ -178,7 +183,7 @@ pub fn init_logging(
 }
 
 /// How long a stop waits for cache writes in flight.
-const CACHE_FLUSH: Duration = Duration::from_millis(100);
+const CACHE_FLUSH: Duration = Duration::from_millis(40);
 
 /// Opens the database and the store and makes the engine, ready to serve: everything that
 /// can refuse to start (the store's owner lock, the HTTP client) happens here, before any

@@ -114,7 +114,7 @@ impl ServedIndex {
                 let Some(sha256) = indexed.file.sha256.clone() else {
                     continue;
                 };
-                listed.insert(sha256.clone(), indexed.file.clone());
+                listed.insert(sha256.clone(), indexed.file.as_ref().clone());
                 files.insert(
                     sha256.clone(),
                     ServedFile {

@@ -1,5 +1,6 @@
-//! What the daemon does by itself once a burst of requests is over: hand memory back to the
-//! system, and keep the store within its size cap (`AXLE_STORE_MAX_SIZE`).
+//! What the daemon does by itself once a burst of requests is over: trim its in-memory caches
+//! to a budget and hand memory back to the system, and keep the store within its size cap
+//! (`AXLE_STORE_MAX_SIZE`).
 //!
 //! It waits for a few seconds of quiet, so that it never competes with the next request of a
 //! burst, and runs once per burst.
@@ -11,6 +12,10 @@ use crate::engine::Engine;
 
 /// Quiet before the upkeep runs: the next request of a burst often follows within this.
 const QUIET: Duration = Duration::from_secs(2);
+
+/// What the in-memory index caches may hold once idle (by estimate): the pages and metadata
+/// of a few hundred typical projects; the rest is a SQLite read away.
+const CACHE_BUDGET: usize = 16 * 1024 * 1024;
 
 /// The store's size cap from the daemon's environment, if set and readable.
 pub fn store_cap_from_env() -> Option<u64> {
@@ -48,6 +53,17 @@ pub fn spawn(engine: Arc<Engine>, store_cap: Option<u64>) {
                     Ok(None) => {}
                     Err(error) => tracing::warn!(%error, "could not keep the store within its cap"),
                 }
+            }
+            let before = engine.index.cached_bytes();
+            let forgotten = engine.index.trim(CACHE_BUDGET);
+            if forgotten > 0 {
+                engine.candidates.forget_unshared();
+                tracing::debug!(
+                    forgotten,
+                    before,
+                    after = engine.index.cached_bytes(),
+                    "trimmed the index caches"
+                );
             }
             let _ = tokio::task::spawn_blocking(crate::memory::trim).await;
         }

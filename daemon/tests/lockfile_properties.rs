@@ -109,7 +109,11 @@ fn files_of(spec: &PinSpec, url_of: impl Fn(&str) -> String) -> Vec<axle_daemon:
         .iter()
         .zip(&spec.hashes)
         .map(|(filename, hash)| axle_daemon::index::IndexedFile {
-            file: axle_daemon::index::DistFile::direct(filename.clone(), url_of(filename), Some(hash.clone())),
+            file: std::sync::Arc::new(axle_daemon::index::DistFile::direct(
+                filename.clone(),
+                url_of(filename),
+                Some(hash.clone()),
+            )),
             filename: axle_standards::DistFilename::try_from_filename(filename, None).unwrap(),
             source: std::sync::Arc::from("https://127.0.0.1/simple/"),
         })

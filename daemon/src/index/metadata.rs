@@ -10,7 +10,7 @@ use reqwest::header::HeaderMap;
 use sha2::{Digest, Sha256};
 use url::Url;
 
-use super::{FetchContext, HttpError, IndexClient, IndexError, IndexedFile, MetadataResult, lock, range};
+use super::{FetchContext, HttpError, IndexClient, IndexError, IndexedFile, MetadataResult, packed, range};
 use crate::db;
 
 /// Largest PEP 658 metadata file we read.
@@ -26,7 +26,7 @@ impl IndexClient {
             return parse_metadata(file, &text).map(Arc::new);
         }
         let key = file.metadata_key();
-        if let Some(metadata) = lock(&self.metadata).get(&key).cloned() {
+        if let Some(metadata) = self.metadata.get(&key) {
             context
                 .counters
                 .cache_hits
@@ -45,10 +45,14 @@ impl IndexClient {
 
     async fn fetch_metadata(&self, file: &IndexedFile, context: &FetchContext) -> MetadataResult {
         let key = file.metadata_key();
-        let stored: Option<String> = sqlx::query_scalar("SELECT text FROM file_metadata WHERE key = ?")
+        let stored: Option<Vec<u8>> = sqlx::query_scalar("SELECT headers FROM file_metadata WHERE key = ?")
             .bind(&key)
             .fetch_optional(&self.pool)
             .await?;
+        // A damaged row is fetched again.
+        let stored = stored
+            .and_then(|packed| packed::unpack(&packed))
+            .and_then(|text| String::from_utf8(text).ok());
         let (text, fresh) = match stored {
             Some(text) => {
                 context
@@ -61,18 +65,18 @@ impl IndexClient {
         };
         let metadata = Arc::new(parse_metadata(file, &text)?);
         if fresh {
+            let headers = packed::pack(packed::without_description(&text).as_bytes());
             sqlx::query(
-                "INSERT INTO file_metadata (key, url, text, fetched_at) VALUES (?, ?, ?, ?)
+                "INSERT INTO file_metadata (key, headers, fetched_at) VALUES (?, ?, ?)
                  ON CONFLICT (key) DO NOTHING",
             )
             .bind(&key)
-            .bind(&file.file.url)
-            .bind(&text)
+            .bind(headers)
             .bind(db::now())
             .execute(&self.pool)
             .await?;
         }
-        lock(&self.metadata).insert(key, metadata.clone());
+        self.metadata.insert(key, metadata.clone(), weight_of(&metadata));
         Ok(metadata)
     }
 
@@ -202,4 +206,9 @@ fn parse_metadata(file: &IndexedFile, text: &str) -> Result<Metadata, IndexError
         });
     }
     Ok(metadata)
+}
+
+/// About the bytes parsed metadata holds (for the cache's budget).
+fn weight_of(metadata: &Metadata) -> usize {
+    std::mem::size_of::<Metadata>() + 256 * metadata.requires_dist.len() + 48 * metadata.provides_extra.len() + 128
 }

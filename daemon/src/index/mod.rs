@@ -16,8 +16,8 @@
 //! Below them: `config` decides the sources as pip does, `auth` owns
 //! credentials, `http` is the shared client, `simple` parses PEP 691/503
 //! pages, `range` reads METADATA out of a remote zip, `find_links` lists
-//! local directories. `--offline` answers only from the cache and names
-//! what is missing.
+//! local directories, `packed` is how pages and metadata are kept compact in
+//! SQLite. `--offline` answers only from the cache and names what is missing.
 
 mod auth;
 mod config;
@@ -26,6 +26,7 @@ mod download;
 mod find_links;
 mod http;
 mod metadata;
+mod packed;
 mod pages;
 mod range;
 mod simple;
@@ -43,6 +44,7 @@ pub use download::Downloaded;
 pub use http::{Counters, HttpError, RequestSettings};
 pub use simple::{DistFile, MetadataFile, file_link};
 
+use crate::cache::WeighedCache;
 use crate::db::Pool;
 use crate::flights::Flights;
 use http::Http;
@@ -144,7 +146,8 @@ impl FetchContext {
 /// A file of a project, with its parsed name and where it was found.
 #[derive(Debug, Clone)]
 pub struct IndexedFile {
-    pub file: DistFile,
+    /// Shared with the page it is listed on: a big project's files are held once.
+    pub file: Arc<DistFile>,
     pub filename: DistFilename,
     /// The index or find-links location, without credentials.
     pub source: Arc<str>,
@@ -165,8 +168,8 @@ type MetadataResult = Result<Arc<Metadata>, IndexError>;
 pub struct IndexClient {
     http: Http,
     pool: Pool,
-    pages: Mutex<HashMap<String, Arc<Page>>>,
-    metadata: Mutex<HashMap<String, Arc<Metadata>>>,
+    pages: WeighedCache<Page>,
+    metadata: WeighedCache<Metadata>,
     page_flights: Flights<String, PageResult>,
     metadata_flights: Flights<String, MetadataResult>,
     /// Page writes still running (see `store_page_later`).
@@ -186,12 +189,25 @@ impl IndexClient {
         Ok(Arc::new(IndexClient {
             http,
             pool,
-            pages: Mutex::new(HashMap::new()),
-            metadata: Mutex::new(HashMap::new()),
+            pages: WeighedCache::default(),
+            metadata: WeighedCache::default(),
             page_flights: Flights::default(),
             metadata_flights: Flights::default(),
             writes: Mutex::new(Vec::new()),
         }))
+    }
+
+    /// Forgets the least recently used pages and metadata beyond `budget` bytes (by estimate),
+    /// which SQLite still holds; returns how many pages it forgot. For an idle daemon.
+    pub fn trim(&self, budget: usize) -> usize {
+        let pages = self.pages.trim(budget * 4 / 5);
+        self.metadata.trim(budget / 5);
+        pages
+    }
+
+    /// The bytes the in-memory caches hold, by estimate.
+    pub fn cached_bytes(&self) -> usize {
+        self.pages.weight() + self.metadata.weight()
     }
 
     /// Daemon-wide totals.
@@ -235,7 +251,7 @@ impl IndexClient {
         let mut found = Vec::new();
         for link in &sources.find_links {
             let files = match link {
-                FindLinks::Directory(dir) => find_links::directory(dir)?,
+                FindLinks::Directory(dir) => find_links::directory(dir)?.into_iter().map(Arc::new).collect(),
                 FindLinks::Page(url) => {
                     let page = self.page(url.url().clone(), name, context).await?;
                     page.files.as_ref().clone()
@@ -310,7 +326,7 @@ impl IndexClient {
     }
 }
 
-fn indexed(file: &DistFile, name: &PackageName, source: &Arc<str>) -> Option<IndexedFile> {
+fn indexed(file: &Arc<DistFile>, name: &PackageName, source: &Arc<str>) -> Option<IndexedFile> {
     let filename = DistFilename::try_from_filename(&file.filename, Some(name)).ok()?;
     (filename.name() == name).then(|| IndexedFile {
         file: file.clone(),

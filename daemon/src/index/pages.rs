@@ -10,7 +10,7 @@ use reqwest::StatusCode;
 use reqwest::header::{ACCEPT, HeaderMap, HeaderValue, IF_MODIFIED_SINCE, IF_NONE_MATCH};
 use url::Url;
 
-use super::{DistFile, FetchContext, HttpError, IndexClient, IndexError, IndexedFile, lock, simple};
+use super::{DistFile, FetchContext, HttpError, IndexClient, IndexError, IndexedFile, lock, packed, simple};
 use crate::db;
 
 /// Largest project page we read (a hostile index cannot exhaust memory).
@@ -26,7 +26,7 @@ const ACCEPT_PAGES: &str =
 #[derive(Debug)]
 pub(super) struct Page {
     pub(super) found: bool,
-    pub(super) files: Arc<Vec<DistFile>>,
+    pub(super) files: Arc<Vec<Arc<DistFile>>>,
     /// The files with parsed names, computed once per page (index pages
     /// hold one project from one source).
     pub(super) indexed: std::sync::OnceLock<Arc<Vec<IndexedFile>>>,
@@ -47,6 +47,20 @@ fn next_generation() -> u64 {
 }
 
 impl Page {
+    /// About the bytes it holds in memory, with the parsed names its files get once a
+    /// resolution asks for them (for the cache's budget, not an exact count).
+    pub(super) fn weight(&self) -> usize {
+        const PER_FILE: usize = std::mem::size_of::<DistFile>()
+            + std::mem::size_of::<IndexedFile>()
+            // The hashes, upload time, Requires-Python, the allocator's headers, the parsed name.
+            + 64 + 64 + 32 + 16 + 8 * 16 + 160;
+        self.files
+            .iter()
+            .map(|file| PER_FILE + file.filename.len() + file.url.len())
+            .sum::<usize>()
+            + 256
+    }
+
     /// `now` in unix milliseconds.
     fn fresh(&self, now: i64) -> bool {
         self.max_age
@@ -67,7 +81,7 @@ impl IndexClient {
         let key = url.to_string();
         let now = db::now_ms();
         let revalidate = context.must_revalidate(name);
-        if let Some(page) = lock(&self.pages).get(&key).cloned() {
+        if let Some(page) = self.pages.get(&key) {
             let fetched_now = page.generation > context.started;
             if context.offline || fetched_now || (!revalidate && page.fresh(now)) {
                 context
@@ -88,7 +102,7 @@ impl IndexClient {
 
     async fn fetch_page(&self, url: Url, revalidate: bool, context: &FetchContext) -> PageResult {
         let key = url.to_string();
-        let remembered = lock(&self.pages).get(&key).cloned();
+        let remembered = self.pages.get(&key);
         let known = match remembered {
             Some(page) => Some(page),
             None => self.load_page(&key).await?,
@@ -101,7 +115,7 @@ impl IndexClient {
                 .counters
                 .cache_hits
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            lock(&self.pages).insert(key, page.clone());
+            self.pages.insert(key, page.clone(), page.weight());
             return Ok(page.clone());
         }
         if context.offline {
@@ -193,7 +207,7 @@ impl IndexClient {
                 );
                 Page {
                     found: true,
-                    files: Arc::new(files),
+                    files: Arc::new(files.into_iter().map(Arc::new).collect()),
                     indexed: std::sync::OnceLock::new(),
                     etag: header(reqwest::header::ETAG),
                     last_modified: header(reqwest::header::LAST_MODIFIED),
@@ -229,28 +243,29 @@ impl IndexClient {
         let page = Arc::new(page);
         let revalidated = answer.status == StatusCode::NOT_MODIFIED;
         self.store_page_later(key.clone(), page.clone(), revalidated);
-        lock(&self.pages).insert(key, page.clone());
+        self.pages.insert(key, page.clone(), page.weight());
         Ok(page)
     }
 
     async fn load_page(&self, key: &str) -> Result<Option<Arc<Page>>, IndexError> {
-        type Row = (i64, String, Option<String>, Option<String>, i64, Option<i64>);
+        type Row = (i64, Vec<u8>, Option<String>, Option<String>, i64, Option<i64>);
         let row: Option<Row> = sqlx::query_as(
-            "SELECT found, files_json, etag, last_modified, fetched_at, max_age FROM index_pages WHERE url = ?",
+            "SELECT found, files, etag, last_modified, fetched_at, max_age FROM index_pages WHERE url = ?",
         )
         .bind(key)
         .fetch_optional(&self.pool)
         .await?;
-        let Some((found, json, etag, last_modified, fetched_at, max_age)) = row else {
+        let Some((found, packed, etag, last_modified, fetched_at, max_age)) = row else {
             return Ok(None);
         };
-        let Ok(files) = serde_json::from_str::<Vec<DistFile>>(&json) else {
-            // An entry written by an older build: treat as absent.
+        let files = packed::unpack(&packed).and_then(|json| serde_json::from_slice::<Vec<DistFile>>(&json).ok());
+        let Some(files) = files else {
+            // An entry written by an older build, or damaged: treat as absent.
             return Ok(None);
         };
         Ok(Some(Arc::new(Page {
             found: found != 0,
-            files: Arc::new(files),
+            files: Arc::new(files.into_iter().map(Arc::new).collect()),
             indexed: std::sync::OnceLock::new(),
             etag,
             last_modified,
@@ -281,23 +296,26 @@ impl IndexClient {
                 .map(|_| ())
             } else {
                 let files = page.files.clone();
-                let json = tokio::task::spawn_blocking(move || serde_json::to_string(files.as_ref()))
-                    .await
-                    .ok()
-                    .and_then(Result::ok);
-                let Some(json) = json else {
+                let packed = tokio::task::spawn_blocking(move || {
+                    let listed: Vec<&DistFile> = files.iter().map(AsRef::as_ref).collect();
+                    packed::pack_json(&listed)
+                })
+                .await
+                .ok()
+                .and_then(Result::ok);
+                let Some(packed) = packed else {
                     return;
                 };
                 sqlx::query(
-                    "INSERT INTO index_pages (url, found, files_json, etag, last_modified, fetched_at, max_age)
+                    "INSERT INTO index_pages (url, found, files, etag, last_modified, fetched_at, max_age)
                      VALUES (?, ?, ?, ?, ?, ?, ?)
-                     ON CONFLICT (url) DO UPDATE SET found = excluded.found, files_json = excluded.files_json,
+                     ON CONFLICT (url) DO UPDATE SET found = excluded.found, files = excluded.files,
                         etag = excluded.etag, last_modified = excluded.last_modified,
                         fetched_at = excluded.fetched_at, max_age = excluded.max_age",
                 )
                 .bind(&key)
                 .bind(page.found as i64)
-                .bind(json)
+                .bind(packed)
                 .bind(&page.etag)
                 .bind(&page.last_modified)
                 .bind(page.fetched_at)

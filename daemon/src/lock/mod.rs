@@ -503,7 +503,7 @@ async fn hash_unhashed(
                     path: path.to_string(),
                     reason: error.to_string(),
                 })?;
-                file.file.sha256 = Some(hex::encode(Sha256::digest(&bytes)));
+                Arc::make_mut(&mut file.file).sha256 = Some(hex::encode(Sha256::digest(&bytes)));
                 continue;
             }
             let scratch = tempfile::tempdir().map_err(|error| IndexError::Io {
@@ -511,7 +511,7 @@ async fn hash_unhashed(
                 reason: error.to_string(),
             })?;
             let downloaded = index.download(&file.file, &[], scratch.path(), fetch).await?;
-            file.file.sha256 = Some(downloaded.sha256);
+            Arc::make_mut(&mut file.file).sha256 = Some(downloaded.sha256);
         }
     }
     Ok(())

@@ -208,6 +208,14 @@ pub struct CandidateCache {
 }
 
 impl CandidateCache {
+    /// Forgets the groupings of file lists no cached page holds any more (an idle daemon's
+    /// trim): they would keep those lists alive, and are quick to make again.
+    pub fn forget_unshared(&self) {
+        let mut entries = self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        entries.retain(|_, candidates| Arc::strong_count(&candidates.files) > 1);
+        entries.shrink_to_fit();
+    }
+
     pub fn get_or_group(
         &self,
         name: &PackageName,

@@ -941,7 +941,7 @@ fn direct_files(request: &ResolveRequest) -> Result<HashMap<PackageName, Direct>
         direct.insert(
             name.clone(),
             Direct::Wheel(IndexedFile {
-                file,
+                file: Arc::new(file),
                 filename: dist,
                 source: Arc::from("direct"),
             }),
@@ -968,7 +968,7 @@ fn source_files(source: &SourceDist, metadata: &SourceMetadata) -> Vec<IndexedFi
     };
     let file = crate::index::DistFile::direct(archive.filename.clone(), archive.url.clone(), metadata.sha256.clone());
     vec![IndexedFile {
-        file,
+        file: Arc::new(file),
         filename,
         source: Arc::from("direct"),
     }]

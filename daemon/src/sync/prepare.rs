@@ -576,7 +576,7 @@ pub(crate) fn choose_file(locked: &Locked, files: &[IndexedFile], tags: &Tags) -
             DistFilename::SourceDist(_) => None,
         });
     if let Some(best) = tags.best_wheel(wheels) {
-        return Ok(Choice::Wheel(best.file.clone()));
+        return Ok(Choice::Wheel(best.file.as_ref().clone()));
     }
     if let Some(sdist) = of_version
         .iter()

@@ -87,9 +87,35 @@ pub struct WheelFilename {
     pub name: PackageName,
     pub version: Version,
     pub build_tag: Option<BuildTag>,
-    pub python_tags: Vec<String>,
-    pub abi_tags: Vec<String>,
-    pub platform_tags: Vec<String>,
+    pub python_tags: TagSet,
+    pub abi_tags: TagSet,
+    pub platform_tags: TagSet,
+}
+
+/// The members of one compressed tag set (`py2.py3`), shared: a big project lists the same few
+/// sets on thousands of files, so each distinct set is held once (see [`tag_set`]).
+pub type TagSet = std::sync::Arc<[std::sync::Arc<str>]>;
+
+/// The shared [`TagSet`] for `part` (already checked). Distinct sets are few in practice; past
+/// a bound (an index inventing tags), sets are made afresh rather than kept.
+fn tag_set(part: &str) -> TagSet {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex, OnceLock};
+    const MOST_KEPT: usize = 16 * 1024;
+    static SETS: OnceLock<Mutex<HashMap<String, TagSet>>> = OnceLock::new();
+    let make = || -> TagSet { part.split('.').map(Arc::<str>::from).collect() };
+    let mut sets = SETS
+        .get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some(known) = sets.get(part) {
+        return known.clone();
+    }
+    let made = make();
+    if sets.len() < MOST_KEPT {
+        sets.insert(part.to_string(), made.clone());
+    }
+    made
 }
 
 impl WheelFilename {
@@ -99,7 +125,7 @@ impl WheelFilename {
             self.abi_tags.iter().flat_map(move |abi| {
                 self.platform_tags
                     .iter()
-                    .map(move |platform| (python.as_str(), abi.as_str(), platform.as_str()))
+                    .map(move |platform| (&**python, &**abi, &**platform))
             })
         })
     }
@@ -139,12 +165,11 @@ impl FromStr for WheelFilename {
             .map(|build| BuildTag::from_str(build))
             .transpose()
             .map_err(invalid)?;
-        let tag_set = |part: &str, what: &str| -> Result<Vec<String>, FilenameError> {
-            let tags: Vec<String> = part.split('.').map(str::to_string).collect();
-            if tags.iter().any(|tag| tag.is_empty()) {
+        let tag_set = |part: &str, what: &str| -> Result<TagSet, FilenameError> {
+            if part.split('.').any(str::is_empty) {
                 return Err(invalid(format!("empty {what} tag in `{part}`")));
             }
-            Ok(tags)
+            Ok(tag_set(part))
         };
         Ok(Self {
             name,
@@ -383,6 +408,7 @@ impl fmt::Display for DistFilename {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
 
     #[test]
     fn dist_info_directories_match_by_normalised_name_and_version() {
@@ -415,9 +441,12 @@ mod tests {
         assert_eq!(wheel.name, name("numpy"));
         assert_eq!(wheel.version.to_string(), "2.1.0");
         assert_eq!(wheel.build_tag, None);
-        assert_eq!(wheel.python_tags, ["cp311"]);
-        assert_eq!(wheel.abi_tags, ["cp311"]);
-        assert_eq!(wheel.platform_tags, ["manylinux_2_17_x86_64", "manylinux2014_x86_64"]);
+        assert_eq!(&*wheel.python_tags, [Arc::from("cp311")]);
+        assert_eq!(&*wheel.abi_tags, [Arc::from("cp311")]);
+        assert_eq!(
+            &*wheel.platform_tags,
+            [Arc::from("manylinux_2_17_x86_64"), Arc::from("manylinux2014_x86_64")]
+        );
         assert_eq!(wheel.expanded_tags().count(), 2);
 
         let wheel = WheelFilename::from_str("typing_extensions-4.12.2-py3-none-any.whl").unwrap();
@@ -426,10 +455,10 @@ mod tests {
 
         let wheel = WheelFilename::from_str("pydantic_core-2.23.4-cp311-cp311-musllinux_1_1_aarch64.whl").unwrap();
         assert_eq!(wheel.name, name("pydantic-core"));
-        assert_eq!(wheel.platform_tags, ["musllinux_1_1_aarch64"]);
+        assert_eq!(&*wheel.platform_tags, [Arc::from("musllinux_1_1_aarch64")]);
 
         let wheel = WheelFilename::from_str("six-1.16.0-py2.py3-none-any.whl").unwrap();
-        assert_eq!(wheel.python_tags, ["py2", "py3"]);
+        assert_eq!(&*wheel.python_tags, [Arc::from("py2"), Arc::from("py3")]);
         assert_eq!(
             wheel.expanded_tags().collect::<Vec<_>>(),
             [("py2", "none", "any"), ("py3", "none", "any")]
