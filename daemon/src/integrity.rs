@@ -97,6 +97,10 @@ pub async fn verify(
     // Nothing installs or unpacks meanwhile: a repair replaces objects.
     let _alone = store.exclusive().await;
     store.flush().await?;
+    if repair {
+        // Objects are replaced and removed below.
+        store.changed();
+    }
     let files = store.files();
 
     // Plan.

@@ -54,6 +54,11 @@ pub fn spawn(engine: Arc<Engine>, store_cap: Option<u64>) {
                     Err(error) => tracing::warn!(%error, "could not keep the store within its cap"),
                 }
             }
+            if engine.store.totals_stale()
+                && let Err(error) = engine.store.count_totals().await
+            {
+                tracing::warn!(%error, "could not count the store's files");
+            }
             let before = engine.index.cached_bytes();
             let forgotten = engine.index.trim(CACHE_BUDGET);
             if forgotten > 0 {

@@ -52,6 +52,11 @@ pub struct WheelStore {
     /// records (`record_installs`), or by `flush`. One lost in a crash costs
     /// a download: the manifest without a row is not trusted or found.
     unrecorded: std::sync::Mutex<Vec<StoredWheel>>,
+    /// Bumped whenever the store's files change (an unpack, a gc, a repair): the totals in
+    /// `store_totals` hold for the generation they were counted at.
+    generation: std::sync::atomic::AtomicU64,
+    /// The generation `store_totals` was counted at, if it holds now.
+    counted: std::sync::Mutex<Option<u64>>,
     /// Syncs and builds read the store; `gc` writes it and must run alone.
     use_guard: tokio::sync::RwLock<()>,
     /// Unpacks at once, about one per core: unpacking is file creation,
@@ -164,6 +169,8 @@ impl WheelStore {
             known: tokio::sync::OnceCell::new(),
             fetching: std::sync::Mutex::new(std::collections::HashMap::new()),
             unrecorded: std::sync::Mutex::new(Vec::new()),
+            generation: std::sync::atomic::AtomicU64::new(0),
+            counted: std::sync::Mutex::new(None),
             use_guard: tokio::sync::RwLock::new(()),
             unpacking: tokio::sync::Semaphore::new(
                 std::thread::available_parallelism()
@@ -326,6 +333,7 @@ impl WheelStore {
         .map_err(|error| WheelStoreError::Task(error.to_string()));
         drop(permit);
         let _ = std::fs::remove_file(download);
+        self.changed();
         let manifest = result??;
         let unpacked: u64 = manifest.files.iter().map(|file| file.size).sum();
         lock(&self.unrecorded).push(StoredWheel {
@@ -464,21 +472,7 @@ impl WheelStore {
         )
         .fetch_one(&self.pool)
         .await?;
-        let store = self.store.clone();
-        let (objects, bytes) = tokio::task::spawn_blocking(move || -> Result<(u64, u64), ObjectStoreError> {
-            let mut count = 0;
-            let mut bytes = 0;
-            for object in store.objects()? {
-                let object = object?;
-                count += 1;
-                bytes += object.size;
-            }
-            // The wheel files kept for `serve` and `export` take space too.
-            bytes += store.archives_size();
-            Ok((count, bytes))
-        })
-        .await
-        .map_err(|error| WheelStoreError::Task(error.to_string()))??;
+        let (objects, bytes) = self.totals().await?;
         Ok(StoreStats {
             wheels: wheels as u64,
             objects,
@@ -534,7 +528,9 @@ impl WheelStore {
         let kept = keep.clone();
         let report = tokio::task::spawn_blocking(move || store.gc(&kept))
             .await
-            .map_err(|error| WheelStoreError::Task(error.to_string()))??;
+            .map_err(|error| WheelStoreError::Task(error.to_string()));
+        self.changed();
+        let report = report??;
         crash_point!("gc-after-files");
         let rows: Vec<(String,)> = sqlx::query_as("SELECT sha256 FROM store_wheels")
             .fetch_all(&self.pool)
@@ -549,6 +545,66 @@ impl WheelStore {
             files_removed: report.objects_removed as u64,
             bytes_freed: report.bytes_freed,
         })
+    }
+
+    /// Says the store's files changed: the counted totals no longer hold.
+    pub fn changed(&self) {
+        self.generation.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    fn counted(&self) -> std::sync::MutexGuard<'_, Option<u64>> {
+        self.counted.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Whether the totals must be counted again (the idle upkeep does it).
+    pub fn totals_stale(&self) -> bool {
+        *self.counted() != Some(self.generation.load(std::sync::atomic::Ordering::SeqCst))
+    }
+
+    /// Objects and bytes on disk: from `store_totals` while the store is unchanged since they
+    /// were counted (a query), else counted now.
+    async fn totals(&self) -> Result<(u64, u64), WheelStoreError> {
+        if !self.totals_stale() {
+            let row: Option<(i64, i64)> = sqlx::query_as("SELECT objects, bytes FROM store_totals WHERE id = 0")
+                .fetch_optional(&self.pool)
+                .await?;
+            if let Some((objects, bytes)) = row {
+                return Ok((objects as u64, bytes as u64));
+            }
+        }
+        self.count_totals().await
+    }
+
+    /// Walks the objects (and the kept wheel files) and records the totals.
+    pub async fn count_totals(&self) -> Result<(u64, u64), WheelStoreError> {
+        let generation = self.generation.load(std::sync::atomic::Ordering::SeqCst);
+        let store = self.store.clone();
+        let (objects, bytes) = tokio::task::spawn_blocking(move || -> Result<(u64, u64), ObjectStoreError> {
+            let mut count = 0;
+            let mut bytes = 0;
+            for object in store.objects()? {
+                let object = object?;
+                count += 1;
+                bytes += object.size;
+            }
+            // The wheel files kept for `serve` and `export` take space too.
+            bytes += store.archives_size();
+            Ok((count, bytes))
+        })
+        .await
+        .map_err(|error| WheelStoreError::Task(error.to_string()))??;
+        sqlx::query(
+            "INSERT INTO store_totals (id, objects, bytes, counted_at) VALUES (0, ?, ?, ?)
+             ON CONFLICT (id) DO UPDATE SET objects = excluded.objects, bytes = excluded.bytes,
+                counted_at = excluded.counted_at",
+        )
+        .bind(objects as i64)
+        .bind(bytes as i64)
+        .bind(db::now())
+        .execute(&self.pool)
+        .await?;
+        *self.counted() = Some(generation);
+        Ok((objects, bytes))
     }
 
     /// Every stored wheel, for serving the store as an index.
@@ -603,6 +659,14 @@ impl WheelStore {
     /// At start: rows whose manifests are gone are dropped, so nothing is
     /// ever linked from a wheel that is not really there.
     pub async fn reconcile(&self) -> Result<u64, WheelStoreError> {
+        // The store changes only through a daemon (or an in-process engine), which keeps the
+        // totals it counted: a row from the last run holds at start.
+        let counted: Option<(i64,)> = sqlx::query_as("SELECT objects FROM store_totals WHERE id = 0")
+            .fetch_optional(&self.pool)
+            .await?;
+        if counted.is_some() {
+            *self.counted() = Some(self.generation.load(std::sync::atomic::Ordering::SeqCst));
+        }
         let rows: Vec<(String,)> = sqlx::query_as("SELECT sha256 FROM store_wheels")
             .fetch_all(&self.pool)
             .await?;

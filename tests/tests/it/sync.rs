@@ -424,6 +424,34 @@ fn a_size_cap_evicts_unlinked_wheels_and_leaves_every_venv_whole() {
     assert_eq!(again["installed"], serde_json::json!([]), "{again}");
 }
 
+/// `axle store stats` counts the store's files once and then answers from the database while
+/// the store is unchanged (across a restart too): an object put there behind the daemon's
+/// back is not seen until the store changes, and a gc makes the next answer count again.
+#[test]
+fn store_stats_answer_from_the_database_until_the_store_changes() {
+    let index = project_index();
+    let context = context_with(&index);
+    store_with_an_unlinked_wheel(&context);
+    let (_, counted) = context.json(&["store", "stats"]);
+    let stray = context.home.join("store/objects/ff").join("f".repeat(62));
+    std::fs::create_dir_all(stray.parent().unwrap()).unwrap();
+    std::fs::write(&stray, "not axle's doing").unwrap();
+    let (_, again) = context.json(&["store", "stats"]);
+    assert_eq!(again["files"], counted["files"], "{again}");
+    context.ok(&["daemon", "stop"]);
+    let (_, restarted) = context.json(&["store", "stats"]);
+    assert_eq!(restarted["files"], counted["files"], "{restarted}");
+    assert_eq!(restarted["bytes_stored"], counted["bytes_stored"], "{restarted}");
+
+    // A gc removes the unlinked wheel's files and the stray one (referenced by no wheel).
+    let (ok, gc) = context.json(&["store", "gc", "--max-size", "1B"]);
+    assert!(ok, "{gc}");
+    let (_, after) = context.json(&["store", "stats"]);
+    let objects = |stats: &serde_json::Value| stats["files"].as_u64().unwrap();
+    assert!(objects(&after) < objects(&counted), "{after} after {counted}");
+    assert!(!stray.exists());
+}
+
 #[test]
 fn the_daemon_keeps_the_store_within_its_cap_when_idle() {
     let index = project_index();
