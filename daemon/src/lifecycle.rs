@@ -183,7 +183,7 @@ pub fn init_logging(
 }
 
 /// How long a stop waits for cache writes in flight.
-const CACHE_FLUSH: Duration = Duration::from_millis(40);
+const CACHE_FLUSH: Duration = Duration::from_millis(25);
 
 /// Opens the database and the store and makes the engine, ready to serve: everything that
 /// can refuse to start (the store's owner lock, the HTTP client) happens here, before any

@@ -105,7 +105,7 @@ fn run(args: Args) -> anyhow::Result<()> {
     })?;
     // Blocking work still running (a background build's hook being killed, a page being
     // parsed) has nothing left to give: the runtime does not wait for it.
-    runtime.shutdown_timeout(Duration::from_millis(50));
+    runtime.shutdown_timeout(Duration::from_millis(20));
     // The instance lock is released last, after the socket is gone.
     Ok(())
 }

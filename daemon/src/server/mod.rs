@@ -24,7 +24,7 @@ use crate::rpc::{AxleServer, Handshake, Service};
 
 /// How long a stop waits for requests still running: a status or a no-op sync ends well
 /// within it; a cold lock is cut short rather than waited for.
-const IN_FLIGHT_GRACE: Duration = Duration::from_millis(50);
+const IN_FLIGHT_GRACE: Duration = Duration::from_millis(30);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
