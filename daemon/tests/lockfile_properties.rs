@@ -16,13 +16,19 @@ fn read(name: &str, text: &[u8]) {
     let _ = lockfile::read(&[path], &HashMap::new(), &target.markers);
 }
 
+/// The only host these lines name (the generators build URLs from it rather than spell it in
+/// their patterns).
+const LOOPBACK: &str = "https://127.0.0.1";
+
 fn pinned_line() -> impl Strategy<Value = String> {
     prop_oneof![
         "[a-z][a-z0-9-]{0,8}==[0-9]{1,2}(\\.[0-9]{1,2}){0,2}",
         "[a-z]{1,6}==[0-9]\\.[0-9] \\\\\n    --hash=sha256:[0-9a-f]{64}",
-        "[a-z]{1,6} @ (file:///tmp/[a-z]{1,5}\\.whl|https://127\\.0\\.0\\.1/[a-z]{1,5}\\.tar\\.gz)",
-        "-e (\\./[a-z]{1,5}|git\\+https://127\\.0\\.0\\.1/x\\.git@[0-9a-f]{7})",
-        Just("--index-url https://127.0.0.1/simple/".to_string()),
+        "[a-z]{1,6} @ file:///tmp/[a-z]{1,5}\\.whl",
+        ("[a-z]{1,6}", "[a-z]{1,5}").prop_map(|(name, file)| format!("{name} @ {LOOPBACK}/{file}.tar.gz")),
+        "-e \\./[a-z]{1,5}",
+        "[0-9a-f]{7}".prop_map(|commit| format!("-e git+{LOOPBACK}/x.git@{commit}")),
+        Just(format!("--index-url {LOOPBACK}/simple/")),
         Just("    # via something".to_string()),
         "[a-z]{1,6}==[0-9] ; python_version (<|>=) '3\\.[0-9]{1,2}'",
         "[ -~]{0,30}",
@@ -52,7 +58,7 @@ proptest! {
         hash in "[0-9a-f]{0,64}",
     ) {
         let text = format!(
-            "lock-version = \"{version}\"\ncreated-by = \"x\"\n\n[[packages]]\nname = \"{name}\"\nversion = \"{package_version}\"\nmarker = \"{}\"\n\n[[packages.wheels]]\nname = \"{name}-{package_version}-py3-none-any.whl\"\nurl = \"https://127.0.0.1/x.whl\"\nhashes = {{ sha256 = \"{hash}\" }}\n",
+            "lock-version = \"{version}\"\ncreated-by = \"x\"\n\n[[packages]]\nname = \"{name}\"\nversion = \"{package_version}\"\nmarker = \"{}\"\n\n[[packages.wheels]]\nname = \"{name}-{package_version}-py3-none-any.whl\"\nurl = \"{LOOPBACK}/x.whl\"\nhashes = {{ sha256 = \"{hash}\" }}\n",
             marker.replace(['"', '\\'], "")
         );
         read("pylock.toml", text.as_bytes());
@@ -92,6 +98,16 @@ fn pin_spec() -> impl Strategy<Value = PinSpec> {
         })
 }
 
+/// Where an archive pin's file is.
+fn archive_url(spec: &PinSpec) -> String {
+    format!("{LOOPBACK}/files/{}-{}.tar.gz", spec.name, spec.version)
+}
+
+/// A Git pin's repository at a commit (made of the first hash's digits).
+fn git_url(spec: &PinSpec) -> String {
+    format!("git+{LOOPBACK}/{}.git@{}", spec.name, &spec.hashes[0][..40])
+}
+
 const MARKERS: [Option<&str>; 3] = [
     None,
     Some("python_version >= \"3.8\" and sys_platform == \"linux\""),
@@ -115,7 +131,7 @@ fn files_of(spec: &PinSpec, url_of: impl Fn(&str) -> String) -> Vec<axle_daemon:
                 Some(hash.clone()),
             )),
             filename: axle_standards::DistFilename::try_from_filename(filename, None).unwrap(),
-            source: std::sync::Arc::from("https://127.0.0.1/simple/"),
+            source: std::sync::Arc::from(format!("{LOOPBACK}/simple/")),
         })
         .collect()
 }
@@ -127,9 +143,9 @@ fn resolution_of(specs: &[PinSpec], project: &std::path::Path) -> axle_daemon::r
         .map(|spec| {
             let source = match spec.source {
                 0 => PinSource::Registry,
-                1 => PinSource::Url(format!("https://127.0.0.1/files/{}-{}.tar.gz", spec.name, spec.version)),
+                1 => PinSource::Url(archive_url(spec)),
                 2 | 3 => PinSource::Git {
-                    url: format!("git+https://127.0.0.1/{}.git@{}", spec.name, &spec.hashes[0][..40]),
+                    url: git_url(spec),
                     editable: spec.source == 3,
                 },
                 _ => {
@@ -143,7 +159,7 @@ fn resolution_of(specs: &[PinSpec], project: &std::path::Path) -> axle_daemon::r
                 }
             };
             let files = match &source {
-                PinSource::Registry => files_of(spec, |filename| format!("https://127.0.0.1/files/{filename}")),
+                PinSource::Registry => files_of(spec, |filename| format!("{LOOPBACK}/files/{filename}")),
                 PinSource::Url(url) => {
                     let mut one = files_of(spec, |_| url.clone());
                     one.truncate(1);
@@ -192,14 +208,11 @@ fn expected(specs: &[PinSpec], project: &std::path::Path, hashes: bool, pylock: 
         .map(|spec| {
             let (version, source) = match spec.source {
                 0 => (Some(spec.version.clone()), LockedSource::Registry),
-                1 => (
-                    None,
-                    LockedSource::Url(format!("https://127.0.0.1/files/{}-{}.tar.gz", spec.name, spec.version)),
-                ),
+                1 => (None, LockedSource::Url(archive_url(spec))),
                 2 | 3 => (
                     None,
                     LockedSource::Git {
-                        url: format!("git+https://127.0.0.1/{}.git@{}", spec.name, &spec.hashes[0][..40]),
+                        url: git_url(spec),
                         editable: spec.source == 3 && !pylock,
                     },
                 ),
