@@ -234,12 +234,18 @@ impl WheelStore {
 
     /// Where a stored wheel was fetched from (a URL, or what it was built from).
     pub async fn source_url_of(&self, wheel_sha256: &str) -> Result<Option<String>, WheelStoreError> {
+        Ok(self.row_of(wheel_sha256).await?.and_then(|(_, url)| url))
+    }
+
+    /// A stored wheel's row: its file name and origin (also for wheels lookups no longer find).
+    async fn row_of(&self, wheel_sha256: &str) -> Result<Option<(String, Option<String>)>, WheelStoreError> {
         self.flush().await?;
-        let row: Option<(String,)> = sqlx::query_as("SELECT source_url FROM store_wheels WHERE sha256 = ?")
-            .bind(wheel_sha256)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(row.map(|(url,)| url))
+        Ok(
+            sqlx::query_as("SELECT filename, source_url FROM store_wheels WHERE sha256 = ?")
+                .bind(wheel_sha256)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
     }
 
     /// The download directory, created if needed.
@@ -282,12 +288,7 @@ impl WheelStore {
 
     /// The file name a stored wheel's row records (also for wheels lookups no longer find).
     pub async fn recorded_filename(&self, wheel_sha256: &str) -> Result<Option<String>, WheelStoreError> {
-        self.flush().await?;
-        let row: Option<(String,)> = sqlx::query_as("SELECT filename FROM store_wheels WHERE sha256 = ?")
-            .bind(wheel_sha256)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(row.map(|(filename,)| filename))
+        Ok(self.row_of(wheel_sha256).await?.map(|(filename, _)| filename))
     }
 
     /// The manifest of a stored wheel, checked against its objects.

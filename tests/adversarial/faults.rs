@@ -109,13 +109,7 @@ fn kill_9_at_random_points_of_lock_and_sync() {
         if command == "sync" {
             context.ok(&["lock", "--generate-hashes"]);
         }
-        let mut child = context
-            .axle()
-            .arg(command)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child = context.spawn_quiet(&[command]);
         std::thread::sleep(Duration::from_millis(delay));
         if let Some(pid) = context.daemon_pid() {
             Command::new("kill").args(["-9", &pid.to_string()]).status().unwrap();

@@ -250,6 +250,17 @@ impl TestContext {
         String::from_utf8(output.stderr).unwrap()
     }
 
+    /// Starts `axle args…` in the background with its output discarded, for what a test does
+    /// while it runs.
+    pub fn spawn_quiet(&self, args: &[&str]) -> std::process::Child {
+        self.axle()
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    }
+
     /// `axle --json daemon status` as JSON (`running: false` when none).
     pub fn status(&self) -> serde_json::Value {
         let output = self.axle().args(["--json", "daemon", "status"]).output().unwrap();

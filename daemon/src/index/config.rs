@@ -298,7 +298,7 @@ impl SourceLayers<'_> {
             .map(str::to_string)
             .or_else(|| value("cert"))
             .filter(|path| !path.is_empty())
-            .map(|path| invocation.cwd.join(path));
+            .map(|path| invocation.absolute(path));
         Ok(Sources {
             indexes,
             find_links: links,

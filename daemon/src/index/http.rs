@@ -105,10 +105,7 @@ impl RequestSettings {
             timeout,
             netrc,
             credentials: Arc::default(),
-            roots: invocation
-                .var("PIP_CERT")
-                .filter(|path| !path.is_empty())
-                .map(|path| invocation.cwd.join(path)),
+            roots: invocation.var("PIP_CERT").map(|path| invocation.absolute(path)),
         }
     }
 }
@@ -202,24 +199,7 @@ impl Http {
         clients.insert(path.clone(), (modified, client.clone()));
         Ok(client)
     }
-}
 
-/// How every client of the daemon is made.
-fn client_builder(resolver: &CachingResolver) -> reqwest::ClientBuilder {
-    let mut builder = Client::builder()
-        .user_agent(concat!("axle/", env!("CARGO_PKG_VERSION")))
-        .connect_timeout(Duration::from_secs(10))
-        .pool_idle_timeout(IDLE)
-        .pool_max_idle_per_host(16)
-        .dns_resolver(Arc::new(resolver.clone()))
-        .redirect(reqwest::redirect::Policy::limited(10));
-    if std::env::var(axle_proto::env_vars::AXLE_HTTP2).is_ok_and(|value| value == "0") {
-        builder = builder.http1_only();
-    }
-    builder
-}
-
-impl Http {
     /// Name lookups made so far (each host once, while its answer is kept).
     pub fn lookups(&self) -> u64 {
         self.resolver.lookups()
@@ -356,15 +336,16 @@ impl Http {
                     url: url.to_string(),
                     seconds: settings.timeout.as_secs(),
                 },
-                // rustls's verdict reaches us only as text in reqwest's error chain.
-                Ok(Err(error)) if error_chain(&error).contains("certificate") => HttpError::Untrusted {
-                    url: url.to_string(),
-                    reason: error_chain(&error),
-                },
-                Ok(Err(error)) => HttpError::Connect {
-                    url: url.to_string(),
-                    reason: error_chain(&error),
-                },
+                Ok(Err(error)) => {
+                    let reason = error_chain(&error);
+                    let url = url.to_string();
+                    // rustls's verdict reaches us only as text in reqwest's error chain.
+                    if reason.contains("certificate") {
+                        HttpError::Untrusted { url, reason }
+                    } else {
+                        HttpError::Connect { url, reason }
+                    }
+                }
                 Err(_) => HttpError::Timeout {
                     url: url.to_string(),
                     seconds: settings.timeout.as_secs(),
@@ -377,6 +358,21 @@ impl Http {
             tokio::time::sleep(backoff(attempt)).await;
         }
     }
+}
+
+/// How every client of the daemon is made.
+fn client_builder(resolver: &CachingResolver) -> reqwest::ClientBuilder {
+    let mut builder = Client::builder()
+        .user_agent(concat!("axle/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(Duration::from_secs(10))
+        .pool_idle_timeout(IDLE)
+        .pool_max_idle_per_host(16)
+        .dns_resolver(Arc::new(resolver.clone()))
+        .redirect(reqwest::redirect::Policy::limited(10));
+    if std::env::var(axle_proto::env_vars::AXLE_HTTP2).is_ok_and(|value| value == "0") {
+        builder = builder.http1_only();
+    }
+    builder
 }
 
 fn retryable_status(status: StatusCode) -> bool {

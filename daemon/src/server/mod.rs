@@ -68,7 +68,7 @@ pub async fn run(
         .build_v1()
         .map_err(|error| ServeError::Reflection(error.to_string()))?;
     let (stop_sender, stop_receiver) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(
+    let mut server = tokio::spawn(
         tonic::transport::Server::builder()
             .add_service(service)
             .add_service(health_service)
@@ -84,7 +84,6 @@ pub async fn run(
     // the drain below is bounded by the requests' own work.
     daemon.builds.stop();
     let _ = stop_sender.send(());
-    let mut server = server;
     match tokio::time::timeout(IN_FLIGHT_GRACE, &mut server).await {
         Ok(Ok(result)) => result?,
         Ok(Err(join_error)) => tracing::error!(%join_error, "server task failed"),

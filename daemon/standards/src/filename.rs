@@ -103,7 +103,6 @@ fn tag_set(part: &str) -> TagSet {
     use std::sync::{Arc, Mutex, OnceLock};
     const MOST_KEPT: usize = 16 * 1024;
     static SETS: OnceLock<Mutex<HashMap<String, TagSet>>> = OnceLock::new();
-    let make = || -> TagSet { part.split('.').map(Arc::<str>::from).collect() };
     let mut sets = SETS
         .get_or_init(Mutex::default)
         .lock()
@@ -111,7 +110,7 @@ fn tag_set(part: &str) -> TagSet {
     if let Some(known) = sets.get(part) {
         return known.clone();
     }
-    let made = make();
+    let made: TagSet = part.split('.').map(Arc::<str>::from).collect();
     if sets.len() < MOST_KEPT {
         sets.insert(part.to_string(), made.clone());
     }

@@ -467,13 +467,7 @@ fn stopping_the_daemon_does_not_wait_for_builds() {
         .setting("hang", "get_requires_for_build_editable".into())
         .write_to(&context.path("forever"));
     context.write("requirements.in", "-e ./forever\n");
-    let mut lock = context
-        .axle()
-        .args(["lock"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut lock = context.spawn_quiet(&["lock"]);
     // The hook is running once its log says so.
     let logs = context.home.join("logs").join("builds");
     let deadline = std::time::Instant::now() + Duration::from_secs(30);

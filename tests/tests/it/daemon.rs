@@ -231,13 +231,7 @@ fn stop_does_not_wait_for_a_lock_in_progress() {
         .behaviour()
         .delay_ms
         .store(1500, std::sync::atomic::Ordering::SeqCst);
-    let mut lock = context
-        .axle()
-        .args(["lock"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut lock = context.spawn_quiet(&["lock"]);
     let deadline = Instant::now() + Duration::from_secs(20);
     while index.requests().is_empty() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));

@@ -354,13 +354,7 @@ fn a_sync_killed_half_way_is_repaired_by_the_next() {
         .behaviour()
         .delay_ms
         .store(400, std::sync::atomic::Ordering::SeqCst);
-    let mut child = context
-        .axle()
-        .args(["sync"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = context.spawn_quiet(&["sync"]);
     std::thread::sleep(Duration::from_millis(600));
     let pid = context.daemon_pid().unwrap();
     Command::new("kill").args(["-9", &pid.to_string()]).status().unwrap();
