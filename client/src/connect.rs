@@ -81,6 +81,13 @@ impl Daemon {
         connect(&socket).await
     }
 
+    /// The pid the live daemon noted in daemon.json.
+    fn noted_pid(&self) -> Option<u32> {
+        let noted = std::fs::read_to_string(self.location.daemon_info()).ok()?;
+        let noted: serde_json::Value = serde_json::from_str(&noted).ok()?;
+        u32::try_from(noted.get("pid")?.as_u64()?).ok()
+    }
+
     /// A connection to the daemon, starting one if needed.
     pub async fn connect_or_start(&self) -> Result<Client, Failure> {
         if let Some(client) = self.connect_existing().await {
@@ -162,17 +169,18 @@ impl Daemon {
         }
     }
 
-    /// Asks the daemon to stop and waits until its process is gone.
+    /// Asks the daemon to stop and waits until its process is gone. One request: a daemon busy
+    /// with a lock answers each late, so the reply names the process to wait for.
     pub async fn stop(&self, client: &mut Client) -> Result<Option<u32>, Failure> {
-        let pid = client
-            .status(axle_proto::v1::StatusRequest {})
-            .await
-            .map(|reply| reply.into_inner().pid)
-            .ok();
-        client
+        let reply = client
             .shutdown(axle_proto::v1::ShutdownRequest {})
             .await
             .map_err(|status| Failure::new(format!("the daemon refused to stop: {}", status.message())))?;
+        // A daemon from before the reply carried its pid noted it in daemon.json; while it
+        // answers on the socket it is the daemon that wrote that file.
+        let pid = Some(reply.into_inner().pid)
+            .filter(|pid| *pid != 0)
+            .or_else(|| self.noted_pid());
         if let Some(pid) = pid {
             wait_for_exit(pid, Duration::from_secs(30)).await?;
         }

@@ -13,7 +13,7 @@ use axle_install::Manifest;
 use axle_standards::{Metadata, Requirement};
 use futures::future::BoxFuture;
 
-use crate::index::{FetchContext, IndexError, IndexedFile, Sources};
+use crate::index::{FetchContext, IndexError, IndexedFile, Sha256Digest, Sources};
 use crate::interpreter::InterpreterInfo;
 use crate::progress::Reporter;
 use crate::target::Target;
@@ -45,7 +45,7 @@ impl ArchiveSource {
         ArchiveSource {
             filename: file.file.filename.clone(),
             url: file.file.url.clone(),
-            sha256: file.file.sha256.iter().cloned().collect(),
+            sha256: file.file.sha256.iter().map(Sha256Digest::to_hex).collect(),
         }
     }
 }

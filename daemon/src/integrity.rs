@@ -22,7 +22,7 @@ use axle_install::verify::{FileProblem, check_distribution, hash_file, relink};
 use axle_standards::PackageName;
 
 use crate::db::Pool;
-use crate::index::{DistFile, FetchContext, IndexClient, Refresh, RequestSettings};
+use crate::index::{DistFile, FetchContext, IndexClient, Refresh, RequestSettings, Sha256Digest};
 use crate::progress::{Phase, Reporter};
 use crate::wheels::{WheelStore, WheelStoreError};
 
@@ -507,7 +507,7 @@ async fn restore_wheel(
             .filter(|url| url.contains("://"))
             .ok_or_else(|| "its wheel file is not kept and its origin is unknown".to_string())?;
         let fetch = FetchContext::new(false, Refresh::None, RequestSettings::default());
-        let file = DistFile::direct(filename.clone(), source_url, Some(wheel.to_string()));
+        let file = DistFile::direct(filename.clone(), source_url, Sha256Digest::from_hex(wheel));
         let downloaded = index
             .download(&file, &[wheel.to_string()], dir.path(), &fetch)
             .await

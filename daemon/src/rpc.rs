@@ -115,7 +115,9 @@ impl Axle for Service {
     async fn shutdown(&self, _request: Request<v1::ShutdownRequest>) -> Result<Response<v1::ShutdownReply>, Status> {
         tracing::info!("shutdown requested by a client");
         self.engine.shutdown_requested.notify_one();
-        Ok(Response::new(v1::ShutdownReply {}))
+        Ok(Response::new(v1::ShutdownReply {
+            pid: std::process::id(),
+        }))
     }
 
     type CreateVenvStream = EventStream;

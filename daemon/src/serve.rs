@@ -111,7 +111,7 @@ impl ServedIndex {
             let mut listed = lock(&self.listed);
             for indexed in upstream.iter() {
                 // A file is addressed by its hash; one the index gives none for cannot be.
-                let Some(sha256) = indexed.file.sha256.clone() else {
+                let Some(sha256) = indexed.file.sha256.map(|sha| sha.to_hex()) else {
                     continue;
                 };
                 listed.insert(sha256.clone(), indexed.file.as_ref().clone());
@@ -120,9 +120,9 @@ impl ServedIndex {
                     ServedFile {
                         filename: indexed.file.filename.clone(),
                         sha256,
-                        requires_python: indexed.file.requires_python.clone(),
+                        requires_python: indexed.file.requires_python.as_deref().map(str::to_string),
                         yanked: indexed.file.yanked.clone(),
-                        upload_time: indexed.file.upload_time.clone(),
+                        upload_time: indexed.file.upload_time.map(|time| time.to_string()),
                         size: indexed.file.size,
                         metadata_sha256: None,
                     },

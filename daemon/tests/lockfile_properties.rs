@@ -128,7 +128,7 @@ fn files_of(spec: &PinSpec, url_of: impl Fn(&str) -> String) -> Vec<axle_daemon:
             file: std::sync::Arc::new(axle_daemon::index::DistFile::direct(
                 filename.clone(),
                 url_of(filename),
-                Some(hash.clone()),
+                axle_daemon::index::Sha256Digest::from_hex(hash),
             )),
             filename: axle_standards::DistFilename::try_from_filename(filename, None).unwrap(),
             source: std::sync::Arc::from(format!("{LOOPBACK}/simple/")),

@@ -198,7 +198,11 @@ async fn install(
         .map_err(|error| failure(format!("cannot resolve its build requirements: {error}")))?;
     let mut wanted = LockedSet::default();
     for pin in resolution.pins {
-        let hashes = pin.files.iter().filter_map(|file| file.file.sha256.clone()).collect();
+        let hashes = pin
+            .files
+            .iter()
+            .filter_map(|file| file.file.sha256.map(|sha| sha.to_hex()))
+            .collect();
         wanted.dists.insert(
             pin.name.clone(),
             Locked {

@@ -8,7 +8,7 @@ use reqwest::header::HeaderMap;
 use sha2::{Digest, Sha256};
 use url::Url;
 
-use super::{DistFile, FetchContext, HttpError, IndexClient, IndexError};
+use super::{DistFile, FetchContext, HttpError, IndexClient, IndexError, Sha256Digest};
 
 /// A file downloaded and verified.
 #[derive(Debug)]
@@ -60,12 +60,12 @@ impl IndexClient {
             self.stream_to(&url, temp.path(), context).await?
         };
         let actual = hex::encode(hasher.finalize());
-        let wanted: Vec<&String> = if expected.is_empty() {
-            file.sha256.iter().collect()
+        let wanted: Vec<String> = if expected.is_empty() {
+            file.sha256.iter().map(Sha256Digest::to_hex).collect()
         } else {
-            expected.iter().collect()
+            expected.to_vec()
         };
-        if !wanted.is_empty() && !wanted.iter().any(|hash| **hash == actual) {
+        if !wanted.is_empty() && !wanted.contains(&actual) {
             return Err(IndexError::HashMismatch {
                 filename: file.filename.clone(),
                 url: file.url.clone(),

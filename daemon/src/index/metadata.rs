@@ -126,11 +126,11 @@ impl IndexClient {
             if answer.status.is_success() {
                 if let Some(expected) = &advertised.sha256 {
                     let actual = hex::encode(Sha256::digest(&answer.body));
-                    if &actual != expected {
+                    if actual != expected.to_hex() {
                         return Err(IndexError::HashMismatch {
                             filename: format!("{filename}.metadata"),
                             url: metadata_url.to_string(),
-                            expected: expected.clone(),
+                            expected: expected.to_hex(),
                             actual,
                         });
                     }
@@ -179,11 +179,11 @@ impl IndexClient {
 fn verify(file: &IndexedFile, bytes: &[u8]) -> Result<(), IndexError> {
     if let Some(expected) = &file.file.sha256 {
         let actual = hex::encode(Sha256::digest(bytes));
-        if &actual != expected {
+        if actual != expected.to_hex() {
             return Err(IndexError::HashMismatch {
                 filename: file.file.filename.clone(),
                 url: file.file.url.clone(),
-                expected: expected.clone(),
+                expected: expected.to_hex(),
                 actual,
             });
         }

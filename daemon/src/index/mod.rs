@@ -21,6 +21,7 @@
 
 mod auth;
 mod config;
+mod digest;
 mod dns;
 mod download;
 mod find_links;
@@ -40,6 +41,7 @@ use axle_standards::{DistFilename, Metadata, PackageName};
 pub(crate) use auth::with_userinfo;
 pub use auth::{Credentials, redact_text};
 pub use config::{ConfigError, FindLinks, IndexSettings, IndexStrategy, IndexUrl, SourceLayers, Sources};
+pub use digest::Sha256Digest;
 pub use download::Downloaded;
 pub use http::{Counters, HttpError, RequestSettings};
 pub use simple::{DistFile, MetadataFile, file_link};
@@ -234,10 +236,15 @@ impl IndexClient {
                 .indexed
                 .get_or_init(|| {
                     let source: Arc<str> = Arc::from(index.to_string());
+                    let mut versions = SharedVersions::default();
                     Arc::new(
                         page.files
                             .iter()
                             .filter_map(|file| indexed(file, name, &source))
+                            .map(|mut file| {
+                                versions.share(file.filename.version_mut());
+                                file
+                            })
                             .collect(),
                     )
                 })
@@ -286,12 +293,13 @@ impl IndexClient {
         context: &FetchContext,
     ) -> Result<Vec<IndexedFile>, IndexError> {
         let mut found = Vec::new();
+        let hashes: HashSet<Sha256Digest> = hashes.iter().filter_map(|hash| Sha256Digest::from_hex(hash)).collect();
         for index in &sources.indexes {
             let page = self.index_page(index, name, context).await?;
             let source: Arc<str> = Arc::from(index.to_string());
             let project_here = !page.files.is_empty();
             for file in page.files.iter() {
-                if file.sha256.as_ref().is_some_and(|sha| hashes.contains(sha))
+                if file.sha256.is_some_and(|sha| hashes.contains(&sha))
                     && let Some(indexed) = indexed(file, name, &source)
                 {
                     found.push(indexed);
@@ -323,6 +331,23 @@ impl IndexClient {
                 reason: error.to_string(),
             })?;
         self.page(url, name, context).await
+    }
+}
+
+/// One copy of each version a project's files name: a release's files (a wheel per platform
+/// and Python, an sdist) then hold one version between them. Keyed by its text, not by
+/// equality, so that `1.0` and `1.0.0` stay as each file spells them.
+#[derive(Default)]
+struct SharedVersions(HashMap<String, axle_standards::Version>);
+
+impl SharedVersions {
+    fn share(&mut self, version: &mut axle_standards::Version) {
+        match self.0.entry(version.to_string()) {
+            std::collections::hash_map::Entry::Occupied(shared) => *version = shared.get().clone(),
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(version.clone());
+            }
+        }
     }
 }
 

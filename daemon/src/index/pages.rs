@@ -52,8 +52,8 @@ impl Page {
     pub(super) fn weight(&self) -> usize {
         const PER_FILE: usize = std::mem::size_of::<DistFile>()
             + std::mem::size_of::<IndexedFile>()
-            // The hashes, upload time, Requires-Python, the allocator's headers, the parsed name.
-            + 64 + 64 + 32 + 16 + 8 * 16 + 160;
+            // The Arc's counts, the allocator's headers (three blocks), the parsed name.
+            + 16 + 3 * 16 + 160;
         self.files
             .iter()
             .map(|file| PER_FILE + file.filename.len() + file.url.len())
@@ -207,7 +207,7 @@ impl IndexClient {
                 );
                 Page {
                     found: true,
-                    files: Arc::new(files.into_iter().map(Arc::new).collect()),
+                    files: Arc::new(files),
                     indexed: std::sync::OnceLock::new(),
                     etag: header(reqwest::header::ETAG),
                     last_modified: header(reqwest::header::LAST_MODIFIED),
@@ -258,14 +258,15 @@ impl IndexClient {
         let Some((found, packed, etag, last_modified, fetched_at, max_age)) = row else {
             return Ok(None);
         };
-        let files = packed::unpack(&packed).and_then(|json| serde_json::from_slice::<Vec<DistFile>>(&json).ok());
-        let Some(files) = files else {
+        let files = packed::unpack(&packed).and_then(|json| serde_json::from_slice::<Vec<Arc<DistFile>>>(&json).ok());
+        let Some(mut files) = files else {
             // An entry written by an older build, or damaged: treat as absent.
             return Ok(None);
         };
+        simple::share_requires_python(&mut files);
         Ok(Some(Arc::new(Page {
             found: found != 0,
-            files: Arc::new(files.into_iter().map(Arc::new).collect()),
+            files: Arc::new(files),
             indexed: std::sync::OnceLock::new(),
             etag,
             last_modified,

@@ -2,21 +2,29 @@
 //! (yanked), PEP 658/714 (core metadata), PEP 700 (upload time, size) and
 //! `data-requires-python` attributes, into one list of [`DistFile`]s.
 
+use std::collections::HashSet;
+use std::sync::Arc;
+
 use url::Url;
 
-/// A file an index offers, as the index describes it.
+use super::digest::{self, Sha256Digest};
+
+/// A file an index offers, as the index describes it. Held for every file of every project a
+/// lock reads (a hundred thousand for a big one), so kept compact: digests as bytes, the upload
+/// time as a timestamp, a `Requires-Python` shared by the files that give the same one.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct DistFile {
     pub filename: String,
     /// Absolute, without credentials.
     pub url: String,
-    /// Lower-case hex SHA-256, when the index gives one.
-    pub sha256: Option<String>,
-    pub requires_python: Option<String>,
+    /// The SHA-256 the index gives, if it gives one.
+    pub sha256: Option<Sha256Digest>,
+    pub requires_python: Option<Arc<str>>,
     /// `Some("")` when yanked without a reason.
     pub yanked: Option<String>,
-    /// RFC 3339 upload time (PEP 700).
-    pub upload_time: Option<String>,
+    /// The upload time (PEP 700); one an index spells wrongly is left out.
+    #[serde(default, deserialize_with = "lenient_time")]
+    pub upload_time: Option<jiff::Timestamp>,
     pub size: Option<u64>,
     /// Whether `<url>.metadata` exists (PEP 658), and its SHA-256 if given.
     pub core_metadata: Option<MetadataFile>,
@@ -25,7 +33,7 @@ pub struct DistFile {
 impl DistFile {
     /// A file known only by where it is (a direct URL, a local file, a
     /// file a lock names): none of the facts an index page adds.
-    pub fn direct(filename: String, url: String, sha256: Option<String>) -> DistFile {
+    pub fn direct(filename: String, url: String, sha256: Option<Sha256Digest>) -> DistFile {
         DistFile {
             filename,
             url,
@@ -41,7 +49,40 @@ impl DistFile {
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct MetadataFile {
-    pub sha256: Option<String>,
+    pub sha256: Option<Sha256Digest>,
+}
+
+fn lenient_time<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<jiff::Timestamp>, D::Error> {
+    let text = <Option<std::borrow::Cow<'de, str>> as serde::Deserialize>::deserialize(deserializer)?;
+    Ok(text.and_then(|text| text.parse().ok()))
+}
+
+/// One shared copy of each `Requires-Python` text a page gives (most releases' files repeat
+/// their release's).
+#[derive(Default)]
+struct Interned(HashSet<Arc<str>>);
+
+impl Interned {
+    fn get(&mut self, text: Option<&str>) -> Option<Arc<str>> {
+        let text = text.filter(|text| !text.trim().is_empty())?;
+        if let Some(shared) = self.0.get(text) {
+            return Some(shared.clone());
+        }
+        let shared: Arc<str> = Arc::from(text);
+        self.0.insert(shared.clone());
+        Some(shared)
+    }
+}
+
+/// Makes the files of a page read back from the cache share their `Requires-Python` texts, as
+/// a parsed page's do.
+pub fn share_requires_python(files: &mut [Arc<DistFile>]) {
+    let mut interned = Interned::default();
+    for file in files {
+        if let Some(file) = Arc::get_mut(file) {
+            file.requires_python = interned.get(file.requires_python.as_deref());
+        }
+    }
 }
 
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
@@ -51,54 +92,155 @@ pub struct PageError {
     pub reason: String,
 }
 
-/// Parses a PEP 691 JSON project page fetched from `page_url`.
-pub fn parse_json(body: &[u8], page_url: &Url) -> Result<Vec<DistFile>, PageError> {
-    #[derive(serde::Deserialize)]
-    struct Page {
-        files: Vec<File>,
-    }
-    #[derive(serde::Deserialize)]
-    struct File {
-        filename: String,
-        url: String,
-        #[serde(default)]
-        hashes: std::collections::BTreeMap<String, String>,
-        #[serde(rename = "requires-python")]
-        requires_python: Option<String>,
-        #[serde(default, deserialize_with = "yanked")]
-        yanked: Option<String>,
-        #[serde(rename = "upload-time")]
-        upload_time: Option<String>,
-        size: Option<u64>,
-        #[serde(rename = "core-metadata", default, deserialize_with = "core_metadata")]
-        core_metadata: Option<Option<MetadataFile>>,
-        #[serde(rename = "dist-info-metadata", default, deserialize_with = "core_metadata")]
-        dist_info_metadata: Option<Option<MetadataFile>>,
-    }
-    let page: Page = serde_json::from_slice(body).map_err(|error| PageError {
-        url: page_url.to_string(),
-        reason: error.to_string(),
-    })?;
-    let mut files = Vec::with_capacity(page.files.len());
-    for file in page.files {
-        let Some(url) = absolute(page_url, &file.url) else {
-            continue;
-        };
-        let yanked = file.yanked;
-        // PEP 714 renamed the key; older servers still send the old one.
-        let core_metadata = file.core_metadata.or(file.dist_info_metadata).flatten();
-        files.push(DistFile {
-            filename: file.filename,
-            url,
-            sha256: file.hashes.get("sha256").map(|hash| hash.to_ascii_lowercase()),
-            requires_python: file.requires_python.filter(|text| !text.trim().is_empty()),
-            yanked,
-            upload_time: file.upload_time,
-            size: file.size,
-            core_metadata,
-        });
-    }
+/// Parses a PEP 691 JSON project page fetched from `page_url`. Files are made as they are
+/// read: a big project's page is never held as a second list of what the JSON says.
+pub fn parse_json(body: &[u8], page_url: &Url) -> Result<Vec<Arc<DistFile>>, PageError> {
+    use serde::de::DeserializeSeed as _;
+    let mut files = Vec::new();
+    let mut reader = serde_json::Deserializer::from_slice(body);
+    let page = PageSeed {
+        page_url,
+        files: &mut files,
+    };
+    page.deserialize(&mut reader)
+        .and_then(|()| reader.end())
+        .map_err(|error| PageError {
+            url: page_url.to_string(),
+            reason: error.to_string(),
+        })?;
     Ok(files)
+}
+
+/// One file as PEP 691 gives it.
+#[derive(serde::Deserialize)]
+struct JsonFile<'a> {
+    filename: String,
+    #[serde(borrow)]
+    url: std::borrow::Cow<'a, str>,
+    #[serde(rename = "hashes", default, deserialize_with = "sha256_of")]
+    sha256: Option<String>,
+    #[serde(rename = "requires-python", borrow)]
+    requires_python: Option<std::borrow::Cow<'a, str>>,
+    #[serde(default, deserialize_with = "yanked")]
+    yanked: Option<String>,
+    #[serde(rename = "upload-time", default, deserialize_with = "lenient_time")]
+    upload_time: Option<jiff::Timestamp>,
+    size: Option<u64>,
+    #[serde(rename = "core-metadata", default, deserialize_with = "core_metadata")]
+    core_metadata: Option<Option<MetadataFile>>,
+    #[serde(rename = "dist-info-metadata", default, deserialize_with = "core_metadata")]
+    dist_info_metadata: Option<Option<MetadataFile>>,
+}
+
+/// The page object: its `files` read one at a time into the list, the rest skipped.
+struct PageSeed<'p> {
+    page_url: &'p Url,
+    files: &'p mut Vec<Arc<DistFile>>,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for PageSeed<'_> {
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for PageSeed<'_> {
+    type Value = ();
+    fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+        formatter.write_str("a project page")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut seen = false;
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            if key == "files" && !seen {
+                seen = true;
+                map.next_value_seed(FilesSeed {
+                    page_url: self.page_url,
+                    files: &mut *self.files,
+                })?;
+            } else {
+                map.next_value::<serde::de::IgnoredAny>()?;
+            }
+        }
+        if !seen {
+            return Err(serde::de::Error::missing_field("files"));
+        }
+        Ok(())
+    }
+}
+
+struct FilesSeed<'p> {
+    page_url: &'p Url,
+    files: &'p mut Vec<Arc<DistFile>>,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for FilesSeed<'_> {
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for FilesSeed<'_> {
+    type Value = ();
+    fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+        formatter.write_str("a list of files")
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let mut interned = Interned::default();
+        while let Some(file) = seq.next_element::<JsonFile<'de>>()? {
+            let Some(url) = absolute(self.page_url, &file.url) else {
+                continue;
+            };
+            let Ok(sha256) = readable(file.sha256.as_deref()) else {
+                continue;
+            };
+            // PEP 714 renamed the key; older servers still send the old one.
+            let core_metadata = file.core_metadata.or(file.dist_info_metadata).flatten();
+            self.files.push(Arc::new(DistFile {
+                filename: file.filename,
+                url,
+                sha256,
+                requires_python: interned.get(file.requires_python.as_deref()),
+                yanked: file.yanked,
+                upload_time: file.upload_time,
+                size: file.size,
+                core_metadata,
+            }));
+        }
+        Ok(())
+    }
+}
+
+/// The SHA-256 an index gives for a file, `Err` when it gives one that is no digest: such a
+/// file cannot be checked, so it is left off the list (pip would refuse its download as a hash
+/// mismatch) rather than offered as a file without a hash.
+fn readable(sha256: Option<&str>) -> Result<Option<Sha256Digest>, ()> {
+    sha256.map(|text| digest::lenient(text).ok_or(())).transpose()
+}
+
+/// The `sha256` of a file's `hashes` map, the one hash axle checks.
+fn sha256_of<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+    struct Visitor;
+    impl<'de> serde::de::Visitor<'de> for Visitor {
+        type Value = Option<String>;
+        fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+            formatter.write_str("a map of hashes")
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut sha256 = None;
+            while let Some(algorithm) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                if algorithm == "sha256" {
+                    sha256 = Some(map.next_value::<String>()?);
+                } else {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                }
+            }
+            Ok(sha256)
+        }
+    }
+    deserializer.deserialize_map(Visitor)
 }
 
 /// `yanked`: `false`, `true` (yanked without a reason, `Some("")`) or the
@@ -143,7 +285,7 @@ fn core_metadata<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Op
             let mut sha256 = None;
             while let Some((algorithm, digest)) = map.next_entry::<String, String>()? {
                 if algorithm == "sha256" {
-                    sha256 = Some(digest.to_ascii_lowercase());
+                    sha256 = digest::lenient(&digest);
                 }
             }
             Ok(Some(Some(MetadataFile { sha256 })))
@@ -153,7 +295,7 @@ fn core_metadata<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Op
 }
 
 /// Parses a PEP 503 HTML page (or a find-links page) fetched from `page_url`.
-pub fn parse_html(body: &str, page_url: &Url) -> Result<Vec<DistFile>, PageError> {
+pub fn parse_html(body: &str, page_url: &Url) -> Result<Vec<Arc<DistFile>>, PageError> {
     let dom = tl::parse(body, tl::ParserOptions::default()).map_err(|error| PageError {
         url: page_url.to_string(),
         reason: error.to_string(),
@@ -176,6 +318,7 @@ pub fn parse_html(body: &str, page_url: &Url) -> Result<Vec<DistFile>, PageError
         .unwrap_or_else(|| page_url.clone());
 
     let mut files = Vec::new();
+    let mut interned = Interned::default();
     let Some(anchors) = dom.query_selector("a") else {
         return Ok(files);
     };
@@ -196,6 +339,9 @@ pub fn parse_html(body: &str, page_url: &Url) -> Result<Vec<DistFile>, PageError
         if filename.is_empty() {
             continue;
         }
+        let Ok(sha256) = readable(sha256.as_deref()) else {
+            continue;
+        };
         let metadata = attribute(tag, "data-core-metadata").or_else(|| attribute(tag, "data-dist-info-metadata"));
         let core_metadata = match metadata.as_deref() {
             None | Some("false") => None,
@@ -204,19 +350,19 @@ pub fn parse_html(body: &str, page_url: &Url) -> Result<Vec<DistFile>, PageError
                 sha256: value
                     .split_once('=')
                     .filter(|(algorithm, _)| *algorithm == "sha256")
-                    .map(|(_, hash)| hash.to_ascii_lowercase()),
+                    .and_then(|(_, hash)| digest::lenient(hash)),
             }),
         };
-        files.push(DistFile {
+        files.push(Arc::new(DistFile {
             filename,
             url: parsed.to_string(),
             sha256,
-            requires_python: attribute(tag, "data-requires-python").filter(|text| !text.trim().is_empty()),
+            requires_python: interned.get(attribute(tag, "data-requires-python").as_deref()),
             yanked: attribute(tag, "data-yanked"),
             upload_time: None,
             size: None,
             core_metadata,
-        });
+        }));
     }
     Ok(files)
 }
@@ -331,8 +477,8 @@ mod tests {
           "name": "demo",
           "files": [
             {"filename": "demo-1.0-py3-none-any.whl", "url": "../../files/demo-1.0-py3-none-any.whl",
-             "hashes": {"sha256": "AB12"}, "requires-python": ">=3.8", "yanked": "broken",
-             "core-metadata": {"sha256": "CD34"}, "upload-time": "2024-01-02T03:04:05.000000Z", "size": 10},
+             "hashes": {"sha256": "AB12AB12AB12AB12AB12AB12AB12AB12AB12AB12AB12AB12AB12AB12AB12AB12"}, "requires-python": ">=3.8", "yanked": "broken",
+             "core-metadata": {"sha256": "CD34CD34CD34CD34CD34CD34CD34CD34CD34CD34CD34CD34CD34CD34CD34CD34"}, "upload-time": "2024-01-02T03:04:05.000000Z", "size": 10},
             {"filename": "demo-1.0.tar.gz", "url": "http://127.0.0.1:8000/files/demo-1.0.tar.gz",
              "hashes": {}, "yanked": false, "dist-info-metadata": true}
           ]
@@ -340,7 +486,7 @@ mod tests {
         let sdist = crate::index::with_userinfo("http://127.0.0.1:8000/files/demo-1.0.tar.gz", "user:pw");
         let html = format!(
             r#"<!DOCTYPE html><html><body>
-          <a href="../../files/demo-1.0-py3-none-any.whl#sha256=ab12" data-requires-python="&gt;=3.8" data-yanked="broken" data-core-metadata="sha256=cd34">demo-1.0-py3-none-any.whl</a>
+          <a href="../../files/demo-1.0-py3-none-any.whl#sha256=ab12ab12ab12ab12ab12ab12ab12ab12ab12ab12ab12ab12ab12ab12ab12ab12" data-requires-python="&gt;=3.8" data-yanked="broken" data-core-metadata="sha256=cd34cd34cd34cd34cd34cd34cd34cd34cd34cd34cd34cd34cd34cd34cd34cd34">demo-1.0-py3-none-any.whl</a>
           <a href="{sdist}" data-dist-info-metadata="true">demo-1.0.tar.gz</a>
         </body></html>"#
         );
@@ -357,9 +503,20 @@ mod tests {
         }
         let wheel = &from_json[0];
         assert_eq!(wheel.url, "http://127.0.0.1:8000/files/demo-1.0-py3-none-any.whl");
-        assert_eq!(wheel.sha256.as_deref(), Some("ab12"));
+        assert_eq!(wheel.sha256.map(|sha| sha.to_hex()), Some("ab12".repeat(16)));
         assert_eq!(wheel.yanked.as_deref(), Some("broken"));
-        assert_eq!(wheel.upload_time.as_deref(), Some("2024-01-02T03:04:05.000000Z"));
+        assert_eq!(
+            wheel.upload_time.map(|time| time.to_string()).as_deref(),
+            Some("2024-01-02T03:04:05Z")
+        );
+        assert_eq!(
+            wheel
+                .core_metadata
+                .as_ref()
+                .and_then(|metadata| metadata.sha256)
+                .map(|sha| sha.to_hex()),
+            Some("cd34".repeat(16))
+        );
         // Credentials in links never survive parsing.
         assert!(!from_html[1].url.contains("pw"));
     }
@@ -378,5 +535,41 @@ mod tests {
     fn malformed_json_is_a_clear_error() {
         let error = parse_json(b"{\"files\": 3}", &page()).unwrap_err();
         assert!(error.to_string().contains("/simple/demo/"), "{error}");
+    }
+
+    #[test]
+    fn a_file_whose_hash_is_no_digest_is_left_off_and_texts_are_shared() {
+        let good = "ab".repeat(32);
+        let json = format!(
+            r#"{{"files": [
+              {{"filename": "demo-1.0-py3-none-any.whl", "url": "a.whl", "hashes": {{"sha256": "{good}"}},
+                "requires-python": ">=3.9", "upload-time": "not a time"}},
+              {{"filename": "demo-1.0.tar.gz", "url": "a.tar.gz", "hashes": {{"sha256": "abc"}}}},
+              {{"filename": "demo-1.1-py3-none-any.whl", "url": "b.whl", "requires-python": ">=3.9"}}
+            ]}}"#
+        );
+        let html = format!(
+            r#"<a href="a.whl#sha256={good}" data-requires-python="&gt;=3.9">a</a>
+               <a href="a.tar.gz#sha256=xyz">b</a>
+               <a href="b.whl#md5=abc" data-requires-python="&gt;=3.9">c</a>"#
+        );
+        let from_json = parse_json(json.as_bytes(), &page()).unwrap();
+        let from_html = parse_html(&html, &page()).unwrap();
+        for files in [&from_json, &from_html] {
+            let names: Vec<&str> = files.iter().map(|file| file.filename.as_str()).collect();
+            assert_eq!(names.len(), 2, "{names:?}");
+            assert_eq!(files[0].sha256.map(|sha| sha.to_hex()), Some(good.clone()));
+            assert_eq!(files[1].sha256, None);
+            let (first, second) = (files[0].requires_python.clone(), files[1].requires_python.clone());
+            assert!(first.zip(second).is_some_and(|(a, b)| Arc::ptr_eq(&a, &b)));
+        }
+        assert_eq!(from_json[0].upload_time, None);
+
+        // A page read back from the cache shares them too.
+        let mut stored: Vec<Arc<DistFile>> = serde_json::from_slice(&serde_json::to_vec(&from_json).unwrap()).unwrap();
+        assert_eq!(stored, from_json);
+        share_requires_python(&mut stored);
+        let (first, second) = (stored[0].requires_python.clone(), stored[1].requires_python.clone());
+        assert!(first.zip(second).is_some_and(|(a, b)| Arc::ptr_eq(&a, &b)));
     }
 }

@@ -32,7 +32,7 @@ use crate::context::Invocation;
 use crate::dist::{ArchiveSource, BuildContext, BuildFlags, Builds, GitSource, SourceDist};
 use crate::index::{
     ConfigError, FetchContext, IndexClient, IndexError, IndexSettings, IndexStrategy, Refresh, RequestSettings,
-    SourceLayers, Sources,
+    Sha256Digest, SourceLayers, Sources,
 };
 use crate::interpreter::{InterpreterError, Interpreters};
 use crate::lockfile::pylock;
@@ -503,7 +503,7 @@ async fn hash_unhashed(
                     path: path.to_string(),
                     reason: error.to_string(),
                 })?;
-                Arc::make_mut(&mut file.file).sha256 = Some(hex::encode(Sha256::digest(&bytes)));
+                Arc::make_mut(&mut file.file).sha256 = Some(Sha256Digest::from_bytes(Sha256::digest(&bytes).into()));
                 continue;
             }
             let scratch = tempfile::tempdir().map_err(|error| IndexError::Io {
@@ -511,7 +511,7 @@ async fn hash_unhashed(
                 reason: error.to_string(),
             })?;
             let downloaded = index.download(&file.file, &[], scratch.path(), fetch).await?;
-            Arc::make_mut(&mut file.file).sha256 = Some(downloaded.sha256);
+            Arc::make_mut(&mut file.file).sha256 = Sha256Digest::from_hex(&downloaded.sha256);
         }
     }
     Ok(())

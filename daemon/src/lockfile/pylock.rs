@@ -103,12 +103,7 @@ fn write_file_fields(out: &mut String, file: &IndexedFile, with_name: bool) {
     if with_name {
         let _ = writeln!(out, "name = {}", quote(&file.file.filename));
     }
-    if let Some(time) = file
-        .file
-        .upload_time
-        .as_deref()
-        .and_then(|time| time.parse::<jiff::Timestamp>().ok())
-    {
+    if let Some(time) = file.file.upload_time {
         // A TOML offset date-time, not a string (PEP 751 says so).
         let _ = writeln!(out, "upload-time = {}", time.strftime("%Y-%m-%dT%H:%M:%S%.fZ"));
     }
@@ -127,7 +122,7 @@ fn write_file_fields(out: &mut String, file: &IndexedFile, with_name: bool) {
         let _ = writeln!(out, "size = {size}");
     }
     if let Some(sha256) = &file.file.sha256 {
-        let _ = writeln!(out, "hashes = {{ sha256 = {} }}", quote(sha256));
+        let _ = writeln!(out, "hashes = {{ sha256 = {} }}", quote(&sha256.to_hex()));
     }
 }
 

@@ -99,10 +99,10 @@ fn render_pin(pin: &Pin, options: &WriteOptions) -> String {
     if let Some(marker) = &pin.root_marker {
         line.push_str(&format!(" ; {}", format_marker(marker)));
     }
-    let hashes: BTreeSet<&str> = if options.generate_hashes {
+    let hashes: BTreeSet<String> = if options.generate_hashes {
         pin.files
             .iter()
-            .filter_map(|file| file.file.sha256.as_deref())
+            .filter_map(|file| file.file.sha256.map(|sha| sha.to_hex()))
             .collect()
     } else {
         BTreeSet::new()

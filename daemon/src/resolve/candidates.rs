@@ -43,7 +43,7 @@ pub struct VersionFiles {
     /// Every usable file is yanked.
     pub yanked: bool,
     /// In a universal resolution, what the version's files declare as `Requires-Python`.
-    pub requires_python: Option<String>,
+    pub requires_python: Option<Arc<str>>,
     /// In a universal resolution, the wheel the target itself would take, whatever the fork:
     /// its metadata stands for the version's in every fork, so each version's is fetched once.
     pub target_wheel: Option<usize>,
@@ -125,10 +125,8 @@ pub fn group(
     // Many files share one requires-python string: judge each string once.
     let mut python_verdicts: HashMap<&str, bool> = HashMap::new();
     for (index, file) in files.iter().enumerate() {
-        if let (Some(limit), Some(uploaded)) = (exclude_newer, &file.file.upload_time)
-            && uploaded
-                .parse::<jiff::Timestamp>()
-                .is_ok_and(|uploaded| uploaded > limit)
+        if let (Some(limit), Some(uploaded)) = (exclude_newer, file.file.upload_time)
+            && uploaded > limit
         {
             continue;
         }

@@ -18,7 +18,7 @@ use super::package::PubPackage;
 use super::speculation::Speculation;
 use super::{Direct, Pin, PinSource, RequiredBy, Resolution, ResolveError, ResolveRequest};
 use crate::dist::{ArchiveSource, BuildContext, Builds, SourceDist, SourceMetadata};
-use crate::index::{FetchContext, IndexClient, IndexedFile, Sources};
+use crate::index::{FetchContext, IndexClient, IndexedFile, Sha256Digest, Sources};
 use crate::progress::{Phase, Reporter};
 use crate::target::Target;
 
@@ -59,7 +59,7 @@ pub struct Provider {
     base_key: u64,
     target_key: Cell<u64>,
     /// The lower bounds of `Requires-Python` strings.
-    python_floors: RefCell<HashMap<String, Option<Version>>>,
+    python_floors: RefCell<HashMap<Arc<str>, Option<Version>>>,
     /// The versions solved forks chose: the forks after them prefer these.
     fork_preferences: RefCell<HashMap<PackageName, Version>>,
     prefetched: Arc<Mutex<Prefetched>>,
@@ -937,6 +937,15 @@ fn direct_files(request: &ResolveRequest) -> Result<HashMap<PackageName, Direct>
         if !matches!(dist, axle_standards::DistFilename::Wheel(_)) {
             return Err(ResolveError::Index(crate::index::IndexError::NeedsBuild { filename }));
         }
+        let sha256 = match sha256.as_deref().map(Sha256Digest::from_hex) {
+            None => None,
+            Some(Some(digest)) => Some(digest),
+            Some(None) => {
+                return Err(ResolveError::Invalid(format!(
+                    "{name} @ {text}: its `#sha256=` is not a SHA-256 digest (64 hexadecimal digits)"
+                )));
+            }
+        };
         let file = crate::index::DistFile::direct(filename, parsed.to_string(), sha256);
         direct.insert(
             name.clone(),
@@ -966,7 +975,11 @@ fn source_files(source: &SourceDist, metadata: &SourceMetadata) -> Vec<IndexedFi
     let Ok(filename) = axle_standards::DistFilename::try_from_filename(&archive.filename, None) else {
         return Vec::new();
     };
-    let file = crate::index::DistFile::direct(archive.filename.clone(), archive.url.clone(), metadata.sha256.clone());
+    let file = crate::index::DistFile::direct(
+        archive.filename.clone(),
+        archive.url.clone(),
+        metadata.sha256.as_deref().and_then(Sha256Digest::from_hex),
+    );
     vec![IndexedFile {
         file: Arc::new(file),
         filename,

@@ -22,8 +22,8 @@ use super::{Services, SyncError};
 use crate::context::Invocation;
 use crate::dist::{ArchiveSource, BuildContext, BuildOptions, GitSource, SourceDist};
 use crate::index::{
-    DistFile, FetchContext, IndexSettings, IndexStrategy, IndexedFile, Refresh, RequestSettings, SourceLayers, Sources,
-    file_link,
+    DistFile, FetchContext, IndexSettings, IndexStrategy, IndexedFile, Refresh, RequestSettings, Sha256Digest,
+    SourceLayers, Sources, file_link,
 };
 use crate::interpreter::InterpreterInfo;
 use crate::lockfile::{Locked, LockedSet, LockedSource};
@@ -280,9 +280,9 @@ async fn from_the_index(
                 archive.sha256 = file
                     .file
                     .sha256
-                    .iter()
-                    .filter(|sha| locked.hashes.contains(*sha))
-                    .cloned()
+                    .map(|sha| sha.to_hex())
+                    .into_iter()
+                    .filter(|sha| locked.hashes.contains(sha))
                     .collect();
                 if archive.sha256.is_empty() {
                     // A local file of unknown hash: the lock's hashes decide.
@@ -438,11 +438,10 @@ fn url_file(locked: &Locked, url: &str) -> Result<UrlFile, SyncError> {
         hashes.extend(fragment_sha.clone());
     }
     if filename.ends_with(".whl") {
-        return Ok(UrlFile::Wheel(DistFile::direct(
-            filename,
-            parsed.to_string(),
-            fragment_sha,
-        )));
+        // The fragment's text is among the hashes the download is checked against, even when
+        // it is no digest: such a download fails, as pip's would.
+        let known = fragment_sha.as_deref().and_then(Sha256Digest::from_hex);
+        return Ok(UrlFile::Wheel(DistFile::direct(filename, parsed.to_string(), known)));
     }
     Ok(UrlFile::Sdist(ArchiveSource {
         filename,
@@ -463,7 +462,7 @@ fn named_file(locked: &Locked, wanted: &LockedSet, tags: &Tags, cwd: &Path) -> O
     Some(DistFile::direct(
         file.filename.clone(),
         location_url(&file.location, cwd),
-        Some(hash.clone()),
+        Sha256Digest::from_hex(hash),
     ))
 }
 
@@ -479,7 +478,7 @@ async fn fetch_into_store(
     file: &DistFile,
 ) -> Result<Manifest, SyncError> {
     let store = services.store;
-    let key = file.sha256.clone().unwrap_or_else(|| file.url.clone());
+    let key = file.sha256.map_or_else(|| file.url.clone(), |sha| sha.to_hex());
     let guard = store.fetch_guard(&key);
     let _held = guard.lock().await;
     if let Some(manifest) = store.find(&locked.hashes, tags).await? {
@@ -566,7 +565,7 @@ pub(crate) fn choose_file(locked: &Locked, files: &[IndexedFile], tags: &Tags) -
     // A file of unknown hash (a local find-links file) may still be the one: the download is
     // checked against the lock either way.
     let allowed = |file: &&&IndexedFile| {
-        locked.hashes.is_empty() || file.file.sha256.as_ref().is_none_or(|sha| locked.hashes.contains(sha))
+        locked.hashes.is_empty() || file.file.sha256.is_none_or(|sha| locked.hashes.contains(&sha.to_hex()))
     };
     let wheels = of_version
         .iter()

@@ -60,7 +60,7 @@ pub async fn seed(
             installable
                 .entry(wheel.version.clone())
                 .or_default()
-                .insert(sha.clone());
+                .insert(sha.to_hex());
         }
     }
     let Some((version, hashes)) = installable.into_iter().next_back() else {

@@ -393,6 +393,15 @@ impl DistFilename {
             Self::SourceDist(sdist) => &sdist.version,
         }
     }
+
+    /// The version, to replace with an equal one held elsewhere (a project's files share their
+    /// release's).
+    pub fn version_mut(&mut self) -> &mut Version {
+        match self {
+            Self::Wheel(wheel) => &mut wheel.version,
+            Self::SourceDist(sdist) => &mut sdist.version,
+        }
+    }
 }
 
 impl fmt::Display for DistFilename {
