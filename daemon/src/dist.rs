@@ -44,7 +44,7 @@ impl ArchiveSource {
     pub fn from_indexed(file: &IndexedFile) -> ArchiveSource {
         ArchiveSource {
             filename: file.file.filename.clone(),
-            url: file.file.url.clone(),
+            url: file.file.url().into_owned(),
             sha256: file.file.sha256.iter().map(Sha256Digest::to_hex).collect(),
         }
     }

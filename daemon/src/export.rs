@@ -221,7 +221,7 @@ async fn prepare_pin(
     let expected: Vec<String> = locked.hashes.iter().cloned().collect();
     match choose_file(locked, &files, tags)? {
         Choice::Wheel(file) => {
-            let key = file.sha256.map_or_else(|| file.url.clone(), |sha| sha.to_hex());
+            let key = file.sha256.map_or_else(|| file.url().into_owned(), |sha| sha.to_hex());
             let guard = store.fetch_guard(&key);
             let _held = guard.lock().await;
             let manifest = match stored_archive(store, &locked.hashes, tags).await? {

@@ -111,7 +111,7 @@ async fn json_and_html_pages_give_the_same_answer() {
     assert_eq!(json.len(), html.len());
     for (a, b) in json.iter().zip(html.iter()) {
         assert_eq!(a.file.filename, b.file.filename);
-        assert_eq!(a.file.url, b.file.url);
+        assert_eq!(a.file.url(), b.file.url());
         assert_eq!(a.file.sha256, b.file.sha256);
         assert_eq!(a.file.requires_python, b.file.requires_python);
         assert_eq!(a.file.yanked, b.file.yanked);

@@ -34,8 +34,8 @@ impl IndexClient {
             path: path.display().to_string(),
             reason: error.to_string(),
         };
-        let url = Url::parse(&file.url).map_err(|error| IndexError::Io {
-            path: file.url.clone(),
+        let url = Url::parse(&file.url()).map_err(|error| IndexError::Io {
+            path: file.url().into_owned(),
             reason: error.to_string(),
         })?;
         std::fs::create_dir_all(dir).map_err(|error| io_error(dir, error))?;
@@ -45,7 +45,7 @@ impl IndexClient {
             .map_err(|error| io_error(dir, error))?;
         let (hasher, size) = if url.scheme() == "file" {
             let path = url.to_file_path().map_err(|()| IndexError::Io {
-                path: file.url.clone(),
+                path: file.url().into_owned(),
                 reason: "not a local path".into(),
             })?;
             let bytes = std::fs::read(&path).map_err(|error| io_error(&path, error))?;
@@ -55,7 +55,9 @@ impl IndexClient {
             (hasher, bytes.len() as u64)
         } else {
             if context.offline {
-                return Err(IndexError::Offline { url: file.url.clone() });
+                return Err(IndexError::Offline {
+                    url: file.url().into_owned(),
+                });
             }
             self.stream_to(&url, temp.path(), context).await?
         };
@@ -68,7 +70,7 @@ impl IndexClient {
         if !wanted.is_empty() && !wanted.contains(&actual) {
             return Err(IndexError::HashMismatch {
                 filename: file.filename.clone(),
-                url: file.url.clone(),
+                url: file.url().into_owned(),
                 expected: wanted.iter().map(|hash| hash.as_str()).collect::<Vec<_>>().join(" or "),
                 actual,
             });

@@ -41,10 +41,9 @@ pub fn directory(dir: &Path) -> Result<Vec<DistFile>, IndexError> {
         let Ok(url) = Url::from_file_path(entry.path()) else {
             continue;
         };
-        files.push(DistFile {
-            size: entry.metadata().ok().map(|meta| meta.len()),
-            ..DistFile::direct(filename, url.to_string(), None)
-        });
+        let mut file = DistFile::direct(filename, url.to_string(), None);
+        file.size = entry.metadata().ok().map(|meta| meta.len());
+        files.push(file);
     }
     files.sort_by(|a, b| a.filename.cmp(&b.filename));
     Ok(files)

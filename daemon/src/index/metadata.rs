@@ -19,7 +19,7 @@ const MAX_METADATA: u64 = 16 * 1024 * 1024;
 impl IndexClient {
     /// The core metadata of `file`, checked against its file name.
     pub async fn metadata(self: &Arc<Self>, file: &IndexedFile, context: &FetchContext) -> MetadataResult {
-        if file.file.url.starts_with("file:") {
+        if file.file.url().starts_with("file:") {
             // Local files can be rebuilt under the same name; reading their
             // METADATA is cheap, so it is not cached.
             let text = self.fetch_metadata_text(file, context).await?;
@@ -91,7 +91,7 @@ impl IndexClient {
                 filename: filename.clone(),
             });
         };
-        let url = Url::parse(&file.file.url).map_err(|error| failure(error.to_string()))?;
+        let url = Url::parse(&file.file.url()).map_err(|error| failure(error.to_string()))?;
 
         if url.scheme() == "file" {
             let path = url
@@ -101,18 +101,18 @@ impl IndexClient {
                 path: path.display().to_string(),
                 reason: error.to_string(),
             })?;
-            return range::metadata_from_bytes(&bytes, wheel, &file.file.url)
+            return range::metadata_from_bytes(&bytes, wheel, &file.file.url())
                 .map_err(|error| failure(error.to_string()));
         }
         if context.offline {
             return Err(IndexError::Offline {
-                url: file.file.url.clone(),
+                url: file.file.url().into_owned(),
             });
         }
 
         if let Some(advertised) = &file.file.core_metadata {
             let metadata_url =
-                Url::parse(&format!("{}.metadata", file.file.url)).map_err(|error| failure(error.to_string()))?;
+                Url::parse(&format!("{}.metadata", file.file.url())).map_err(|error| failure(error.to_string()))?;
             let answer = self
                 .http
                 .get(
@@ -144,7 +144,7 @@ impl IndexClient {
             Ok(range::RangeOutcome::Metadata(text)) => return Ok(text),
             Ok(range::RangeOutcome::WholeFile(bytes)) => {
                 verify(file, &bytes)?;
-                return range::metadata_from_bytes(&bytes, wheel, &file.file.url)
+                return range::metadata_from_bytes(&bytes, wheel, &file.file.url())
                     .map_err(|error| failure(error.to_string()));
             }
             Ok(range::RangeOutcome::Unsupported) => {}
@@ -165,13 +165,13 @@ impl IndexClient {
             .await?;
         if !answer.status.is_success() {
             return Err(HttpError::Status {
-                url: file.file.url.clone(),
+                url: file.file.url().into_owned(),
                 status: answer.status.as_u16(),
             }
             .into());
         }
         verify(file, &answer.body)?;
-        range::metadata_from_bytes(&answer.body, wheel, &file.file.url).map_err(|error| failure(error.to_string()))
+        range::metadata_from_bytes(&answer.body, wheel, &file.file.url()).map_err(|error| failure(error.to_string()))
     }
 }
 
@@ -182,7 +182,7 @@ fn verify(file: &IndexedFile, bytes: &[u8]) -> Result<(), IndexError> {
         if actual != expected.to_hex() {
             return Err(IndexError::HashMismatch {
                 filename: file.file.filename.clone(),
-                url: file.file.url.clone(),
+                url: file.file.url().into_owned(),
                 expected: expected.to_hex(),
                 actual,
             });

@@ -26,6 +26,7 @@ mod dns;
 mod download;
 mod find_links;
 mod http;
+mod location;
 mod metadata;
 mod packed;
 mod pages;
@@ -160,7 +161,7 @@ impl IndexedFile {
     fn metadata_key(&self) -> String {
         match &self.file.sha256 {
             Some(hash) => format!("sha256:{hash}"),
-            None => self.file.url.clone(),
+            None => self.file.url().into_owned(),
         }
     }
 }
@@ -315,7 +316,7 @@ impl IndexClient {
             found.extend(
                 everything
                     .iter()
-                    .filter(|file| file.file.url.starts_with("file:"))
+                    .filter(|file| file.file.url().starts_with("file:"))
                     .cloned(),
             );
         }

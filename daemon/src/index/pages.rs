@@ -56,7 +56,7 @@ impl Page {
             + 16 + 3 * 16 + 160;
         self.files
             .iter()
-            .map(|file| PER_FILE + file.filename.len() + file.url.len())
+            .map(|file| PER_FILE + file.heap_bytes())
             .sum::<usize>()
             + 256
     }
@@ -263,7 +263,7 @@ impl IndexClient {
             // An entry written by an older build, or damaged: treat as absent.
             return Ok(None);
         };
-        simple::share_requires_python(&mut files);
+        simple::share_texts(&mut files);
         Ok(Some(Arc::new(Page {
             found: found != 0,
             files: Arc::new(files),

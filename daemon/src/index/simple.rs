@@ -2,28 +2,29 @@
 //! (yanked), PEP 658/714 (core metadata), PEP 700 (upload time, size) and
 //! `data-requires-python` attributes, into one list of [`DistFile`]s.
 
-use std::collections::HashSet;
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use url::Url;
 
 use super::digest::{self, Sha256Digest};
+use super::location::{Location, SharedTexts};
 
 /// A file an index offers, as the index describes it. Held for every file of every project a
-/// lock reads (a hundred thousand for a big one), so kept compact: digests as bytes, the upload
-/// time as a timestamp, a `Requires-Python` shared by the files that give the same one.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+/// lock reads (a hundred thousand for a big one), so kept compact: the URL as a
+/// [`Location`], digests as bytes, the upload time as a timestamp, the texts a page repeats
+/// shared.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DistFile {
     pub filename: String,
-    /// Absolute, without credentials.
-    pub url: String,
+    /// Absolute, without credentials; see [`DistFile::url`].
+    location: Location,
     /// The SHA-256 the index gives, if it gives one.
     pub sha256: Option<Sha256Digest>,
     pub requires_python: Option<Arc<str>>,
     /// `Some("")` when yanked without a reason.
     pub yanked: Option<String>,
     /// The upload time (PEP 700); one an index spells wrongly is left out.
-    #[serde(default, deserialize_with = "lenient_time")]
     pub upload_time: Option<jiff::Timestamp>,
     pub size: Option<u64>,
     /// Whether `<url>.metadata` exists (PEP 658), and its SHA-256 if given.
@@ -35,8 +36,8 @@ impl DistFile {
     /// file a lock names): none of the facts an index page adds.
     pub fn direct(filename: String, url: String, sha256: Option<Sha256Digest>) -> DistFile {
         DistFile {
+            location: Location::new(url, &filename, &mut SharedTexts::default()),
             filename,
-            url,
             sha256,
             requires_python: None,
             yanked: None,
@@ -44,6 +45,77 @@ impl DistFile {
             size: None,
             core_metadata: None,
         }
+    }
+
+    /// Where the file is: absolute, without credentials.
+    pub fn url(&self) -> Cow<'_, str> {
+        self.location.url(&self.filename)
+    }
+
+    /// Heap bytes this file holds beyond its struct, by estimate (shared texts not counted).
+    pub fn heap_bytes(&self) -> usize {
+        self.filename.len() + self.location.heap_bytes() + self.yanked.as_ref().map_or(0, String::len)
+    }
+}
+
+/// A file as it is written to the cache: its URL spelled out, digests in hex.
+#[derive(serde::Serialize)]
+struct StoredRef<'a> {
+    filename: &'a str,
+    url: Cow<'a, str>,
+    sha256: Option<Sha256Digest>,
+    requires_python: Option<&'a str>,
+    yanked: Option<&'a str>,
+    upload_time: Option<jiff::Timestamp>,
+    size: Option<u64>,
+    core_metadata: Option<&'a MetadataFile>,
+}
+
+/// A file as it is read back from the cache.
+#[derive(serde::Deserialize)]
+struct Stored {
+    filename: String,
+    url: String,
+    sha256: Option<Sha256Digest>,
+    requires_python: Option<String>,
+    yanked: Option<String>,
+    #[serde(default, deserialize_with = "lenient_time")]
+    upload_time: Option<jiff::Timestamp>,
+    size: Option<u64>,
+    core_metadata: Option<MetadataFile>,
+}
+
+impl serde::Serialize for DistFile {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        StoredRef {
+            filename: &self.filename,
+            url: self.url(),
+            sha256: self.sha256,
+            requires_python: self.requires_python.as_deref(),
+            yanked: self.yanked.as_deref(),
+            upload_time: self.upload_time,
+            size: self.size,
+            core_metadata: self.core_metadata.as_ref(),
+        }
+        .serialize(serializer)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for DistFile {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let stored = Stored::deserialize(deserializer)?;
+        // Texts are shared page by page afterwards (see `share_texts`).
+        let mut texts = SharedTexts::default();
+        Ok(DistFile {
+            location: Location::new(stored.url, &stored.filename, &mut texts),
+            filename: stored.filename,
+            sha256: stored.sha256,
+            requires_python: stored.requires_python.map(Arc::from),
+            yanked: stored.yanked,
+            upload_time: stored.upload_time,
+            size: stored.size,
+            core_metadata: stored.core_metadata,
+        })
     }
 }
 
@@ -53,34 +125,24 @@ pub struct MetadataFile {
 }
 
 fn lenient_time<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<jiff::Timestamp>, D::Error> {
-    let text = <Option<std::borrow::Cow<'de, str>> as serde::Deserialize>::deserialize(deserializer)?;
+    let text = <Option<Cow<'de, str>> as serde::Deserialize>::deserialize(deserializer)?;
     Ok(text.and_then(|text| text.parse().ok()))
 }
 
-/// One shared copy of each `Requires-Python` text a page gives (most releases' files repeat
-/// their release's).
-#[derive(Default)]
-struct Interned(HashSet<Arc<str>>);
-
-impl Interned {
-    fn get(&mut self, text: Option<&str>) -> Option<Arc<str>> {
-        let text = text.filter(|text| !text.trim().is_empty())?;
-        if let Some(shared) = self.0.get(text) {
-            return Some(shared.clone());
-        }
-        let shared: Arc<str> = Arc::from(text);
-        self.0.insert(shared.clone());
-        Some(shared)
-    }
+/// A `Requires-Python` text worth keeping, shared.
+fn requires_python(text: Option<&str>, texts: &mut SharedTexts) -> Option<Arc<str>> {
+    text.filter(|text| !text.trim().is_empty())
+        .map(|text| texts.share(text))
 }
 
-/// Makes the files of a page read back from the cache share their `Requires-Python` texts, as
-/// a parsed page's do.
-pub fn share_requires_python(files: &mut [Arc<DistFile>]) {
-    let mut interned = Interned::default();
+/// Makes the files of a page read back from the cache share the texts they repeat, as a parsed
+/// page's do.
+pub fn share_texts(files: &mut [Arc<DistFile>]) {
+    let mut texts = SharedTexts::default();
     for file in files {
         if let Some(file) = Arc::get_mut(file) {
-            file.requires_python = interned.get(file.requires_python.as_deref());
+            file.requires_python = requires_python(file.requires_python.as_deref(), &mut texts);
+            file.location.share_base(&mut texts);
         }
     }
 }
@@ -188,7 +250,7 @@ impl<'de> serde::de::Visitor<'de> for FilesSeed<'_> {
         formatter.write_str("a list of files")
     }
     fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        let mut interned = Interned::default();
+        let mut texts = SharedTexts::default();
         while let Some(file) = seq.next_element::<JsonFile<'de>>()? {
             let Some(url) = absolute(self.page_url, &file.url) else {
                 continue;
@@ -199,10 +261,10 @@ impl<'de> serde::de::Visitor<'de> for FilesSeed<'_> {
             // PEP 714 renamed the key; older servers still send the old one.
             let core_metadata = file.core_metadata.or(file.dist_info_metadata).flatten();
             self.files.push(Arc::new(DistFile {
+                location: Location::new(url, &file.filename, &mut texts),
                 filename: file.filename,
-                url,
                 sha256,
-                requires_python: interned.get(file.requires_python.as_deref()),
+                requires_python: requires_python(file.requires_python.as_deref(), &mut texts),
                 yanked: file.yanked,
                 upload_time: file.upload_time,
                 size: file.size,
@@ -318,7 +380,7 @@ pub fn parse_html(body: &str, page_url: &Url) -> Result<Vec<Arc<DistFile>>, Page
         .unwrap_or_else(|| page_url.clone());
 
     let mut files = Vec::new();
-    let mut interned = Interned::default();
+    let mut texts = SharedTexts::default();
     let Some(anchors) = dom.query_selector("a") else {
         return Ok(files);
     };
@@ -354,10 +416,10 @@ pub fn parse_html(body: &str, page_url: &Url) -> Result<Vec<Arc<DistFile>>, Page
             }),
         };
         files.push(Arc::new(DistFile {
+            location: Location::new(parsed.to_string(), &filename, &mut texts),
             filename,
-            url: parsed.to_string(),
             sha256,
-            requires_python: interned.get(attribute(tag, "data-requires-python").as_deref()),
+            requires_python: requires_python(attribute(tag, "data-requires-python").as_deref(), &mut texts),
             yanked: attribute(tag, "data-yanked"),
             upload_time: None,
             size: None,
@@ -495,14 +557,14 @@ mod tests {
         assert_eq!(from_json.len(), 2);
         for (json, html) in from_json.iter().zip(&from_html) {
             assert_eq!(json.filename, html.filename);
-            assert_eq!(json.url, html.url);
+            assert_eq!(json.url(), html.url());
             assert_eq!(json.sha256, html.sha256);
             assert_eq!(json.requires_python, html.requires_python);
             assert_eq!(json.yanked, html.yanked);
             assert_eq!(json.core_metadata, html.core_metadata);
         }
         let wheel = &from_json[0];
-        assert_eq!(wheel.url, "http://127.0.0.1:8000/files/demo-1.0-py3-none-any.whl");
+        assert_eq!(wheel.url(), "http://127.0.0.1:8000/files/demo-1.0-py3-none-any.whl");
         assert_eq!(wheel.sha256.map(|sha| sha.to_hex()), Some("ab12".repeat(16)));
         assert_eq!(wheel.yanked.as_deref(), Some("broken"));
         assert_eq!(
@@ -518,7 +580,7 @@ mod tests {
             Some("cd34".repeat(16))
         );
         // Credentials in links never survive parsing.
-        assert!(!from_html[1].url.contains("pw"));
+        assert!(!from_html[1].url().contains("pw"));
     }
 
     #[test]
@@ -527,7 +589,7 @@ mod tests {
             <a href="a%2Bb-1.0.tar.gz">x</a><a href="#frag-only">y</a><a>no href</a></html>"##;
         let files = parse_html(html, &page()).unwrap();
         assert_eq!(files.len(), 1);
-        assert_eq!(files[0].url, "http://127.0.0.1:9/pkgs/a%2Bb-1.0.tar.gz");
+        assert_eq!(files[0].url(), "http://127.0.0.1:9/pkgs/a%2Bb-1.0.tar.gz");
         assert_eq!(files[0].filename, "a+b-1.0.tar.gz");
     }
 
@@ -568,7 +630,7 @@ mod tests {
         // A page read back from the cache shares them too.
         let mut stored: Vec<Arc<DistFile>> = serde_json::from_slice(&serde_json::to_vec(&from_json).unwrap()).unwrap();
         assert_eq!(stored, from_json);
-        share_requires_python(&mut stored);
+        share_texts(&mut stored);
         let (first, second) = (stored[0].requires_python.clone(), stored[1].requires_python.clone());
         assert!(first.zip(second).is_some_and(|(a, b)| Arc::ptr_eq(&a, &b)));
     }

@@ -498,7 +498,7 @@ async fn hash_unhashed(
             if file.file.sha256.is_some() {
                 continue;
             }
-            if let Some(path) = file.file.url.strip_prefix("file://") {
+            if let Some(path) = file.file.url().strip_prefix("file://") {
                 let bytes = std::fs::read(path).map_err(|error| IndexError::Io {
                     path: path.to_string(),
                     reason: error.to_string(),

@@ -109,12 +109,12 @@ fn write_file_fields(out: &mut String, file: &IndexedFile, with_name: bool) {
     }
     // An archive's table already says where it is (`url`), once: TOML refuses a key twice.
     if with_name {
-        match file.file.url.strip_prefix("file://") {
+        match file.file.url().strip_prefix("file://") {
             Some(path) => {
                 let _ = writeln!(out, "path = {}", quote(path));
             }
             None => {
-                let _ = writeln!(out, "url = {}", quote(&file.file.url));
+                let _ = writeln!(out, "url = {}", quote(&file.file.url()));
             }
         }
     }

@@ -869,7 +869,7 @@ impl Provider {
     ) -> Result<Pin, ResolveError> {
         let files = self.candidates(&name)?.files_of(&version);
         let (source, files) = match self.direct.get(&name) {
-            Some(Direct::Wheel(file)) => (PinSource::Url(file.file.url.clone()), files),
+            Some(Direct::Wheel(file)) => (PinSource::Url(file.file.url().into_owned()), files),
             Some(Direct::Source { source, metadata, pin }) => (pin.clone(), source_files(source, metadata)),
             None => (PinSource::Registry, files),
         };

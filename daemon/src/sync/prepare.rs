@@ -478,7 +478,7 @@ async fn fetch_into_store(
     file: &DistFile,
 ) -> Result<Manifest, SyncError> {
     let store = services.store;
-    let key = file.sha256.map_or_else(|| file.url.clone(), |sha| sha.to_hex());
+    let key = file.sha256.map_or_else(|| file.url().into_owned(), |sha| sha.to_hex());
     let guard = store.fetch_guard(&key);
     let _held = guard.lock().await;
     if let Some(manifest) = store.find(&locked.hashes, tags).await? {
@@ -525,7 +525,9 @@ pub(crate) async fn download_into_store(
         let _ = std::fs::remove_file(&downloaded.path);
         return Err(SyncError::Io { path: named, source });
     }
-    let manifest = store.add(&named, &downloaded.sha256, &file.filename, &file.url).await?;
+    let manifest = store
+        .add(&named, &downloaded.sha256, &file.filename, &file.url())
+        .await?;
     crash_point!("sync-after-unpack");
     tracing::debug!(
         file = %file.filename,

@@ -86,33 +86,47 @@ impl fmt::Display for BuildTag {
 pub struct WheelFilename {
     pub name: PackageName,
     pub version: Version,
-    pub build_tag: Option<BuildTag>,
-    pub python_tags: TagSet,
-    pub abi_tags: TagSet,
-    pub platform_tags: TagSet,
+    /// Boxed: rare, and a big lock holds a hundred thousand wheel names.
+    pub build_tag: Option<Box<BuildTag>>,
+    pub tags: std::sync::Arc<WheelTags>,
 }
 
-/// The members of one compressed tag set (`py2.py3`), shared: a big project lists the same few
-/// sets on thousands of files, so each distinct set is held once (see [`tag_set`]).
-pub type TagSet = std::sync::Arc<[std::sync::Arc<str>]>;
+/// A wheel's compressed tag sets (`py2.py3-none-any`), shared: a big project lists the same few
+/// on thousands of files, so each distinct triple is held once (see [`wheel_tags`]).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct WheelTags {
+    pub python: TagSet,
+    pub abi: TagSet,
+    pub platform: TagSet,
+}
 
-/// The shared [`TagSet`] for `part` (already checked). Distinct sets are few in practice; past
-/// a bound (an index inventing tags), sets are made afresh rather than kept.
-fn tag_set(part: &str) -> TagSet {
+/// The members of one compressed tag set (`py2.py3`).
+pub type TagSet = Box<[std::sync::Arc<str>]>;
+
+/// The shared [`WheelTags`] for `python-abi-platform` (each part already checked). Distinct
+/// triples are few in practice; past a bound (an index inventing tags), they are made afresh
+/// rather than kept.
+fn wheel_tags(python: &str, abi: &str, platform: &str) -> std::sync::Arc<WheelTags> {
     use std::collections::HashMap;
     use std::sync::{Arc, Mutex, OnceLock};
     const MOST_KEPT: usize = 16 * 1024;
-    static SETS: OnceLock<Mutex<HashMap<String, TagSet>>> = OnceLock::new();
-    let mut sets = SETS
+    static KNOWN: OnceLock<Mutex<HashMap<String, Arc<WheelTags>>>> = OnceLock::new();
+    let key = format!("{python}-{abi}-{platform}");
+    let mut known = KNOWN
         .get_or_init(Mutex::default)
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
-    if let Some(known) = sets.get(part) {
-        return known.clone();
+    if let Some(tags) = known.get(&key) {
+        return tags.clone();
     }
-    let made: TagSet = part.split('.').map(Arc::<str>::from).collect();
-    if sets.len() < MOST_KEPT {
-        sets.insert(part.to_string(), made.clone());
+    let set = |part: &str| -> TagSet { part.split('.').map(Arc::<str>::from).collect() };
+    let made = Arc::new(WheelTags {
+        python: set(python),
+        abi: set(abi),
+        platform: set(platform),
+    });
+    if known.len() < MOST_KEPT {
+        known.insert(key, made.clone());
     }
     made
 }
@@ -120,9 +134,10 @@ fn tag_set(part: &str) -> TagSet {
 impl WheelFilename {
     /// Every `(python, abi, platform)` triple the compressed tag sets stand for.
     pub fn expanded_tags(&self) -> impl Iterator<Item = (&str, &str, &str)> {
-        self.python_tags.iter().flat_map(move |python| {
-            self.abi_tags.iter().flat_map(move |abi| {
-                self.platform_tags
+        self.tags.python.iter().flat_map(move |python| {
+            self.tags.abi.iter().flat_map(move |abi| {
+                self.tags
+                    .platform
                     .iter()
                     .map(move |platform| (&**python, &**abi, &**platform))
             })
@@ -161,22 +176,19 @@ impl FromStr for WheelFilename {
         let version =
             Version::from_str(version).map_err(|err| invalid(format!("invalid version `{version}`: {err}")))?;
         let build_tag = build
-            .map(|build| BuildTag::from_str(build))
+            .map(|build| BuildTag::from_str(build).map(Box::new))
             .transpose()
             .map_err(invalid)?;
-        let tag_set = |part: &str, what: &str| -> Result<TagSet, FilenameError> {
+        for (part, what) in [(python, "python"), (abi, "ABI"), (platform, "platform")] {
             if part.split('.').any(str::is_empty) {
                 return Err(invalid(format!("empty {what} tag in `{part}`")));
             }
-            Ok(tag_set(part))
-        };
+        }
         Ok(Self {
             name,
             version,
             build_tag,
-            python_tags: tag_set(python, "python")?,
-            abi_tags: tag_set(abi, "ABI")?,
-            platform_tags: tag_set(platform, "platform")?,
+            tags: wheel_tags(python, abi, platform),
         })
     }
 }
@@ -203,9 +215,9 @@ impl fmt::Display for WheelFilename {
         write!(
             f,
             "-{}-{}-{}.whl",
-            self.python_tags.join("."),
-            self.abi_tags.join("."),
-            self.platform_tags.join(".")
+            self.tags.python.join("."),
+            self.tags.abi.join("."),
+            self.tags.platform.join(".")
         )
     }
 }
@@ -449,10 +461,10 @@ mod tests {
         assert_eq!(wheel.name, name("numpy"));
         assert_eq!(wheel.version.to_string(), "2.1.0");
         assert_eq!(wheel.build_tag, None);
-        assert_eq!(&*wheel.python_tags, [Arc::from("cp311")]);
-        assert_eq!(&*wheel.abi_tags, [Arc::from("cp311")]);
+        assert_eq!(&*wheel.tags.python, [Arc::from("cp311")]);
+        assert_eq!(&*wheel.tags.abi, [Arc::from("cp311")]);
         assert_eq!(
-            &*wheel.platform_tags,
+            &*wheel.tags.platform,
             [Arc::from("manylinux_2_17_x86_64"), Arc::from("manylinux2014_x86_64")]
         );
         assert_eq!(wheel.expanded_tags().count(), 2);
@@ -463,10 +475,10 @@ mod tests {
 
         let wheel = WheelFilename::from_str("pydantic_core-2.23.4-cp311-cp311-musllinux_1_1_aarch64.whl").unwrap();
         assert_eq!(wheel.name, name("pydantic-core"));
-        assert_eq!(&*wheel.platform_tags, [Arc::from("musllinux_1_1_aarch64")]);
+        assert_eq!(&*wheel.tags.platform, [Arc::from("musllinux_1_1_aarch64")]);
 
         let wheel = WheelFilename::from_str("six-1.16.0-py2.py3-none-any.whl").unwrap();
-        assert_eq!(&*wheel.python_tags, [Arc::from("py2"), Arc::from("py3")]);
+        assert_eq!(&*wheel.tags.python, [Arc::from("py2"), Arc::from("py3")]);
         assert_eq!(
             wheel.expanded_tags().collect::<Vec<_>>(),
             [("py2", "none", "any"), ("py3", "none", "any")]
@@ -481,8 +493,8 @@ mod tests {
     fn build_tags() {
         let wheel = WheelFilename::from_str("foo-1.0-1-py3-none-any.whl").unwrap();
         assert_eq!(
-            wheel.build_tag,
-            Some(BuildTag {
+            wheel.build_tag.as_deref(),
+            Some(&BuildTag {
                 number: 1,
                 suffix: String::new()
             })

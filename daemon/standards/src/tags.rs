@@ -506,7 +506,7 @@ impl Tags {
     pub fn rank(&self, wheel: &WheelFilename) -> Option<WheelRank> {
         Some(WheelRank {
             priority: self.compatibility(wheel)?,
-            build: std::cmp::Reverse(wheel.build_tag.clone()),
+            build: std::cmp::Reverse(wheel.build_tag.as_deref().cloned()),
         })
     }
 
