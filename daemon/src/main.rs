@@ -60,7 +60,7 @@ fn run(args: Args) -> anyhow::Result<()> {
     // The daemon must not depend on where it was started from.
     std::env::set_current_dir(&location.home).with_context(|| format!("cannot enter {}", location.home.display()))?;
 
-    memory::limit_arenas();
+    memory::tune_allocator();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("axled")

@@ -390,3 +390,53 @@ async fn downloads_are_verified_and_a_mismatch_leaves_nothing() {
     assert!(error.to_string().contains("/files/"), "{error}");
     assert_eq!(std::fs::read_dir(target.path()).unwrap().count(), 0);
 }
+
+/// A page bigger than what is read whole is parsed as it arrives (JSON) or gathered (HTML),
+/// and says what the same page would say read whole.
+#[tokio::test]
+async fn a_big_page_is_read_as_it_arrives_and_lists_every_file() {
+    let index = TestIndex::start();
+    let wheel = WheelBuilder::new("big", "1.0").build();
+    let template = axle_e2e::index::IndexFile::from(&wheel);
+    const FILES: usize = 3000;
+    for number in 0..FILES {
+        let mut file = template.clone();
+        file.filename = format!("big-1.0.{number}-py3-none-any.whl");
+        file.sha256 = format!("{number:064x}");
+        file.requires_python = Some(">=3.8".into());
+        index.add_file("big", file);
+    }
+    let setup = setup().await;
+    let json = setup
+        .client
+        .project(&sources(&[index.url()]), &name("big"), &context())
+        .await
+        .unwrap();
+    index.behaviour().html_only.store(true, Ordering::SeqCst);
+    let other = self::setup().await;
+    let html = other
+        .client
+        .project(&sources(&[index.url()]), &name("big"), &context())
+        .await
+        .unwrap();
+    assert_eq!(json.len(), FILES);
+    assert_eq!(html.len(), FILES);
+    let key = |file: &axle_daemon::index::IndexedFile| {
+        (
+            file.file.filename.clone(),
+            file.file.url().into_owned(),
+            file.file.sha256,
+            file.file.requires_python.clone(),
+        )
+    };
+    let mut from_json: Vec<_> = json.iter().map(key).collect();
+    let mut from_html: Vec<_> = html.iter().map(key).collect();
+    from_json.sort();
+    from_html.sort();
+    assert_eq!(from_json, from_html);
+    let seventh = from_json
+        .iter()
+        .find(|file| file.0 == "big-1.0.7-py3-none-any.whl")
+        .unwrap();
+    assert_eq!(seventh.2.map(|sha| sha.to_hex()), Some(format!("{:064x}", 7)));
+}

@@ -273,32 +273,140 @@ impl Http {
         let mut response = self.send(url, headers, settings, counters).await?;
         let status = response.status();
         let headers = response.headers().clone();
-        let mut body = Vec::new();
-        loop {
-            let chunk = tokio::time::timeout(settings.timeout, response.chunk())
-                .await
-                .map_err(|_| HttpError::Timeout {
-                    url: url.to_string(),
-                    seconds: settings.timeout.as_secs(),
-                })?
-                .map_err(|error| HttpError::Body {
-                    url: url.to_string(),
-                    reason: error_chain(&error),
-                })?;
-            let Some(chunk) = chunk else {
-                break;
-            };
-            counters.bytes.fetch_add(chunk.len() as u64, Ordering::Relaxed);
-            self.totals.bytes.fetch_add(chunk.len() as u64, Ordering::Relaxed);
-            if body.len() as u64 + chunk.len() as u64 > limit {
-                return Err(HttpError::TooLarge {
-                    url: url.to_string(),
-                    limit,
-                });
-            }
-            body.extend_from_slice(&chunk);
+        // The chunks are kept as they come and joined once: a body grown by doubling holds up to
+        // twice its size (three times while it moves), and a big lock reads several pages of
+        // megabytes at once.
+        let mut body = BodyReader::new(url, limit, settings, counters, &self.totals);
+        let mut chunks = Vec::new();
+        while let Some(chunk) = body.next(&mut response).await? {
+            chunks.push(chunk);
         }
-        Ok(Answer { status, headers, body })
+        Ok(Answer {
+            status,
+            headers,
+            body: join(chunks, body.length),
+        })
+    }
+
+    /// A GET whose successful body is read by `read` as it arrives rather than held whole: a
+    /// project page of megabytes costs what is parsed from it, not that plus its text. A body
+    /// that ends within `sizes.whole_below` bytes is given whole (read on the caller's thread);
+    /// a longer one is streamed to `read` on a blocking thread. Any other answer (a 304, a
+    /// 404, an error status) comes back whole for the caller to judge. Retries as [`Http::get`]
+    /// does, the body read again from its start.
+    pub async fn get_read<T, F>(
+        &self,
+        url: &Url,
+        headers: HeaderMap,
+        sizes: BodySizes,
+        settings: &RequestSettings,
+        counters: &Counters,
+        read: F,
+    ) -> Result<ReadAnswer<T>, HttpError>
+    where
+        T: Send + 'static,
+        F: Fn(&HeaderMap, Body<'_>) -> T + Send + Sync + 'static,
+    {
+        let read = Arc::new(read);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let once = self
+                .read_once(url, headers.clone(), sizes, settings, counters, read.clone())
+                .await;
+            match once {
+                Ok(ReadAnswer::Other(answer)) if retryable_status(answer.status) && attempt < ATTEMPTS => {
+                    tracing::debug!(%url, status = %answer.status, attempt, "retrying");
+                }
+                Ok(answer) => return Ok(answer),
+                Err(error) if is_transient(&error) && attempt < ATTEMPTS => {
+                    tracing::debug!(%url, %error, attempt, "retrying");
+                }
+                Err(error) => return Err(error),
+            }
+            tokio::time::sleep(backoff(attempt)).await;
+        }
+    }
+
+    async fn read_once<T, F>(
+        &self,
+        url: &Url,
+        headers: HeaderMap,
+        sizes: BodySizes,
+        settings: &RequestSettings,
+        counters: &Counters,
+        read: Arc<F>,
+    ) -> Result<ReadAnswer<T>, HttpError>
+    where
+        T: Send + 'static,
+        F: Fn(&HeaderMap, Body<'_>) -> T + Send + Sync + 'static,
+    {
+        let mut response = self.send(url, headers, settings, counters).await?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let mut body = BodyReader::new(url, sizes.most, settings, counters, &self.totals);
+        let mut chunks = Vec::new();
+        if !status.is_success() {
+            while let Some(chunk) = body.next(&mut response).await? {
+                chunks.push(chunk);
+            }
+            let body = join(chunks, body.length);
+            return Ok(ReadAnswer::Other(Answer { status, headers, body }));
+        }
+        // Small bodies (most pages) are gathered and read here, at once.
+        loop {
+            if body.length >= sizes.whole_below {
+                break;
+            }
+            match body.next(&mut response).await? {
+                Some(chunk) => chunks.push(chunk),
+                None => {
+                    let whole = join(chunks, body.length);
+                    let value = read(&headers, Body::Whole(&whole));
+                    return Ok(ReadAnswer::Read { status, headers, value });
+                }
+            }
+        }
+        // A big one: what came so far, then the rest as it comes, to a reader on a blocking
+        // thread; a few chunks wait between them at most.
+        let (sender, receiver) = tokio::sync::mpsc::channel::<bytes::Bytes>(4);
+        let reader_headers = headers.clone();
+        let reader = tokio::task::spawn_blocking(move || {
+            let mut stream = std::io::BufReader::new(ChunkStream {
+                chunks: receiver,
+                current: bytes::Bytes::new(),
+            });
+            read(&reader_headers, Body::Streamed(&mut stream))
+        });
+        let mut failure = None;
+        let mut pending = chunks.into_iter();
+        loop {
+            let chunk = match pending.next() {
+                Some(chunk) => chunk,
+                None => match body.next(&mut response).await {
+                    Ok(Some(chunk)) => chunk,
+                    Ok(None) => break,
+                    Err(error) => {
+                        failure = Some(error);
+                        break;
+                    }
+                },
+            };
+            // The reader stopped early (it found the body malformed): it has its answer.
+            if sender.send(chunk).await.is_err() {
+                break;
+            }
+        }
+        drop(sender);
+        let value = reader.await.map_err(|error| HttpError::Body {
+            url: url.to_string(),
+            reason: format!("its reader failed: {error}"),
+        })?;
+        // A body cut short reads as malformed; the cut is what to report (and retry).
+        if let Some(error) = failure {
+            return Err(error);
+        }
+        Ok(ReadAnswer::Read { status, headers, value })
     }
 
     /// Sends a GET and returns the response for the caller to stream; the
@@ -403,4 +511,123 @@ fn error_chain(error: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+/// The sizes that decide how [`Http::get_read`] reads a body.
+#[derive(Clone, Copy, Debug)]
+pub struct BodySizes {
+    /// Past this many bytes the body is refused.
+    pub most: u64,
+    /// A body that ends before this many bytes is read whole; a longer one as it arrives.
+    pub whole_below: u64,
+}
+
+/// What [`Http::get_read`] got.
+pub enum ReadAnswer<T> {
+    /// A success, its body read.
+    Read {
+        status: StatusCode,
+        headers: HeaderMap,
+        value: T,
+    },
+    /// Any other answer, whole.
+    Other(Answer),
+}
+
+/// A successful body as the reader of [`Http::get_read`] gets it.
+pub enum Body<'a> {
+    Whole(&'a [u8]),
+    Streamed(&'a mut dyn std::io::BufRead),
+}
+
+/// Reads a response's body chunk by chunk: each within the request's timeout, counted, and
+/// refused past the size limit.
+struct BodyReader<'a> {
+    url: &'a Url,
+    limit: u64,
+    settings: &'a RequestSettings,
+    counters: &'a Counters,
+    totals: &'a Counters,
+    length: u64,
+}
+
+impl<'a> BodyReader<'a> {
+    fn new(
+        url: &'a Url,
+        limit: u64,
+        settings: &'a RequestSettings,
+        counters: &'a Counters,
+        totals: &'a Counters,
+    ) -> BodyReader<'a> {
+        BodyReader {
+            url,
+            limit,
+            settings,
+            counters,
+            totals,
+            length: 0,
+        }
+    }
+
+    async fn next(&mut self, response: &mut reqwest::Response) -> Result<Option<bytes::Bytes>, HttpError> {
+        let chunk = tokio::time::timeout(self.settings.timeout, response.chunk())
+            .await
+            .map_err(|_| HttpError::Timeout {
+                url: self.url.to_string(),
+                seconds: self.settings.timeout.as_secs(),
+            })?
+            .map_err(|error| HttpError::Body {
+                url: self.url.to_string(),
+                reason: error_chain(&error),
+            })?;
+        let Some(chunk) = chunk else {
+            return Ok(None);
+        };
+        self.counters.bytes.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+        self.totals.bytes.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+        self.length += chunk.len() as u64;
+        if self.length > self.limit {
+            return Err(HttpError::TooLarge {
+                url: self.url.to_string(),
+                limit: self.limit,
+            });
+        }
+        Ok(Some(chunk))
+    }
+}
+
+/// The chunks of a body, read on a blocking thread as the request's task receives them; the
+/// end of the body (or of the request) is the end of the stream.
+struct ChunkStream {
+    chunks: tokio::sync::mpsc::Receiver<bytes::Bytes>,
+    current: bytes::Bytes,
+}
+
+impl std::io::Read for ChunkStream {
+    fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
+        while self.current.is_empty() {
+            match self.chunks.blocking_recv() {
+                Some(chunk) => self.current = chunk,
+                None => return Ok(0),
+            }
+        }
+        let count = buffer.len().min(self.current.len());
+        buffer[..count].copy_from_slice(&self.current.split_to(count));
+        Ok(count)
+    }
+}
+
+/// `chunks` as one buffer of exactly `length` bytes; a lone chunk is taken over without a copy
+/// when nothing else holds it.
+fn join(mut chunks: Vec<bytes::Bytes>, length: u64) -> Vec<u8> {
+    if chunks.len() == 1
+        && let Some(only) = chunks.pop()
+    {
+        return Vec::from(only);
+    }
+    let mut body = Vec::with_capacity(usize::try_from(length).unwrap_or(0));
+    for chunk in chunks {
+        body.extend_from_slice(&chunk);
+    }
+    body
 }

@@ -10,14 +10,15 @@ use reqwest::StatusCode;
 use reqwest::header::{ACCEPT, HeaderMap, HeaderValue, IF_MODIFIED_SINCE, IF_NONE_MATCH};
 use url::Url;
 
+use super::http::{Body, BodySizes, ReadAnswer};
 use super::{DistFile, FetchContext, HttpError, IndexClient, IndexError, IndexedFile, lock, packed, simple};
 use crate::db;
 
 /// Largest project page we read (a hostile index cannot exhaust memory).
 const MAX_PAGE: u64 = 128 * 1024 * 1024;
-/// Pages up to this size are parsed where they arrive; bigger ones on a
-/// blocking thread.
-const INLINE_PARSE_LIMIT: usize = 256 * 1024;
+/// Pages up to this size are read whole and parsed where they arrive; bigger
+/// ones as they arrive, on a blocking thread.
+const INLINE_PARSE_LIMIT: u64 = 256 * 1024;
 
 const ACCEPT_PAGES: &str =
     "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01";
@@ -143,20 +144,36 @@ impl IndexClient {
             }
         }
         let clock = std::time::Instant::now();
+        // A page is parsed as it arrives: a big project's (megabytes of JSON) is never held as
+        // text beside what is made of it, and takes a blocking thread, not a runtime one, whose
+        // stall would hold up every download and unpack waiting to be woken.
+        let page_url = url.clone();
         let answer = self
             .http
-            .get(&url, headers, MAX_PAGE, &context.settings, &context.counters)
+            .get_read(
+                &url,
+                headers,
+                BodySizes {
+                    most: MAX_PAGE,
+                    whole_below: INLINE_PARSE_LIMIT,
+                },
+                &context.settings,
+                &context.counters,
+                move |headers, body| parse_page(headers, body, &page_url),
+            )
             .await?;
-        let fetch_ms = clock.elapsed().as_millis() as u64;
-        let max_age = max_age(&answer.headers);
+        let (status, headers, parsed) = match answer {
+            ReadAnswer::Read { status, headers, value } => (status, headers, Some(value)),
+            ReadAnswer::Other(answer) => (answer.status, answer.headers, None),
+        };
+        let max_age = max_age(&headers);
         let header = |name: reqwest::header::HeaderName| {
-            answer
-                .headers
+            headers
                 .get(name)
                 .and_then(|value| value.to_str().ok())
                 .map(str::to_string)
         };
-        let page = match answer.status {
+        let page = match status {
             StatusCode::NOT_MODIFIED if known.is_some() => {
                 context
                     .counters
@@ -177,33 +194,15 @@ impl IndexClient {
                 }
             }
             status if status.is_success() => {
-                let content_type = header(reqwest::header::CONTENT_TYPE).unwrap_or_default();
-                let json = content_type.starts_with("application/vnd.pypi.simple.v1+json");
-                let parse = move |body: &[u8], url: &Url| {
-                    if json {
-                        simple::parse_json(body, url)
-                    } else {
-                        simple::parse_html(&String::from_utf8_lossy(body), url)
-                    }
-                };
-                // A big project's page (megabytes of JSON) takes a runtime
-                // thread for a quarter second: on a small machine that stalls
-                // every download and unpack waiting to be woken.
-                let bytes = answer.body.len();
-                let files = if bytes > INLINE_PARSE_LIMIT {
-                    let (body, page_url) = (answer.body, url.clone());
-                    tokio::task::spawn_blocking(move || parse(&body, &page_url))
-                        .await
-                        .map_err(|error| IndexError::Task(error.to_string()))??
-                } else {
-                    parse(&answer.body, &url)?
+                let files = match parsed {
+                    Some(files) => files?,
+                    None => return Err(IndexError::Task(format!("{url}: a successful answer was not read"))),
                 };
                 tracing::debug!(
                     %url,
-                    bytes,
-                    fetch_ms,
-                    parse_ms = clock.elapsed().as_millis() as u64 - fetch_ms,
-                    "page fetched"
+                    files = files.len(),
+                    ms = clock.elapsed().as_millis() as u64,
+                    "page fetched and parsed"
                 );
                 Page {
                     found: true,
@@ -241,7 +240,7 @@ impl IndexClient {
             }
         };
         let page = Arc::new(page);
-        let revalidated = answer.status == StatusCode::NOT_MODIFIED;
+        let revalidated = status == StatusCode::NOT_MODIFIED;
         self.store_page_later(key.clone(), page.clone(), revalidated);
         self.pages.insert(key, page.clone(), page.weight());
         Ok(page)
@@ -364,4 +363,29 @@ fn max_age(headers: &HeaderMap) -> Option<i64> {
         }
     }
     max_age
+}
+
+/// A project page's files, read from its body as its content type says: PEP 691 JSON, else
+/// PEP 503 HTML.
+fn parse_page(headers: &HeaderMap, body: Body<'_>, url: &Url) -> Result<Vec<Arc<DistFile>>, IndexError> {
+    let json = headers
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("application/vnd.pypi.simple.v1+json"));
+    let files = match (json, body) {
+        (true, Body::Whole(bytes)) => simple::parse_json(bytes, url)?,
+        (true, Body::Streamed(reader)) => simple::parse_json_from(reader, url)?,
+        (false, Body::Whole(bytes)) => simple::parse_html(&String::from_utf8_lossy(bytes), url)?,
+        (false, Body::Streamed(reader)) => {
+            // HTML is parsed whole (the parser needs the text); indexes serve it for small
+            // projects or old servers.
+            let mut text = Vec::new();
+            reader.read_to_end(&mut text).map_err(|error| IndexError::Io {
+                path: url.to_string(),
+                reason: error.to_string(),
+            })?;
+            simple::parse_html(&String::from_utf8_lossy(&text), url)?
+        }
+    };
+    Ok(files)
 }

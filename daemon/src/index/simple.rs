@@ -157,9 +157,20 @@ pub struct PageError {
 /// Parses a PEP 691 JSON project page fetched from `page_url`. Files are made as they are
 /// read: a big project's page is never held as a second list of what the JSON says.
 pub fn parse_json(body: &[u8], page_url: &Url) -> Result<Vec<Arc<DistFile>>, PageError> {
+    parse_json_with(serde_json::Deserializer::from_slice(body), page_url)
+}
+
+/// [`parse_json`] for a page read as it arrives.
+pub fn parse_json_from(body: impl std::io::Read, page_url: &Url) -> Result<Vec<Arc<DistFile>>, PageError> {
+    parse_json_with(serde_json::Deserializer::from_reader(body), page_url)
+}
+
+fn parse_json_with<'de, R: serde_json::de::Read<'de>>(
+    mut reader: serde_json::Deserializer<R>,
+    page_url: &Url,
+) -> Result<Vec<Arc<DistFile>>, PageError> {
     use serde::de::DeserializeSeed as _;
     let mut files = Vec::new();
-    let mut reader = serde_json::Deserializer::from_slice(body);
     let page = PageSeed {
         page_url,
         files: &mut files,
