@@ -14,9 +14,9 @@ use crate::engine::Engine;
 const QUIET: Duration = Duration::from_secs(2);
 
 /// What the in-memory index caches may hold once idle (by estimate): the pages and metadata
-/// of a hundred or so typical projects (about twelve thousand files); the rest is a SQLite
-/// read away.
-const CACHE_BUDGET: usize = 8 * 1024 * 1024;
+/// of fifty or so typical projects (about six thousand files); the rest is a SQLite read
+/// away, a few milliseconds per page.
+const CACHE_BUDGET: usize = 4 * 1024 * 1024;
 
 /// The store's size cap from the daemon's environment, if set and readable.
 pub fn store_cap_from_env() -> Option<u64> {

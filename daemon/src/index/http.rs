@@ -245,21 +245,12 @@ impl Http {
         settings: &RequestSettings,
         counters: &Counters,
     ) -> Result<Answer, HttpError> {
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            match self.get_once(url, headers.clone(), limit, settings, counters).await {
-                Ok(answer) if retryable_status(answer.status) && attempt < ATTEMPTS => {
-                    tracing::debug!(%url, status = %answer.status, attempt, "retrying");
-                }
-                Ok(answer) => return Ok(answer),
-                Err(error) if is_transient(&error) && attempt < ATTEMPTS => {
-                    tracing::debug!(%url, %error, attempt, "retrying");
-                }
-                Err(error) => return Err(error),
-            }
-            tokio::time::sleep(backoff(attempt)).await;
-        }
+        retrying(
+            url,
+            |answer: &Answer| Some(answer.status),
+            || self.get_once(url, headers.clone(), limit, settings, counters),
+        )
+        .await
     }
 
     async fn get_once(
@@ -308,24 +299,14 @@ impl Http {
         F: Fn(&HeaderMap, Body<'_>) -> T + Send + Sync + 'static,
     {
         let read = Arc::new(read);
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let once = self
-                .read_once(url, headers.clone(), sizes, settings, counters, read.clone())
-                .await;
-            match once {
-                Ok(ReadAnswer::Other(answer)) if retryable_status(answer.status) && attempt < ATTEMPTS => {
-                    tracing::debug!(%url, status = %answer.status, attempt, "retrying");
-                }
-                Ok(answer) => return Ok(answer),
-                Err(error) if is_transient(&error) && attempt < ATTEMPTS => {
-                    tracing::debug!(%url, %error, attempt, "retrying");
-                }
-                Err(error) => return Err(error),
-            }
-            tokio::time::sleep(backoff(attempt)).await;
-        }
+        let status = |answer: &ReadAnswer<T>| match answer {
+            ReadAnswer::Other(answer) => Some(answer.status),
+            ReadAnswer::Read { .. } => None,
+        };
+        retrying(url, status, || {
+            self.read_once(url, headers.clone(), sizes, settings, counters, read.clone())
+        })
+        .await
     }
 
     async fn read_once<T, F>(
@@ -481,6 +462,34 @@ fn client_builder(resolver: &CachingResolver) -> reqwest::ClientBuilder {
         builder = builder.http1_only();
     }
     builder
+}
+
+/// Runs `once` until it answers with a status that is not worth another try (`status` says
+/// which status an answer has, if one that may be retried), fails for good, or runs out of
+/// attempts; transient failures and retryable statuses wait a backoff between attempts.
+async fn retrying<T, Fut>(
+    url: &Url,
+    status: impl Fn(&T) -> Option<StatusCode>,
+    mut once: impl FnMut() -> Fut,
+) -> Result<T, HttpError>
+where
+    Fut: std::future::Future<Output = Result<T, HttpError>>,
+{
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match once().await {
+            Ok(answer) if attempt < ATTEMPTS && status(&answer).is_some_and(retryable_status) => {
+                tracing::debug!(%url, status = ?status(&answer), attempt, "retrying");
+            }
+            Ok(answer) => return Ok(answer),
+            Err(error) if is_transient(&error) && attempt < ATTEMPTS => {
+                tracing::debug!(%url, %error, attempt, "retrying");
+            }
+            Err(error) => return Err(error),
+        }
+        tokio::time::sleep(backoff(attempt)).await;
+    }
 }
 
 fn retryable_status(status: StatusCode) -> bool {
