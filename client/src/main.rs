@@ -128,6 +128,10 @@ fn main() -> ExitCode {
         embedded.stop().await;
         result
     });
+    // Everything durable was written before the job answered (and by `embedded.stop`); what
+    // is left in the background (prefetches, cache writes) has nothing to give, and a blocking
+    // task must not keep the process alive: the daemon ends its runtime the same way.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(20));
     match result {
         Ok(code) => code,
         Err(failure) => {

@@ -49,6 +49,10 @@ pub struct Engine {
     pub sqlite_version: String,
     pub started: Instant,
     pub idle_timeout: Duration,
+    /// Whether a lock starts building its sdists for the sync that usually follows: only a
+    /// daemon outlives the lock; in-process work ends with it, and would leave the builds to
+    /// be cut off (or to keep the process from exiting).
+    pub builds_ahead: bool,
     /// Notified when a client asks the daemon to stop.
     pub shutdown_requested: Notify,
 }
@@ -89,6 +93,7 @@ impl Engine {
             sqlite_version: String::new(),
             started: Instant::now(),
             idle_timeout,
+            builds_ahead: true,
             shutdown_requested: Notify::new(),
         }))
     }
@@ -177,6 +182,7 @@ impl Engine {
             candidates: self.candidates.clone(),
             targets: &self.targets,
             builds: self.builds.clone(),
+            builds_ahead: self.builds_ahead,
         };
         let reporter = self.jobs.reporter(&dir, JobKind::Lock, reporter);
         let result = lock::lock(services, request.clone(), reporter).await;

@@ -192,6 +192,7 @@ pub async fn start_engine(
     location: &Location,
     build_id: String,
     idle_timeout: Duration,
+    builds_ahead: bool,
 ) -> anyhow::Result<std::sync::Arc<crate::engine::Engine>> {
     let pool = crate::db::open(&location.database()).await?;
     let sqlite_version = crate::db::sqlite_version(&pool).await?;
@@ -199,6 +200,7 @@ pub async fn start_engine(
         .map_err(|error| anyhow::anyhow!("{error}"))?;
     if let Some(state) = std::sync::Arc::get_mut(&mut engine) {
         state.sqlite_version = sqlite_version;
+        state.builds_ahead = builds_ahead;
     }
     crate::upkeep::spawn(engine.clone(), crate::upkeep::store_cap_from_env());
     // Rows whose store files are gone are dropped before anything is linked.
@@ -260,7 +262,13 @@ impl Embedded {
         let listener = UnixListener::bind(&socket).map_err(io_at(&socket))?;
         std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o600)).map_err(io_at(&socket))?;
         // Never idle: it ends with the process's job.
-        let engine = start_engine(location, "in-process".to_string(), Duration::from_secs(365 * 86_400)).await?;
+        let engine = start_engine(
+            location,
+            "in-process".to_string(),
+            Duration::from_secs(365 * 86_400),
+            false,
+        )
+        .await?;
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             let shutdown = async {

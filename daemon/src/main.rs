@@ -75,8 +75,13 @@ fn run(args: Args) -> anyhow::Result<()> {
         let exe = std::env::current_exe().context("cannot locate the axled executable")?;
         let build_id =
             axle_proto::handshake::build_id_of(&exe).with_context(|| format!("cannot identify {}", exe.display()))?;
-        let daemon =
-            lifecycle::start_engine(&location, build_id.clone(), Duration::from_secs(args.idle_timeout)).await?;
+        let daemon = lifecycle::start_engine(
+            &location,
+            build_id.clone(),
+            Duration::from_secs(args.idle_timeout),
+            true,
+        )
+        .await?;
         let mut socket = lifecycle::bind_socket(&location, lock)?;
         let listener = socket.take_listener().context("socket already taken")?;
         lifecycle::write_daemon_info(

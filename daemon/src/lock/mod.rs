@@ -141,6 +141,8 @@ pub struct Services<'a> {
     pub candidates: Arc<resolve::CandidateCache>,
     pub targets: &'a TargetCache,
     pub builds: Arc<dyn Builds>,
+    /// See `Engine::builds_ahead`.
+    pub builds_ahead: bool,
 }
 
 pub async fn lock(
@@ -203,6 +205,7 @@ pub async fn lock(
         // A lock for this interpreter is usually followed by a sync: its sources start
         // building now, so the sync finds their wheels ready.
         if let Some(context) = builds
+            && services.builds_ahead
             && request.python_version.is_none()
             && request.python_platform.is_none()
         {

@@ -4,10 +4,10 @@
 use std::path::Path;
 use std::time::Duration;
 
-use axle_e2e::TestContext;
 use axle_e2e::index::TestIndex;
 use axle_e2e::sdist::ProjectBuilder;
 use axle_e2e::wheel::WheelBuilder;
+use axle_e2e::{TestContext, assert_success};
 
 fn context_with(index: &TestIndex) -> TestContext {
     let mut context = TestContext::new();
@@ -493,6 +493,50 @@ fn stopping_the_daemon_does_not_wait_for_builds() {
         .filter(|cmdline| cmdline.contains(&home) && cmdline.contains("get_requires_for_build"))
         .collect();
     assert!(hanging.is_empty(), "a hook outlived its daemon: {hanging:?}");
+}
+
+#[test]
+fn a_lock_without_a_daemon_builds_nothing_ahead_and_ends_with_its_job() {
+    let index = TestIndex::start();
+    index.add(&WheelBuilder::new("helper", "1.0").build());
+    let counter_dir = tempfile::tempdir().unwrap();
+    let counter = counter_dir.path().join("hooks.txt");
+    // Static metadata (PEP 643): the lock runs no hook and never asks for `helper`, which a
+    // build of `app` would install first (slowly: every answer of the index is late).
+    let app = ProjectBuilder::new("app", "1.0")
+        .setting("counter", counter.display().to_string().into())
+        .pyproject(
+            "[build-system]\nrequires = [\"helper\"]\nbuild-backend = \"axle_test_backend\"\nbackend-path = [\".\"]\n",
+        )
+        .file("PKG-INFO", "Metadata-Version: 2.2\nName: app\nVersion: 1.0\n")
+        .sdist();
+    index.add_sdist(&app);
+    index
+        .behaviour()
+        .delay_ms
+        .store(1_500, std::sync::atomic::Ordering::SeqCst);
+    let context = context_with(&index);
+    context.write("requirements.in", "app\n");
+    let mut lock = context
+        .axle()
+        .args(["--no-daemon", "lock"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while lock.try_wait().unwrap().is_none() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    if lock.try_wait().unwrap().is_none() {
+        let _ = lock.kill();
+        panic!("a lock without a daemon did not end with its job");
+    }
+    let output = lock.wait_with_output().unwrap();
+    assert_success(&output, "axle --no-daemon lock");
+    assert!(context.read("requirements.txt").contains("app==1.0"));
+    // A daemon builds ahead for the sync that follows; a process about to end does not.
+    assert!(!String::from_utf8_lossy(&output.stderr).contains("panicked"));
+    assert_eq!(hooks_run(&counter), Vec::<String>::new());
 }
 
 #[test]
