@@ -51,8 +51,11 @@ pub struct Provider {
     metadata: RefCell<HashMap<(PackageName, Version), Arc<Metadata>>>,
     /// The order packages were discovered in: requirements in the order written, then each
     /// package's dependencies in the order its metadata lists them (uv decides in this order
-    /// too, so ties between equally constrained packages fall the same way).
+    /// too, so ties between equally constrained packages fall the same way). Names are
+    /// numbered once for a package and all its extras (which are decided together, as uv
+    /// decides them), each (virtual) package again to order those.
     first_seen: RefCell<HashMap<PubPackage, usize>>,
+    name_seen: RefCell<HashMap<PackageName, usize>>,
     cache: Arc<CandidateCache>,
     /// Identifies the target for the candidate cache; `target_key` adds a universal
     /// resolution's lowest Python to it.
@@ -179,6 +182,7 @@ impl Provider {
             candidates: RefCell::new(HashMap::new()),
             metadata: RefCell::new(HashMap::new()),
             first_seen: RefCell::new(HashMap::new()),
+            name_seen: RefCell::new(HashMap::new()),
             cache: request.candidate_cache.clone(),
             prefetched: Arc::default(),
             direct: direct_files(request)?,
@@ -557,11 +561,23 @@ impl Provider {
 
     /// Numbers packages not seen before, in the order given.
     fn note_discovered(&self, dependencies: &[(PubPackage, Range)]) {
-        let mut seen = self.first_seen.borrow_mut();
         for (package, _) in dependencies {
-            let next = seen.len();
-            seen.entry(package.clone()).or_insert(next);
+            self.discovery_order(package);
         }
+    }
+
+    /// Where `package` comes in the order of discovery: its name's place, and its own (numbered
+    /// now if it was not seen before).
+    fn discovery_order(&self, package: &PubPackage) -> (usize, usize) {
+        let mut seen = self.first_seen.borrow_mut();
+        let next = seen.len();
+        let order = *seen.entry(package.clone()).or_insert(next);
+        let Some(name) = package.name() else {
+            return (order, order);
+        };
+        let mut names = self.name_seen.borrow_mut();
+        let next = names.len();
+        (*names.entry(name.clone()).or_insert(next), order)
     }
 
     /// Starts fetching pages and the likely metadata of `dependencies`,
@@ -1047,29 +1063,31 @@ impl DependencyProvider for Provider {
     type VS = Range;
     type M = String;
     type Err = ResolveError;
-    /// Exact pins first (they cannot move), then packages in the order they
-    /// were discovered: a breadth-first walk that keeps results stable.
-    type Priority = (u8, u32, std::cmp::Reverse<usize>);
+    /// Exact pins first (they cannot move), then the packages that kept being refused, then
+    /// those whose decisions kept refusing others (still before the rest, so that they conflict
+    /// before unrelated packages are decided: uv's order), then the rest, each group in the
+    /// order its packages were discovered: a breadth-first walk that keeps results stable.
+    /// PubGrub's own conflict counts are left out: uv's order has none, and with them (or with
+    /// the culprits decided last) `apache-airflow[all]` locked 25 pins away from uv's.
+    type Priority = (u8, std::cmp::Reverse<usize>, std::cmp::Reverse<usize>);
 
     fn prioritize(
         &self,
         package: &PubPackage,
         range: &Range,
-        statistics: &PackageResolutionStatistics,
+        _statistics: &PackageResolutionStatistics,
     ) -> Self::Priority {
-        let mut seen = self.first_seen.borrow_mut();
-        let next = seen.len();
-        let order = *seen.entry(package.clone()).or_insert(next);
+        let (name_order, order) = self.discovery_order(package);
         let kind = match package {
             PubPackage::Root => 5,
             _ if range.as_singleton().is_some() => 4,
             _ => match package.name() {
                 Some(name) if self.early.borrow().contains(name) => 3,
-                Some(name) if self.late.borrow().contains(name) => 1,
-                _ => 2,
+                Some(name) if self.late.borrow().contains(name) => 2,
+                _ => 1,
             },
         };
-        (kind, statistics.conflict_count(), std::cmp::Reverse(order))
+        (kind, std::cmp::Reverse(name_order), std::cmp::Reverse(order))
     }
 
     fn should_cancel(&self) -> Result<(), ResolveError> {
