@@ -10,13 +10,14 @@
 //! install sdists only from sources you trust, as with pip.
 
 use std::collections::BTreeMap;
+use std::collections::HashSet;
 use std::ffi::OsString;
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
@@ -96,8 +97,53 @@ pub struct HookRunner {
     pub timeout: Duration,
     /// Where the runner's input and output files go.
     pub scratch: PathBuf,
-    /// Set when the hook must stop now (the daemon is stopping): its process group is killed.
-    pub cancel: Arc<AtomicBool>,
+    /// Stops the hook when the daemon stops: its process group is killed.
+    pub cancel: Arc<Cancel>,
+}
+
+/// Stops every hook at once. The hooks' process groups are killed by `stop` itself, not
+/// when their runners next look: a daemon that exits right after must leave no hook (untrusted
+/// code) running behind it.
+#[derive(Debug, Default)]
+pub struct Cancel {
+    stopped: AtomicBool,
+    /// The process groups of the hooks running now.
+    running: Mutex<HashSet<u32>>,
+}
+
+impl Cancel {
+    pub fn stop(&self) {
+        self.stopped.store(true, Ordering::SeqCst);
+        for group in self.running().drain() {
+            kill_group(group);
+        }
+    }
+
+    pub fn is_stopped(&self) -> bool {
+        self.stopped.load(Ordering::SeqCst)
+    }
+
+    fn running(&self) -> std::sync::MutexGuard<'_, HashSet<u32>> {
+        self.running.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Records a hook's process group, or kills it when stopped already (its runner then sees
+    /// the stop).
+    fn enter(&self, group: u32) {
+        let mut running = self.running();
+        // Checked under the lock `stop` drains: a hook started as the daemon stops is killed
+        // by one or the other.
+        if self.is_stopped() {
+            drop(running);
+            kill_group(group);
+            return;
+        }
+        running.insert(group);
+    }
+
+    fn leave(&self, group: u32) {
+        self.running().remove(&group);
+    }
 }
 
 /// What a hook answered.
@@ -261,20 +307,23 @@ impl HookRunner {
             .map_err(|error| io(&format!("start {}", self.python.display()), error))?;
         let started = Instant::now();
         let mut pause = Duration::from_millis(5);
+        self.cancel.enter(child.id());
         let status = loop {
             match child.try_wait() {
                 Ok(Some(status)) => break status,
                 Ok(None) => {}
                 Err(error) => return Err(io("wait", error)),
             }
-            if self.cancel.load(Ordering::SeqCst) {
+            if self.cancel.is_stopped() {
                 kill_group(child.id());
                 let _ = child.wait();
+                self.cancel.leave(child.id());
                 return Err(self.failure(hook, format!("the `{hook}` hook was stopped: axled is stopping")));
             }
             if started.elapsed() > self.timeout {
                 kill_group(child.id());
                 let _ = child.wait();
+                self.cancel.leave(child.id());
                 return Err(self.failure(
                     hook,
                     format!(
@@ -288,6 +337,7 @@ impl HookRunner {
         };
         // Whatever the hook left running in its group goes with it.
         kill_group(child.id());
+        self.cancel.leave(child.id());
 
         let answer: Option<serde_json::Value> = std::fs::read(&output)
             .ok()

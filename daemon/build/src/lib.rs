@@ -20,6 +20,6 @@ pub mod hooks;
 pub mod sdist;
 pub mod tree;
 
-pub use hooks::{BuildKind, ConfigSettings, HookError, HookRunner};
+pub use hooks::{BuildKind, Cancel, ConfigSettings, HookError, HookRunner};
 pub use sdist::{UnpackError, UnpackLimits, unpack};
 pub use tree::{Backend, BuildSystem, SourceTree, TreeError};

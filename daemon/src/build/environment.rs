@@ -8,7 +8,6 @@
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 
 use axle_build::{BuildKind, HookRunner, SourceTree};
 use axle_standards::Requirement;
@@ -46,7 +45,7 @@ impl BuildEnvironment {
         log: PathBuf,
         scratch: PathBuf,
         context: &BuildContext,
-        cancel: &Arc<AtomicBool>,
+        cancel: &Arc<axle_build::Cancel>,
     ) -> HookRunner {
         HookRunner {
             python: self.python.clone(),

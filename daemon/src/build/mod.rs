@@ -62,7 +62,7 @@ pub struct BuildService {
     wheel_flights: Flights<String, Result<Built, BuildError>>,
     hooks: tokio::sync::Semaphore,
     /// Set when the daemon stops: running hooks are killed, none starts.
-    stopping: Arc<std::sync::atomic::AtomicBool>,
+    stopping: Arc<axle_build::Cancel>,
 }
 
 /// What [`BuildService::new`] needs from the daemon.
@@ -101,7 +101,7 @@ impl BuildService {
     /// Stops every running hook (killing its process group) and refuses new ones: the daemon
     /// is stopping and must not wait for builds.
     pub fn stop(&self) {
-        self.stopping.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.stopping.stop();
         self.hooks.close();
     }
 
