@@ -127,22 +127,31 @@ impl Cancel {
         self.running.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Records a hook's process group, or kills it when stopped already (its runner then sees
-    /// the stop).
-    fn enter(&self, group: u32) {
+    /// Records a hook's process group until the returned guard drops, or kills it when stopped
+    /// already (its runner then sees the stop).
+    fn enter(&self, group: u32) -> Running<'_> {
         let mut running = self.running();
         // Checked under the lock `stop` drains: a hook started as the daemon stops is killed
         // by one or the other.
         if self.is_stopped() {
             drop(running);
             kill_group(group);
-            return;
+        } else {
+            running.insert(group);
         }
-        running.insert(group);
+        Running { cancel: self, group }
     }
+}
 
-    fn leave(&self, group: u32) {
-        self.running().remove(&group);
+/// A hook's process group among the running ones; dropped once its runner is done with it.
+struct Running<'a> {
+    cancel: &'a Cancel,
+    group: u32,
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.cancel.running().remove(&self.group);
     }
 }
 
@@ -307,7 +316,7 @@ impl HookRunner {
             .map_err(|error| io(&format!("start {}", self.python.display()), error))?;
         let started = Instant::now();
         let mut pause = Duration::from_millis(5);
-        self.cancel.enter(child.id());
+        let _running = self.cancel.enter(child.id());
         let status = loop {
             match child.try_wait() {
                 Ok(Some(status)) => break status,
@@ -317,13 +326,11 @@ impl HookRunner {
             if self.cancel.is_stopped() {
                 kill_group(child.id());
                 let _ = child.wait();
-                self.cancel.leave(child.id());
                 return Err(self.failure(hook, format!("the `{hook}` hook was stopped: axled is stopping")));
             }
             if started.elapsed() > self.timeout {
                 kill_group(child.id());
                 let _ = child.wait();
-                self.cancel.leave(child.id());
                 return Err(self.failure(
                     hook,
                     format!(
@@ -337,7 +344,6 @@ impl HookRunner {
         };
         // Whatever the hook left running in its group goes with it.
         kill_group(child.id());
-        self.cancel.leave(child.id());
 
         let answer: Option<serde_json::Value> = std::fs::read(&output)
             .ok()

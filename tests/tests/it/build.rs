@@ -523,11 +523,7 @@ fn a_lock_without_a_daemon_builds_nothing_ahead_and_ends_with_its_job() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while lock.try_wait().unwrap().is_none() && std::time::Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    if lock.try_wait().unwrap().is_none() {
+    if !axle_e2e::wait_for_exit(lock.id(), Duration::from_secs(60)) {
         let _ = lock.kill();
         panic!("a lock without a daemon did not end with its job");
     }
