@@ -2,13 +2,13 @@
 //! [`Builds`], the service through which the resolver gets their metadata and sync their wheels.
 //!
 //! The trait lives here, beside the types, so that `resolve` and `sync` depend on this module
-//! and not on `build`, which implements it (and uses both).
+//! and not on `builds`, which implements it (and uses both).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use axle_build::ConfigSettings;
+use axle_build_frontend::ConfigSettings;
 use axle_install::Manifest;
 use axle_standards::{Metadata, Requirement};
 use futures::future::BoxFuture;
@@ -308,6 +308,48 @@ pub trait Builds: Send + Sync {
         directory: &'a std::path::Path,
         context: &'a Arc<BuildContext>,
     ) -> BoxFuture<'a, Result<PathBuf, BuildError>>;
+}
+
+/// Builds where none can run: every request is refused, naming what needed a build. What the
+/// build service is handed as its own parts' `builds` (it puts itself in their place when it
+/// passes them on), and enough for work that never builds.
+pub struct NoBuilds;
+
+impl NoBuilds {
+    fn refuse(source: &SourceDist) -> BuildError {
+        BuildError::Failed {
+            package: source.to_string(),
+            reason: "source builds are not available here".to_string(),
+        }
+    }
+}
+
+impl Builds for NoBuilds {
+    fn metadata<'a>(
+        &'a self,
+        source: &'a SourceDist,
+        _context: &'a Arc<BuildContext>,
+    ) -> BoxFuture<'a, Result<SourceMetadata, BuildError>> {
+        Box::pin(async move { Err(NoBuilds::refuse(source)) })
+    }
+
+    fn wheel<'a>(
+        &'a self,
+        source: &'a SourceDist,
+        _context: &'a Arc<BuildContext>,
+    ) -> BoxFuture<'a, Result<Built, BuildError>> {
+        Box::pin(async move { Err(NoBuilds::refuse(source)) })
+    }
+
+    fn editable_checkout<'a>(
+        &'a self,
+        git: &'a GitSource,
+        _commit: &'a str,
+        _directory: &'a std::path::Path,
+        _context: &'a Arc<BuildContext>,
+    ) -> BoxFuture<'a, Result<PathBuf, BuildError>> {
+        Box::pin(async move { Err(NoBuilds::refuse(&SourceDist::Git(git.clone()))) })
+    }
 }
 
 #[cfg(test)]

@@ -9,19 +9,21 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use axle_proto::location::Location;
+use futures::future::BoxFuture;
 use tokio::sync::Notify;
 
-use crate::build::{BuildService, BuildServiceParts};
+use crate::builds::BuildService;
 use crate::context::Invocation;
 use crate::db::{self, Pool};
 use crate::error::Error;
 use crate::flights::Flights;
 use crate::index::IndexClient;
 use crate::interpreter::{Interpreter, Interpreters};
-use crate::jobs::{JobKind, JobStep, Jobs};
+use crate::jobs::{JobEvent, JobKind, JobStep, Jobs};
 use crate::lock::{self, LockOutcome, LockRequest, Memo};
-use crate::progress::Reporter;
-use crate::project::{ProjectStatus, Projects, VenvState, VenvStatus};
+use crate::progress::{Reporter, Silent};
+use crate::project::{LockState, ProjectStatus, Projects, VenvState, VenvStatus};
+use crate::services::{Residency, Services};
 use crate::sync::{self, SyncOutcome, SyncRequest, SyncState};
 use crate::target::TargetCache;
 use crate::venv::{self, VenvOptions};
@@ -29,14 +31,10 @@ use crate::wheels::{GcOutcome, StoreStats, WheelStore};
 
 pub struct Engine {
     pub location: Location,
-    pub pool: Pool,
-    pub interpreters: Arc<Interpreters>,
-    pub index: Arc<IndexClient>,
-    pub lock_memo: Memo,
-    pub candidates: Arc<crate::resolve::CandidateCache>,
-    pub targets: Arc<TargetCache>,
-    pub store: Arc<WheelStore>,
+    /// The parts the pipelines share (their `builds` is `builds`).
+    pub services: Services,
     pub builds: Arc<BuildService>,
+    pub lock_memo: Memo,
     pub sync_state: SyncState,
     pub projects: Projects,
     pub jobs: Arc<Jobs>,
@@ -49,51 +47,47 @@ pub struct Engine {
     pub sqlite_version: String,
     pub started: Instant,
     pub idle_timeout: Duration,
-    /// Whether a lock starts building its sdists for the sync that usually follows: only a
-    /// daemon outlives the lock; in-process work ends with it, and would leave the builds to
-    /// be cut off (or to keep the process from exiting).
-    pub builds_ahead: bool,
     /// Notified when a client asks the daemon to stop.
     pub shutdown_requested: Notify,
 }
 
 impl Engine {
-    pub fn new(location: Location, pool: Pool, build_id: String, idle_timeout: Duration) -> Result<Arc<Engine>, Error> {
+    /// The engine over `pool` and the store under `location`, running where `residency` says.
+    pub fn new(
+        location: Location,
+        pool: Pool,
+        build_id: String,
+        idle_timeout: Duration,
+        residency: Residency,
+    ) -> Result<Arc<Engine>, Error> {
         let index = IndexClient::new(pool.clone()).map_err(|error| Error::Internal(error.to_string()))?;
         let store = Arc::new(WheelStore::open(&location.home.join("store"), pool.clone())?);
-        let interpreters = Arc::new(Interpreters::new(pool.clone()));
-        let targets = Arc::new(TargetCache::default());
-        let candidates: Arc<crate::resolve::CandidateCache> = Arc::default();
-        let builds = BuildService::new(BuildServiceParts {
-            home: location.home.clone(),
-            interpreters: interpreters.clone(),
-            targets: targets.clone(),
-            index: index.clone(),
-            store: store.clone(),
+        let parts = Services {
             pool: pool.clone(),
-            candidates: candidates.clone(),
-        });
-        Ok(Arc::new(Engine {
-            interpreters,
+            interpreters: Arc::new(Interpreters::new(pool.clone())),
+            targets: Arc::new(TargetCache::default()),
             index,
-            lock_memo: Memo::new(pool.clone()),
-            candidates,
-            targets,
             store,
+            candidates: Arc::default(),
+            builds: Arc::new(crate::dist::NoBuilds),
+            residency,
+        };
+        let builds = BuildService::new(location.home.clone(), parts.clone());
+        Ok(Arc::new(Engine {
+            services: parts.with_builds(builds.clone()),
             builds,
+            lock_memo: Memo::new(pool.clone()),
             sync_state: SyncState::default(),
             projects: Projects::new(pool.clone()),
             jobs: Arc::default(),
             locks: Flights::default(),
             watches: crate::watch::Watches::default(),
             location,
-            pool,
             activity: Arc::new(Activity::new()),
             build_id,
             sqlite_version: String::new(),
             started: Instant::now(),
             idle_timeout,
-            builds_ahead: true,
             shutdown_requested: Notify::new(),
         }))
     }
@@ -103,7 +97,7 @@ impl Engine {
         let dir = request.invocation.cwd.clone();
         self.jobs.announce(&dir, JobKind::Sync, JobStep::Started);
         let reporter = self.jobs.reporter(&dir, JobKind::Sync, reporter);
-        let result = sync::sync(self.sync_services(), request.clone(), reporter).await;
+        let result = sync::sync(&self.services, &self.sync_state, request.clone(), reporter).await;
         if let Ok(outcome) = &result
             && !outcome.dry_run
             && let Err(error) = self
@@ -125,7 +119,7 @@ impl Engine {
     }
 
     pub async fn store_stats(&self) -> Result<StoreStats, Error> {
-        Ok(self.store.stats().await?)
+        Ok(self.services.store.stats().await?)
     }
 
     /// `axle store gc`: runs alone, no sync meanwhile.
@@ -135,14 +129,14 @@ impl Engine {
         max_size: Option<u64>,
         dry_run: bool,
     ) -> Result<GcOutcome, Error> {
-        let _exclusive = self.store.exclusive().await;
-        Ok(self.store.gc(older_than_days, max_size, dry_run).await?)
+        let _exclusive = self.services.store.exclusive().await;
+        Ok(self.services.store.gc(older_than_days, max_size, dry_run).await?)
     }
 
     /// Evicts least recently used wheels no venv links until the store fits in `cap` (the
     /// daemon's `AXLE_STORE_MAX_SIZE`, applied when it is idle). Returns what went, if anything.
     pub async fn keep_store_within(&self, cap: u64) -> Result<Option<GcOutcome>, Error> {
-        if self.store.unpacked_size().await? <= cap {
+        if self.services.store.unpacked_size().await? <= cap {
             return Ok(None);
         }
         Ok(Some(self.store_gc(u32::MAX, Some(cap), false).await?))
@@ -175,17 +169,8 @@ impl Engine {
     async fn lock_alone(&self, request: LockRequest, reporter: Arc<dyn Reporter>) -> Result<LockOutcome, Error> {
         let dir = request.invocation.cwd.clone();
         self.jobs.announce(&dir, JobKind::Lock, JobStep::Started);
-        let services = lock::Services {
-            interpreters: &self.interpreters,
-            index: self.index.clone(),
-            memo: &self.lock_memo,
-            candidates: self.candidates.clone(),
-            targets: &self.targets,
-            builds: self.builds.clone(),
-            builds_ahead: self.builds_ahead,
-        };
         let reporter = self.jobs.reporter(&dir, JobKind::Lock, reporter);
-        let result = lock::lock(services, request.clone(), reporter).await;
+        let result = lock::lock(&self.services, &self.lock_memo, request.clone(), reporter).await;
         if let Ok(outcome) = &result
             && !request.dry_run
             && (outcome.written || outcome.fresh)
@@ -206,7 +191,7 @@ impl Engine {
     /// Every venv the daemon knows.
     pub async fn environments(&self) -> Result<Vec<crate::project::EnvironmentInfo>, Error> {
         let projects = self.projects.venv_projects().await?;
-        Ok(crate::project::environments(&self.pool, &projects).await?)
+        Ok(crate::project::environments(&self.services.pool, &projects).await?)
     }
 
     /// The distributions in the venv at `root`, with what its project asked for.
@@ -222,6 +207,7 @@ impl Engine {
             )));
         }
         let info = self
+            .services
             .interpreters
             .query_environment(root)
             .await
@@ -269,7 +255,7 @@ impl Engine {
             venv.detail = format!("{} does not exist", absent.display());
         } else {
             let request = self.projects.sync_request(&layout, invocation).await?;
-            match sync::drift(self.sync_services(), request).await {
+            match sync::drift(&self.services, &self.sync_state, request).await {
                 Ok(drift) => {
                     if !drift.is_empty() {
                         venv.state = VenvState::Drifted;
@@ -298,6 +284,7 @@ impl Engine {
     pub async fn create_venv(&self, request: CreateVenv, reporter: Arc<dyn Reporter>) -> Result<VenvCreated, Error> {
         let started = Instant::now();
         let interpreter = self
+            .services
             .interpreters
             .find(request.python.as_deref(), &request.invocation)
             .await?;
@@ -313,7 +300,7 @@ impl Engine {
             .await
             .map_err(|error| Error::Internal(error.to_string()))??;
         // The registry is bookkeeping: the caller need not wait for it.
-        let pool = self.pool.clone();
+        let pool = self.services.pool.clone();
         let (root, registered) = (created.root.clone(), interpreter.clone());
         tokio::spawn(async move {
             if let Err(error) = register_venv(&pool, &root, &registered).await {
@@ -322,7 +309,7 @@ impl Engine {
         });
         let mut seeded = Vec::new();
         if request.seed {
-            seeded.push(sync::seed(self.sync_services(), &request.invocation, &created.root, reporter).await?);
+            seeded.push(sync::seed(&self.services, &request.invocation, &created.root, reporter).await?);
         }
         Ok(VenvCreated {
             root: created.root,
@@ -339,7 +326,14 @@ impl Engine {
         repair: bool,
         reporter: Arc<dyn Reporter>,
     ) -> Result<crate::integrity::VerifyReport, Error> {
-        Ok(crate::integrity::verify(&self.store, &self.index, &self.pool, repair, reporter).await?)
+        Ok(crate::integrity::verify(
+            &self.services.store,
+            &self.services.index,
+            &self.services.pool,
+            repair,
+            reporter,
+        )
+        .await?)
     }
 
     /// `axle export`: every file a lock installs on a target, into a wheelhouse directory.
@@ -348,13 +342,7 @@ impl Engine {
         request: crate::export::ExportRequest,
         reporter: Arc<dyn Reporter>,
     ) -> Result<crate::export::ExportOutcome, Error> {
-        let services = crate::export::ExportServices {
-            interpreters: &self.interpreters,
-            targets: &self.targets,
-            index: &self.index,
-            store: &self.store,
-        };
-        Ok(crate::export::export(services, request, reporter.as_ref()).await?)
+        Ok(crate::export::export(&self.services, request, reporter.as_ref()).await?)
     }
 
     /// The index `axle serve` offers: the store, and unless `offline` the sources the client's
@@ -370,7 +358,7 @@ impl Engine {
         let upstream = if offline {
             None
         } else {
-            let interpreter = self.interpreters.find(None, invocation).await.ok();
+            let interpreter = self.services.interpreters.find(None, invocation).await.ok();
             let sources = SourceLayers {
                 invocation,
                 cli,
@@ -388,22 +376,67 @@ impl Engine {
             Some((sources, fetch))
         };
         Ok(crate::serve::ServedIndex::new(
-            self.store.clone(),
-            self.index.clone(),
+            self.services.store.clone(),
+            self.services.index.clone(),
             upstream,
         ))
     }
+}
 
-    fn sync_services(&self) -> sync::Services<'_> {
-        sync::Services {
-            interpreters: &self.interpreters,
-            targets: &self.targets,
-            index: self.index.clone(),
-            store: &self.store,
-            pool: &self.pool,
-            state: &self.sync_state,
-            builds: self.builds.clone(),
-        }
+/// The engine owns the watch service: watches reach projects and jobs through this.
+impl crate::watch::Host for Engine {
+    fn watches(&self) -> &crate::watch::Watches {
+        &self.watches
+    }
+
+    fn status<'a>(
+        &'a self,
+        dir: &'a std::path::Path,
+        invocation: &'a Invocation,
+    ) -> BoxFuture<'a, Result<ProjectStatus, Error>> {
+        Box::pin(self.project_status(dir, invocation))
+    }
+
+    fn site_packages<'a>(&'a self, venv: &'a std::path::Path) -> BoxFuture<'a, Option<PathBuf>> {
+        Box::pin(async move {
+            if !venv::is_venv(venv) {
+                return None;
+            }
+            let info = self.services.interpreters.query_environment(venv).await.ok()?;
+            info.venv_path("purelib", venv)
+        })
+    }
+
+    fn jobs(&self) -> tokio::sync::broadcast::Receiver<JobEvent> {
+        self.jobs.subscribe()
+    }
+
+    fn relock(
+        self: Arc<Self>,
+        dir: PathBuf,
+        invocation: Invocation,
+        sync: bool,
+    ) -> BoxFuture<'static, Result<(), Error>> {
+        Box::pin(async move {
+            let _activity = self.activity.begin();
+            // A status seen before the last re-lock ended may arrive after it: look again.
+            let layout = self.projects.layout(&dir, &invocation).await?;
+            if self.projects.lock_status(&layout).await?.state == LockState::Fresh {
+                return Ok(());
+            }
+            let (lock, remembered) = self.projects.lock_request(&dir, &invocation).await?;
+            if !remembered {
+                tracing::info!(dir = %dir.display(), "locking with pip-compile's defaults: no lock was made here since the daemon started");
+            }
+            self.lock(lock, Arc::new(Silent)).await?;
+            if sync {
+                // Laid out again: the lock just made may be one the project did not have.
+                let layout = self.projects.layout(&dir, &invocation).await?;
+                let request = self.projects.sync_request(&layout, &invocation).await?;
+                self.sync(request, Arc::new(Silent)).await?;
+            }
+            Ok(())
+        })
     }
 }
 

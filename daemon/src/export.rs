@@ -20,18 +20,17 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::sync::Arc;
 
 use axle_standards::WheelFilename;
 
 use crate::context::Invocation;
-use crate::index::{FetchContext, IndexClient, IndexSettings, IndexStrategy, Refresh, RequestSettings, SourceLayers};
-use crate::interpreter::Interpreters;
+use crate::index::{FetchContext, IndexSettings, IndexStrategy, Refresh, RequestSettings, SourceLayers};
 use crate::lockfile::{self, Locked, LockedSource};
 use crate::progress::{Phase, Reporter};
+use crate::services::Services;
 use crate::sync::SyncError;
 use crate::sync::prepare::{Choice, choose_file, download_into_store, is_plain_file_name};
-use crate::target::{self, TargetCache};
+use crate::target;
 use crate::wheels::WheelStore;
 
 pub struct ExportRequest {
@@ -57,15 +56,8 @@ pub struct ExportOutcome {
     pub sdists: Vec<String>,
 }
 
-pub struct ExportServices<'a> {
-    pub interpreters: &'a Interpreters,
-    pub targets: &'a TargetCache,
-    pub index: &'a Arc<IndexClient>,
-    pub store: &'a WheelStore,
-}
-
 pub async fn export(
-    services: ExportServices<'_>,
+    services: &Services,
     request: ExportRequest,
     reporter: &dyn Reporter,
 ) -> Result<ExportOutcome, SyncError> {
@@ -158,7 +150,7 @@ pub async fn export(
     // Prepare, all pins at once.
     let prepared = futures::future::join_all(
         pins.iter()
-            .map(|locked| prepare_pin(&services, &sources, &fetch, &download_dir, &target.tags, locked)),
+            .map(|locked| prepare_pin(services, &sources, &fetch, &download_dir, &target.tags, locked)),
     )
     .await;
     // Apply: place each file; nothing in the wheelhouse is replaced.
@@ -193,14 +185,14 @@ struct PinFile {
 }
 
 async fn prepare_pin(
-    services: &ExportServices<'_>,
+    services: &Services,
     sources: &crate::index::Sources,
     fetch: &FetchContext,
     download_dir: &Path,
     tags: &axle_standards::Tags,
     locked: &Locked,
 ) -> Result<PinFile, SyncError> {
-    let store = services.store;
+    let store = &services.store;
     let _store_in_use = store.shared().await;
     if let Some(file) = stored_archive(store, &locked.hashes, tags).await? {
         return Ok(file);
@@ -226,7 +218,7 @@ async fn prepare_pin(
             let _held = guard.lock().await;
             let manifest = match stored_archive(store, &locked.hashes, tags).await? {
                 Some(file) => return Ok(file),
-                None => download_into_store(store, services.index, fetch, download_dir, &file, &expected).await?,
+                None => download_into_store(store, &services.index, fetch, download_dir, &file, &expected).await?,
             };
             match store.archive(&manifest.wheel_sha256).await? {
                 Some((path, filename)) => Ok(PinFile {

@@ -1,10 +1,12 @@
 //! axled's library: the daemon's state and the domain logic it serves.
 //!
-//! Read in this order: `context` (what a request knows about its client),
-//! the domain (`interpreter`, `venv`, `target`, `index`, `resolve`,
-//! `lockfile`, `lock`, `wheels`, `sync`, `serve`), `engine` (state and
-//! operations), `rpc` and `http` (the wires), `server` and `lifecycle`
-//! (running it).
+//! Read in this order, group by group (a module imports only from its own group and the
+//! groups before it; `daemon/tests/structure.rs` checks it): the groundwork (`context`, what a request
+//! knows about its client; `db`, `progress`, ...), the domain (`interpreter`, `venv`,
+//! `target`, `index`, `resolve`, `lockfile`, `lock`, `wheels`, `sync`, `serve`, ...,
+//! and `services`, the parts they share), what gathers the domain for the engine (`error`,
+//! `watch`), `engine` (state and operations), `rpc` and `http` (the wires), `server`,
+//! `lifecycle` and `upkeep` (running it).
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod cache;
@@ -12,12 +14,11 @@ pub mod context;
 #[macro_use]
 pub mod crash;
 pub mod db;
-pub mod error;
 pub mod fingerprint;
 pub mod flights;
 pub mod progress;
 
-pub mod build;
+pub mod builds;
 pub mod dist;
 pub mod export;
 pub mod index;
@@ -30,12 +31,14 @@ pub mod memory;
 pub mod project;
 pub mod resolve;
 pub mod serve;
+pub mod services;
 pub mod sync;
 pub mod target;
-pub mod upkeep;
 pub mod venv;
-pub mod watch;
 pub mod wheels;
+
+pub mod error;
+pub mod watch;
 
 pub mod engine;
 pub mod http;
@@ -43,3 +46,4 @@ pub mod rpc;
 
 pub mod lifecycle;
 pub mod server;
+pub mod upkeep;

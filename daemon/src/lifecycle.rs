@@ -142,7 +142,7 @@ pub fn remove_daemon_info(location: &Location) {
 /// The log's filter unless `AXLE_LOG` or `RUST_LOG` says otherwise: axle's own lines (one per
 /// request, and what happens to the daemon), and only warnings and errors from the libraries
 /// it uses (the resolver's internals are `AXLE_LOG=pubgrub=info`).
-pub const DEFAULT_LOG: &str = "warn,axled=info,axle_daemon=info,axle_build=info,axle_install=info";
+pub const DEFAULT_LOG: &str = "warn,axled=info,axle_daemon=info,axle_build_frontend=info,axle_install=info";
 
 /// The size at which the log is cut (10 MiB).
 const LOG_LIMIT: usize = 10 * 1024 * 1024;
@@ -192,19 +192,18 @@ pub async fn start_engine(
     location: &Location,
     build_id: String,
     idle_timeout: Duration,
-    builds_ahead: bool,
+    residency: crate::services::Residency,
 ) -> anyhow::Result<std::sync::Arc<crate::engine::Engine>> {
     let pool = crate::db::open(&location.database()).await?;
     let sqlite_version = crate::db::sqlite_version(&pool).await?;
-    let mut engine = crate::engine::Engine::new(location.clone(), pool, build_id, idle_timeout)
+    let mut engine = crate::engine::Engine::new(location.clone(), pool, build_id, idle_timeout, residency)
         .map_err(|error| anyhow::anyhow!("{error}"))?;
     if let Some(state) = std::sync::Arc::get_mut(&mut engine) {
         state.sqlite_version = sqlite_version;
-        state.builds_ahead = builds_ahead;
     }
     crate::upkeep::spawn(engine.clone(), crate::upkeep::store_cap_from_env());
     // Rows whose store files are gone are dropped before anything is linked.
-    match engine.store.reconcile().await {
+    match engine.services.store.reconcile().await {
         Ok(0) => {}
         Ok(dropped) => tracing::warn!(dropped, "forgot store entries whose files are missing"),
         Err(error) => tracing::warn!(%error, "could not reconcile the store"),
@@ -216,17 +215,23 @@ pub async fn start_engine(
 /// say what is on disk); cached index pages only if that is quick (a cache, fetched again when
 /// needed: a stop must not wait seconds on megabytes of pages).
 pub async fn finish(engine: &crate::engine::Engine) {
-    if let Err(error) = engine.store.flush().await {
+    if let Err(error) = engine.services.store.flush().await {
         tracing::warn!(%error, "could not record the wheels stored last");
     }
-    if tokio::time::timeout(CACHE_FLUSH, engine.index.flush()).await.is_err() {
+    if tokio::time::timeout(CACHE_FLUSH, engine.services.index.flush())
+        .await
+        .is_err()
+    {
         tracing::info!("stopped without waiting for cached pages still being written");
     }
 }
 
 /// Closes the database, waiting briefly for cache writes still running.
 pub async fn close_database(engine: &crate::engine::Engine) {
-    if tokio::time::timeout(CACHE_FLUSH, engine.pool.close()).await.is_err() {
+    if tokio::time::timeout(CACHE_FLUSH, engine.services.pool.close())
+        .await
+        .is_err()
+    {
         tracing::info!("closed the database with cache writes unfinished");
     }
 }
@@ -266,7 +271,7 @@ impl Embedded {
             location,
             "in-process".to_string(),
             Duration::from_secs(365 * 86_400),
-            false,
+            crate::services::Residency::InProcess,
         )
         .await?;
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

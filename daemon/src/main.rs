@@ -79,7 +79,7 @@ fn run(args: Args) -> anyhow::Result<()> {
             &location,
             build_id.clone(),
             Duration::from_secs(args.idle_timeout),
-            true,
+            axle_daemon::services::Residency::Daemon,
         )
         .await?;
         let mut socket = lifecycle::bind_socket(&location, lock)?;

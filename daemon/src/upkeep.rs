@@ -55,19 +55,19 @@ pub fn spawn(engine: Arc<Engine>, store_cap: Option<u64>) {
                     Err(error) => tracing::warn!(%error, "could not keep the store within its cap"),
                 }
             }
-            if engine.store.totals_stale()
-                && let Err(error) = engine.store.count_totals().await
+            if engine.services.store.totals_stale()
+                && let Err(error) = engine.services.store.count_totals().await
             {
                 tracing::warn!(%error, "could not count the store's files");
             }
-            let before = engine.index.cached_bytes();
-            let forgotten = engine.index.trim(CACHE_BUDGET);
+            let before = engine.services.index.cached_bytes();
+            let forgotten = engine.services.index.trim(CACHE_BUDGET);
             if forgotten > 0 {
-                engine.candidates.forget_unshared();
+                engine.services.candidates.forget_unshared();
                 tracing::debug!(
                     forgotten,
                     before,
-                    after = engine.index.cached_bytes(),
+                    after = engine.services.index.cached_bytes(),
                     "trimmed the index caches"
                 );
             }

@@ -19,14 +19,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use futures::future::BoxFuture;
 use notify::{PollWatcher, RecommendedWatcher, RecursiveMode, Watcher};
-use tokio::sync::mpsc;
+use tokio::sync::{broadcast, mpsc};
 
 use crate::context::Invocation;
-use crate::engine::Engine;
 use crate::error::Error;
 use crate::jobs::JobEvent;
-use crate::progress::Silent;
 use crate::project::{LockState, ProjectStatus};
 
 /// Quiet after a change before the status is looked at again: a `git checkout` rewriting
@@ -289,9 +288,34 @@ pub enum WatchEvent {
     Job(JobEvent),
 }
 
+/// What a watch needs from the daemon, handed to it rather than imported: the engine owns the
+/// watch service and implements this, so nothing here depends on the engine.
+pub trait Host: Send + Sync + 'static {
+    /// The watchers every watch subscribes through.
+    fn watches(&self) -> &Watches;
+    /// Where the project in `dir` stands now (nothing is changed).
+    fn status<'a>(&'a self, dir: &'a Path, invocation: &'a Invocation) -> BoxFuture<'a, Result<ProjectStatus, Error>>;
+    /// The site-packages of the venv at `venv`, if it is one.
+    fn site_packages<'a>(&'a self, venv: &'a Path) -> BoxFuture<'a, Option<PathBuf>>;
+    /// Every job's events from now on.
+    fn jobs(&self) -> broadcast::Receiver<JobEvent>;
+    /// Locks `dir` again unless its lock is fresh by now, and syncs after when `sync`; the
+    /// job's events reach watchers as any job's do.
+    fn relock(
+        self: Arc<Self>,
+        dir: PathBuf,
+        invocation: Invocation,
+        sync: bool,
+    ) -> BoxFuture<'static, Result<(), Error>>;
+}
+
 /// Follows `request.dirs` until `events` is closed. Fails at once when a directory is no
 /// project.
-pub async fn watch(engine: Arc<Engine>, request: WatchRequest, events: mpsc::Sender<WatchEvent>) -> Result<(), Error> {
+pub async fn watch<H: Host>(
+    host: Arc<H>,
+    request: WatchRequest,
+    events: mpsc::Sender<WatchEvent>,
+) -> Result<(), Error> {
     if request.dirs.is_empty() {
         return Err(Error::InvalidInput(
             "a watch needs at least one project directory".to_string(),
@@ -305,11 +329,11 @@ pub async fn watch(engine: Arc<Engine>, request: WatchRequest, events: mpsc::Sen
     }
     let mut last: HashMap<PathBuf, ProjectStatus> = HashMap::new();
     for dir in &request.dirs {
-        last.insert(dir.clone(), engine.project_status(dir, &request.invocation).await?);
+        last.insert(dir.clone(), host.status(dir, &request.invocation).await?);
     }
-    let (mut subscription, mut changes) = engine.watches.subscribe();
-    subscription.set(watched_dirs(&engine, &last).await);
-    let mut jobs = engine.jobs.subscribe();
+    let (mut subscription, mut changes) = host.watches().subscribe();
+    subscription.set(watched_dirs(host.as_ref(), &last).await);
+    let mut jobs = host.jobs();
     for status in last.values() {
         let event = WatchEvent::Status {
             status: Box::new(status.clone()),
@@ -331,11 +355,11 @@ pub async fn watch(engine: Arc<Engine>, request: WatchRequest, events: mpsc::Sen
                     paths.push(path);
                 }
                 for dir in affected(&last, &paths) {
-                    let (engine, invocation, sender) = (engine.clone(), request.invocation.clone(), checked_sender.clone());
+                    let (host, invocation, sender) = (host.clone(), request.invocation.clone(), checked_sender.clone());
                     let paths: Vec<PathBuf> = paths.iter().filter(|path| concerns(&last[&dir], path)).cloned().collect();
                     // Looked at on the side: a status waits for a running sync to finish.
                     tokio::spawn(async move {
-                        if let Ok(status) = engine.project_status(&dir, &invocation).await {
+                        if let Ok(status) = host.status(&dir, &invocation).await {
                             let _ = sender.send((status, paths)).await;
                         }
                     });
@@ -347,14 +371,14 @@ pub async fn watch(engine: Arc<Engine>, request: WatchRequest, events: mpsc::Sen
                     && status.lock.changed.iter().any(|path| status.lock.inputs.contains(path));
                 if last.get(&dir) != Some(&status) {
                     last.insert(dir.clone(), status.clone());
-                    subscription.set(watched_dirs(&engine, &last).await);
+                    subscription.set(watched_dirs(host.as_ref(), &last).await);
                     let event = WatchEvent::Status { status: Box::new(status), changed_paths: paths };
                     if events.send(event).await.is_err() {
                         return Ok(());
                     }
                 }
                 if request.lock && inputs_changed {
-                    relock(&engine, &request, &dir, &relocking);
+                    relock(&host, &request, &dir, &relocking);
                 }
             }
             job = jobs.recv() => match job {
@@ -370,58 +394,26 @@ pub async fn watch(engine: Arc<Engine>, request: WatchRequest, events: mpsc::Sen
     }
 }
 
-/// Locks `dir` again (and syncs after, when asked) unless that is already under way; the
-/// job's events reach the watchers as any job's do.
-fn relock(engine: &Arc<Engine>, request: &WatchRequest, dir: &Path, relocking: &Arc<Mutex<BTreeSet<PathBuf>>>) {
-    if !relocking
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-        .insert(dir.to_path_buf())
-    {
+/// Locks `dir` again (and syncs after, when asked) unless that is already under way.
+fn relock<H: Host>(host: &Arc<H>, request: &WatchRequest, dir: &Path, relocking: &Arc<Mutex<BTreeSet<PathBuf>>>) {
+    if !lock(relocking).insert(dir.to_path_buf()) {
         return;
     }
-    let (engine, relocking, dir, invocation, sync) = (
-        engine.clone(),
-        relocking.clone(),
-        dir.to_path_buf(),
-        request.invocation.clone(),
-        request.sync,
-    );
+    let (relocking, dir) = (relocking.clone(), dir.to_path_buf());
+    let job = host
+        .clone()
+        .relock(dir.clone(), request.invocation.clone(), request.sync);
     tokio::spawn(async move {
-        let _activity = engine.activity.begin();
-        let outcome = async {
-            // A status seen before the last re-lock ended may arrive after it: look again.
-            let layout = engine.projects.layout(&dir, &invocation).await?;
-            if engine.projects.lock_status(&layout).await?.state == LockState::Fresh {
-                return Ok(());
-            }
-            let (lock, remembered) = engine.projects.lock_request(&dir, &invocation).await?;
-            if !remembered {
-                tracing::info!(dir = %dir.display(), "locking with pip-compile's defaults: no lock was made here since the daemon started");
-            }
-            engine.lock(lock, Arc::new(Silent)).await?;
-            if sync {
-                // Laid out again: the lock just made may be one the project did not have.
-                let layout = engine.projects.layout(&dir, &invocation).await?;
-                let request = engine.projects.sync_request(&layout, &invocation).await?;
-                engine.sync(request, Arc::new(Silent)).await?;
-            }
-            Ok::<(), Error>(())
-        }
-        .await;
-        if let Err(error) = outcome {
+        if let Err(error) = job.await {
             // The job's own Failed event has told the watchers.
             tracing::info!(dir = %dir.display(), %error, "a watched re-lock failed");
         }
-        relocking
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .remove(&dir);
+        lock(&relocking).remove(&dir);
     });
 }
 
 /// The directories to watch for `projects`.
-async fn watched_dirs(engine: &Engine, projects: &HashMap<PathBuf, ProjectStatus>) -> BTreeSet<PathBuf> {
+async fn watched_dirs(host: &impl Host, projects: &HashMap<PathBuf, ProjectStatus>) -> BTreeSet<PathBuf> {
     let mut dirs = BTreeSet::new();
     for status in projects.values() {
         dirs.insert(status.dir.clone());
@@ -439,19 +431,11 @@ async fn watched_dirs(engine: &Engine, projects: &HashMap<PathBuf, ProjectStatus
         if let Some(parent) = status.venv.path.parent() {
             dirs.insert(parent.to_path_buf());
         }
-        if let Some(site) = site_packages(engine, &status.venv.path).await {
+        if let Some(site) = host.site_packages(&status.venv.path).await {
             dirs.insert(site);
         }
     }
     dirs
-}
-
-async fn site_packages(engine: &Engine, venv: &Path) -> Option<PathBuf> {
-    if !crate::venv::is_venv(venv) {
-        return None;
-    }
-    let info = engine.interpreters.query_environment(venv).await.ok()?;
-    info.venv_path("purelib", venv)
 }
 
 /// Whether a change of `path` can change `status`.

@@ -35,7 +35,14 @@ async fn serves_status_checks_builds_and_stops_on_request() {
     let location = Location::resolve(&env, dir.path()).unwrap();
     std::fs::create_dir_all(location.socket.parent().unwrap()).unwrap();
     let pool = axle_daemon::db::open(&dir.path().join("test.db")).await.unwrap();
-    let daemon = Engine::new(location.clone(), pool, "build-a".into(), Duration::from_secs(600)).unwrap();
+    let daemon = Engine::new(
+        location.clone(),
+        pool,
+        "build-a".into(),
+        Duration::from_secs(600),
+        axle_daemon::services::Residency::Daemon,
+    )
+    .unwrap();
     let listener = tokio::net::UnixListener::bind(&location.socket).unwrap();
     let (_never, shutdown) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(server::run(listener, daemon, async {

@@ -96,7 +96,7 @@ fn refuse_stale(binary: &Path) {
         "proto/src",
         "proto/axle",
         "daemon/src",
-        "daemon/build/src",
+        "daemon/build-frontend/src",
         "daemon/install/src",
         "daemon/standards/src",
         "client/src",

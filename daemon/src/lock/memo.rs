@@ -116,7 +116,10 @@ pub fn key(
         .chain(inputs.projects.iter().map(|project| project.directory.clone()));
     for tree in trees {
         field("tree", tree.as_os_str().as_encoded_bytes());
-        field("fingerprint", axle_build::SourceTree::fingerprint(&tree).as_bytes());
+        field(
+            "fingerprint",
+            axle_build_frontend::SourceTree::fingerprint(&tree).as_bytes(),
+        );
     }
     hex::encode(hasher.finalize())
 }

@@ -34,12 +34,13 @@ use crate::index::{
     ConfigError, FetchContext, IndexClient, IndexError, IndexSettings, IndexStrategy, Refresh, RequestSettings,
     Sha256Digest, SourceLayers, Sources,
 };
-use crate::interpreter::{InterpreterError, Interpreters};
+use crate::interpreter::InterpreterError;
 use crate::lockfile::pylock;
 use crate::lockfile::requirements_txt::{self, AnnotationStyle, WriteOptions, read_pins};
 use crate::progress::Reporter;
 use crate::resolve::{self, Origin, PinSource, ResolveError, ResolveRequest, RootRequirement};
-use crate::target::{self, Target, TargetCache, TargetError};
+use crate::services::Services;
+use crate::target::{self, Target, TargetError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
@@ -133,31 +134,20 @@ pub struct LockOutcome {
     pub input_files: Vec<PathBuf>,
 }
 
-/// What `lock` needs from the daemon.
-pub struct Services<'a> {
-    pub interpreters: &'a Interpreters,
-    pub index: Arc<IndexClient>,
-    pub memo: &'a Memo,
-    pub candidates: Arc<resolve::CandidateCache>,
-    pub targets: &'a TargetCache,
-    pub builds: Arc<dyn Builds>,
-    /// See `Engine::builds_ahead`.
-    pub builds_ahead: bool,
-}
-
 pub async fn lock(
-    services: Services<'_>,
+    services: &Services,
+    memo: &Memo,
     request: LockRequest,
     reporter: Arc<dyn Reporter>,
 ) -> Result<LockOutcome, LockError> {
     let started = Instant::now();
-    let job = Job::read(&services, &request).await?;
+    let job = Job::read(services, &request).await?;
 
     let bypass_memo = request.upgrade
         || !request.upgrade_packages.is_empty()
         || request.refresh
         || !request.refresh_packages.is_empty();
-    if !bypass_memo && let Some(hit) = services.memo.lookup(&job.memo_key, &job.output_file).await {
+    if !bypass_memo && let Some(hit) = memo.lookup(&job.memo_key, &job.output_file).await {
         return Ok(LockOutcome {
             output_file: job.output_file,
             packages: hit.packages,
@@ -178,9 +168,9 @@ pub async fn lock(
         RequestSettings::from_invocation(&request.invocation),
     )
     .for_sources(&job.sources);
-    let builds = build_context(&services, &request, &job, &fetch, &reporter)?;
-    let direct = sources::read(&services, &request, &job, builds.as_ref()).await?;
-    let mut resolution = resolve(&services, &request, &job, direct, &fetch, builds.clone(), reporter).await?;
+    let builds = build_context(services, &request, &job, &fetch, &reporter)?;
+    let direct = sources::read(services, &request, &job, builds.as_ref()).await?;
+    let mut resolution = resolve(services, &request, &job, direct, &fetch, builds.clone(), reporter).await?;
     if request.generate_hashes {
         hash_unhashed(&services.index, &mut resolution, &fetch).await?;
     }
@@ -198,14 +188,12 @@ pub async fn lock(
     if written {
         crash_point!("lock-before-write");
         write_atomically(&job.output_file, &content)?;
-        services
-            .memo
-            .store(&job.memo_key, &job.output_file, &content, resolution.pins.len())
+        memo.store(&job.memo_key, &job.output_file, &content, resolution.pins.len())
             .await;
         // A lock for this interpreter is usually followed by a sync: its sources start
         // building now, so the sync finds their wheels ready.
         if let Some(context) = builds
-            && services.builds_ahead
+            && services.background()
             && request.python_version.is_none()
             && request.python_platform.is_none()
         {
@@ -240,7 +228,7 @@ struct Job {
 }
 
 impl Job {
-    async fn read(services: &Services<'_>, request: &LockRequest) -> Result<Job, LockError> {
+    async fn read(services: &Services, request: &LockRequest) -> Result<Job, LockError> {
         let invocation = &request.invocation;
         let src_files = inputs::source_files(request)?;
         let output_file = inputs::output_file(request, &src_files)?;
@@ -318,7 +306,7 @@ impl Job {
 /// still fit (`--upgrade` drops them, `-P` drops one).
 #[allow(clippy::too_many_arguments)]
 async fn resolve(
-    services: &Services<'_>,
+    services: &Services,
     request: &LockRequest,
     job: &Job,
     direct: sources::Direct,
@@ -380,7 +368,7 @@ async fn resolve(
 /// The context of the builds this lock may need: its interpreter builds (for another
 /// platform too: sdists are built here, as uv builds them), fetching as the lock fetches.
 fn build_context(
-    services: &Services<'_>,
+    services: &Services,
     request: &LockRequest,
     job: &Job,
     fetch: &FetchContext,

@@ -9,9 +9,10 @@ use std::sync::Arc;
 use axle_standards::{ExtraName, PackageName, Requirement, VersionOrUrl};
 
 use super::inputs::SourceInput;
-use super::{Job, LockError, LockRequest, Services};
+use super::{Job, LockError, LockRequest};
 use crate::dist::{BuildContext, SourceDist};
 use crate::resolve::{self, Origin, PinSource, RootRequirement};
+use crate::services::Services;
 
 /// What reading the sources adds to a resolution.
 #[derive(Default)]
@@ -23,7 +24,7 @@ pub struct Direct {
 }
 
 pub async fn read(
-    services: &Services<'_>,
+    services: &Services,
     request: &LockRequest,
     job: &Job,
     context: Option<&Arc<BuildContext>>,

@@ -10,10 +10,17 @@
 //! knows about packages comes from the index client.
 
 mod candidates;
+mod dependencies;
+mod direct;
 mod environment;
 mod package;
+mod prefetch;
+mod priority;
 mod provider;
 mod report;
+mod selector;
+mod solution;
+mod solve;
 mod speculation;
 mod universal;
 
@@ -189,8 +196,8 @@ pub fn resolve(
         return universal::resolve(&provider, &request, lowest);
     }
     match provider.solve()? {
-        provider::Solve::Solved(solution) => provider.pins(&request, solution),
-        provider::Solve::Forked { .. } => Err(ResolveError::Invalid(
+        solve::Solve::Solved(solution) => provider.pins(&request, solution),
+        solve::Solve::Forked { .. } => Err(ResolveError::Invalid(
             "a resolution for one environment cannot fork".to_string(),
         )),
     }

@@ -14,7 +14,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use axle_standards::{ExtraName, MarkerTree, PackageName, Version};
 
 use super::environment::{Environment, Fork};
-use super::provider::{Provider, Solve, Solved};
+use super::provider::Provider;
+use super::solution::Solved;
+use super::solve::Solve;
 use super::{RequiredBy, Resolution, ResolveError, ResolveRequest};
 
 /// Forks of one resolution at most: past them, the requirements are reported as too tangled.

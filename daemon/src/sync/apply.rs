@@ -4,11 +4,12 @@
 
 use axle_install::{InstallOptions, LinkFallback, LinkMode};
 
+use super::SyncError;
 use super::environment::Environment;
 use super::plan::Present;
 use super::prepare::Prepared;
-use super::{Services, SyncError};
 use crate::progress::{NoticeLevel, Phase, Reporter};
+use crate::services::Services;
 use crate::wheels::InstalledDist;
 
 /// What linking cost.
@@ -19,7 +20,7 @@ pub struct Applied {
 }
 
 pub async fn apply(
-    services: &Services<'_>,
+    services: &Services,
     environment: &Environment,
     remove: &[Present],
     install: Vec<Prepared>,
@@ -99,7 +100,7 @@ pub async fn apply(
 
 /// Removes one distribution by its RECORD, never outside the environment.
 async fn uninstall(
-    services: &Services<'_>,
+    services: &Services,
     environment: &Environment,
     dist: &Present,
     reporter: &dyn Reporter,

@@ -8,9 +8,10 @@ use std::sync::Arc;
 
 use axle_install::Layout;
 
+use super::SyncError;
 use super::plan::Present;
-use super::{Services, SyncError};
 use crate::interpreter::InterpreterInfo;
+use crate::services::Services;
 use crate::target::Target;
 use crate::wheels::InstalledDist;
 
@@ -27,7 +28,7 @@ pub struct Environment {
 impl Environment {
     /// Reads the environment at `root` (a virtual environment; the caller
     /// has checked) and creates its site-packages if it is missing.
-    pub async fn open(services: &Services<'_>, root: &Path) -> Result<Environment, SyncError> {
+    pub async fn open(services: &Services, root: &Path) -> Result<Environment, SyncError> {
         let python = root.join("bin").join("python");
         let unusable = |reason: String| SyncError::Interpreter {
             path: python.clone(),
@@ -62,7 +63,7 @@ impl Environment {
 
     /// The distributions installed now, with the wheel each came from when
     /// axle installed it.
-    pub async fn installed(&self, services: &Services<'_>) -> Result<Vec<Present>, SyncError> {
+    pub async fn installed(&self, services: &Services) -> Result<Vec<Present>, SyncError> {
         let site = self.site_packages.clone();
         let found = tokio::task::spawn_blocking(move || axle_install::installed(&site))
             .await

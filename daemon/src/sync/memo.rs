@@ -65,7 +65,7 @@ impl SyncMemo {
             && last
                 .trees
                 .iter()
-                .all(|(tree, fingerprint)| axle_build::SourceTree::fingerprint(tree) == *fingerprint)
+                .all(|(tree, fingerprint)| axle_build_frontend::SourceTree::fingerprint(tree) == *fingerprint)
     }
 
     /// Remembers a finished sync, with the local project directories it installed from and

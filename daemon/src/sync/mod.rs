@@ -39,15 +39,14 @@ use axle_standards::PackageName;
 pub use seed::seed;
 
 use crate::context::Invocation;
-use crate::db::Pool;
-use crate::dist::{BuildContext, BuildError, BuildFlags, Builds, GitSource, SourceDist};
-use crate::index::{ConfigError, IndexClient, IndexError, IndexSettings, IndexStrategy};
-use crate::interpreter::{InterpreterError, Interpreters};
+use crate::dist::{BuildContext, BuildError, BuildFlags, GitSource, SourceDist};
+use crate::index::{ConfigError, IndexError, IndexSettings, IndexStrategy};
+use crate::interpreter::InterpreterError;
 use crate::lockfile::{self, Locked, LockedSet, LockedSource, LockfileError};
 use crate::progress::Reporter;
-use crate::target::TargetCache;
+use crate::services::Services;
 use crate::venv;
-use crate::wheels::{WheelStore, WheelStoreError};
+use crate::wheels::WheelStoreError;
 use environment::Environment;
 
 #[derive(Debug, thiserror::Error)]
@@ -184,32 +183,17 @@ impl Drift {
 /// How the environment differs from the locks, changing nothing: the memo answers with a few
 /// `stat`s when the same locks were synced into a site-packages untouched since; otherwise
 /// sync's plan, as `--dry-run` makes it.
-pub async fn drift(services: Services<'_>, mut request: SyncRequest) -> Result<Drift, SyncError> {
+pub async fn drift(services: &Services, state: &SyncState, mut request: SyncRequest) -> Result<Drift, SyncError> {
     let venv_root = venv_root(&request)?;
     let lock_files = lock_files(&request)?;
     let digest = memo::lock_digest(&request, &lock_files)?;
-    if services
-        .state
-        .memo
-        .is_unchanged(services.pool, &venv_root, &digest)
-        .await
-    {
+    if state.memo.is_unchanged(&services.pool, &venv_root, &digest).await {
         return Ok(Drift::default());
     }
     request.dry_run = true;
-    Ok(sync(services, request, Arc::new(crate::progress::Silent)).await?.drift)
-}
-
-/// What `sync` needs from the daemon.
-#[derive(Clone)]
-pub struct Services<'a> {
-    pub interpreters: &'a Interpreters,
-    pub targets: &'a TargetCache,
-    pub index: Arc<IndexClient>,
-    pub store: &'a WheelStore,
-    pub pool: &'a Pool,
-    pub state: &'a SyncState,
-    pub builds: Arc<dyn Builds>,
+    Ok(sync(services, state, request, Arc::new(crate::progress::Silent))
+        .await?
+        .drift)
 }
 
 /// Per-environment serialisation and the memory of last syncs.
@@ -227,7 +211,8 @@ impl SyncState {
 }
 
 pub async fn sync(
-    services: Services<'_>,
+    services: &Services,
+    state: &SyncState,
     request: SyncRequest,
     reporter: Arc<dyn Reporter>,
 ) -> Result<SyncOutcome, SyncError> {
@@ -235,13 +220,7 @@ pub async fn sync(
     let venv_root = venv_root(&request)?;
     let lock_files = lock_files(&request)?;
     let digest = memo::lock_digest(&request, &lock_files)?;
-    if !request.dry_run
-        && services
-            .state
-            .memo
-            .is_unchanged(services.pool, &venv_root, &digest)
-            .await
-    {
+    if !request.dry_run && state.memo.is_unchanged(&services.pool, &venv_root, &digest).await {
         return Ok(SyncOutcome {
             venv: venv_root,
             lock_files,
@@ -251,11 +230,11 @@ pub async fn sync(
         });
     }
 
-    let guard = services.state.venv_lock(&venv_root);
+    let guard = state.venv_lock(&venv_root);
     let _venv_guard = guard.lock().await;
     let _store_guard = services.store.shared().await;
 
-    let environment = Environment::open(&services, &venv_root).await?;
+    let environment = Environment::open(services, &venv_root).await?;
     let env: HashMap<String, String> = request
         .invocation
         .env
@@ -275,9 +254,9 @@ pub async fn sync(
         build,
         reporter: reporter.clone(),
     };
-    name_unnamed(&services, &environment, &fetching, &mut wanted).await?;
+    name_unnamed(services, &environment, &fetching, &mut wanted).await?;
     let identities = identities(&wanted).await?;
-    let plan = plan::plan(&wanted.dists, environment.installed(&services).await?, &identities);
+    let plan = plan::plan(&wanted.dists, environment.installed(services).await?, &identities);
     let mut outcome = SyncOutcome {
         venv: venv_root.clone(),
         lock_files,
@@ -295,7 +274,7 @@ pub async fn sync(
 
     let planned = started.elapsed();
     let prepared = prepare::prepare(
-        &services,
+        services,
         &environment,
         &fetching,
         &wanted,
@@ -306,7 +285,7 @@ pub async fn sync(
     let prepared_at = started.elapsed();
 
     let applied = apply::apply(
-        &services,
+        services,
         &environment,
         &plan.remove,
         prepared,
@@ -320,13 +299,12 @@ pub async fn sync(
     if request.compile_bytecode {
         bytecode::compile(&environment, reporter.as_ref()).await;
     }
-    record_kept(&services, &environment, &venv_root, &plan.keep, &wanted).await?;
+    record_kept(services, &environment, &venv_root, &plan.keep, &wanted).await?;
     crash_point!("sync-after-commit");
-    services
-        .state
+    state
         .memo
         .remember(
-            services.pool,
+            &services.pool,
             &venv_root,
             &digest,
             &environment.site_packages,
@@ -350,7 +328,7 @@ pub async fn sync(
 /// (a lost database): the lock's hashes name the wheel, and the store holds it. Without the
 /// record a gc would take the venv's wheels for unused.
 async fn record_kept(
-    services: &Services<'_>,
+    services: &Services,
     environment: &Environment,
     venv_root: &Path,
     keep: &[plan::Present],
@@ -385,7 +363,7 @@ async fn record_kept(
 /// Makes the environment at `root` hold exactly `wanted` — a build environment: the stages
 /// of a sync without lock files or memo, fetching and building as `context` says.
 pub async fn install_set(
-    services: &Services<'_>,
+    services: &Services,
     root: &Path,
     wanted: &LockedSet,
     context: &Arc<BuildContext>,
@@ -409,7 +387,7 @@ pub async fn install_set(
 
 /// Names the editables a lock gives only by location (`-e ./proj`), from their metadata.
 async fn name_unnamed(
-    services: &Services<'_>,
+    services: &Services,
     environment: &Environment,
     fetching: &prepare::Fetching<'_>,
     wanted: &mut LockedSet,
@@ -458,9 +436,10 @@ async fn identities(wanted: &LockedSet) -> Result<HashMap<PackageName, String>, 
             LockedSource::Url(url) => format!("url:{url}"),
             LockedSource::Directory { path, .. } => {
                 let root = path.clone();
-                let fingerprint = tokio::task::spawn_blocking(move || axle_build::SourceTree::fingerprint(&root))
-                    .await
-                    .map_err(|error| SyncError::Task(error.to_string()))?;
+                let fingerprint =
+                    tokio::task::spawn_blocking(move || axle_build_frontend::SourceTree::fingerprint(&root))
+                        .await
+                        .map_err(|error| SyncError::Task(error.to_string()))?;
                 format!("dir:{}:{fingerprint}", path.display())
             }
             LockedSource::Git { url, editable } => {

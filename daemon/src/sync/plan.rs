@@ -25,7 +25,7 @@ pub struct Present {
     /// The wheel it was installed from, when axle installed it.
     pub wheel_sha256: Option<String>,
     /// What it was built from, when axle built it (an sdist's hash, a directory's
-    /// fingerprint, a commit: see `build::source::Identity`), or the URL it came from.
+    /// fingerprint, a commit: see `builds::source::Identity`), or the URL it came from.
     pub source_identity: Option<String>,
 }
 

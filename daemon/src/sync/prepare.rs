@@ -17,8 +17,8 @@ use axle_install::Manifest;
 use axle_standards::{DistFilename, Tags, WheelFilename};
 use futures::future::BoxFuture;
 
+use super::SyncError;
 use super::environment::Environment;
-use super::{Services, SyncError};
 use crate::context::Invocation;
 use crate::dist::{ArchiveSource, BuildContext, BuildOptions, GitSource, SourceDist};
 use crate::index::{
@@ -28,6 +28,7 @@ use crate::index::{
 use crate::interpreter::InterpreterInfo;
 use crate::lockfile::{Locked, LockedSet, LockedSource};
 use crate::progress::{Phase, Reporter};
+use crate::services::Services;
 
 /// How prepare reaches indexes and builds.
 pub enum Fetching<'a> {
@@ -58,7 +59,7 @@ pub struct Prepared {
 
 /// Gets a verified, unpacked wheel for every pin of `install`.
 pub async fn prepare(
-    services: &Services<'_>,
+    services: &Services,
     environment: &Environment,
     fetching: &Fetching<'_>,
     wanted: &LockedSet,
@@ -168,7 +169,7 @@ pub async fn prepare(
 
 /// The build context `fetching` makes for `environment` (sources decided as for a prepare).
 pub async fn build_context(
-    services: &Services<'_>,
+    services: &Services,
     environment: &Environment,
     fetching: &Fetching<'_>,
     wanted: &LockedSet,
@@ -188,7 +189,7 @@ struct Connection {
 
 impl Connection {
     async fn open(
-        services: &Services<'_>,
+        services: &Services,
         environment: &Environment,
         fetching: &Fetching<'_>,
         wanted: &LockedSet,
@@ -250,7 +251,7 @@ impl Connection {
 
 /// A pin from the index: its page, the best wheel its hashes allow, else its sdist, built.
 async fn from_the_index(
-    services: &Services<'_>,
+    services: &Services,
     connection: &Connection,
     download_dir: &Path,
     tags: &Arc<Tags>,
@@ -310,7 +311,7 @@ async fn from_the_index(
 
 /// A source named by its location, built into a wheel.
 async fn build(
-    services: &Services<'_>,
+    services: &Services,
     connection: &Connection,
     environment: &Environment,
     locked: &Locked,
@@ -405,7 +406,7 @@ fn commit_of(git: &GitSource, locked: &Locked) -> Result<String, SyncError> {
     }
 }
 
-/// What identifies a Git source at a commit (as `build::source` spells it).
+/// What identifies a Git source at a commit (as `builds::source` spells it).
 pub fn git_identity(git: &GitSource, commit: &str) -> String {
     format!(
         "git:{}@{commit}/{}",
@@ -470,14 +471,14 @@ fn named_file(locked: &Locked, wanted: &LockedSet, tags: &Tags, cwd: &Path) -> O
 /// it, and unpacks it into the store. Two syncs that need one wheel share its download: the
 /// second finds it stored.
 async fn fetch_into_store(
-    services: &Services<'_>,
+    services: &Services,
     fetch: &FetchContext,
     dir: &Path,
     tags: &Tags,
     locked: &Locked,
     file: &DistFile,
 ) -> Result<Manifest, SyncError> {
-    let store = services.store;
+    let store = &services.store;
     let key = file.sha256.map_or_else(|| file.url().into_owned(), |sha| sha.to_hex());
     let guard = store.fetch_guard(&key);
     let _held = guard.lock().await;
@@ -645,7 +646,7 @@ fn directory_direct_url(path: &Path, editable: bool) -> Option<String> {
 }
 
 /// A venv's interpreter has no pip; its base interpreter's pip names the default index.
-pub async fn pip_default_index(services: &Services<'_>, info: &InterpreterInfo) -> Option<String> {
+pub async fn pip_default_index(services: &Services, info: &InterpreterInfo) -> Option<String> {
     if let Some(index) = &info.pip_default_index {
         return Some(index.clone());
     }

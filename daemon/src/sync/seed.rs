@@ -11,21 +11,22 @@ use axle_install::LinkMode;
 use axle_standards::{DistFilename, PackageName, Version, requires_python_allows};
 
 use super::environment::Environment;
-use super::{Services, SyncError, apply, prepare};
+use super::{SyncError, apply, prepare};
 use crate::context::Invocation;
 use crate::index::{FetchContext, IndexSettings, IndexStrategy, Refresh, RequestSettings, SourceLayers};
 use crate::lockfile::{Locked, LockedSet, LockedSource};
 use crate::progress::Reporter;
+use crate::services::Services;
 
 /// Installs pip into the environment at `venv_root`; returns `pip==VERSION`.
 pub async fn seed(
-    services: Services<'_>,
+    services: &Services,
     invocation: &Invocation,
     venv_root: &Path,
     reporter: Arc<dyn Reporter>,
 ) -> Result<String, SyncError> {
-    let environment = Environment::open(&services, venv_root).await?;
-    let pip_default = prepare::pip_default_index(&services, &environment.info).await;
+    let environment = Environment::open(services, venv_root).await?;
+    let pip_default = prepare::pip_default_index(services, &environment.info).await;
     let cli = IndexSettings::default();
     let sources = SourceLayers {
         invocation,
@@ -92,9 +93,9 @@ pub async fn seed(
         reporter: reporter.clone(),
     };
     let install = [locked];
-    let prepared = prepare::prepare(&services, &environment, &fetching, &wanted, &install, reporter.as_ref()).await?;
+    let prepared = prepare::prepare(services, &environment, &fetching, &wanted, &install, reporter.as_ref()).await?;
     apply::apply(
-        &services,
+        services,
         &environment,
         &[],
         prepared,

@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use axle_build::{SourceTree, UnpackLimits};
+use axle_build_frontend::{SourceTree, UnpackLimits};
 use sha2::{Digest, Sha256};
 use tempfile::TempDir;
 
@@ -89,7 +89,7 @@ pub async fn materialize(
             let temp = service.scratch_dir("sdist-")?;
             let target = temp.path().join("src");
             let limits = UnpackLimits::default();
-            let root = tokio::task::spawn_blocking(move || axle_build::unpack(&path, &target, limits))
+            let root = tokio::task::spawn_blocking(move || axle_build_frontend::unpack(&path, &target, limits))
                 .await
                 .map_err(|error| BuildError::Source(error.to_string()))?
                 .map_err(|error| BuildError::Source(error.to_string()))?;
@@ -149,11 +149,12 @@ async fn fetch_archive(
             return Ok((cached, sha.clone()));
         }
     }
-    let guard = service.store.fetch_guard(&archive.url);
+    let guard = service.parts.store.fetch_guard(&archive.url);
     let _held = guard.lock().await;
     let downloads = cache.join("downloads");
     let file = DistFile::direct(archive.filename.clone(), archive.url.clone(), None);
     let downloaded = service
+        .parts
         .index
         .download(&file, &archive.sha256, &downloads, &context.fetch)
         .await?;
@@ -169,7 +170,7 @@ fn file_sha256(path: &Path) -> Option<String> {
     Some(hex::encode(Sha256::digest(&bytes)))
 }
 
-/// A name safe as one path component, of a format [`axle_build::unpack`] reads.
+/// A name safe as one path component, of a format [`axle_build_frontend::unpack`] reads.
 fn is_plain_archive_name(name: &str) -> bool {
     let lower = name.to_ascii_lowercase();
     !name.is_empty()

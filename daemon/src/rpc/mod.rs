@@ -4,29 +4,33 @@
 //! replies, reporter calls into streamed events, and [`Error`]s into
 //! `tonic::Status` with the error's own message. Nothing else happens here.
 
+mod convert;
+mod events;
+mod handshake;
+
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
-use axle_proto::handshake::{BUILD_ID_HEADER, ERROR_KIND_HEADER, MISMATCH_MARKER};
 use axle_proto::v1::{self, axle_server::Axle};
 use futures::Stream;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
-use crate::context::Invocation;
-use crate::dist::BuildFlags;
 use crate::engine::{CreateVenv, Engine};
-use crate::error::{Error, ErrorKind};
-use crate::index::{IndexSettings, IndexStrategy};
-use crate::lock::{LockFormat, LockRequest};
-use crate::lockfile::requirements_txt::AnnotationStyle;
-use crate::progress::{NoticeLevel, Phase, Reporter};
+use crate::error::Error;
+use crate::progress::Reporter;
 use crate::sync::SyncRequest;
 use axle_install::LinkMode;
 
 pub use axle_proto::v1::axle_server::AxleServer;
+pub use handshake::Handshake;
+
+use convert::{
+    build_flags, index_options, invocation, lock_request, path_text, project_dir, project_status, status_of,
+    watch_event,
+};
+use events::StreamReporter;
 
 type EventStream = Pin<Box<dyn Stream<Item = Result<v1::Event, Status>> + Send>>;
 
@@ -105,8 +109,8 @@ impl Axle for Service {
             requests_served: engine.activity.served(),
             idle_timeout_secs: engine.idle_timeout.as_secs(),
             sqlite_version: engine.sqlite_version.clone(),
-            http_requests: engine.index.totals().snapshot().0,
-            name_lookups: engine.index.name_lookups(),
+            http_requests: engine.services.index.totals().snapshot().0,
+            name_lookups: engine.services.index.name_lookups(),
             watched_dirs: watched as u64,
             polled_dirs: polled as u64,
         }))
@@ -509,273 +513,5 @@ fn log_request(rpc: &str, started: std::time::Instant, error: Option<&Status>) {
             message = status.message(),
             "request"
         ),
-    }
-}
-
-fn path_text(path: &std::path::Path) -> String {
-    path.to_string_lossy().into_owned()
-}
-
-fn project_dir(invocation: &Invocation, dir: &str) -> std::path::PathBuf {
-    if dir.is_empty() {
-        invocation.cwd.clone()
-    } else {
-        invocation.absolute(dir)
-    }
-}
-
-fn project_status(status: crate::project::ProjectStatus) -> v1::ProjectStatusReply {
-    let texts = |paths: &[std::path::PathBuf]| paths.iter().map(|path| path_text(path)).collect::<Vec<_>>();
-    v1::ProjectStatusReply {
-        dir: path_text(&status.dir),
-        lock: Some(v1::LockStatus {
-            state: status.lock.state.as_str().to_string(),
-            inputs: texts(&status.lock.inputs),
-            lock_file: path_text(&status.lock.lock_file),
-            changed: texts(&status.lock.changed),
-            remembered: status.lock.remembered,
-        }),
-        venv: Some(v1::VenvStatus {
-            state: status.venv.state.as_str().to_string(),
-            path: path_text(&status.venv.path),
-            python: path_text(&status.venv.python),
-            lock_files: texts(&status.venv.lock_files),
-            missing: status.venv.missing,
-            extra: status.venv.extra,
-            changed: status.venv.changed,
-            detail: status.venv.detail,
-        }),
-    }
-}
-
-fn watch_event(event: crate::watch::WatchEvent) -> v1::WatchEvent {
-    use crate::jobs::JobStep;
-    use crate::watch::WatchEvent;
-    let kind = match event {
-        WatchEvent::Status { status, changed_paths } => v1::watch_event::Kind::Status(v1::ProjectChanged {
-            status: Some(project_status(*status)),
-            changed_paths: changed_paths.iter().map(|path| path_text(path)).collect(),
-        }),
-        WatchEvent::Job(job) => v1::watch_event::Kind::Job(v1::JobEvent {
-            dir: path_text(&job.dir),
-            job: job.job.as_str().to_string(),
-            step: Some(match job.step {
-                JobStep::Started => v1::job_event::Step::Started(true),
-                JobStep::Progress {
-                    phase,
-                    subject,
-                    done,
-                    total,
-                } => v1::job_event::Step::Progress(v1::Progress {
-                    phase: phase.name().to_string(),
-                    subject,
-                    done,
-                    total,
-                }),
-                JobStep::Finished(summary) => v1::job_event::Step::Finished(summary),
-                JobStep::Failed(message) => v1::job_event::Step::Failed(message),
-            }),
-        }),
-    };
-    v1::WatchEvent { kind: Some(kind) }
-}
-
-fn invocation(proto: Option<v1::Invocation>) -> Result<Invocation, Status> {
-    let proto = proto.ok_or_else(|| Status::invalid_argument("the request carries no invocation"))?;
-    let cwd = std::path::PathBuf::from(proto.cwd);
-    if !cwd.is_absolute() {
-        return Err(Status::invalid_argument(
-            "the invocation's working directory must be absolute",
-        ));
-    }
-    Ok(Invocation {
-        cwd,
-        env: proto.env.into_iter().collect(),
-        argv: proto.argv,
-    })
-}
-
-fn lock_request(request: v1::LockRequest) -> Result<LockRequest, Status> {
-    let invocation = invocation(request.invocation)?;
-    let (index, strategy) = index_options(request.index)?;
-    let annotation_style = match request.annotation_style.as_str() {
-        "" | "split" => AnnotationStyle::Split,
-        "line" => AnnotationStyle::Line,
-        other => {
-            return Err(Status::invalid_argument(format!("unknown annotation style `{other}`")));
-        }
-    };
-    let format = match request.format.as_str() {
-        "" | "requirements" | "requirements.txt" => LockFormat::Requirements,
-        "pylock" | "pylock.toml" => LockFormat::Pylock,
-        other => {
-            return Err(Status::invalid_argument(format!("unknown lock format `{other}`")));
-        }
-    };
-    let non_empty = |text: String| Some(text).filter(|text| !text.is_empty());
-    Ok(LockRequest {
-        invocation,
-        src_files: request.src_files,
-        constraints: request.constraints,
-        output_file: non_empty(request.output_file),
-        extras: request.extras,
-        all_extras: request.all_extras,
-        groups: request.groups,
-        generate_hashes: request.generate_hashes,
-        strip_extras: request.strip_extras,
-        allow_unsafe: request.allow_unsafe,
-        upgrade: request.upgrade,
-        upgrade_packages: request.upgrade_packages,
-        header: request.header,
-        annotate: request.annotate,
-        annotation_style,
-        emit_index_url: request.emit_index_url,
-        emit_find_links: request.emit_find_links,
-        dry_run: request.dry_run,
-        pre: request.pre,
-        python: non_empty(request.python),
-        python_version: non_empty(request.python_version),
-        python_platform: non_empty(request.python_platform),
-        universal: request.universal,
-        exclude_newer: non_empty(request.exclude_newer),
-        offline: request.offline,
-        index,
-        strategy,
-        format,
-        refresh: request.refresh,
-        refresh_packages: request.refresh_packages,
-        build: build_flags(request.build),
-        only_binary: request.only_binary,
-        no_binary: request.no_binary,
-    })
-}
-
-/// The build options of a request.
-fn build_flags(proto: Option<v1::BuildOptions>) -> BuildFlags {
-    let build = proto.unwrap_or_default();
-    BuildFlags {
-        no_build: build.no_build,
-        no_build_isolation: build.no_build_isolation,
-        config_settings: build.config_settings,
-        build_constraints: build.build_constraints,
-    }
-}
-
-/// The index options of a request: where to look, and in which order.
-fn index_options(proto: Option<v1::IndexOptions>) -> Result<(IndexSettings, IndexStrategy), Status> {
-    let index = proto.unwrap_or_default();
-    let strategy = IndexStrategy::parse(&index.index_strategy)
-        .ok_or_else(|| Status::invalid_argument(format!("unknown index strategy `{}`", index.index_strategy)))?;
-    let settings = IndexSettings {
-        index_url: Some(index.index_url).filter(|url| !url.is_empty()),
-        extra_index_urls: index.extra_index_urls,
-        find_links: index.find_links,
-        no_index: index.no_index,
-    };
-    Ok((settings, strategy))
-}
-
-fn status_of(error: &Error) -> Status {
-    let message = error.to_string();
-    let kind = error.kind();
-    let mut status = match kind {
-        ErrorKind::InvalidInput => Status::invalid_argument(message),
-        ErrorKind::NotFound => Status::not_found(message),
-        ErrorKind::Conflict => Status::already_exists(message),
-        ErrorKind::Unavailable => Status::unavailable(message),
-        ErrorKind::Unsatisfiable => Status::failed_precondition(message),
-        ErrorKind::Unsupported => Status::unimplemented(message),
-        ErrorKind::Integrity => Status::data_loss(message),
-        ErrorKind::BuildFailed => Status::aborted(message),
-        ErrorKind::Internal => Status::internal(message),
-    };
-    status.metadata_mut().insert(
-        ERROR_KIND_HEADER,
-        tonic::metadata::MetadataValue::from_static(kind.name()),
-    );
-    status
-}
-
-struct StreamReporter {
-    sender: mpsc::Sender<Result<v1::Event, Status>>,
-}
-
-impl Reporter for StreamReporter {
-    fn progress(&self, phase: Phase, subject: &str, done: u64, total: u64) {
-        // Progress is best effort: a slow reader loses updates, never blocks work.
-        let _ = self.sender.try_send(Ok(v1::Event {
-            kind: Some(v1::event::Kind::Progress(v1::Progress {
-                phase: phase.name().to_string(),
-                subject: subject.to_string(),
-                done,
-                total,
-            })),
-        }));
-    }
-
-    fn notice(&self, level: NoticeLevel, message: &str) {
-        let level = match level {
-            NoticeLevel::Info => v1::notice::Level::Info,
-            NoticeLevel::Warning => v1::notice::Level::Warning,
-        };
-        let _ = self.sender.try_send(Ok(v1::Event {
-            kind: Some(v1::event::Kind::Notice(v1::Notice {
-                level: level as i32,
-                message: message.to_string(),
-            })),
-        }));
-    }
-}
-
-/// Refuses requests meant for another build before they are decoded; see
-/// `axle_proto::handshake`.
-#[derive(Clone)]
-pub struct Handshake<S> {
-    inner: S,
-    build_id: Arc<str>,
-}
-
-impl<S> Handshake<S> {
-    pub fn new(inner: S, build_id: &str) -> Handshake<S> {
-        Handshake {
-            inner,
-            build_id: build_id.into(),
-        }
-    }
-}
-
-impl<S: tonic::server::NamedService> tonic::server::NamedService for Handshake<S> {
-    const NAME: &'static str = S::NAME;
-}
-
-impl<S, B> tower::Service<http::Request<B>> for Handshake<S>
-where
-    S: tower::Service<http::Request<B>, Response = http::Response<tonic::body::Body>>,
-    S::Future: Send + 'static,
-    S::Error: Send + 'static,
-{
-    type Response = S::Response;
-    type Error = S::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<S::Response, S::Error>> + Send>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: http::Request<B>) -> Self::Future {
-        let path = request.uri().path();
-        let exempt = path.ends_with("/Status") || path.ends_with("/Shutdown");
-        let mismatch = request
-            .headers()
-            .get(BUILD_ID_HEADER)
-            .is_some_and(|given| given.as_bytes() != self.build_id.as_bytes());
-        if mismatch && !exempt {
-            let status = Status::failed_precondition(format!(
-                "{MISMATCH_MARKER}: this daemon is build {}, the client expects another",
-                self.build_id
-            ));
-            return Box::pin(std::future::ready(Ok(status.into_http())));
-        }
-        Box::pin(self.inner.call(request))
     }
 }

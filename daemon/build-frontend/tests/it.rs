@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use axle_build::{BuildKind, ConfigSettings, HookRunner, SourceTree, UnpackLimits, unpack};
+use axle_build_frontend::{BuildKind, ConfigSettings, HookRunner, SourceTree, UnpackLimits, unpack};
 use axle_e2e::sdist::{ProjectBuilder, raw_tar_gz};
 
 fn runner(dir: &Path, timeout: Duration) -> HookRunner {

@@ -9,7 +9,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use axle_build::{BuildKind, HookRunner, SourceTree};
+use axle_build_frontend::{BuildKind, HookRunner, SourceTree};
 use axle_standards::Requirement;
 use tempfile::TempDir;
 
@@ -45,7 +45,7 @@ impl BuildEnvironment {
         log: PathBuf,
         scratch: PathBuf,
         context: &BuildContext,
-        cancel: &Arc<axle_build::Cancel>,
+        cancel: &Arc<axle_build_frontend::Cancel>,
     ) -> HookRunner {
         HookRunner {
             python: self.python.clone(),
@@ -85,6 +85,7 @@ pub async fn prepare(
     // A venv is made from a base interpreter, never from another venv's.
     let base = if context.interpreter.is_venv() {
         service
+            .parts
             .interpreters
             .query(&context.interpreter.base_executable)
             .await
@@ -183,12 +184,12 @@ async fn install(
         prereleases: false,
         exclude_newer: None,
         binaries: Default::default(),
-        candidate_cache: service.candidates.clone(),
+        candidate_cache: service.parts.candidates.clone(),
         builds: Some((builds, nested.clone())),
         direct: Default::default(),
         universal: None,
     };
-    let index = service.index.clone();
+    let index = service.parts.index.clone();
     let runtime = tokio::runtime::Handle::current();
     let reporter = context.reporter.clone();
     let resolution = tokio::task::spawn_blocking(move || resolve::resolve(request, index, runtime, reporter))
@@ -213,7 +214,7 @@ async fn install(
             },
         );
     }
-    crate::sync::install_set(&service.sync_services(), root, &wanted, &nested)
+    crate::sync::install_set(&service.services(), root, &wanted, &nested)
         .await
         .map_err(|error| failure(error.to_string()))
 }

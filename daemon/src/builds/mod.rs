@@ -1,4 +1,4 @@
-//! Source builds, the daemon's side of `axle-build`: which sources to build, where their trees
+//! Source builds, the daemon's side of `axle-build-frontend`: which sources to build, where their trees
 //! come from (`source`, `git`), the isolated environments they build in (`environment`), and
 //! what was built (`cache`) — so that each source is built once per interpreter, however many
 //! clients ask at once and across restarts.
@@ -13,7 +13,7 @@
 //!
 //! Concurrent requests for one build share it. Hooks run at most about one per core; a build
 //! waiting for its own build requirements holds no slot, so nested builds cannot starve.
-//! Building runs the project's code: see `axle_build::hooks` for what is confined.
+//! Building runs the project's code: see `axle_build_frontend::hooks` for what is confined.
 
 mod cache;
 mod environment;
@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::{Arc, Weak};
 
-use axle_build::{BuildKind, SourceTree};
+use axle_build_frontend::{BuildKind, SourceTree};
 use axle_standards::{Metadata, WheelFilename};
 use futures::FutureExt;
 use futures::future::BoxFuture;
@@ -32,15 +32,10 @@ use sha2::{Digest, Sha256};
 
 use git::{GitRepositories, editable_checkout};
 
-use crate::db::Pool;
 use crate::dist::{BuildContext, BuildError, Builds, Built, GitSource, SourceDist, SourceMetadata};
 use crate::flights::Flights;
-use crate::index::IndexClient;
-use crate::interpreter::Interpreters;
 use crate::progress::{Phase, Reporter};
-use crate::resolve::CandidateCache;
-use crate::sync::{self, SyncState};
-use crate::target::TargetCache;
+use crate::services::Services;
 use crate::wheels::WheelStore;
 use cache::BuildCache;
 use source::Identity;
@@ -48,48 +43,27 @@ use source::Identity;
 pub struct BuildService {
     me: Weak<BuildService>,
     home: PathBuf,
-    interpreters: Arc<Interpreters>,
-    targets: Arc<TargetCache>,
-    index: Arc<IndexClient>,
-    store: Arc<WheelStore>,
-    pool: Pool,
-    candidates: Arc<CandidateCache>,
-    /// Build environments are venvs synced like any other.
-    sync_state: SyncState,
+    /// The daemon's parts; their `builds` is not this service (see `services`).
+    parts: Services,
     cache: BuildCache,
     git: GitRepositories,
     metadata_flights: Flights<String, Result<SourceMetadata, BuildError>>,
     wheel_flights: Flights<String, Result<Built, BuildError>>,
     hooks: tokio::sync::Semaphore,
     /// Set when the daemon stops: running hooks are killed, none starts.
-    stopping: Arc<axle_build::Cancel>,
-}
-
-/// What [`BuildService::new`] needs from the daemon.
-pub struct BuildServiceParts {
-    pub home: PathBuf,
-    pub interpreters: Arc<Interpreters>,
-    pub targets: Arc<TargetCache>,
-    pub index: Arc<IndexClient>,
-    pub store: Arc<WheelStore>,
-    pub pool: Pool,
-    pub candidates: Arc<CandidateCache>,
+    stopping: Arc<axle_build_frontend::Cancel>,
 }
 
 impl BuildService {
-    pub fn new(shared: BuildServiceParts) -> Arc<BuildService> {
+    /// A build service keeping its builds under `home`, over the daemon's `parts` (whose
+    /// `builds` it replaces with itself wherever it hands them on).
+    pub fn new(home: PathBuf, parts: Services) -> Arc<BuildService> {
         let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
         Arc::new_cyclic(|me| BuildService {
             me: me.clone(),
-            cache: BuildCache::new(shared.pool.clone()),
-            home: shared.home,
-            interpreters: shared.interpreters,
-            targets: shared.targets,
-            index: shared.index,
-            store: shared.store,
-            pool: shared.pool,
-            candidates: shared.candidates,
-            sync_state: SyncState::default(),
+            cache: BuildCache::new(parts.pool.clone()),
+            home,
+            parts,
             git: GitRepositories::default(),
             metadata_flights: Flights::default(),
             wheel_flights: Flights::default(),
@@ -111,16 +85,10 @@ impl BuildService {
             .ok_or_else(|| BuildError::Source("the daemon is stopping".to_string()))
     }
 
-    fn sync_services(self: &Arc<Self>) -> sync::Services<'_> {
-        sync::Services {
-            interpreters: &self.interpreters,
-            targets: &self.targets,
-            index: self.index.clone(),
-            store: &self.store,
-            pool: &self.pool,
-            state: &self.sync_state,
-            builds: self.clone(),
-        }
+    /// The daemon's parts with this service as their builds: what build environments are
+    /// synced with.
+    fn services(self: &Arc<Self>) -> Services {
+        self.parts.with_builds(self.clone())
     }
 
     /// A slot to run a hook in (about one per core).
@@ -215,7 +183,7 @@ impl BuildService {
                 let built = self
                     .build_wheel(&build, &source, &context, &identity, &build_key)
                     .await?;
-                metadata_of_wheel(&self.store, &built).await?
+                metadata_of_wheel(&self.parts.store, &built).await?
             }
         };
         let metadata = Metadata::parse(&text).map_err(|error| BuildError::Hook {
@@ -294,7 +262,7 @@ impl BuildService {
     async fn run_hook<T: Send + 'static>(
         &self,
         package: &str,
-        hook: impl FnOnce() -> Result<T, axle_build::HookError> + Send + 'static,
+        hook: impl FnOnce() -> Result<T, axle_build_frontend::HookError> + Send + 'static,
     ) -> Result<T, BuildError> {
         let Some(_permit) = self.hook_permit().await else {
             return Err(BuildError::Source("axled is stopping".to_string()));
@@ -314,7 +282,7 @@ impl BuildService {
         let Some((sha256, _filename)) = self.cache.wheel(build_key).await else {
             return Ok(None);
         };
-        match self.store.manifest(&sha256).await {
+        match self.parts.store.manifest(&sha256).await {
             Ok(Some(manifest)) => Ok(Some(Built {
                 manifest,
                 source_identity: identity.key.clone(),
@@ -373,8 +341,9 @@ impl BuildService {
         };
         // Nothing half-stored: the store takes the wheel whole or not at all, and the cache
         // row is written only after it did.
-        let _store_in_use = self.store.shared().await;
+        let _store_in_use = self.parts.store.shared().await;
         let manifest = self
+            .parts
             .store
             .add(&wheel, &sha256, &filename, &origin)
             .await
@@ -396,7 +365,7 @@ struct Build {
     package: String,
     kind: BuildKind,
     read: SourceTree,
-    runner: axle_build::HookRunner,
+    runner: axle_build_frontend::HookRunner,
     scratch: tempfile::TempDir,
     _environment: environment::BuildEnvironment,
     _tree: source::Tree,
