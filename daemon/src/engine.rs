@@ -70,6 +70,7 @@ impl Engine {
             store,
             candidates: Arc::default(),
             builds: Arc::new(crate::dist::NoBuilds),
+            team: Arc::default(),
             residency,
         };
         let builds = BuildService::new(location.home.clone(), parts.clone());
@@ -334,6 +335,28 @@ impl Engine {
             reporter,
         )
         .await?)
+    }
+
+    /// `axle store push`: what the locks install, to the request's team store; then waits for
+    /// the store's uploads to end.
+    pub async fn store_push(
+        &self,
+        request: crate::push::PushRequest,
+        reporter: Arc<dyn Reporter>,
+    ) -> Result<crate::push::PushOutcome, Error> {
+        Ok(crate::push::push(&self.services, &self.builds, request, reporter).await?)
+    }
+
+    /// `axle store keygen`: a new signing key; its secret into `secret_file`, its public line
+    /// returned.
+    pub fn store_keygen(&self, invocation: &Invocation, name: &str, secret_file: &str) -> Result<String, Error> {
+        if secret_file.is_empty() {
+            return Err(Error::InvalidInput(
+                "name the file for the secret key (--secret-key FILE)".to_string(),
+            ));
+        }
+        crate::team::keygen(name, &invocation.absolute(secret_file))
+            .map_err(|error| Error::InvalidInput(error.to_string()))
     }
 
     /// `axle export`: every file a lock installs on a target, into a wheelhouse directory.

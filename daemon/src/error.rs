@@ -109,7 +109,7 @@ fn lock_kind(error: &LockError) -> ErrorKind {
         LockError::Requirements(_) | LockError::PyProject(_) | LockError::Usage(_) | LockError::Target(_) => {
             ErrorKind::InvalidInput
         }
-        LockError::Config(_) => ErrorKind::InvalidInput,
+        LockError::Config(_) | LockError::Team(_) => ErrorKind::InvalidInput,
         LockError::Unsupported(_) => ErrorKind::Unsupported,
         LockError::Interpreter(InterpreterError::NotFound { .. }) => ErrorKind::NotFound,
         LockError::Interpreter(_) => ErrorKind::InvalidInput,
@@ -126,7 +126,7 @@ fn lock_kind(error: &LockError) -> ErrorKind {
 fn sync_kind(error: &SyncError) -> ErrorKind {
     match error {
         SyncError::NotAVenv(_) => ErrorKind::NotFound,
-        SyncError::Usage(_) | SyncError::Config(_) => ErrorKind::InvalidInput,
+        SyncError::Usage(_) | SyncError::Config(_) | SyncError::Team(_) => ErrorKind::InvalidInput,
         SyncError::Lockfile(error) => lockfile_kind(error),
         SyncError::Unsupported(_) | SyncError::NoWheel { .. } => ErrorKind::Unsupported,
         SyncError::Index(error) => index_kind(error),

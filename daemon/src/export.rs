@@ -29,7 +29,7 @@ use crate::lockfile::{self, Locked, LockedSource};
 use crate::progress::{Phase, Reporter};
 use crate::services::Services;
 use crate::sync::SyncError;
-use crate::sync::prepare::{Choice, choose_file, download_into_store, is_plain_file_name};
+use crate::sync::intake::{Choice, choose_file, download_into_store, is_plain_file_name};
 use crate::target;
 use crate::wheels::WheelStore;
 

@@ -29,11 +29,13 @@ pub mod lock;
 pub mod lockfile;
 pub mod memory;
 pub mod project;
+pub mod push;
 pub mod resolve;
 pub mod serve;
 pub mod services;
 pub mod sync;
 pub mod target;
+pub mod team;
 pub mod venv;
 pub mod wheels;
 

@@ -215,6 +215,14 @@ pub async fn start_engine(
 /// say what is on disk); cached index pages only if that is quick (a cache, fetched again when
 /// needed: a stop must not wait seconds on megabytes of pages).
 pub async fn finish(engine: &crate::engine::Engine) {
+    // An in-process job's uploads to a team store are the only ones it makes: its end waits for
+    // them (bounded). A daemon's stop does not: they are a cache, and `axle store push` sends
+    // what a lock needs again.
+    if engine.services.residency == crate::services::Residency::InProcess
+        && !engine.services.team.drain(UPLOADS_IN_PROCESS).await
+    {
+        tracing::warn!("stopped with team store uploads unfinished");
+    }
     if let Err(error) = engine.services.store.flush().await {
         tracing::warn!(%error, "could not record the wheels stored last");
     }
@@ -225,6 +233,9 @@ pub async fn finish(engine: &crate::engine::Engine) {
         tracing::info!("stopped without waiting for cached pages still being written");
     }
 }
+
+/// The longest an in-process job's end waits for its uploads to the team store.
+const UPLOADS_IN_PROCESS: Duration = Duration::from_secs(120);
 
 /// Closes the database, waiting briefly for cache writes still running.
 pub async fn close_database(engine: &crate::engine::Engine) {

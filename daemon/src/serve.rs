@@ -179,7 +179,7 @@ impl ServedIndex {
             let guard = self.store.fetch_guard(sha256);
             let _held = guard.lock().await;
             if self.store.archive(sha256).await?.is_none() {
-                crate::sync::prepare::download_into_store(&self.store, &self.index, fetch, &dir, &file, &expected)
+                crate::sync::intake::download_into_store(&self.store, &self.index, fetch, &dir, &file, &expected)
                     .await
                     .map_err(|error: SyncError| ServeError::Fetch(error.to_string()))?;
             }

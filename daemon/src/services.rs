@@ -14,6 +14,7 @@ use crate::index::IndexClient;
 use crate::interpreter::Interpreters;
 use crate::resolve::CandidateCache;
 use crate::target::TargetCache;
+use crate::team::TeamStores;
 use crate::wheels::WheelStore;
 
 #[derive(Clone)]
@@ -27,6 +28,8 @@ pub struct Services {
     pub candidates: Arc<CandidateCache>,
     /// Source builds: metadata for the resolver, wheels for sync.
     pub builds: Arc<dyn Builds>,
+    /// The team stores requests name (the second tier of the store).
+    pub team: Arc<TeamStores>,
     /// Where the pipelines run, which decides whether work may go on after a job answered.
     pub residency: Residency,
 }

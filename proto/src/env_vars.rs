@@ -37,6 +37,20 @@ pub const AXLE_STORE_MAX_SIZE: &str = "AXLE_STORE_MAX_SIZE";
 /// or when the kernel's own limit is reached, directories are polled once a second.
 pub const AXLE_WATCH_LIMIT: &str = "AXLE_WATCH_LIMIT";
 
+/// The team store (`s3://BUCKET/PREFIX`): a second tier of the store, shared across machines.
+pub const AXLE_TEAM_STORE: &str = "AXLE_TEAM_STORE";
+/// `1`: read the team store without signing requests, and never write it.
+pub const AXLE_TEAM_STORE_ANONYMOUS: &str = "AXLE_TEAM_STORE_ANONYMOUS";
+/// The secret key file build records are signed with (`axle store keygen`).
+pub const AXLE_TEAM_STORE_SIGNING_KEY: &str = "AXLE_TEAM_STORE_SIGNING_KEY";
+/// `name:BASE64,...`: the public keys whose build records are believed.
+pub const AXLE_TEAM_STORE_TRUSTED_KEYS: &str = "AXLE_TEAM_STORE_TRUSTED_KEYS";
+/// `all` (default), `built` or `none`: what a writer uploads.
+pub const AXLE_TEAM_STORE_PUSH: &str = "AXLE_TEAM_STORE_PUSH";
+/// axle's config file (default `$XDG_CONFIG_HOME/axle/axle.toml`), whose `[team-store]` table
+/// supplies what the variables above do not.
+pub const AXLE_CONFIG_FILE: &str = "AXLE_CONFIG_FILE";
+
 /// The variables a request carries to the daemon.
 pub const FORWARDED: &[&str] = &[
     // Interpreter discovery.
@@ -69,4 +83,22 @@ pub const FORWARDED: &[&str] = &[
     "NO_COLOR",
     "AXLE_HTTP_TIMEOUT",
     "AXLE_BUILD_TIMEOUT",
+    // The team store, and the AWS settings its S3 client reads (as AWS's tools read them).
+    AXLE_TEAM_STORE,
+    AXLE_TEAM_STORE_ANONYMOUS,
+    AXLE_TEAM_STORE_SIGNING_KEY,
+    AXLE_TEAM_STORE_TRUSTED_KEYS,
+    AXLE_TEAM_STORE_PUSH,
+    AXLE_CONFIG_FILE,
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_S3",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_PROFILE",
+    "AWS_CONFIG_FILE",
+    "AWS_SHARED_CREDENTIALS_FILE",
+    "AWS_ALLOW_HTTP",
 ];

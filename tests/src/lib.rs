@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used)]
 
 pub mod index;
+pub mod s3;
 pub mod sdist;
 pub mod wheel;
 
@@ -224,7 +225,9 @@ impl TestContext {
 
     pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
         let mut command = Command::new(program);
-        for name in CLEARED {
+        // Every variable a request forwards too, so that one added later cannot leak in from
+        // the machine (these machines set `PIP_*` and may set `AWS_*`).
+        for name in CLEARED.iter().chain(axle_proto::env_vars::FORWARDED) {
             command.env_remove(name);
         }
         command.envs(&self.env).current_dir(&self.project);

@@ -100,6 +100,7 @@ fn print_status(output: &Output, status: Option<&v1::StatusReply>) {
         "name_lookups": status.name_lookups,
         "watched_dirs": status.watched_dirs,
         "polled_dirs": status.polled_dirs,
+        "team_stores": status.team_stores.iter().map(super::store::team_json).collect::<Vec<_>>(),
     }));
     output.text(&format!(
         "axled {} is running (pid {}, up {}s)\n  home:     {}\n  socket:   {}\n  log:      {}\n  requests: {} active, {} served\n  idle timeout: {}s",
@@ -113,6 +114,9 @@ fn print_status(output: &Output, status: Option<&v1::StatusReply>) {
         status.requests_served,
         status.idle_timeout_secs,
     ));
+    for team in &status.team_stores {
+        output.text(&super::store::team_text(team));
+    }
 }
 
 async fn logs(daemon: &Daemon, args: &LogsArgs) -> Result<ExitCode, Failure> {

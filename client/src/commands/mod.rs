@@ -73,7 +73,8 @@ pub async fn run(command: Command, daemon: &Daemon, output: &Output, cwd: PathBu
         Command::Env(command) => env::run(command, daemon, output, invocation(cwd, Environment::Forwarded)).await,
         Command::Export(args) => export::run(args, daemon, output, invocation(cwd, Environment::Whole)).await,
         Command::Serve(args) => serve::run(args, daemon, output, invocation(cwd, Environment::Forwarded)).await,
-        Command::Store(command) => store::run(command, daemon, output, invocation(cwd, Environment::Forwarded)).await,
+        // Whole: `store push` reads lock files, which may expand any `${VARIABLE}`.
+        Command::Store(command) => store::run(command, daemon, output, invocation(cwd, Environment::Whole)).await,
         Command::Daemon(command) => daemon::run(command, daemon, output).await,
         // Answered before any connection (main).
         Command::Completions { .. } => Ok(ExitCode::SUCCESS),

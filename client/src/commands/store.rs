@@ -1,4 +1,4 @@
-//! `axle store stats|gc`: the shared wheel store.
+//! `axle store stats|gc|verify|push|keygen`: the shared wheel store, and its team tier.
 
 use std::process::ExitCode;
 
@@ -34,6 +34,23 @@ pub enum StoreCommand {
         #[arg(short = 'n', long)]
         dry_run: bool,
     },
+    /// Upload to the team store (AXLE_TEAM_STORE) what the lock files install — their wheels,
+    /// and the wheels and signed records of their builds — then wait until every queued upload
+    /// has ended. With no lock file, only wait.
+    Push {
+        /// Lock files (requirements.txt, pylock.toml).
+        lock_files: Vec<String>,
+    },
+    /// Make a key for signing the team store's build records: the secret goes to FILE (mode
+    /// 0600, never over an existing file), the public key line (`NAME:BASE64`, for
+    /// AXLE_TEAM_STORE_TRUSTED_KEYS) to stdout.
+    Keygen {
+        /// The key's name, as signatures carry it (letters, digits, `-`, `_`, `.`).
+        name: String,
+        /// Where the secret key goes.
+        #[arg(long, value_name = "FILE")]
+        secret_key: String,
+    },
 }
 
 pub async fn run(
@@ -63,6 +80,7 @@ pub async fn run(
                 "bytes_linked": stats.bytes_linked,
                 "bytes_saved": saved,
                 "venvs": stats.venvs,
+                "team_stores": stats.team_stores.iter().map(team_json).collect::<Vec<_>>(),
             }));
             output.text(&format!(
                 "{}\n  wheels: {}\n  files:  {} ({} stored)\n  venvs:  {} ({} linked, {} saved by sharing)",
@@ -74,6 +92,9 @@ pub async fn run(
                 bytes(stats.bytes_linked),
                 bytes(saved)
             ));
+            for team in &stats.team_stores {
+                output.text(&team_text(team));
+            }
         }
         StoreCommand::Verify { repair } => {
             let request = v1::StoreVerifyRequest {
@@ -157,8 +178,103 @@ pub async fn run(
                 bytes(reply.bytes_freed)
             ));
         }
+        StoreCommand::Push { lock_files } => {
+            let request = v1::StorePushRequest {
+                invocation: Some(invocation),
+                lock_files,
+            };
+            let stream = daemon
+                .call(|mut client| {
+                    let request = daemon.request(request.clone());
+                    async move { client.store_push(request).await }
+                })
+                .await?;
+            let v1::event::Kind::Pushed(result) = super::follow(output, stream.into_inner()).await? else {
+                return Err(Failure::new("the daemon answered with another kind of result"));
+            };
+            output.document(&serde_json::json!({
+                "team_store": result.team_store,
+                "mode": result.mode,
+                "wheels": result.wheels,
+                "records": result.records,
+                "missing": result.missing,
+                "uploaded": result.uploaded,
+                "already_there": result.already_there,
+                "failed": result.failed,
+                "still_queued": result.still_queued,
+            }));
+            for missing in &result.missing {
+                output.text(&format!("not in the store (sync it first): {missing}"));
+            }
+            output.text(&format!(
+                "{}: {} wheels and {} build records queued; {} uploaded, {} already there, {} failed{}",
+                result.team_store,
+                result.wheels,
+                result.records,
+                result.uploaded,
+                result.already_there,
+                result.failed,
+                if result.still_queued > 0 {
+                    format!(", {} still queued", result.still_queued)
+                } else {
+                    String::new()
+                }
+            ));
+            if result.failed > 0 || result.still_queued > 0 {
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+        StoreCommand::Keygen { name, secret_key } => {
+            let request = v1::StoreKeygenRequest {
+                invocation: Some(invocation),
+                name,
+                secret_key_file: secret_key,
+            };
+            let reply = daemon
+                .call(|mut client| {
+                    let request = daemon.request(request.clone());
+                    async move { client.store_keygen(request).await }
+                })
+                .await?
+                .into_inner();
+            output.document(&serde_json::json!({ "public_key": reply.public_key }));
+            output.text(&reply.public_key);
+        }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A team store's statistics for `--json`.
+pub fn team_json(team: &v1::TeamStoreStats) -> serde_json::Value {
+    serde_json::json!({
+        "url": team.url,
+        "mode": team.mode,
+        "hits": team.hits,
+        "misses": team.misses,
+        "bytes_read": team.bytes_read,
+        "bytes_written": team.bytes_written,
+        "uploaded": team.uploaded,
+        "already_there": team.already_there,
+        "failures": team.failures,
+        "queued": team.queued,
+    })
+}
+
+/// A team store's statistics, for people.
+pub fn team_text(team: &v1::TeamStoreStats) -> String {
+    format!(
+        "team store {} ({})\n  hits: {}, misses: {}\n  read: {}, written: {} ({} uploads, {} already there, {} queued)\n  failures: {}",
+        team.url,
+        team.mode,
+        team.hits,
+        team.misses,
+        bytes(team.bytes_read),
+        bytes(team.bytes_written),
+        team.uploaded,
+        team.already_there,
+        team.queued,
+        team.failures
+    )
 }
 
 fn bytes(count: u64) -> String {

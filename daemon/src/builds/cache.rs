@@ -32,7 +32,7 @@ pub fn build_key(source_key: &str, editable: bool, context: &BuildContext) -> St
 
 /// What makes two interpreters build the same wheel: implementation, full version, ABI and
 /// platform.
-fn interpreter_key(info: &InterpreterInfo) -> String {
+pub(super) fn interpreter_key(info: &InterpreterInfo) -> String {
     format!(
         "{}|{}|{}|{}|{}",
         info.implementation,
@@ -101,21 +101,44 @@ impl BuildCache {
             .flatten()
     }
 
-    pub async fn remember_wheel(&self, key: &str, sha256: &str, filename: &str) {
+    /// Remembers the wheel a build produced, with its identity in the team store (`None`: a
+    /// build that is never shared).
+    pub async fn remember_wheel(&self, key: &str, sha256: &str, filename: &str, shared_identity: Option<&str>) {
         let result = sqlx::query(
-            "INSERT INTO built_wheels (key, wheel_sha256, filename, created_at) VALUES (?, ?, ?, ?)
+            "INSERT INTO built_wheels (key, wheel_sha256, filename, created_at, shared_identity)
+             VALUES (?, ?, ?, ?, ?)
              ON CONFLICT (key) DO UPDATE SET wheel_sha256 = excluded.wheel_sha256,
-                filename = excluded.filename, created_at = excluded.created_at",
+                filename = excluded.filename, created_at = excluded.created_at,
+                shared_identity = excluded.shared_identity",
         )
         .bind(key)
         .bind(sha256)
         .bind(filename)
         .bind(db::now())
+        .bind(shared_identity)
         .execute(&self.pool)
         .await;
         if let Err(error) = result {
             tracing::warn!(%error, key, "could not remember a built wheel");
         }
+    }
+
+    /// The shareable builds of the source `source_key` (any interpreter): `(identity, wheel
+    /// sha256, file name)`.
+    pub async fn shared_builds(&self, source_key: &str) -> Vec<(String, String, String)> {
+        // Keys are `<source key>|<settings hash>`: the source's rows share that prefix.
+        let pattern = format!(
+            "{}|%",
+            source_key.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+        );
+        sqlx::query_as(
+            "SELECT shared_identity, wheel_sha256, filename FROM built_wheels
+             WHERE key LIKE ? ESCAPE '\\' AND shared_identity IS NOT NULL",
+        )
+        .bind(pattern)
+        .fetch_all(&self.pool)
+        .await
+        .unwrap_or_default()
     }
 
     /// Forgets a wheel whose store entry is gone (gc, damage): the next request builds again.

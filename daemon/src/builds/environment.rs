@@ -169,6 +169,7 @@ async fn install(
         env: context.env.clone(),
         reporter: context.reporter.clone(),
         chain,
+        team: context.team.clone(),
     });
     let builds: Arc<dyn Builds> = service.clone();
     let request = ResolveRequest {

@@ -18,6 +18,7 @@
 mod cache;
 mod environment;
 mod git;
+mod shared;
 mod source;
 
 use std::path::{Path, PathBuf};
@@ -155,7 +156,40 @@ impl BuildService {
             self.cache.remember_metadata(&identity.key, &text, &metadata).await;
             return Ok(answer(metadata));
         }
-        let build = self.start_build(&source, &context, tree, read).await?;
+        // Before any hook runs: the wheel another machine built, if the team store shares it.
+        let text = match self
+            .built_by_the_team(&identity, is_editable(&source), &build_key, &context)
+            .await?
+        {
+            Some(built) => metadata_of_wheel(&self.parts.store, &built).await?,
+            None => {
+                self.metadata_by_hooks(&source, &context, &identity, &build_key, tree, read)
+                    .await?
+            }
+        };
+        let metadata = Metadata::parse(&text).map_err(|error| BuildError::Hook {
+            package: source.to_string(),
+            version: String::new(),
+            reason: format!("its backend wrote unreadable metadata: {error}"),
+        })?;
+        check_identity(&source, &metadata)?;
+        let metadata = Arc::new(metadata);
+        self.cache.remember_metadata(&build_key, &text, &metadata).await;
+        Ok(answer(metadata))
+    }
+
+    /// The metadata the backend's hooks give: `prepare_metadata_for_build_*`, else a whole
+    /// build (whose wheel is kept for the install that usually follows).
+    async fn metadata_by_hooks(
+        self: &Arc<Self>,
+        source: &SourceDist,
+        context: &Arc<BuildContext>,
+        identity: &Identity,
+        build_key: &str,
+        tree: source::Tree,
+        read: SourceTree,
+    ) -> Result<String, BuildError> {
+        let build = self.start_build(source, context, tree, read).await?;
         let metadata_dir = build.scratch.path().join("metadata");
         std::fs::create_dir_all(&metadata_dir).map_err(|error| BuildError::Source(error.to_string()))?;
         report(&context.reporter, &build.package, "prepare_metadata");
@@ -171,30 +205,19 @@ impl BuildService {
                 runner.prepare_metadata(&read, kind, &directory, &config)
             })
             .await?;
-        let text = match prepared {
+        match prepared {
             Some(dist_info) => std::fs::read_to_string(dist_info.join("METADATA")).map_err(|error| {
                 BuildError::Source(format!(
                     "cannot read the prepared metadata of {}: {error}",
                     build.package
                 ))
-            })?,
+            }),
             None => {
                 // Only a build tells: build the wheel, keep it for the install that follows.
-                let built = self
-                    .build_wheel(&build, &source, &context, &identity, &build_key)
-                    .await?;
-                metadata_of_wheel(&self.parts.store, &built).await?
+                let built = self.build_wheel(&build, source, context, identity, build_key).await?;
+                metadata_of_wheel(&self.parts.store, &built).await
             }
-        };
-        let metadata = Metadata::parse(&text).map_err(|error| BuildError::Hook {
-            package: build.package.clone(),
-            version: String::new(),
-            reason: format!("its backend wrote unreadable metadata: {error}"),
-        })?;
-        check_identity(&source, &metadata)?;
-        let metadata = Arc::new(metadata);
-        self.cache.remember_metadata(&build_key, &text, &metadata).await;
-        Ok(answer(metadata))
+        }
     }
 
     async fn wheel_of(
@@ -205,6 +228,12 @@ impl BuildService {
         build_key: String,
     ) -> Result<Built, BuildError> {
         if let Some(built) = self.known_wheel(&identity, &build_key).await? {
+            return Ok(built);
+        }
+        if let Some(built) = self
+            .built_by_the_team(&identity, is_editable(&source), &build_key, &context)
+            .await?
+        {
             return Ok(built);
         }
         let (tree, read) = self.tree(&source, &identity, &context).await?;
@@ -352,11 +381,17 @@ impl BuildService {
                 version: parsed.version.to_string(),
                 reason: format!("its wheel is not installable: {error}"),
             })?;
-        self.cache.remember_wheel(build_key, &sha256, &filename).await;
-        Ok(Built {
+        let editable = build.kind == BuildKind::Editable;
+        let shared = shared::team_identity(identity, editable, context);
+        self.cache
+            .remember_wheel(build_key, &sha256, &filename, shared.as_deref())
+            .await;
+        let built = Built {
             manifest,
             source_identity: identity.key.clone(),
-        })
+        };
+        self.share(identity, editable, context, &built);
+        Ok(built)
     }
 }
 
@@ -417,6 +452,14 @@ impl Builds for BuildService {
                 })
                 .await
         })
+    }
+
+    fn prebuilt<'a>(
+        &'a self,
+        sha256s: &'a std::collections::BTreeSet<String>,
+        context: &'a Arc<BuildContext>,
+    ) -> BoxFuture<'a, Result<Option<Built>, BuildError>> {
+        Box::pin(async move { self.this()?.prebuilt_from(sha256s, context).await })
     }
 
     fn editable_checkout<'a>(

@@ -18,6 +18,8 @@ pub struct View {
     pub requests_served: u64,
     pub offline: bool,
     pub store: Result<StoreStats, String>,
+    /// The team stores requests used since the daemon started.
+    pub team: Vec<crate::team::TeamStats>,
     pub venvs: Result<Vec<VenvRow>, String>,
     pub jobs: Vec<EndedJob>,
 }
@@ -76,6 +78,7 @@ pub async fn gather(engine: &Engine, invocation: &Invocation, offline: bool) -> 
         requests_served: engine.activity.served(),
         offline,
         store,
+        team: engine.services.team.stats(),
         venvs,
         jobs: engine.jobs.recent(),
     }
@@ -132,6 +135,23 @@ pub fn render(view: &View) -> String {
         Err(error) => {
             let _ = writeln!(out, "<p class=\"bad\">The store cannot be read: {}</p>", escape(error));
         }
+    }
+    for team in &view.team {
+        let class = if team.mode == "skipped" { "bad" } else { "ok" };
+        let _ = writeln!(
+            out,
+            "<h3>Team store <code>{}</code></h3>\n<dl class=\"team-store\">\n<dt>Mode</dt><dd class=\"{class}\">{}</dd>\n<dt>Hits</dt><dd>{} (misses {})</dd>\n<dt>Read</dt><dd>{}</dd>\n<dt>Written</dt><dd>{} ({} uploads, {} already there, {} queued)</dd>\n<dt>Failures</dt><dd>{}</dd>\n</dl>",
+            escape(&team.url),
+            escape(&team.mode),
+            team.hits,
+            team.misses,
+            bytes(team.bytes_read),
+            bytes(team.bytes_written),
+            team.uploaded,
+            team.already_there,
+            team.queued,
+            team.failures,
+        );
     }
 
     out.push_str("<h2 id=\"venvs\">Virtual environments</h2>\n");
@@ -238,6 +258,12 @@ mod tests {
             requests_served: 2,
             offline: false,
             store: Err("<b>disk</b>".into()),
+            team: vec![crate::team::TeamStats {
+                url: "s3://team/<ci>".into(),
+                mode: "read-only".into(),
+                hits: 3,
+                ..Default::default()
+            }],
             venvs: Ok(vec![VenvRow {
                 path: PathBuf::from("/p/<script>"),
                 python_version: "3.12.1".into(),
@@ -259,6 +285,10 @@ mod tests {
         assert!(page.contains("&lt;b&gt;disk&lt;/b&gt;"), "{page}");
         assert!(page.contains("/p/&lt;script&gt;"), "{page}");
         assert!(page.contains("a &amp; b"), "{page}");
+        assert!(
+            page.contains("s3://team/&lt;ci&gt;") && page.contains("read-only"),
+            "{page}"
+        );
         assert!(page.contains("1970-01-01 00:00:00 UTC"), "{page}");
         assert!(page.contains("up 1 h 1 min"), "{page}");
         assert!(!page.contains("<script"), "{page}");

@@ -374,7 +374,7 @@ fn pip_config(invocation: &Invocation, site_prefix: Option<&Path>) -> Result<BTr
 /// The subset of Python's configparser that pip's files use: sections,
 /// `key = value` or `key: value`, `#`/`;` comments, and indented
 /// continuation lines (how multi-valued options are written).
-fn parse_ini(text: &str) -> BTreeMap<String, BTreeMap<String, String>> {
+pub fn parse_ini(text: &str) -> BTreeMap<String, BTreeMap<String, String>> {
     let mut sections: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
     let mut section = String::new();
     let mut last_key: Option<String> = None;

@@ -41,7 +41,7 @@ use axle_standards::{DistFilename, Metadata, PackageName};
 #[cfg(test)]
 pub(crate) use auth::with_userinfo;
 pub use auth::{Credentials, redact_text};
-pub use config::{ConfigError, FindLinks, IndexSettings, IndexStrategy, IndexUrl, SourceLayers, Sources};
+pub use config::{ConfigError, FindLinks, IndexSettings, IndexStrategy, IndexUrl, SourceLayers, Sources, parse_ini};
 pub use digest::Sha256Digest;
 pub use download::Downloaded;
 pub use http::{Counters, HttpError, RequestSettings};

@@ -68,6 +68,8 @@ pub enum LockError {
     Memo(String),
     #[error(transparent)]
     Build(#[from] crate::dist::BuildError),
+    #[error(transparent)]
+    Team(#[from] crate::team::TeamError),
 }
 
 /// The lock file format.
@@ -391,6 +393,7 @@ fn build_context(
         env: request.invocation.env.clone(),
         reporter: reporter.clone(),
         chain: Vec::new(),
+        team: services.team.for_request(&request.invocation, reporter.clone())?,
     })))
 }
 
@@ -406,6 +409,7 @@ fn prebuild(builds: &Arc<dyn Builds>, resolution: &resolve::Resolution, context:
         options: context.options.clone(),
         env: context.env.clone(),
         chain: Vec::new(),
+        team: context.team.clone(),
     });
     for pin in &resolution.pins {
         // A universal lock also pins what other environments need.

@@ -195,3 +195,18 @@ pub(super) fn status_of(error: &Error) -> Status {
     );
     status
 }
+
+pub(super) fn team_stats(stats: crate::team::TeamStats) -> v1::TeamStoreStats {
+    v1::TeamStoreStats {
+        url: stats.url,
+        mode: stats.mode,
+        hits: stats.hits,
+        misses: stats.misses,
+        bytes_read: stats.bytes_read,
+        bytes_written: stats.bytes_written,
+        uploaded: stats.uploaded,
+        already_there: stats.already_there,
+        failures: stats.failures,
+        queued: stats.queued,
+    }
+}

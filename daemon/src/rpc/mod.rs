@@ -28,7 +28,7 @@ pub use handshake::Handshake;
 
 use convert::{
     build_flags, index_options, invocation, lock_request, path_text, project_dir, project_status, status_of,
-    watch_event,
+    team_stats, watch_event,
 };
 use events::StreamReporter;
 
@@ -113,6 +113,7 @@ impl Axle for Service {
             name_lookups: engine.services.index.name_lookups(),
             watched_dirs: watched as u64,
             polled_dirs: polled as u64,
+            team_stores: engine.services.team.stats().into_iter().map(team_stats).collect(),
         }))
     }
 
@@ -301,7 +302,48 @@ impl Axle for Service {
             bytes_linked: stats.bytes_linked,
             venvs: stats.venvs,
             path: stats.path.to_string_lossy().into_owned(),
+            team_stores: self.engine.services.team.stats().into_iter().map(team_stats).collect(),
         }))
+    }
+
+    type StorePushStream = EventStream;
+
+    async fn store_push(&self, request: Request<v1::StorePushRequest>) -> Result<Response<EventStream>, Status> {
+        let request = request.into_inner();
+        let domain = crate::push::PushRequest {
+            invocation: invocation(request.invocation)?,
+            lock_files: request.lock_files,
+        };
+        Ok(self.stream("StorePush", move |engine, reporter| async move {
+            let outcome = engine.store_push(domain, reporter).await?;
+            Ok(v1::event::Kind::Pushed(v1::PushResult {
+                team_store: outcome.team_store,
+                wheels: outcome.wheels,
+                records: outcome.records,
+                missing: outcome.missing,
+                uploaded: outcome.uploaded,
+                already_there: outcome.already_there,
+                failed: outcome.failed,
+                still_queued: outcome.still_queued,
+                mode: outcome.mode,
+            }))
+        }))
+    }
+
+    async fn store_keygen(
+        &self,
+        request: Request<v1::StoreKeygenRequest>,
+    ) -> Result<Response<v1::StoreKeygenReply>, Status> {
+        let request = request.into_inner();
+        let invocation = invocation(request.invocation)?;
+        let public_key = self
+            .unary("StoreKeygen", async {
+                self.engine
+                    .store_keygen(&invocation, &request.name, &request.secret_key_file)
+                    .map_err(|error| status_of(&error))
+            })
+            .await?;
+        Ok(Response::new(v1::StoreKeygenReply { public_key }))
     }
 
     async fn store_gc(&self, request: Request<v1::StoreGcRequest>) -> Result<Response<v1::StoreGcReply>, Status> {

@@ -23,6 +23,7 @@
 mod apply;
 mod bytecode;
 mod environment;
+pub mod intake;
 mod memo;
 pub mod plan;
 pub(crate) mod prepare;
@@ -70,6 +71,8 @@ pub enum SyncError {
     Index(#[from] IndexError),
     #[error(transparent)]
     Config(#[from] ConfigError),
+    #[error(transparent)]
+    Team(#[from] crate::team::TeamError),
     #[error(transparent)]
     Store(#[from] WheelStoreError),
     #[error("cannot install {name}: {source}")]

@@ -1,34 +1,38 @@
 //! Prepare: a verified, unpacked wheel in the store for every distribution a sync installs,
 //! before the environment is touched.
 //!
-//! Each pin is looked for in the store by the lock's hashes first (no index asked). Otherwise
-//! its file comes from what the lock names (a pylock's file, a `name @ url` wheel) or from the
-//! index, where each package's page, choice and download run as one chain, and all chains at
-//! once: a wheel downloads as soon as its own page is read. What has no wheel — an sdist the
-//! lock's hashes allow, a project directory, a Git commit — is built ([`Builds::wheel`]),
-//! once per interpreter.
+//! Each pin is looked for in the store by the lock's hashes first (no index asked). Otherwise,
+//! when the request names a team store, there: a wheel with one of the lock's hashes, else the
+//! wheel a trusted build record says one of them (an sdist) builds into — still no index.
+//! Otherwise its file comes from what the lock names (a pylock's file, a `name @ url` wheel) or
+//! from the index, where each package's page, choice and download run as one chain, and all
+//! chains at once: a wheel downloads as soon as its own page is read (from the team store when
+//! it has that very file). What has no wheel — an sdist the lock's hashes allow, a project
+//! directory, a Git commit — is built ([`Builds::wheel`]), once per interpreter. Wheels fetched
+//! from an index are offered to the team store afterwards.
 
 use std::path::Path;
 use std::str::FromStr;
 use std::sync::Arc;
-use std::time::Instant;
 
 use axle_install::Manifest;
-use axle_standards::{DistFilename, Tags, WheelFilename};
+use axle_standards::{Tags, WheelFilename};
 use futures::future::BoxFuture;
 
 use super::SyncError;
 use super::environment::Environment;
+use super::intake::{Choice, choose_file, fetch_into_store, from_the_team};
 use crate::context::Invocation;
 use crate::dist::{ArchiveSource, BuildContext, BuildOptions, GitSource, SourceDist};
 use crate::index::{
-    DistFile, FetchContext, IndexSettings, IndexStrategy, IndexedFile, Refresh, RequestSettings, Sha256Digest,
-    SourceLayers, Sources, file_link,
+    DistFile, FetchContext, IndexSettings, IndexStrategy, Refresh, RequestSettings, Sha256Digest, SourceLayers,
+    Sources, file_link,
 };
 use crate::interpreter::InterpreterInfo;
 use crate::lockfile::{Locked, LockedSet, LockedSource};
 use crate::progress::{Phase, Reporter};
 use crate::services::Services;
+use crate::team::{Found, TeamTier};
 
 /// How prepare reaches indexes and builds.
 pub enum Fetching<'a> {
@@ -71,6 +75,9 @@ pub async fn prepare(
         Fetching::Request { invocation, .. } => invocation.cwd.clone(),
         Fetching::Build(_) => environment.root.clone(),
     };
+    // The team tier is named once, even when the store has everything: a client hears once
+    // what it should know of it (read-only, anonymous) at the first job that reaches it.
+    let team = team_of(services, fetching)?;
     let mut ready = Vec::new();
     let mut named_files = Vec::new();
     let mut from_index: Vec<&Locked> = Vec::new();
@@ -124,6 +131,7 @@ pub async fn prepare(
                 fetching,
                 wanted,
                 !from_index.is_empty() || !to_build.is_empty(),
+                team,
             )
             .await?,
         )
@@ -132,9 +140,11 @@ pub async fn prepare(
     let mut chains: Vec<BoxFuture<'_, Result<(Prepared, String), SyncError>>> = Vec::new();
     if let Some(connection) = &connection {
         for (locked, file) in named_files {
-            let (fetch, download_dir) = (&connection.fetch, &download_dir);
+            let download_dir = &download_dir;
             chains.push(Box::pin(async move {
-                let manifest = fetch_into_store(services, fetch, download_dir, tags, locked, &file).await?;
+                let manifest = connection
+                    .fetch_into_store(services, download_dir, tags, locked, &file)
+                    .await?;
                 let mut prepared = prepared_wheel(locked, manifest);
                 if let LockedSource::Url(url) = &locked.source {
                     prepared.source_identity = Some(format!("url:{url}"));
@@ -144,7 +154,7 @@ pub async fn prepare(
             }));
         }
         for locked in from_index {
-            chains.push(Box::pin(from_the_index(
+            chains.push(Box::pin(from_the_team_or_index(
                 services,
                 connection,
                 &download_dir,
@@ -174,26 +184,52 @@ pub async fn build_context(
     fetching: &Fetching<'_>,
     wanted: &LockedSet,
 ) -> Result<Arc<BuildContext>, SyncError> {
-    Connection::open(services, environment, fetching, wanted, true)
+    let team = team_of(services, fetching)?;
+    Connection::open(services, environment, fetching, wanted, true, team)
         .await?
         .build
         .ok_or_else(|| SyncError::Task("no build context".to_string()))
 }
 
-/// The sources, fetch settings and build context of one prepare, decided once.
+/// The request's team tier (a build's is its context's).
+fn team_of(services: &Services, fetching: &Fetching<'_>) -> Result<Option<Arc<TeamTier>>, SyncError> {
+    Ok(match fetching {
+        Fetching::Request {
+            invocation, reporter, ..
+        } => services.team.for_request(invocation, reporter.clone())?,
+        Fetching::Build(context) => context.team.clone(),
+    })
+}
+
+/// The sources, fetch settings, team store and build context of one prepare, decided once.
 struct Connection {
     sources: Option<Sources>,
     fetch: FetchContext,
     build: Option<Arc<BuildContext>>,
+    team: Option<Arc<TeamTier>>,
 }
 
 impl Connection {
+    /// `file`'s wheel for `locked` into the store, through this prepare's team tier and fetch
+    /// settings (see `intake::fetch_into_store`).
+    async fn fetch_into_store(
+        &self,
+        services: &Services,
+        dir: &Path,
+        tags: &Tags,
+        locked: &Locked,
+        file: &DistFile,
+    ) -> Result<Manifest, SyncError> {
+        fetch_into_store(services, &self.fetch, self.team.as_deref(), dir, tags, locked, file).await
+    }
+
     async fn open(
         services: &Services,
         environment: &Environment,
         fetching: &Fetching<'_>,
         wanted: &LockedSet,
         needs_sources: bool,
+        team: Option<Arc<TeamTier>>,
     ) -> Result<Connection, SyncError> {
         let (invocation, cli, strategy, offline, build, reporter) = match fetching {
             Fetching::Build(context) => {
@@ -201,6 +237,7 @@ impl Connection {
                     sources: Some(context.sources.clone()),
                     fetch: context.fetch.clone(),
                     build: Some(context.clone()),
+                    team,
                 });
             }
             Fetching::Request {
@@ -218,6 +255,7 @@ impl Connection {
                 sources: None,
                 fetch,
                 build: None,
+                team,
             });
         }
         let pip_default = pip_default_index(services, &environment.info).await;
@@ -240,13 +278,54 @@ impl Connection {
             env: invocation.env.clone(),
             reporter: reporter.clone(),
             chain: Vec::new(),
+            team: team.clone(),
         });
         Ok(Connection {
             sources: Some(sources),
             fetch,
             build: Some(build),
+            team,
         })
     }
+}
+
+/// A pin of a registry: from the team store when it has what the lock's hashes name (a wheel,
+/// or an sdist's build), else from the index.
+async fn from_the_team_or_index(
+    services: &Services,
+    connection: &Connection,
+    download_dir: &Path,
+    tags: &Arc<Tags>,
+    locked: &Locked,
+) -> Result<(Prepared, String), SyncError> {
+    if let (Some(team), Some(version)) = (&connection.team, &locked.version) {
+        match team.find_wheel(&locked.name, version, &locked.hashes, tags).await {
+            Found::Wheel(wheel) => {
+                if let Some(manifest) = from_the_team(services, team, download_dir, &wheel).await? {
+                    return Ok((prepared_wheel(locked, manifest), wheel.filename));
+                }
+            }
+            // Wheels of this version that the lock does not name: one may be an sdist's build.
+            Found::Others => {
+                if let Some(context) = &connection.build
+                    && let Some(built) = services.builds.prebuilt(&locked.hashes, context).await?
+                {
+                    let subject = built.manifest.filename.clone();
+                    return Ok((
+                        Prepared {
+                            locked: locked.clone(),
+                            manifest: built.manifest,
+                            source_identity: Some(built.source_identity),
+                            direct_url: None,
+                        },
+                        subject,
+                    ));
+                }
+            }
+            Found::Nothing => {}
+        }
+    }
+    from_the_index(services, connection, download_dir, tags, locked).await
 }
 
 /// A pin from the index: its page, the best wheel its hashes allow, else its sdist, built.
@@ -272,7 +351,9 @@ async fn from_the_index(
     };
     match choose_file(locked, &files, tags)? {
         Choice::Wheel(file) => {
-            let manifest = fetch_into_store(services, fetch, download_dir, tags, locked, &file).await?;
+            let manifest = connection
+                .fetch_into_store(services, download_dir, tags, locked, &file)
+                .await?;
             Ok((prepared_wheel(locked, manifest), file.filename))
         }
         Choice::Sdist(file) => {
@@ -467,151 +548,6 @@ fn named_file(locked: &Locked, wanted: &LockedSet, tags: &Tags, cwd: &Path) -> O
     ))
 }
 
-/// Downloads `file` for `locked`, verified against the lock's hashes before the store sees
-/// it, and unpacks it into the store. Two syncs that need one wheel share its download: the
-/// second finds it stored.
-async fn fetch_into_store(
-    services: &Services,
-    fetch: &FetchContext,
-    dir: &Path,
-    tags: &Tags,
-    locked: &Locked,
-    file: &DistFile,
-) -> Result<Manifest, SyncError> {
-    let store = &services.store;
-    let key = file.sha256.map_or_else(|| file.url().into_owned(), |sha| sha.to_hex());
-    let guard = store.fetch_guard(&key);
-    let _held = guard.lock().await;
-    if let Some(manifest) = store.find(&locked.hashes, tags).await? {
-        return Ok(manifest);
-    }
-    let expected: Vec<String> = locked.hashes.iter().cloned().collect();
-    download_into_store(store, &services.index, fetch, dir, file, &expected).await
-}
-
-/// Downloads the wheel `file`, verified against `expected` (empty: the index's own hash)
-/// before the store sees it, and unpacks it into the store, keeping its archive. The caller
-/// holds the file's `fetch_guard`.
-pub(crate) async fn download_into_store(
-    store: &crate::wheels::WheelStore,
-    index: &Arc<crate::index::IndexClient>,
-    fetch: &FetchContext,
-    dir: &Path,
-    file: &DistFile,
-    expected: &[String],
-) -> Result<Manifest, SyncError> {
-    // A file name becomes a path below; one that could climb out of the download directory
-    // is refused before anything is built.
-    if !is_plain_wheel_name(&file.filename) {
-        return Err(SyncError::Unsupported(format!(
-            "refusing the file name `{}`: not a plain wheel file name",
-            file.filename.escape_debug(),
-        )));
-    }
-    let clock = Instant::now();
-    let downloaded = index.download(file, expected, dir, fetch).await?;
-    crash_point!("sync-after-download");
-    let download_ms = clock.elapsed().as_millis() as u64;
-    // The store reads the wheel's name from its file: give it its own, in a directory no
-    // other download uses.
-    let named_dir = tempfile::Builder::new()
-        .prefix(".unpack-")
-        .tempdir_in(dir)
-        .map_err(|source| SyncError::Io {
-            path: dir.to_path_buf(),
-            source,
-        })?;
-    let named = named_dir.path().join(&file.filename);
-    if let Err(source) = std::fs::rename(&downloaded.path, &named) {
-        let _ = std::fs::remove_file(&downloaded.path);
-        return Err(SyncError::Io { path: named, source });
-    }
-    let manifest = store
-        .add(&named, &downloaded.sha256, &file.filename, &file.url())
-        .await?;
-    crash_point!("sync-after-unpack");
-    tracing::debug!(
-        file = %file.filename,
-        download_ms,
-        unpack_ms = clock.elapsed().as_millis() as u64 - download_ms,
-        "stored"
-    );
-    Ok(manifest)
-}
-
-pub(crate) enum Choice {
-    Wheel(DistFile),
-    Sdist(IndexedFile),
-}
-
-/// The wheel of the pinned version that this environment installs, among the files the
-/// lock's hashes allow; else the version's sdist, to build.
-pub(crate) fn choose_file(locked: &Locked, files: &[IndexedFile], tags: &Tags) -> Result<Choice, SyncError> {
-    let Some(version) = &locked.version else {
-        return Err(SyncError::Usage(format!(
-            "{} has neither a version nor a location",
-            locked.name
-        )));
-    };
-    let of_version: Vec<&IndexedFile> = files.iter().filter(|file| file.filename.version() == version).collect();
-    if of_version.is_empty() {
-        return Err(SyncError::NoWheel {
-            name: locked.name.to_string(),
-            version: version.to_string(),
-            detail: if locked.hashes.is_empty() {
-                ": the index has no files of this version".to_string()
-            } else {
-                ": no file on the index has one of the lock's hashes".to_string()
-            },
-        });
-    }
-    // A file of unknown hash (a local find-links file) may still be the one: the download is
-    // checked against the lock either way.
-    let allowed = |file: &&&IndexedFile| {
-        locked.hashes.is_empty() || file.file.sha256.is_none_or(|sha| locked.hashes.contains(&sha.to_hex()))
-    };
-    let wheels = of_version
-        .iter()
-        .filter(allowed)
-        .filter_map(|file| match &file.filename {
-            DistFilename::Wheel(wheel) => Some((*file, wheel)),
-            DistFilename::SourceDist(_) => None,
-        });
-    if let Some(best) = tags.best_wheel(wheels) {
-        return Ok(Choice::Wheel(best.file.as_ref().clone()));
-    }
-    if let Some(sdist) = of_version
-        .iter()
-        .filter(allowed)
-        .find(|file| matches!(file.filename, DistFilename::SourceDist(_)))
-    {
-        return Ok(Choice::Sdist((*sdist).clone()));
-    }
-    Err(SyncError::NoWheel {
-        name: locked.name.to_string(),
-        version: version.to_string(),
-        detail: if !locked.hashes.is_empty() {
-            " whose hash the lock allows".to_string()
-        } else {
-            String::new()
-        },
-    })
-}
-
-/// A distribution file name (wheel or sdist) that is safe as one path component.
-pub(crate) fn is_plain_file_name(filename: &str) -> bool {
-    !filename.is_empty()
-        && !filename.starts_with('.')
-        && !filename.contains(['/', '\\', '\0', '%'])
-        && !filename.chars().any(char::is_control)
-        && DistFilename::try_from_filename(filename, None).is_ok()
-}
-
-/// A wheel file name that is safe as one path component.
-fn is_plain_wheel_name(filename: &str) -> bool {
-    is_plain_file_name(filename) && WheelFilename::from_str(filename).is_ok()
-}
-
 /// A pylock `path` (relative to the working directory) or URL, as a URL.
 fn location_url(location: &str, cwd: &Path) -> String {
     if location.contains("://") {
@@ -652,31 +588,4 @@ pub async fn pip_default_index(services: &Services, info: &InterpreterInfo) -> O
     }
     let base = services.interpreters.query(&info.base_executable).await.ok()?;
     base.pip_default_index.clone()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::is_plain_wheel_name;
-
-    /// The last guard before a file name becomes a path in the download directory. (Index
-    /// pages cannot reach it with such names today — their file names must parse as wheel or
-    /// sdist names first — so it has its own test: removing it fails this one.)
-    #[test]
-    fn only_plain_wheel_names_become_paths() {
-        let cases = [
-            ("demo-1.0-py3-none-any.whl", true),
-            ("../demo-1.0-py3-none-any.whl", false),
-            ("a/demo-1.0-py3-none-any.whl", false),
-            ("demo-1.0-py3-none-any.whl/..", false),
-            ("..%2Fdemo-1.0-py3-none-any.whl", false),
-            (".demo-1.0-py3-none-any.whl", false),
-            ("demo-1.0-py3-none-any.whl\0", false),
-            ("demo\\..-1.0-py3-none-any.whl", false),
-            ("demo-1.0.tar.gz", false),
-            ("", false),
-        ];
-        for (name, expected) in cases {
-            assert_eq!(is_plain_wheel_name(name), expected, "{name:?}");
-        }
-    }
 }

@@ -229,6 +229,15 @@ impl WheelStore {
         Ok(None)
     }
 
+    /// The stored wheels among `hashes`, whatever their tags: `(sha256, file name)`.
+    pub async fn held(&self, hashes: &BTreeSet<String>) -> Result<Vec<(String, String)>, WheelStoreError> {
+        let known = lock(self.known().await?);
+        Ok(hashes
+            .iter()
+            .filter_map(|hash| known.get(hash).map(|filename| (hash.clone(), filename.clone())))
+            .collect())
+    }
+
     /// The file name of the stored wheel with SHA-256 `wheel_sha256`.
     pub async fn filename_of(&self, wheel_sha256: &str) -> Result<Option<String>, WheelStoreError> {
         Ok(lock(self.known().await?).get(wheel_sha256).cloned())

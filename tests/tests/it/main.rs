@@ -10,5 +10,6 @@ mod resolve;
 mod serve;
 mod store;
 mod sync;
+mod team;
 mod universal;
 mod venv;
