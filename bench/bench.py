@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Times axle beside its peers on the same inputs, in one run, and prints ratios.
 
-Usage: python3 bench/bench.py [venv] [lock] [sync] [builds] [team] [conflicts] [realworld] [editor] [memory] [serve] [load] [--runs N] [--load-seconds S] [--sets DIR] [--settle SECONDS]
+Usage: python3 bench/bench.py [venv] [lock] [sync] [builds] [team] [image] [conflicts] [realworld] [editor] [memory] [serve] [load] [--runs N] [--load-seconds S] [--sets DIR] [--settle SECONDS]
 
 Whole processes are timed, as a user or a script sees them. axle runs with a
 warm daemon (started before timing) unless a case says otherwise. Peers are
@@ -613,6 +613,120 @@ def bench_team(axle, python, runs, env, workdir, settle=0.0):
             process.kill()
 
 
+def debian_base(workdir):
+    """The tests' Debian base image (python3-minimal), made by them once per checkout under
+    target/axle-e2e-images; made here the same way when missing (needs root, mmdebstrap,
+    umoci)."""
+    layout = ROOT / "target" / "axle-e2e-images" / "debian-python"
+    if (layout / "index.json").exists():
+        return layout
+    if os.geteuid() != 0 or not (shutil.which("mmdebstrap") and shutil.which("umoci")):
+        return None
+    layout.parent.mkdir(parents=True, exist_ok=True)
+    rootfs = layout.parent / "rootfs.tar"
+    sources = b"".join(p.read_bytes() + b"\n" for p in sorted(Path("/etc/apt/sources.list.d").glob("*.sources")))
+    subprocess.run(["mmdebstrap", "--variant=essential", "--include=python3-minimal,ca-certificates", "bookworm",
+                    str(rootfs), "-"], input=sources, check=True, stdout=subprocess.DEVNULL)
+    partial = layout.parent / "debian-python.partial"
+    shutil.rmtree(partial, ignore_errors=True)
+    image = f"{partial}:base"
+    for args in (["init", "--layout", str(partial)], ["new", "--image", image],
+                 ["raw", "add-layer", "--image", image, str(rootfs)],
+                 ["config", "--image", image, "--config.env", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                  "--created", "2024-01-01T00:00:00Z", "--history.created", "2024-01-01T00:00:00Z"],
+                 ["gc", "--layout", str(partial)]):
+        subprocess.run(["umoci", *args], check=True, stdout=subprocess.DEVNULL)
+    rootfs.unlink()
+    partial.rename(layout)
+    return layout
+
+
+def bench_image(axle, python, runs, env, workdir):
+    """`axle image` on a Debian base (Python 3.11, glibc 2.36) with a warm store, beside the
+    Dockerfile `RUN` step it replaces: pip (and uv) installing the same hashed lock into an
+    empty --target for the image's target; the venv layer's size beside what they write; and
+    a rebuild after an app-only change."""
+    base = debian_base(workdir)
+    if not base:
+        print("\n## image: skipped (needs the Debian base: run as root with mmdebstrap and umoci)")
+        return
+    uv = find_peer("uv", "AXLE_BENCH_UV")
+    pip_venv = workdir / "image-pip"
+    subprocess.run([python, "-m", "venv", str(pip_venv)], check=True)
+    pip = pip_venv / "bin" / "pip"
+    target = ["--python-version", "3.11", "--python-platform", "x86_64-manylinux_2_36"]
+    for name in ("fastapi-service", "jupyter"):
+        project = workdir / f"image-{name}"
+        (project / "app").mkdir(parents=True, exist_ok=True)
+        (project / "requirements.in").write_text((ROOT / "tests" / "realworld" / f"{name}.in").read_text())
+        (project / "app" / "main.py").write_text("print('v1')\n")
+        subprocess.run([axle, "-q", "lock", "--generate-hashes", *target, "requirements.in"], env=env, cwd=project,
+                       check=True)
+        out = project / "out"
+        command = [axle, "--json", "image", "requirements.txt", "--from", f"oci:{base}:base", "--to",
+                   f"oci:{out}:app", "--add", "app:/app"]
+        # Warm the store (downloads), then time with the store warm but no layer written before.
+        subprocess.run(command, env=env, cwd=project, check=True, stdout=subprocess.DEVNULL)
+        home = Path(env["AXLE_HOME"])
+
+        def forget_layers():
+            shutil.rmtree(home / "images" / "layers", ignore_errors=True)
+
+        rows = []
+        median, timings = time_runs(command, max(1, min(runs, 5)), env, project, forget_layers)
+        rows.append(("axle image (warm store)", median, timings))
+        document = json.loads(subprocess.run(command, env=env, cwd=project, check=True,
+                                             capture_output=True).stdout)
+        venv_layer = next(layer for layer in document["layers"] if layer["made_by"].startswith("venv"))
+
+        def app_change():
+            (project / "app" / "main.py").write_text(f"print({time.time()})\n")
+
+        median, timings = time_runs(command, max(3, min(runs, 10)), env, project, app_change)
+        rows.append(("axle image (rebuild after an app change)", median, timings))
+
+        def fresh_target(path):
+            shutil.rmtree(path, ignore_errors=True)
+
+        pip_target = project / "pip-target"
+        pip_command = [str(pip), "install", "-q", "--no-cache-dir", "--require-hashes", "--no-deps",
+                       "--only-binary=:all:", "--python-version", "3.11", "--platform", "manylinux_2_36_x86_64",
+                       "--target", str(pip_target), "-r", "requirements.txt"]
+        median, timings = time_runs(pip_command, max(1, min(runs, 3)), env, project, lambda: fresh_target(pip_target))
+        rows.append(("pip install --no-cache-dir --target (the RUN step)", median, timings))
+        if uv:
+            uv_target = project / "uv-target"
+            uv_command = [uv, "pip", "install", "-q", "--no-cache", "--require-hashes", "--no-deps", *target,
+                          "--target", str(uv_target), "-r", "requirements.txt"]
+            median, timings = time_runs(uv_command, max(1, min(runs, 3)), env, project,
+                                        lambda: fresh_target(uv_target))
+            rows.append(("uv pip install --no-cache --target", median, timings))
+        report(f"image: the {name} lock on a Debian base", rows, "pip install --no-cache-dir --target (the RUN step)")
+        import gzip
+        import io
+        import tarfile
+
+        def layer_of(directory):
+            """What a Dockerfile's RUN leaves as a layer: the directory's tar, gzip-compressed."""
+            buffer = io.BytesIO()
+            with tarfile.open(fileobj=buffer, mode="w") as archive:
+                archive.add(directory, arcname=".")
+            raw = buffer.getvalue()
+            return len(raw), len(gzip.compress(raw, 6))
+
+        blob = out / "blobs" / "sha256" / venv_layer["digest"].split(":")[1]
+        with gzip.open(blob) as stream:
+            ours_raw = sum(len(chunk) for chunk in iter(lambda: stream.read(1 << 20), b""))
+        pip_raw, pip_gz = layer_of(pip_target)
+        line = (f"venv layer: {ours_raw / 1e6:.1f} MB as a tar, {venv_layer['size'] / 1e6:.1f} MB compressed; "
+                f"pip --target: {pip_raw / 1e6:.1f} MB as a tar, {pip_gz / 1e6:.1f} MB compressed "
+                f"(ratio {venv_layer['size'] / pip_gz:.2f})")
+        if uv:
+            uv_raw, uv_gz = layer_of(uv_target)
+            line += f"; uv --target: {uv_raw / 1e6:.1f} MB, {uv_gz / 1e6:.1f} MB compressed"
+        print(line)
+
+
 CONFLICT_SETS = ("aws-tools", "home-assistant", "dagster", "airflow-lite")
 
 
@@ -1085,6 +1199,8 @@ def main():
                     bench_lock(axle, python, args.runs, env, workdir, sets_dir(args))
                 elif case == "sync":
                     bench_sync(axle, python, args.runs, env, workdir, sets_dir(args), args.settle)
+                elif case == "image":
+                    bench_image(axle, python, args.runs, env, workdir)
                 elif case == "team":
                     bench_team(axle, python, args.runs, env, workdir, args.settle)
                 elif case == "builds":

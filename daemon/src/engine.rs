@@ -359,6 +359,17 @@ impl Engine {
             .map_err(|error| Error::InvalidInput(error.to_string()))
     }
 
+    /// `axle image`: an OCI image from the locks.
+    pub async fn build_image(
+        &self,
+        request: crate::image::ImageRequest,
+        reporter: Arc<dyn Reporter>,
+    ) -> Result<crate::image::ImageOutcome, Error> {
+        crate::image::build(&self.services, request, reporter)
+            .await
+            .map_err(Error::from)
+    }
+
     /// `axle export`: every file a lock installs on a target, into a wheelhouse directory.
     pub async fn export(
         &self,

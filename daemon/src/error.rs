@@ -31,6 +31,8 @@ pub enum Error {
     Store(#[from] WheelStoreError),
     #[error(transparent)]
     Project(#[from] crate::project::ProjectError),
+    #[error(transparent)]
+    Image(Box<crate::image::ImageError>),
     /// The error of a job that several callers attached to.
     #[error(transparent)]
     Shared(std::sync::Arc<Error>),
@@ -43,6 +45,15 @@ pub enum Error {
 impl From<LockError> for Error {
     fn from(error: LockError) -> Error {
         Error::Lock(Box::new(error))
+    }
+}
+
+impl From<crate::image::ImageError> for Error {
+    fn from(error: crate::image::ImageError) -> Error {
+        match error {
+            crate::image::ImageError::Sync(error) => Error::Sync(Box::new(error)),
+            other => Error::Image(Box::new(other)),
+        }
     }
 }
 
@@ -90,8 +101,20 @@ impl Error {
             Error::Sync(error) => sync_kind(error),
             Error::Store(_) => ErrorKind::Internal,
             Error::Project(error) => project_kind(error),
+            Error::Image(error) => image_kind(error),
             Error::Shared(error) => error.kind(),
         }
+    }
+}
+
+fn image_kind(error: &crate::image::ImageError) -> ErrorKind {
+    use crate::image::ImageError;
+    match error {
+        ImageError::Usage(_) | ImageError::Target(_) | ImageError::Io { .. } => ErrorKind::InvalidInput,
+        ImageError::Invalid(_) => ErrorKind::Integrity,
+        ImageError::Unsupported(_) => ErrorKind::Unsupported,
+        ImageError::Registry(_) => ErrorKind::Unavailable,
+        ImageError::Sync(error) => sync_kind(error),
     }
 }
 

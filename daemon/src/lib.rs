@@ -21,6 +21,7 @@ pub mod progress;
 pub mod builds;
 pub mod dist;
 pub mod export;
+pub mod image;
 pub mod index;
 pub mod integrity;
 pub mod interpreter;

@@ -27,6 +27,12 @@ pub enum Phase {
     Compile,
     /// Files are being checked against their hashes (`store verify`).
     Verify,
+    /// A base image's blobs are being read or pulled (`image`).
+    Pull,
+    /// An image's layer is being written (`image`).
+    Layer,
+    /// An image's blobs are being uploaded (`image`).
+    Push,
 }
 
 impl Phase {
@@ -39,6 +45,9 @@ impl Phase {
             Phase::Build => "build",
             Phase::Compile => "compile",
             Phase::Verify => "verify",
+            Phase::Pull => "pull",
+            Phase::Layer => "layer",
+            Phase::Push => "push",
         }
     }
 }

@@ -5,6 +5,7 @@
 //! (`PIP_FIND_LINKS`, `XDG_RUNTIME_DIR`, ...) never leaks into a test.
 #![allow(clippy::unwrap_used)]
 
+pub mod images;
 pub mod index;
 pub mod s3;
 pub mod sdist;

@@ -4,6 +4,7 @@
 mod daemon;
 mod env;
 mod export;
+mod image;
 mod lock;
 mod project;
 mod serve;
@@ -40,6 +41,8 @@ pub enum Command {
     Env(env::EnvCommand),
     /// Put every file a lock installs into a wheelhouse directory (for pip --find-links).
     Export(export::ExportArgs),
+    /// Write an OCI container image from lock files, without Docker.
+    Image(Box<image::ImageArgs>),
     /// Serve the store as a package index on 127.0.0.1, with a status page.
     Serve(serve::ServeArgs),
     /// Inspect or clean the shared wheel store.
@@ -72,6 +75,7 @@ pub async fn run(command: Command, daemon: &Daemon, output: &Output, cwd: PathBu
         Command::Watch(args) => project::watch(args, daemon, output, invocation(cwd, Environment::Whole)).await,
         Command::Env(command) => env::run(command, daemon, output, invocation(cwd, Environment::Forwarded)).await,
         Command::Export(args) => export::run(args, daemon, output, invocation(cwd, Environment::Whole)).await,
+        Command::Image(args) => image::run(*args, daemon, output, invocation(cwd, Environment::Whole)).await,
         Command::Serve(args) => serve::run(args, daemon, output, invocation(cwd, Environment::Forwarded)).await,
         // Whole: `store push` reads lock files, which may expand any `${VARIABLE}`.
         Command::Store(command) => store::run(command, daemon, output, invocation(cwd, Environment::Whole)).await,

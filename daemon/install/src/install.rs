@@ -159,8 +159,6 @@ struct Plan<'m> {
     /// The root scheme's directory: home of the `.dist-info`, base of RECORD paths.
     root_dir: PathBuf,
     dist_info: PathBuf,
-    /// Whether the `.dist-info` directory is already there (a reinstall).
-    dist_info_exists: bool,
     files: Vec<Planned<'m>>,
     /// The wheel's own `.dist-info` files, by path inside it.
     dist_info_files: Vec<(&'m str, &'m ManifestFile)>,
@@ -205,7 +203,7 @@ pub fn install(
     }
 
     // The `.dist-info` directory, last: staged beside its final name unless it already exists.
-    let staging = if plan.dist_info_exists {
+    let staging = if dist_info_exists(&plan.dist_info)? {
         None
     } else {
         Some(staging_dir(&plan.root_dir)?)
@@ -263,6 +261,109 @@ pub fn install(
     })
 }
 
+/// One file of an installed distribution, where it goes and where its bytes come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlacedFile {
+    /// Where it goes, in the layout's own paths (absolute).
+    pub path: PathBuf,
+    pub content: PlacedContent,
+    pub executable: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PlacedContent {
+    /// A store object's file, as it is.
+    Object { path: PathBuf, size: u64 },
+    /// Bytes made by the install (a rewritten script, a launcher, `INSTALLER`, RECORD).
+    Bytes(Vec<u8>),
+}
+
+/// Every file [`install`] would write for `manifest` into `layout`, RECORD last, without
+/// writing anything: for an environment that is not on this filesystem (a container image's
+/// layer, whose writer takes the objects' bytes from the store). Checked as an install is.
+pub fn placed_files(
+    manifest: &Manifest,
+    store: &ObjectStore,
+    layout: &Layout,
+    options: &InstallOptions,
+) -> Result<Vec<PlacedFile>, InstallError> {
+    check_options(options)?;
+    check_layout(layout)?;
+    let plan = plan(manifest, store, layout)?;
+    let mut placed = Vec::new();
+    let mut rows = Vec::new();
+    let object = |file: &ManifestFile, path: PathBuf| -> Result<PlacedFile, InstallError> {
+        Ok(PlacedFile {
+            path,
+            content: PlacedContent::Object {
+                path: store.object_path(&file.sha256, file.executable)?,
+                size: file.size,
+            },
+            executable: file.executable,
+        })
+    };
+    for file in &plan.files {
+        let (entry, hash, size) = match &file.source {
+            Source::Object(manifest_file) => (
+                object(manifest_file, file.dest.clone())?,
+                object_hash(manifest_file),
+                manifest_file.size,
+            ),
+            Source::Script(manifest_file) => {
+                let bytes = rewrite_script(store, manifest_file, &layout.python)?;
+                let (hash, size) = (hash_of(&bytes), bytes.len() as u64);
+                let entry = PlacedFile {
+                    path: file.dest.clone(),
+                    content: PlacedContent::Bytes(bytes),
+                    executable: true,
+                };
+                (entry, hash, size)
+            }
+            Source::Launcher(bytes) => {
+                let entry = PlacedFile {
+                    path: file.dest.clone(),
+                    content: PlacedContent::Bytes(bytes.clone()),
+                    executable: true,
+                };
+                (entry, hash_of(bytes), bytes.len() as u64)
+            }
+        };
+        rows.push(row(&plan.root_dir, &file.dest, hash, size)?);
+        placed.push(entry);
+    }
+    for (inside, manifest_file) in &plan.dist_info_files {
+        let path = plan.dist_info.join(inside);
+        rows.push(row(
+            &plan.root_dir,
+            &path,
+            object_hash(manifest_file),
+            manifest_file.size,
+        )?);
+        placed.push(object(manifest_file, path)?);
+    }
+    for (inside, bytes) in installer_files(options) {
+        let path = plan.dist_info.join(inside);
+        rows.push(row(&plan.root_dir, &path, hash_of(&bytes), bytes.len() as u64)?);
+        placed.push(PlacedFile {
+            path,
+            content: PlacedContent::Bytes(bytes),
+            executable: false,
+        });
+    }
+    let record_final = plan.dist_info.join("RECORD");
+    rows.push(RecordRow {
+        path: record_path(&plan.root_dir, &record_final)?,
+        hash: String::new(),
+        size: String::new(),
+    });
+    placed.push(PlacedFile {
+        path: record_final,
+        content: PlacedContent::Bytes(record::write(rows).into_bytes()),
+        executable: false,
+    });
+    Ok(placed)
+}
+
 /// Checks the manifest again and decides every path, refusing anything wrong before a write.
 fn plan<'m>(manifest: &'m Manifest, store: &ObjectStore, layout: &Layout) -> Result<Plan<'m>, InstallError> {
     let wheel = manifest.filename.as_str();
@@ -297,16 +398,6 @@ fn plan<'m>(manifest: &'m Manifest, store: &ObjectStore, layout: &Layout) -> Res
 
     let root_dir = layout.root_dir(manifest.root_is_purelib).to_path_buf();
     let dist_info = root_dir.join(&manifest.dist_info);
-    let dist_info_exists = match fs::symlink_metadata(&dist_info) {
-        Ok(meta) if meta.is_dir() => true,
-        // A file or symlink in its place is not ours to write through.
-        Ok(_) => {
-            return Err(io_error("install into", &dist_info)(io::Error::other(
-                "it exists and is not a directory",
-            )));
-        }
-        Err(_) => false,
-    };
     let dist_info_prefix = format!("{}/", manifest.dist_info);
     let mut files: Vec<Planned<'m>> = Vec::new();
     let mut dist_info_files = Vec::new();
@@ -374,10 +465,21 @@ fn plan<'m>(manifest: &'m Manifest, store: &ObjectStore, layout: &Layout) -> Res
         version,
         root_dir,
         dist_info,
-        dist_info_exists,
         files,
         dist_info_files,
     })
+}
+
+/// Whether the `.dist-info` directory is already there (a reinstall); a file or symlink in its
+/// place is not ours to write through.
+fn dist_info_exists(dist_info: &Path) -> Result<bool, InstallError> {
+    match fs::symlink_metadata(dist_info) {
+        Ok(meta) if meta.is_dir() => Ok(true),
+        Ok(_) => Err(io_error("install into", dist_info)(io::Error::other(
+            "it exists and is not a directory",
+        ))),
+        Err(_) => Ok(false),
+    }
 }
 
 /// `INSTALLER`, `REQUESTED` and `direct_url.json`, as the options ask.

@@ -31,7 +31,9 @@ pub mod wheel;
 pub use archive::{ArchiveError, Entry, Limits, WheelArchive, WheelProblem, WheelSource};
 pub use entry::{EntryProblem, check_entry_name};
 pub use entry_points::{EntryPoint, EntryPointError, EntryPoints};
-pub use install::{InstallError, InstallOptions, InstalledDist, cleanup_partial, install};
+pub use install::{
+    InstallError, InstallOptions, InstalledDist, PlacedContent, PlacedFile, cleanup_partial, install, placed_files,
+};
 pub use layout::Layout;
 pub use link::{LinkFallback, LinkMode};
 pub use objects::{GcReport, Manifest, ManifestFile, ObjectStore, ObjectStoreError, Objects, StoredObject};

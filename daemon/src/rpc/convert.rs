@@ -210,3 +210,55 @@ pub(super) fn team_stats(stats: crate::team::TeamStats) -> v1::TeamStoreStats {
         queued: stats.queued,
     }
 }
+
+pub(super) fn image_request(request: v1::ImageRequest) -> Result<crate::image::ImageRequest, Status> {
+    let (index, strategy) = index_options(request.index)?;
+    let non_empty = |text: String| Some(text).filter(|text| !text.is_empty());
+    Ok(crate::image::ImageRequest {
+        invocation: invocation(request.invocation)?,
+        lock_files: request.lock_files,
+        from: request.from,
+        to: request.to,
+        platform: non_empty(request.platform),
+        python: non_empty(request.python),
+        venv: non_empty(request.venv),
+        add: request.add,
+        workdir: non_empty(request.workdir),
+        entrypoint: request.entrypoint.map(|list| list.values),
+        cmd: request.cmd.map(|list| list.values),
+        env: request.env,
+        labels: request.labels,
+        user: non_empty(request.user),
+        tls_verify: !request.tls_verify_off,
+        compile_bytecode: request.compile_bytecode,
+        index,
+        strategy,
+        offline: request.offline,
+        build: build_flags(request.build),
+    })
+}
+
+pub(super) fn image_result(outcome: crate::image::ImageOutcome) -> v1::ImageResult {
+    v1::ImageResult {
+        reference: outcome.reference,
+        manifest_digest: outcome.manifest,
+        manifest_size: outcome.manifest_size,
+        config_digest: outcome.config,
+        layers: outcome
+            .layers
+            .into_iter()
+            .map(|layer| v1::ImageLayer {
+                digest: layer.digest,
+                size: layer.size,
+                diff_id: layer.diff_id,
+                made_by: layer.made_by,
+            })
+            .collect(),
+        python: outcome.python,
+        platform: outcome.platform,
+        packages: outcome.packages as u32,
+        uploaded: outcome.uploaded as u32,
+        reused: outcome.reused as u32,
+        elapsed_ms: outcome.elapsed.as_millis() as u64,
+    }
+}

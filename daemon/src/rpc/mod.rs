@@ -27,8 +27,8 @@ pub use axle_proto::v1::axle_server::AxleServer;
 pub use handshake::Handshake;
 
 use convert::{
-    build_flags, index_options, invocation, lock_request, path_text, project_dir, project_status, status_of,
-    team_stats, watch_event,
+    build_flags, image_request, image_result, index_options, invocation, lock_request, path_text, project_dir,
+    project_status, status_of, team_stats, watch_event,
 };
 use events::StreamReporter;
 
@@ -283,6 +283,16 @@ impl Axle for Service {
                 downloaded: outcome.downloaded,
                 sdists: outcome.sdists,
             }))
+        }))
+    }
+
+    type BuildImageStream = EventStream;
+
+    async fn build_image(&self, request: Request<v1::ImageRequest>) -> Result<Response<EventStream>, Status> {
+        let domain = image_request(request.into_inner())?;
+        Ok(self.stream("BuildImage", move |engine, reporter| async move {
+            let outcome = engine.build_image(domain, reporter).await?;
+            Ok(v1::event::Kind::Image(image_result(outcome)))
         }))
     }
 

@@ -61,6 +61,30 @@ impl Environment {
         })
     }
 
+    /// An environment that is not on this machine: a venv at `venv` in a container image,
+    /// made for `target`; `info` is the interpreter builds run with here, `scratch` where a
+    /// source that must be checked out goes.
+    pub fn elsewhere(
+        scratch: &Path,
+        venv: &Path,
+        info: Arc<InterpreterInfo>,
+        target: Target,
+    ) -> Result<Environment, SyncError> {
+        let (major, minor) = crate::target::major_minor(&target.python_full_version);
+        let layout = Layout::for_venv(venv, (major, minor)).map_err(|source| SyncError::Io {
+            path: venv.to_path_buf(),
+            source,
+        })?;
+        Ok(Environment {
+            root: scratch.to_path_buf(),
+            python: venv.join("bin").join("python"),
+            info,
+            target,
+            site_packages: layout.purelib.clone(),
+            layout,
+        })
+    }
+
     /// The distributions installed now, with the wheel each came from when
     /// axle installed it.
     pub async fn installed(&self, services: &Services) -> Result<Vec<Present>, SyncError> {

@@ -22,7 +22,7 @@
 
 mod apply;
 mod bytecode;
-mod environment;
+pub(crate) mod environment;
 pub mod intake;
 mod memo;
 pub mod plan;
@@ -389,7 +389,7 @@ pub async fn install_set(
 }
 
 /// Names the editables a lock gives only by location (`-e ./proj`), from their metadata.
-async fn name_unnamed(
+pub(crate) async fn name_unnamed(
     services: &Services,
     environment: &Environment,
     fetching: &prepare::Fetching<'_>,

@@ -145,54 +145,105 @@ fn check_target(target: &Path, clear: bool) -> Result<bool, VenvError> {
     }
 }
 
-fn build(interpreter: &InterpreterInfo, options: &VenvOptions, cwd: &Path, staging: &Path) -> io::Result<()> {
-    let target = &options.path;
-    std::fs::create_dir(staging)?;
-    let bin = staging.join("bin");
-    std::fs::create_dir(&bin)?;
+/// What a venv's layout needs of its interpreter: from a host interpreter's answer, or read
+/// from a container image's files.
+#[derive(Debug, Clone)]
+pub struct VenvPython {
+    /// The interpreter the venv's `bin/` links to.
+    pub base_executable: PathBuf,
+    /// The interpreter with links resolved (`pyvenv.cfg`'s `executable`).
+    pub real_executable: PathBuf,
+    pub version: (u32, u32, u32),
+    /// A 64-bit POSIX system other than macOS, where venv adds `lib64 -> lib`.
+    pub lib64: bool,
+    /// The scheme's directories, relative to the venv (`lib/pythonX.Y/site-packages`, ...).
+    pub directories: Vec<PathBuf>,
+}
 
-    // Directories of the venv install scheme, created under the staging
-    // path; the scheme's defaults when the interpreter did not report one.
-    let (major, minor) = interpreter.major_minor();
-    let default_site = staging
-        .join("lib")
-        .join(format!("python{major}.{minor}"))
-        .join("site-packages");
-    let mut dirs: Vec<PathBuf> = ["purelib", "platlib", "include"]
-        .iter()
-        .filter_map(|key| interpreter.venv_path(key, staging))
-        .collect();
-    if dirs.is_empty() {
-        dirs.push(default_site);
-    }
-    dirs.dedup();
-    for dir in dirs {
-        std::fs::create_dir_all(dir)?;
-    }
-    if interpreter.pointer_bits == 64
-        && interpreter.markers.os_name == "posix"
-        && interpreter.markers.sys_platform != "darwin"
-    {
-        let lib64 = staging.join("lib64");
-        if !lib64.exists() {
-            symlink("lib", lib64)?;
+impl VenvPython {
+    pub fn of(interpreter: &InterpreterInfo) -> VenvPython {
+        let (major, minor, micro, ..) = interpreter.version_info;
+        let mut directories: Vec<PathBuf> = ["purelib", "platlib", "include"]
+            .iter()
+            .filter_map(|key| interpreter.venv_path(key, Path::new("")))
+            .collect();
+        if directories.is_empty() {
+            directories.push(site_packages((major, minor)));
         }
+        directories.dedup();
+        VenvPython {
+            base_executable: interpreter.base_executable.clone(),
+            real_executable: interpreter.real_executable.clone(),
+            version: (major, minor, micro),
+            lib64: interpreter.pointer_bits == 64
+                && interpreter.markers.os_name == "posix"
+                && interpreter.markers.sys_platform != "darwin",
+            directories,
+        }
+    }
+}
+
+/// `lib/pythonX.Y/site-packages`, the POSIX venv scheme's.
+pub fn site_packages((major, minor): (u32, u32)) -> PathBuf {
+    PathBuf::from("lib")
+        .join(format!("python{major}.{minor}"))
+        .join("site-packages")
+}
+
+/// One entry of a venv's skeleton, relative to its root.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SkeletonEntry {
+    Directory(PathBuf),
+    Symlink { path: PathBuf, target: PathBuf },
+    File { path: PathBuf, content: Vec<u8> },
+}
+
+/// Everything `python -m venv --without-pip` lays out for an environment at `options.path`,
+/// plus axle's activation scripts and `.gitignore`, parents before children: written to disk
+/// by `create`, into an image's layer by `image`.
+pub fn skeleton(python: &VenvPython, options: &VenvOptions, cwd: &Path) -> Vec<SkeletonEntry> {
+    let target = &options.path;
+    let mut entries = vec![SkeletonEntry::Directory(PathBuf::from("bin"))];
+    // Directories of the venv install scheme, each with its parents.
+    let mut made: Vec<PathBuf> = vec![PathBuf::from("bin")];
+    for directory in &python.directories {
+        let mut partial = PathBuf::new();
+        for component in directory.components() {
+            partial.push(component);
+            if !made.contains(&partial) {
+                made.push(partial.clone());
+                entries.push(SkeletonEntry::Directory(partial.clone()));
+            }
+        }
+    }
+    if python.lib64 {
+        entries.push(SkeletonEntry::Symlink {
+            path: PathBuf::from("lib64"),
+            target: PathBuf::from("lib"),
+        });
     }
 
     // bin/: the interpreter under its own name, the usual aliases pointing at it.
-    let base = &interpreter.base_executable;
+    let (major, minor, _) = python.version;
+    let base = &python.base_executable;
     let exe_name = base
         .file_name()
         .map(|name| name.to_string_lossy().into_owned())
         .unwrap_or_else(|| "python3".to_string());
-    symlink(base, bin.join(&exe_name))?;
+    entries.push(SkeletonEntry::Symlink {
+        path: Path::new("bin").join(&exe_name),
+        target: base.clone(),
+    });
     for alias in [
         "python".to_string(),
         "python3".to_string(),
         format!("python{major}.{minor}"),
     ] {
         if alias != exe_name {
-            symlink(&exe_name, bin.join(alias))?;
+            entries.push(SkeletonEntry::Symlink {
+                path: Path::new("bin").join(alias),
+                target: PathBuf::from(&exe_name),
+            });
         }
     }
 
@@ -211,26 +262,44 @@ fn build(interpreter: &InterpreterInfo, options: &VenvOptions, cwd: &Path, stagi
         .unwrap_or_default();
     let shown_prompt = prompt.clone().unwrap_or(env_name);
     for (file, template) in ACTIVATION_SCRIPTS {
-        let text = render_activation(template, target, &shown_prompt);
-        std::fs::write(bin.join(file), text)?;
+        entries.push(SkeletonEntry::File {
+            path: Path::new("bin").join(file),
+            content: render_activation(template, target, &shown_prompt).into_bytes(),
+        });
     }
+    entries.push(SkeletonEntry::File {
+        path: PathBuf::from(".gitignore"),
+        content: b"# Created by axle; the environment is not for version control.\n*\n".to_vec(),
+    });
+    entries.push(SkeletonEntry::File {
+        path: PathBuf::from("pyvenv.cfg"),
+        content: pyvenv_cfg(python, options, prompt.as_deref()).into_bytes(),
+    });
+    entries
+}
 
-    std::fs::write(
-        staging.join(".gitignore"),
-        "# Created by axle; the environment is not for version control.\n*\n",
-    )?;
-    std::fs::write(
-        staging.join("pyvenv.cfg"),
-        pyvenv_cfg(interpreter, options, prompt.as_deref()),
-    )?;
+fn build(interpreter: &InterpreterInfo, options: &VenvOptions, cwd: &Path, staging: &Path) -> io::Result<()> {
+    std::fs::create_dir(staging)?;
+    for entry in skeleton(&VenvPython::of(interpreter), options, cwd) {
+        match entry {
+            SkeletonEntry::Directory(path) => std::fs::create_dir_all(staging.join(path))?,
+            SkeletonEntry::Symlink { path, target } => {
+                let link = staging.join(path);
+                if std::fs::symlink_metadata(&link).is_err() {
+                    symlink(target, link)?;
+                }
+            }
+            SkeletonEntry::File { path, content } => std::fs::write(staging.join(path), content)?,
+        }
+    }
     Ok(())
 }
 
 /// `pyvenv.cfg` with the keys, in the order, that `python -m venv` writes.
-fn pyvenv_cfg(interpreter: &InterpreterInfo, options: &VenvOptions, prompt: Option<&str>) -> String {
-    let base = &interpreter.base_executable;
+fn pyvenv_cfg(python: &VenvPython, options: &VenvOptions, prompt: Option<&str>) -> String {
+    let base = &python.base_executable;
     let home = base.parent().unwrap_or(Path::new("/"));
-    let (major, minor, micro, ..) = interpreter.version_info;
+    let (major, minor, micro) = python.version;
     let mut cfg = format!(
         "home = {}\ninclude-system-site-packages = {}\nversion = {major}.{minor}.{micro}\n",
         home.display(),
@@ -249,7 +318,7 @@ fn pyvenv_cfg(interpreter: &InterpreterInfo, options: &VenvOptions, prompt: Opti
     }
     cfg.push_str(&format!(
         "executable = {}\ncommand = {command} {}\n",
-        interpreter.real_executable.display(),
+        python.real_executable.display(),
         options.path.display()
     ));
     cfg

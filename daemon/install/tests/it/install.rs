@@ -355,3 +355,34 @@ fn env_install_err(env: &Env, manifest: &Manifest, layout: &axle_install::Layout
         .unwrap_err()
         .to_string()
 }
+
+#[test]
+fn placed_files_are_exactly_what_an_install_writes() {
+    use axle_install::{PlacedContent, placed_files};
+    let env = Env::new();
+    let manifest = env.unpack(&demo_wheel("1.0"));
+    let (_root, layout) = env.venv("venv");
+    let options = InstallOptions {
+        requested: true,
+        ..InstallOptions::default()
+    };
+    // Described first: nothing is written.
+    let placed = placed_files(&manifest, &env.store, &layout, &options).unwrap();
+    assert!(!layout.purelib.join("demo_pkg-1.0.dist-info").exists());
+    let installed = install(&manifest, &env.store, &layout, &options).unwrap();
+    let mut placed_paths: Vec<_> = placed.iter().map(|file| file.path.clone()).collect();
+    let mut installed_paths = installed.files.clone();
+    placed_paths.sort();
+    installed_paths.sort();
+    assert_eq!(placed_paths, installed_paths);
+    for file in &placed {
+        let bytes = match &file.content {
+            PlacedContent::Object { path, .. } => fs::read(path).unwrap(),
+            PlacedContent::Bytes(bytes) => bytes.clone(),
+        };
+        assert_eq!(bytes, fs::read(&file.path).unwrap(), "{}", file.path.display());
+        let executable = fs::metadata(&file.path).unwrap().permissions().mode() & 0o111 != 0;
+        assert_eq!(file.executable, executable, "{}", file.path.display());
+    }
+    assert!(placed.last().unwrap().path.ends_with("RECORD"));
+}
