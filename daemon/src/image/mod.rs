@@ -181,8 +181,8 @@ pub async fn build(
 
     // 2. Its Python, as a target.
     let python = {
-        let (base, blobs, explicit) = (base.clone(), blobs.clone(), request.python.clone());
-        tokio::task::spawn_blocking(move || probe::probe(&base, &blobs, explicit.as_deref()))
+        let (base, blobs, explicit, home) = (base.clone(), blobs.clone(), request.python.clone(), home.clone());
+        tokio::task::spawn_blocking(move || probe::probe(&base, &blobs, &home, explicit.as_deref()))
             .await
             .map_err(|error| ImageError::Invalid(error.to_string()))??
     };

@@ -9,12 +9,14 @@ use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use sha2::Digest as _;
+
 use super::ImageError;
 use super::base::{Image, ImageLayer};
 use super::blobs::{Blobs, io_error};
 
 /// What the venv layer is made for.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ImagePython {
     /// The interpreter, as the image's `PATH` finds it (`/usr/local/bin/python3.12`).
     pub executable: PathBuf,
@@ -61,8 +63,32 @@ fn path_dirs(env: &[String]) -> Vec<PathBuf> {
         .collect()
 }
 
-/// Reads the image (layers in order) and says what Python it runs; `explicit` is `--python`.
-pub fn probe(image: &Image, blobs: &Blobs, explicit: Option<&str>) -> Result<ImagePython, ImageError> {
+/// What Python the image runs (`explicit`: `--python`): read once per base image and kept
+/// beside the blob cache (`images/probes/`), since reading means decompressing every layer.
+pub fn probe(image: &Image, blobs: &Blobs, home: &Path, explicit: Option<&str>) -> Result<ImagePython, ImageError> {
+    let key = format!("{}\n{}", image.config_blob.digest, explicit.unwrap_or(""));
+    let kept = home
+        .join("images")
+        .join("probes")
+        .join(format!("{}.json", hex::encode(sha2::Sha256::digest(key.as_bytes()))));
+    if let Some(known) = std::fs::read(&kept)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<ImagePython>(&bytes).ok())
+    {
+        return Ok(known);
+    }
+    let found = read_image(image, blobs, explicit)?;
+    if let Some(parent) = kept.parent()
+        && std::fs::create_dir_all(parent).is_ok()
+        && let Ok(bytes) = serde_json::to_vec(&found)
+    {
+        let _ = std::fs::write(&kept, bytes);
+    }
+    Ok(found)
+}
+
+/// Reads the image (layers in order) and says what Python it runs.
+fn read_image(image: &Image, blobs: &Blobs, explicit: Option<&str>) -> Result<ImagePython, ImageError> {
     let env: Vec<String> = image
         .config
         .config()
