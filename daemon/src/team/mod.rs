@@ -42,6 +42,11 @@ pub use config::{Push, TeamConfig};
 pub use records::{BuildRecord, SigningKey, TrustedKeys, keygen};
 use uploads::Uploads;
 
+/// Requests to one store at once (listings and reads): a sync asks for every pin at once,
+/// and a hundred parallel reads make a store (and this machine) thrash rather than go faster,
+/// as the index's client bounds its own.
+const CONCURRENT_READS: usize = 16;
+
 /// Failures in a row after which the store is skipped for a while.
 const FAILURES_BEFORE_SKIP: u32 = 3;
 /// How long a failing store is skipped.
@@ -145,6 +150,7 @@ pub struct TeamStore {
     skipped_until: Mutex<Option<Instant>>,
     /// Keys whose bytes did not hash to their name: not read again (one warning each).
     damaged: Mutex<std::collections::HashSet<String>>,
+    reads: tokio::sync::Semaphore,
     hits: AtomicU64,
     misses: AtomicU64,
     bytes_read: AtomicU64,
@@ -163,6 +169,7 @@ impl TeamStore {
             failures_in_a_row: AtomicU32::new(0),
             skipped_until: Mutex::new(None),
             damaged: Mutex::new(std::collections::HashSet::new()),
+            reads: tokio::sync::Semaphore::new(CONCURRENT_READS),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
             bytes_read: AtomicU64::new(0),
@@ -324,7 +331,10 @@ impl TeamTier {
         if hashes.is_empty() || self.store.skipped() {
             return Found::Nothing;
         }
-        let listed = self.store.bucket.list(&prefix).await;
+        let listed = {
+            let _slot = self.store.reads.acquire().await;
+            self.store.bucket.list(&prefix).await
+        };
         self.store.outcome(&listed);
         let Ok(listed) = listed else {
             return Found::Nothing;
@@ -372,11 +382,13 @@ impl TeamTier {
             return None;
         }
         let named = tempfile::Builder::new().prefix(".team-").tempdir_in(dir).ok()?;
-        let fetched = self
-            .store
-            .bucket
-            .fetch_verified(&key, &wheel.sha256, named.path(), &wheel.filename)
-            .await;
+        let fetched = {
+            let _slot = self.store.reads.acquire().await;
+            self.store
+                .bucket
+                .fetch_verified(&key, &wheel.sha256, named.path(), &wheel.filename)
+                .await
+        };
         self.store.outcome(&fetched);
         match fetched {
             Ok(Fetched::Verified { path, bytes }) => {
@@ -497,7 +509,9 @@ impl TeamTier {
 
 /// Uploads the wheel file `archive` at `key`, create-only.
 async fn upload_wheel(store: &TeamStore, key: &str, archive: &Path) -> uploads::Ended {
-    if !store.writable() {
+    // A read-only store takes nothing; a failing one is not asked again and again (the next
+    // push sends what a lock needs).
+    if !store.writable() || store.skipped() {
         return uploads::Ended::Skipped;
     }
     // Someone else's upload may have made it meanwhile: a HEAD costs less than the bytes.
@@ -520,6 +534,9 @@ fn queue_record(store: &Arc<TeamStore>, key: String, bytes: Vec<u8>) {
     store.uploads.queue(move || {
         let (store, key, bytes) = (owner.clone(), key.clone(), bytes.clone());
         async move {
+            if store.skipped() {
+                return uploads::Ended::Skipped;
+            }
             let size = bytes.len() as u64;
             let result = store.bucket.create(&key, bytes).await.map(|()| size);
             finish_upload(&store, &key, result)
