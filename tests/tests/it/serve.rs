@@ -440,6 +440,80 @@ fn export_keeps_sdists_refuses_to_replace_files_and_names_what_it_cannot_carry()
 
     // A lock naming a file the index no longer has.
     context.write(
+/// A lock made for another target is exported for that target without its flags repeated
+/// (they were exported for this interpreter, silently); a flag or an interpreter that is not
+/// what the lock was made for is refused, naming both, before anything is fetched; a lock
+/// without a header exports for the interpreter, as before.
+#[test]
+fn export_takes_the_target_a_lock_was_made_for_from_its_header() {
+    let (major, minor) = axle_e2e::real_python_version();
+    let here = format!("cp{major}{minor}");
+    let index = TestIndex::start();
+    for python in ["cp312".to_string(), "cp313".to_string(), here.clone()] {
+        index.add(
+            &WheelBuilder::new("native", "1.0")
+                .tag(&format!("{python}-{python}-manylinux_2_17_x86_64.manylinux2014_x86_64"))
+                .file("native_mod.py", "X = 1\n")
+                .build(),
+        );
+    }
+    let mut context = TestContext::new();
+    context.use_index(&index);
+    context.write("requirements.in", "native\n");
+    let docker = ["--python-version", "3.13", "--python-platform", "x86_64-manylinux_2_28"];
+    context.ok(&[&["lock", "--generate-hashes", "--no-emit-index-url"][..], &docker].concat());
+    let cp313 = "native-1.0-cp313-cp313-manylinux_2_17_x86_64.manylinux2014_x86_64.whl";
+
+    // No flags: the lock's target.
+    let output = context.axle().args(["export", "--wheelhouse", "house"]).output().unwrap();
+    assert_success(&output, "axle export");
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        said.contains("exporting for Python 3.13 on manylinux_2_28_x86_64, the target requirements.txt was locked for"),
+        "{said}"
+    );
+    let (ok, exported) = context.json(&["export", "--wheelhouse", "house"]);
+    assert!(ok, "{exported}");
+    assert_eq!(exported["files"], serde_json::json!([cp313]));
+
+    // Flags that name another target: refused, both named, nothing fetched or placed.
+    index.clear_requests();
+    let error = context.fails(&["export", "--wheelhouse", "elsewhere", "--python-version", "3.12"]);
+    assert!(
+        error.contains(
+            "requirements.txt was locked for Python 3.13 on x86_64-manylinux_2_28; --python-version 3.12 asks for Python 3.12"
+        ),
+        "{error}"
+    );
+    let error = context.fails(&["export", "--wheelhouse", "elsewhere", "--python-platform", "macos"]);
+    assert!(error.contains("--python-platform macos asks for macos"), "{error}");
+    assert!(!context.path("elsewhere").exists());
+    assert!(index.requests_to(".whl").is_empty());
+    // The same target spelled out is no disagreement.
+    let (ok, again) = context.json(&[&["export", "--wheelhouse", "house"][..], &docker].concat());
+    assert!(ok, "{again}");
+
+    // A universal lock for Pythons newer than this interpreter: the interpreter is refused.
+    let newer = format!("{major}.{}", minor + 1);
+    context.ok(&["lock", "--universal", "--python-version", &newer, "-o", "universal.txt"]);
+    let error = context.fails(&["export", "--wheelhouse", "elsewhere", "universal.txt"]);
+    assert!(
+        error.contains(&format!(
+            "universal.txt was locked for every platform, Python {newer} and later (--universal); the interpreter"
+        )) && error.contains(&format!("is Python {major}.{minor}.")),
+        "{error}"
+    );
+
+    // Without a header nothing says what it was made for: this interpreter, as before.
+    context.ok(&[&["lock", "--generate-hashes", "--no-header", "-o", "bare.txt"][..], &docker].concat());
+    let (ok, exported) = context.json(&["export", "--wheelhouse", "bare", "bare.txt"]);
+    assert!(ok, "{exported}");
+    assert_eq!(
+        exported["files"],
+        serde_json::json!([format!("native-1.0-{here}-{here}-manylinux_2_17_x86_64.manylinux2014_x86_64.whl")])
+    );
+}
+
         "gone.txt",
         &format!("sourceonly==1.0 --hash=sha256:{}\n", "0".repeat(64)),
     );
