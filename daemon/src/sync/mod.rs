@@ -157,6 +157,25 @@ impl Drift {
         self.missing.is_empty() && self.extra.is_empty() && self.changed.is_empty()
     }
 
+    /// One line for a reader: `missing six==1.17.0; extra attrs 25.1.0`, the first few of each.
+    pub fn summary(&self) -> String {
+        let part = |label: &str, items: &[String]| {
+            let shown: Vec<&str> = items.iter().take(3).map(String::as_str).collect();
+            let more = items.len().saturating_sub(shown.len());
+            let more = if more > 0 { format!(" and {more} more") } else { String::new() };
+            (!items.is_empty()).then(|| format!("{label} {}{more}", shown.join(", ")))
+        };
+        [
+            part("missing", &self.missing),
+            part("extra", &self.extra),
+            part("changed", &self.changed),
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join("; ")
+    }
+
     fn of(plan: &plan::Plan) -> Drift {
         let removed: HashMap<&PackageName, &plan::Present> =
             plan.remove.iter().map(|present| (&present.name, present)).collect();
@@ -313,6 +332,7 @@ pub async fn sync(
             &digest,
             &environment.site_packages,
             trees(&wanted, &identities),
+            &outcome.lock_files,
         )
         .await?;
     tracing::info!(

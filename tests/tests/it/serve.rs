@@ -259,6 +259,44 @@ fn a_port_in_use_is_a_clear_error() {
     );
 }
 
+/// Each venv's row says where it stands against the locks of its own last sync, even when
+/// its directory's project has since synced another venv; a venv with no sync on record is
+/// `unknown` in grey, not in the colour of an error.
+#[test]
+fn the_status_page_compares_every_venv_with_its_last_sync_and_greys_the_unknown() {
+    let index = index();
+    let mut context = TestContext::new();
+    context.use_index(&index);
+    context.write("requirements.in", "app\n");
+    context.ok(&["lock"]);
+    context.write("helper.txt", "helper==1.0\n");
+    context.ok(&["venv", "by-hand"]);
+    context.ok(&["sync", "--venv", "by-hand", "requirements.txt"]);
+    context.ok(&["venv", "other"]);
+    context.ok(&["sync", "--venv", "other", "helper.txt"]);
+    context.ok(&["venv", "never"]);
+    let url = serve(&context, &["--offline"]);
+    let (status, page) = get(&url, "/", None, None);
+    assert_eq!(status, 200, "{page}");
+    let row = |name: &str| {
+        let cell = format!("<tr><td><code>{}</code></td>", context.path(name).display());
+        page.lines()
+            .find(|line| line.starts_with(&cell))
+            .unwrap_or_else(|| panic!("no row for {name}:\n{page}"))
+            .to_string()
+    };
+    assert!(row("by-hand").contains("<td class=\"state ok\">in sync"), "{}", row("by-hand"));
+    assert!(
+        row("by-hand").contains(&format!("<code>{}</code>", context.path("requirements.txt").display())),
+        "{}",
+        row("by-hand")
+    );
+    assert!(row("other").contains("<td class=\"state ok\">in sync"), "{}", row("other"));
+    let never = row("never");
+    assert!(never.contains("<td class=\"state muted\">unknown"), "{never}");
+    assert!(never.contains("no sync by axle on record"), "{never}");
+}
+
 /// The status page rendered by a real browser: Debian's chromium, headless.
 #[test]
 fn the_status_page_reads_well_in_a_browser() {
@@ -402,44 +440,6 @@ fn export_fills_a_wheelhouse_for_another_target_that_pip_installs_without_an_ind
     assert!(index.requests_to(".whl").is_empty());
 }
 
-#[test]
-fn export_keeps_sdists_refuses_to_replace_files_and_names_what_it_cannot_carry() {
-    let index = TestIndex::start();
-    let sdist = axle_e2e::sdist::ProjectBuilder::new("sourceonly", "1.0").sdist();
-    index.add_sdist(&sdist);
-    let mut context = TestContext::new();
-    context.use_index(&index);
-    context.write(
-        "requirements.txt",
-        &format!("sourceonly==1.0 --hash=sha256:{}\n", sdist.sha256),
-    );
-    let (ok, exported) = context.json(&["export", "--wheelhouse", "house"]);
-    assert!(ok, "{exported}");
-    assert_eq!(exported["sdists"], serde_json::json!([sdist.filename]));
-    assert_eq!(
-        std::fs::read(context.path("house").join(&sdist.filename)).unwrap(),
-        sdist.bytes
-    );
-
-    // A different file under the same name is the user's: named, not replaced.
-    std::fs::write(context.path("house").join(&sdist.filename), b"something else").unwrap();
-    let error = context.fails(&["export", "--wheelhouse", "house"]);
-    assert!(error.contains("already exists with other content"), "{error}");
-    assert_eq!(
-        std::fs::read(context.path("house").join(&sdist.filename)).unwrap(),
-        b"something else"
-    );
-
-    // A pin by location cannot travel in a wheelhouse.
-    context.write("local.txt", "mylib @ file:///somewhere/mylib\n");
-    let error = context.fails(&["export", "--wheelhouse", "other", "local.txt"]);
-    assert!(
-        error.contains("mylib") && error.contains("named by its location"),
-        "{error}"
-    );
-
-    // A lock naming a file the index no longer has.
-    context.write(
 /// A lock made for another target is exported for that target without its flags repeated
 /// (they were exported for this interpreter, silently); a flag or an interpreter that is not
 /// what the lock was made for is refused, naming both, before anything is fetched; a lock
@@ -514,6 +514,44 @@ fn export_takes_the_target_a_lock_was_made_for_from_its_header() {
     );
 }
 
+#[test]
+fn export_keeps_sdists_refuses_to_replace_files_and_names_what_it_cannot_carry() {
+    let index = TestIndex::start();
+    let sdist = axle_e2e::sdist::ProjectBuilder::new("sourceonly", "1.0").sdist();
+    index.add_sdist(&sdist);
+    let mut context = TestContext::new();
+    context.use_index(&index);
+    context.write(
+        "requirements.txt",
+        &format!("sourceonly==1.0 --hash=sha256:{}\n", sdist.sha256),
+    );
+    let (ok, exported) = context.json(&["export", "--wheelhouse", "house"]);
+    assert!(ok, "{exported}");
+    assert_eq!(exported["sdists"], serde_json::json!([sdist.filename]));
+    assert_eq!(
+        std::fs::read(context.path("house").join(&sdist.filename)).unwrap(),
+        sdist.bytes
+    );
+
+    // A different file under the same name is the user's: named, not replaced.
+    std::fs::write(context.path("house").join(&sdist.filename), b"something else").unwrap();
+    let error = context.fails(&["export", "--wheelhouse", "house"]);
+    assert!(error.contains("already exists with other content"), "{error}");
+    assert_eq!(
+        std::fs::read(context.path("house").join(&sdist.filename)).unwrap(),
+        b"something else"
+    );
+
+    // A pin by location cannot travel in a wheelhouse.
+    context.write("local.txt", "mylib @ file:///somewhere/mylib\n");
+    let error = context.fails(&["export", "--wheelhouse", "other", "local.txt"]);
+    assert!(
+        error.contains("mylib") && error.contains("named by its location"),
+        "{error}"
+    );
+
+    // A lock naming a file the index no longer has.
+    context.write(
         "gone.txt",
         &format!("sourceonly==1.0 --hash=sha256:{}\n", "0".repeat(64)),
     );
