@@ -230,18 +230,18 @@ async fn prepare_pin(
     if let Some(file) = stored_archive(store, &locked.hashes, tags).await? {
         return Ok(file);
     }
-    let files = if locked.hashes.is_empty() {
-        services
-            .index
-            .project(sources, &locked.name, fetch)
-            .await?
-            .as_ref()
-            .clone()
-    } else {
+    let files = if !locked.hashes.is_empty() {
         services
             .index
             .files_with_hashes(sources, &locked.name, &locked.hashes, fetch)
             .await?
+    } else if let Some(version) = &locked.version {
+        services
+            .index
+            .files_of_version(sources, &locked.name, version, fetch)
+            .await?
+    } else {
+        services.index.project(sources, &locked.name, fetch).await?.to_vec()
     };
     let expected: Vec<String> = locked.hashes.iter().cloned().collect();
     match choose_file(locked, &files, tags)? {
