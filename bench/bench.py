@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Times axle beside its peers on the same inputs, in one run, and prints ratios.
 
-Usage: python3 bench/bench.py [venv] [lock] [sync] [builds] [team] [image] [conflicts] [realworld] [editor] [memory] [serve] [load] [--runs N] [--load-seconds S] [--sets DIR] [--settle SECONDS]
+Usage: python3 bench/bench.py [venv] [lock] [sync] [builds] [team] [image] [conflicts] [realworld] [editor] [memory] [serve] [load] [--runs N] [--memory-sets A,B] [--load-seconds S] [--sets DIR] [--settle SECONDS]
 
 Whole processes are timed, as a user or a script sees them. axle runs with a
 warm daemon (started before timing) unless a case says otherwise. Peers are
@@ -956,11 +956,18 @@ def bench_editor(axle, python, runs, env, workdir):
     subprocess.run([axle, "daemon", "stop"], env=run_env, stdout=subprocess.DEVNULL)
 
 
-def bench_memory(axle, python, env, workdir):
-    """The daemon's footprint beside uv's on the same cold locks (tests/realworld sets): the
-    daemon's peak RSS during the lock and its RSS a few seconds after, uv's peak (its whole
-    process), the time `axle daemon stop` takes right after, and axle's database (with its
-    WAL) beside uv's cache directory."""
+MEMORY_SETS = ("fastapi-service", "jupyter", "home-assistant", "airflow-lite")
+
+
+def bench_memory(axle, python, env, workdir, sets=MEMORY_SETS):
+    """The daemon's footprint beside uv's on the same cold work (tests/realworld sets): a lock
+    in an empty home, then a sync of that lock into a new venv (every wheel downloaded and
+    unpacked into the empty store). For the daemon: its peak RSS during the lock, its RSS 6 s
+    after (once its upkeep has trimmed its caches and handed memory back, twice), its peak
+    during the sync and its RSS 6 s after that; for uv,
+    the peaks of `uv pip compile` and of `uv pip sync` of the same lock (whole processes, one
+    cache, empty before the compile). Then the time `axle daemon stop` takes right after, and
+    during another cold lock, and axle's database (with its WAL) beside uv's cache directory."""
     import threading
 
     uv = find_peer("uv", "AXLE_BENCH_UV")
@@ -978,18 +985,8 @@ def bench_memory(axle, python, env, workdir):
     def dir_bytes(path):
         return sum(f.stat().st_size for f in Path(path).rglob("*") if f.is_file()) if Path(path).exists() else 0
 
-    print("\n## memory: cold lock of each set (MiB; stop in ms)")
-    print(f"{'set':<18}{'axled peak':>12}{'axled idle':>12}{'uv peak':>10}{'stop ms':>9}{'mid-lock':>10}"
-          f"{'axle db':>10}{'uv cache':>10}")
-    for name in ("fastapi-service", "jupyter", "home-assistant", "airflow-lite"):
-        project = workdir / f"memory-{name}"
-        project.mkdir(exist_ok=True)
-        (project / "requirements.in").write_text((ROOT / "tests" / "realworld" / f"{name}.in").read_text())
-        run_env = dict(env)
-        home = workdir / f"axle-memory-{name}"
-        run_env["AXLE_HOME"] = str(home)
-        subprocess.run([axle, "daemon", "start"], env=run_env, check=True, stdout=subprocess.DEVNULL)
-        pid = json.loads((home / "daemon.json").read_text())["pid"]
+    def peak_during(pid, command, run_env, cwd):
+        """The highest RSS of `pid` (sampled every 20 ms) while `command` runs."""
         peak = [0]
         done = threading.Event()
 
@@ -1000,12 +997,43 @@ def bench_memory(axle, python, env, workdir):
 
         sampler = threading.Thread(target=sample)
         sampler.start()
-        subprocess.run([axle, "-q", "lock", "-o", "axle.txt", "--python", python], env=run_env, cwd=project,
-                       check=True, stdout=subprocess.DEVNULL)
-        done.set()
-        sampler.join()
-        time.sleep(5)
-        idle = rss_kib(pid)
+        try:
+            subprocess.run(command, env=run_env, cwd=cwd, check=True, stdout=subprocess.DEVNULL)
+        finally:
+            done.set()
+            sampler.join()
+        return max(peak[0], rss_kib(pid))
+
+    def uv_peak(command, cwd):
+        """`command`'s peak RSS (KiB) by /usr/bin/time, 0 when it failed."""
+        result = subprocess.run(["/usr/bin/time", "-f", "%M", *command], env=env, cwd=cwd, capture_output=True,
+                                text=True)
+        if result.returncode != 0:
+            print(f"  {' '.join(map(str, command[:3]))} failed: {result.stderr.strip().splitlines()[-2:]}")
+            return 0
+        return int(result.stderr.strip().splitlines()[-1])
+
+    print("\n## memory: cold lock, then a cold sync of it, of each set (MiB; stop in ms)")
+    print(f"{'set':<18}{'lock peak':>11}{'lock idle':>11}{'sync peak':>11}{'sync idle':>11}"
+          f"{'uv compile':>12}{'uv sync':>9}{'stop ms':>9}{'mid-lock':>10}{'axle db':>9}{'uv cache':>10}")
+    for name in sets:
+        project = workdir / f"memory-{name}"
+        project.mkdir(exist_ok=True)
+        (project / "requirements.in").write_text((ROOT / "tests" / "realworld" / f"{name}.in").read_text())
+        run_env = dict(env)
+        home = workdir / f"axle-memory-{name}"
+        run_env["AXLE_HOME"] = str(home)
+        subprocess.run([axle, "daemon", "start"], env=run_env, check=True, stdout=subprocess.DEVNULL)
+        pid = json.loads((home / "daemon.json").read_text())["pid"]
+        lock_peak = peak_during(pid, [axle, "-q", "lock", "-o", "axle.txt", "--python", python], run_env, project)
+        time.sleep(6)
+        lock_idle = rss_kib(pid)
+        venv = project / "axle-venv"
+        subprocess.run([axle, "-q", "venv", "--python", python, str(venv)], env=run_env, cwd=project, check=True,
+                       stdout=subprocess.DEVNULL)
+        sync_peak = peak_during(pid, [axle, "-q", "sync", "--venv", str(venv), "axle.txt"], run_env, project)
+        time.sleep(6)
+        sync_idle = rss_kib(pid)
         start = time.perf_counter()
         subprocess.run([axle, "daemon", "stop"], env=run_env, stdout=subprocess.DEVNULL)
         stop_ms = (time.perf_counter() - start) * 1000
@@ -1024,18 +1052,21 @@ def bench_memory(axle, python, env, workdir):
         cut.kill()
         cut.wait()
         subprocess.run([axle, "daemon", "stop"], env=cut_env, stdout=subprocess.DEVNULL)
-        uv_peak, uv_cache = 0, 0
+        uv_compile, uv_sync, uv_cache = 0, 0, 0
         if uv:
             cache = workdir / f"uv-memory-{name}"
-            result = subprocess.run(["/usr/bin/time", "-f", "%M", uv, "pip", "compile", "-q", "--cache-dir",
-                                     str(cache), "--python", python, "-o", "uv.txt", "requirements.in"],
-                                    env=env, cwd=project, capture_output=True, text=True)
-            uv_peak = int(result.stderr.strip().splitlines()[-1]) if result.returncode == 0 else 0
+            uv_compile = uv_peak([uv, "pip", "compile", "-q", "--cache-dir", str(cache), "--python", python,
+                                  "-o", "uv.txt", "requirements.in"], project)
+            uv_venv = project / "uv-venv"
+            subprocess.run([python, "-m", "venv", "--without-pip", str(uv_venv)], check=True)
+            # The same lock as axle's sync, into an empty venv, with the compile's cache.
+            uv_sync = uv_peak([uv, "pip", "sync", "-q", "--cache-dir", str(cache), "--python",
+                               str(uv_venv / "bin" / "python"), "axle.txt"], project)
             uv_cache = dir_bytes(cache)
         mib = lambda kib: kib / 1024
-        print(f"{name:<18}{mib(peak[0]):>12.1f}{mib(idle):>12.1f}{mib(uv_peak):>10.1f}{stop_ms:>9.0f}"
-              f"{mid_lock_ms:>10.0f}"
-              f"{db / 1048576:>10.1f}{uv_cache / 1048576:>10.1f}")
+        print(f"{name:<18}{mib(lock_peak):>11.1f}{mib(lock_idle):>11.1f}{mib(sync_peak):>11.1f}{mib(sync_idle):>11.1f}"
+              f"{mib(uv_compile):>12.1f}{mib(uv_sync):>9.1f}{stop_ms:>9.0f}{mid_lock_ms:>10.0f}"
+              f"{db / 1048576:>9.1f}{uv_cache / 1048576:>10.1f}", flush=True)
 
 
 def bench_serve(axle, python, runs, env, workdir, sets):
@@ -1176,6 +1207,8 @@ def main():
     parser.add_argument("--python", default=None, help="interpreter for the environments (default: python3's base)")
     parser.add_argument("--load-seconds", type=float, default=60.0, help="duration of the load case")
     parser.add_argument("--sets", default=None, help="directory of NAME.in sets (default: ../shared/bench-sets)")
+    parser.add_argument("--memory-sets", default=",".join(MEMORY_SETS),
+                        help="tests/realworld sets the memory case runs, comma-separated")
     args = parser.parse_args()
 
     axle = str(find_axle())
@@ -1208,7 +1241,7 @@ def main():
                 elif case == "conflicts":
                     bench_conflicts(axle, python, args.runs, env, workdir)
                 elif case == "memory":
-                    bench_memory(axle, python, env, workdir)
+                    bench_memory(axle, python, env, workdir, args.memory_sets.split(","))
                 elif case == "load":
                     bench_load(axle, python, env, workdir, sets_dir(args), args.load_seconds)
                 elif case == "serve":

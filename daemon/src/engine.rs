@@ -29,6 +29,15 @@ use crate::target::TargetCache;
 use crate::venv::{self, VenvOptions};
 use crate::wheels::{GcOutcome, StoreStats, WheelStore};
 
+/// A venv the daemon knows, with where it stands against its last sync's locks.
+#[derive(Debug, Clone)]
+pub struct EnvironmentStanding {
+    pub info: crate::project::EnvironmentInfo,
+    pub state: VenvState,
+    /// What differs, or why the state is unknown.
+    pub detail: String,
+}
+
 pub struct Engine {
     pub location: Location,
     /// The parts the pipelines share (their `builds` is `builds`).
@@ -189,10 +198,55 @@ impl Engine {
         Ok(result?)
     }
 
-    /// Every venv the daemon knows.
-    pub async fn environments(&self) -> Result<Vec<crate::project::EnvironmentInfo>, Error> {
+    /// Every venv the daemon knows, each with where it stands against the locks of its last
+    /// sync (whoever ran it, from wherever).
+    pub async fn environments(&self) -> Result<Vec<EnvironmentStanding>, Error> {
         let projects = self.projects.venv_projects().await?;
-        Ok(crate::project::environments(&self.services.pool, &projects).await?)
+        let mut listed = Vec::new();
+        for info in crate::project::environments(&self.services.pool, &projects).await? {
+            let (state, detail) = self.venv_standing(&info).await;
+            listed.push(EnvironmentStanding { info, state, detail });
+        }
+        Ok(listed)
+    }
+
+    /// Where a venv stands against the locks of its last sync: `in-sync` or `drifted`, as
+    /// `status` tells it (the sync memo, else sync's plan as `--dry-run` makes it); `unknown`
+    /// only when no sync is on record, or its locks can no longer be read.
+    async fn venv_standing(&self, info: &crate::project::EnvironmentInfo) -> (VenvState, String) {
+        let Some(first) = info.lock_files.first() else {
+            return (VenvState::Unknown, "no sync by axle on record".to_string());
+        };
+        if let Some(absent) = info.lock_files.iter().find(|file| !file.is_file()) {
+            return (
+                VenvState::Unknown,
+                format!("{} (its last sync's lock) does not exist", absent.display()),
+            );
+        }
+        // The locks name absolute paths; what a lock includes is read from beside it.
+        let invocation = Invocation {
+            cwd: info
+                .project
+                .clone()
+                .or_else(|| first.parent().map(std::path::Path::to_path_buf))
+                .unwrap_or_else(|| PathBuf::from("/")),
+            ..Invocation::default()
+        };
+        let request = SyncRequest {
+            invocation,
+            lock_files: info
+                .lock_files
+                .iter()
+                .map(|file| file.to_string_lossy().into_owned())
+                .collect(),
+            venv: Some(info.path.to_string_lossy().into_owned()),
+            ..SyncRequest::default()
+        };
+        match sync::drift(&self.services, &self.sync_state, request).await {
+            Ok(drift) if drift.is_empty() => (VenvState::InSync, String::new()),
+            Ok(drift) => (VenvState::Drifted, drift.summary()),
+            Err(error) => (VenvState::Unknown, error.to_string()),
+        }
     }
 
     /// The distributions in the venv at `root`, with what its project asked for.
@@ -219,7 +273,9 @@ impl Engine {
                 root.display()
             ))
         })?;
+        let last_sync = crate::project::last_sync_locks(&self.services.pool, root).await?;
         let lock_file = match self.projects.venv_projects().await?.get(root) {
+            _ if last_sync.is_some() => last_sync.and_then(|files| files.first().cloned()),
             Some(dir) => self
                 .projects
                 .layout(dir, invocation)

@@ -175,7 +175,8 @@ fn lockfile_kind(error: &LockfileError) -> ErrorKind {
         | LockfileError::Invalid { .. }
         | LockfileError::Requirements(_)
         | LockfileError::Pylock(_)
-        | LockfileError::Io { .. } => ErrorKind::InvalidInput,
+        | LockfileError::Io { .. }
+        | LockfileError::Target(_) => ErrorKind::InvalidInput,
     }
 }
 

@@ -5,9 +5,11 @@
 //! Stages, as for a sync: read the locks for the target's markers → plan each pin's file (the
 //! store's archive when it holds one the lock's hashes allow for the target's tags, else the
 //! index's best file for the target) → fetch what is missing into the store → place each file
-//! in the wheelhouse (a hard link from the store, a copy across filesystems). The target is an
-//! interpreter, or `--python-version`/`--python-platform` for another one (a lock for CPython
-//! 3.12 on manylinux, made on a laptop, exports cp312 manylinux wheels).
+//! in the wheelhouse (a hard link from the store, a copy across filesystems). The target is
+//! what `--python-version`/`--python-platform` name, else what the locks were made for (their
+//! headers: a lock for CPython 3.12 on manylinux, made on a laptop, exports cp312 manylinux
+//! wheels without repeating the flags), else an interpreter's. Flags or an interpreter that
+//! are not what a lock was made for are refused, naming both (`lockfile::target`).
 //!
 //! A pin the index offers only as an sdist goes into the wheelhouse as that sdist, verified:
 //! pip builds it in the image. (A wheel built here would not do: its hash is not the lock's,
@@ -25,8 +27,8 @@ use axle_standards::WheelFilename;
 
 use crate::context::Invocation;
 use crate::index::{FetchContext, IndexSettings, IndexStrategy, Refresh, RequestSettings, SourceLayers};
-use crate::lockfile::{self, Locked, LockedSource};
-use crate::progress::{Phase, Reporter};
+use crate::lockfile::{self, Locked, LockedSource, LockfileError};
+use crate::progress::{NoticeLevel, Phase, Reporter};
 use crate::services::Services;
 use crate::sync::SyncError;
 use crate::sync::intake::{Choice, choose_file, download_into_store, is_plain_file_name};
@@ -72,8 +74,17 @@ pub async fn export(
         .collect();
     let wheelhouse = invocation.absolute(&request.wheelhouse);
 
-    // The target: an interpreter's, or the one named.
-    let explicit = request.python_version.is_some() && request.python_platform.is_some();
+    // The target: the one named, else the one the locks were made for (their headers), else an
+    // interpreter's. A flag or an interpreter that is not what a lock was made for is refused:
+    // its pins and wheels would be another target's, found out only when pip fails in the image.
+    let lock_targets = lockfile::target::read_all(&lock_files)?;
+    let settled = lockfile::target::settle(
+        &lock_targets,
+        request.python_version.as_deref(),
+        request.python_platform.as_deref(),
+    )
+    .map_err(LockfileError::from)?;
+    let explicit = settled.python_version.is_some() && settled.python_platform.is_some();
     let interpreter = match services.interpreters.find(request.python.as_deref(), invocation).await {
         Ok(found) => Some(found),
         Err(_) if explicit => None,
@@ -82,15 +93,37 @@ pub async fn export(
     let target = match &interpreter {
         Some(found) => services.targets.get(
             &found.info,
-            request.python_version.as_deref(),
-            request.python_platform.as_deref(),
+            settled.python_version.as_deref(),
+            settled.python_platform.as_deref(),
         ),
         None => target::target_without_interpreter(
-            request.python_version.as_deref().unwrap_or("3"),
-            request.python_platform.as_deref().unwrap_or("linux"),
+            settled.python_version.as_deref().unwrap_or("3"),
+            settled.python_platform.as_deref().unwrap_or("linux"),
         ),
     }
     .map_err(|error| SyncError::Usage(error.to_string()))?;
+    let described = target::describe(&target);
+    for lock_target in &lock_targets {
+        let what = match (&interpreter, explicit) {
+            (Some(found), false) => format!("the interpreter {} is {described}", found.info.executable.display()),
+            _ => format!("the export's target is {described}"),
+        };
+        lock_target
+            .check(&target.python_full_version, &target.markers, &target.tags, &what)
+            .map_err(LockfileError::from)?;
+    }
+    if let Some(from_lock) = lock_targets.first()
+        && (request.python_version.is_none() || request.python_platform.is_none())
+        && (settled.python_version != request.python_version || settled.python_platform != request.python_platform)
+    {
+        reporter.notice(
+            NoticeLevel::Info,
+            &format!(
+                "exporting for {described}, the target {} was locked for",
+                lockfile::target::shown(&from_lock.file)
+            ),
+        );
+    }
 
     // Plan: the pins this target installs, and where each one's file comes from.
     let env: std::collections::HashMap<String, String> = invocation
@@ -197,18 +230,18 @@ async fn prepare_pin(
     if let Some(file) = stored_archive(store, &locked.hashes, tags).await? {
         return Ok(file);
     }
-    let files = if locked.hashes.is_empty() {
-        services
-            .index
-            .project(sources, &locked.name, fetch)
-            .await?
-            .as_ref()
-            .clone()
-    } else {
+    let files = if !locked.hashes.is_empty() {
         services
             .index
             .files_with_hashes(sources, &locked.name, &locked.hashes, fetch)
             .await?
+    } else if let Some(version) = &locked.version {
+        services
+            .index
+            .files_of_version(sources, &locked.name, version, fetch)
+            .await?
+    } else {
+        services.index.project(sources, &locked.name, fetch).await?.to_vec()
     };
     let expected: Vec<String> = locked.hashes.iter().cloned().collect();
     match choose_file(locked, &files, tags)? {

@@ -121,6 +121,15 @@ fn finish(tag_target: TagTarget, markers: MarkerValues) -> Result<Target, Target
     })
 }
 
+/// A target as messages name it: `Python 3.11.7 on manylinux_2_35_x86_64` (its best platform
+/// tag: the one a reader compares with a `--python-platform`).
+pub fn describe(target: &Target) -> String {
+    match target.tags.iter().next() {
+        Some(best) => format!("Python {} on {}", target.python_full_version, best.platform),
+        None => format!("Python {}", target.python_full_version),
+    }
+}
+
 /// `3.12` means 3.12.0 for requires-python checks, as uv and pip's
 /// `--python-version` do.
 fn parse_python_version(text: &str) -> Result<Version, TargetError> {

@@ -13,6 +13,11 @@ use crate::engine::Engine;
 /// Quiet before the upkeep runs: the next request of a burst often follows within this.
 const QUIET: Duration = Duration::from_secs(2);
 
+/// Quiet before memory is handed back a second time: by then the runtime's blocking threads,
+/// the upkeep's own included, have ended (`memory::BLOCKING_THREAD_KEEP_ALIVE`), and each
+/// gave the chunks its thread cache held back to the allocator only as it ended.
+const THREADS_GONE: Duration = Duration::from_secs(4);
+
 /// What the in-memory index caches may hold once idle (by estimate): the pages and metadata
 /// of fifty or so typical projects (about six thousand files); the rest is a SQLite read
 /// away, a few milliseconds per page.
@@ -34,12 +39,23 @@ pub fn store_cap_from_env() -> Option<u64> {
 pub fn spawn(engine: Arc<Engine>, store_cap: Option<u64>) {
     tokio::spawn(async move {
         let mut done_at = 0;
+        let mut trimmed_again_at = 0;
         let mut ticks = tokio::time::interval(Duration::from_secs(1));
         loop {
             ticks.tick().await;
             let activity = &engine.activity;
             let served = activity.served();
-            if served == done_at || activity.active() > 0 || activity.idle_for() < QUIET {
+            if activity.active() > 0 {
+                continue;
+            }
+            if served == done_at {
+                if trimmed_again_at != served && activity.idle_for() >= THREADS_GONE {
+                    trimmed_again_at = served;
+                    let _ = tokio::task::spawn_blocking(crate::memory::trim).await;
+                }
+                continue;
+            }
+            if activity.idle_for() < QUIET {
                 continue;
             }
             done_at = served;

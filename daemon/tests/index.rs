@@ -321,6 +321,55 @@ async fn concurrent_askers_share_one_request() {
     assert_eq!(index.requests_to("/simple/demo/").len(), 1);
 }
 
+/// One release's files, as a sync of an unhashed lock asks for them, are the project's files
+/// of that version, whatever the sources (first index, merged indexes, a find-links
+/// directory), without the project's whole list being made.
+#[tokio::test]
+async fn one_releases_files_are_the_projects_files_of_that_version() {
+    let main = TestIndex::start();
+    main.add(&WheelBuilder::new("internal", "1.0").build());
+    main.add(&WheelBuilder::new("internal", "2.0").build());
+    main.add(&WheelBuilder::new("internal", "2.0").tag("cp311-cp311-manylinux_2_17_x86_64").build());
+    let extra = TestIndex::start();
+    extra.add(&WheelBuilder::new("internal", "2.0").tag("py2-none-any").build());
+    let local = tempfile::tempdir().unwrap();
+    let wheel = WheelBuilder::new("internal", "2.0").tag("cp312-cp312-win_amd64").build();
+    std::fs::write(local.path().join(&wheel.filename), &wheel.bytes).unwrap();
+    let setup = setup().await;
+    let both = [main.url(), extra.url()];
+    let mut with_links = sources(&both);
+    with_links.find_links = vec![axle_daemon::index::FindLinks::Directory(local.path().to_path_buf())];
+    let version = axle_standards::Version::from_str("2.0").unwrap();
+    for (label, sources, expected) in [
+        ("first index", sources(&both), 2),
+        ("merged", sources_with(&both, IndexStrategy::UnsafeBestMatch), 3),
+        ("find-links", with_links, 3),
+    ] {
+        let names = |files: Vec<axle_daemon::index::IndexedFile>| {
+            let mut names: Vec<String> = files.into_iter().map(|file| file.file.url().into_owned()).collect();
+            names.sort();
+            names
+        };
+        let of_version = setup
+            .client
+            .files_of_version(&sources, &name("internal"), &version, &context())
+            .await
+            .unwrap();
+        let project = setup
+            .client
+            .project(&sources, &name("internal"), &context())
+            .await
+            .unwrap()
+            .iter()
+            .filter(|file| file.filename.version() == &version)
+            .cloned()
+            .collect();
+        let (of_version, project) = (names(of_version), names(project));
+        assert_eq!(of_version.len(), expected, "{label}: {of_version:?}");
+        assert_eq!(of_version, project, "{label}");
+    }
+}
+
 #[tokio::test]
 async fn first_index_wins_unless_asked_to_merge() {
     let main = TestIndex::start();

@@ -13,7 +13,8 @@ use crate::output::Output;
 
 #[derive(Subcommand)]
 pub enum EnvCommand {
-    /// Every venv axle created or synced that still exists.
+    /// Every venv axle created or synced that still exists, and whether it matches the locks
+    /// of its last sync (`in-sync`, `drifted`, or `unknown` when no sync is on record).
     List,
     /// The distributions installed in a venv.
     Packages {
@@ -49,6 +50,9 @@ pub async fn run(
                         "project": env.project,
                         "size_bytes": env.size_bytes,
                         "last_sync": env.last_sync,
+                        "state": env.state,
+                        "state_detail": env.state_detail,
+                        "lock_files": env.lock_files,
                     })
                 })
                 .collect();
@@ -59,7 +63,18 @@ pub async fn run(
                 } else {
                     format!(", project {}", env.project)
                 };
-                output.text(&format!("{} (Python {}{project})", env.path, env.python_version));
+                // Where it stands against its last sync's locks, and what differs or why unknown.
+                let state = if env.state.is_empty() {
+                    String::new()
+                } else if env.state_detail.is_empty() {
+                    format!(": {}", env.state)
+                } else {
+                    format!(": {} ({})", env.state, env.state_detail)
+                };
+                output.text(&format!(
+                    "{} (Python {}{project}){state}",
+                    env.path, env.python_version
+                ));
             }
         }
         EnvCommand::Packages { venv } => {

@@ -17,7 +17,7 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fs::File;
-use std::io::{BufReader, Cursor, Read, Seek, SeekFrom};
+use std::io::{Cursor, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
@@ -159,29 +159,59 @@ pub struct Entry {
     pub executable: bool,
 }
 
-/// Wheels up to this size are read into memory whole: the zip reader's
-/// many small reads and seeks per entry then never reach the kernel.
-const IN_MEMORY_LIMIT: u64 = 128 * 1024 * 1024;
+/// Wheels up to this size (most wheels: a few hundred KiB) are read into memory whole: the zip
+/// reader's many small reads and seeks per entry then never reach the kernel. Larger ones are
+/// read through a window of the file ([`WindowedFile`]): a 35 MB wheel of 36,000 files then
+/// costs a window per unpacking thread, not its size (and, while it was copied into a shared
+/// buffer, twice its size) for as long as it unpacks.
+const IN_MEMORY_LIMIT: u64 = 4 * 1024 * 1024;
 
-/// A wheel's bytes: in memory (shared by every reader of one wheel), or for
-/// very large wheels the file, read through a buffer.
-#[derive(Debug)]
+/// How much of a large wheel one reader holds at a time.
+const WINDOW: usize = 256 * 1024;
+
+/// A wheel's bytes in memory, shared by every reader of one wheel (without the copy that
+/// turning a `Vec` into an `Arc<[u8]>` makes).
+#[derive(Debug, Clone)]
+pub struct SharedBytes(Arc<Vec<u8>>);
+
+impl AsRef<[u8]> for SharedBytes {
+    fn as_ref(&self) -> &[u8] {
+        self.0.as_slice()
+    }
+}
+
+/// A wheel's bytes: in memory, or for large wheels the file, read through a window. Cloning
+/// gives another reader of the same bytes (for another thread), sharing what is in memory.
+#[derive(Debug, Clone)]
 pub enum WheelSource {
-    Memory(Cursor<Arc<[u8]>>),
-    File(BufReader<File>),
+    Memory(Cursor<SharedBytes>),
+    File(WindowedFile),
 }
 
 impl WheelSource {
-    /// Reads `path` (into memory unless it is very large).
+    /// Reads `path` (into memory unless it is large).
     pub fn open(path: &Path) -> std::io::Result<WheelSource> {
         let mut file = File::open(path)?;
         let size = file.metadata()?.len();
         if size > IN_MEMORY_LIMIT {
-            return Ok(WheelSource::File(BufReader::new(file)));
+            return Ok(WheelSource::File(WindowedFile::new(file, size)));
         }
         let mut bytes = Vec::with_capacity(size as usize);
         file.read_to_end(&mut bytes)?;
-        Ok(WheelSource::Memory(Cursor::new(bytes.into())))
+        Ok(WheelSource::from_bytes(bytes))
+    }
+
+    /// Bytes already read.
+    pub fn from_bytes(bytes: Vec<u8>) -> WheelSource {
+        WheelSource::Memory(Cursor::new(SharedBytes(Arc::new(bytes))))
+    }
+
+    /// The bytes, when they are in memory.
+    pub fn in_memory(&self) -> Option<&[u8]> {
+        match self {
+            WheelSource::Memory(cursor) => Some(cursor.get_ref().as_ref()),
+            WheelSource::File(_) => None,
+        }
     }
 }
 
@@ -203,10 +233,106 @@ impl Seek for WheelSource {
     }
 }
 
+/// An open file read at positions (`pread`) through a window of its own, so that readers on
+/// several threads share one file, each with its own position, and a seek costs no call.
+#[derive(Debug)]
+pub struct WindowedFile {
+    file: Arc<File>,
+    len: u64,
+    position: u64,
+    /// The bytes from `window_start`.
+    window: Vec<u8>,
+    window_start: u64,
+}
+
+impl WindowedFile {
+    fn new(file: File, len: u64) -> WindowedFile {
+        WindowedFile {
+            file: Arc::new(file),
+            len,
+            position: 0,
+            window: Vec::new(),
+            window_start: 0,
+        }
+    }
+}
+
+impl Clone for WindowedFile {
+    /// Another reader of the file at the same position, with a window of its own.
+    fn clone(&self) -> WindowedFile {
+        WindowedFile {
+            file: self.file.clone(),
+            len: self.len,
+            position: self.position,
+            window: Vec::new(),
+            window_start: 0,
+        }
+    }
+}
+
+impl Read for WindowedFile {
+    fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
+        use std::os::unix::fs::FileExt;
+        if buffer.is_empty() || self.position >= self.len {
+            return Ok(0);
+        }
+        let in_window = self.position >= self.window_start
+            && self.position < self.window_start + self.window.len() as u64;
+        if !in_window {
+            // A read as large as the window goes straight to the caller (hashing the file).
+            if buffer.len() >= WINDOW {
+                let read = self.file.read_at(buffer, self.position)?;
+                self.position += read as u64;
+                return Ok(read);
+            }
+            self.window.resize(WINDOW, 0);
+            let read = self.file.read_at(&mut self.window, self.position)?;
+            self.window.truncate(read);
+            self.window_start = self.position;
+            if read == 0 {
+                return Ok(0);
+            }
+        }
+        let offset = (self.position - self.window_start) as usize;
+        let available = &self.window[offset..];
+        let count = available.len().min(buffer.len());
+        buffer[..count].copy_from_slice(&available[..count]);
+        self.position += count as u64;
+        Ok(count)
+    }
+}
+
+impl Seek for WindowedFile {
+    fn seek(&mut self, position: SeekFrom) -> std::io::Result<u64> {
+        let target = match position {
+            SeekFrom::Start(offset) => Some(offset),
+            SeekFrom::End(delta) => self.len.checked_add_signed(delta),
+            SeekFrom::Current(delta) => self.position.checked_add_signed(delta),
+        };
+        let Some(target) = target else {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "a seek before the start of the wheel",
+            ));
+        };
+        self.position = target;
+        Ok(target)
+    }
+}
+
 /// An opened, fully validated wheel.
 pub struct WheelArchive {
     path: PathBuf,
     zip: ZipArchive<WheelSource>,
+    /// What validation read, shared by every reader of the wheel ([`WheelArchive::reader`]):
+    /// a wheel of 36,000 files holds megabytes of it.
+    parsed: Arc<Parsed>,
+    /// Reused by every [`WheelArchive::read_entry`]: wheels hold thousands of small files.
+    buffer: Vec<u8>,
+}
+
+/// A validated wheel's layout and metadata.
+struct Parsed {
     filename: WheelFilename,
     entries: Vec<Entry>,
     dist_info: String,
@@ -215,18 +341,14 @@ pub struct WheelArchive {
     wheel_info: WheelInfo,
     record: Record,
     entry_points: EntryPoints,
-    /// Reused by every [`WheelArchive::read_entry`]: wheels hold thousands of small files.
-    buffer: Vec<u8>,
-    /// The bytes, when they are in memory: further readers share them.
-    shared: Option<Arc<[u8]>>,
 }
 
 impl std::fmt::Debug for WheelArchive {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WheelArchive")
             .field("path", &self.path)
-            .field("entries", &self.entries.len())
-            .field("dist_info", &self.dist_info)
+            .field("entries", &self.parsed.entries.len())
+            .field("dist_info", &self.parsed.dist_info)
             .finish_non_exhaustive()
     }
 }
@@ -249,10 +371,6 @@ impl WheelArchive {
     /// Like [`WheelArchive::open`], on bytes already read; `path` names it in errors and
     /// gives the wheel file name.
     pub fn from_source(mut file: WheelSource, path: &Path, limits: Limits) -> Result<WheelArchive, ArchiveError> {
-        let shared = match &file {
-            WheelSource::Memory(cursor) => Some(cursor.get_ref().clone()),
-            WheelSource::File(_) => None,
-        };
         let wheel = path.to_path_buf();
         let whole = |problem| ArchiveError::Wheel {
             wheel: wheel.clone(),
@@ -378,16 +496,17 @@ impl WheelArchive {
         Ok(WheelArchive {
             path: wheel.clone(),
             zip,
-            filename,
-            entries,
-            dist_info,
-            data_dir,
-            metadata,
-            wheel_info,
-            record,
-            entry_points,
+            parsed: Arc::new(Parsed {
+                filename,
+                entries,
+                dist_info,
+                data_dir,
+                metadata,
+                wheel_info,
+                record,
+                entry_points,
+            }),
             buffer: vec![0u8; 256 * 1024],
-            shared,
         })
     }
 
@@ -406,47 +525,51 @@ impl WheelArchive {
         &self.path
     }
 
-    /// A new reader of this wheel's bytes, for another thread.
-    pub fn reopen(&self) -> std::io::Result<WheelSource> {
-        match &self.shared {
-            Some(bytes) => Ok(WheelSource::Memory(Cursor::new(bytes.clone()))),
-            None => Ok(WheelSource::File(BufReader::new(File::open(&self.path)?))),
+    /// Another reader of this validated wheel, for another thread: its own position in the
+    /// bytes and its own buffer; the central directory, the entries and the metadata shared,
+    /// not read and checked again.
+    pub fn reader(&self) -> WheelArchive {
+        WheelArchive {
+            path: self.path.clone(),
+            zip: self.zip.clone(),
+            parsed: self.parsed.clone(),
+            buffer: vec![0u8; 256 * 1024],
         }
     }
 
     pub fn filename(&self) -> &WheelFilename {
-        &self.filename
+        &self.parsed.filename
     }
 
     /// The regular files, in central directory order.
     pub fn entries(&self) -> &[Entry] {
-        &self.entries
+        &self.parsed.entries
     }
 
     /// `{name}-{version}.dist-info`, as spelled in the archive.
     pub fn dist_info(&self) -> &str {
-        &self.dist_info
+        &self.parsed.dist_info
     }
 
     /// `{name}-{version}.data`, as the dist-info directory's stem spells it.
     pub fn data_dir(&self) -> &str {
-        &self.data_dir
+        &self.parsed.data_dir
     }
 
     pub fn metadata(&self) -> &Metadata {
-        &self.metadata
+        &self.parsed.metadata
     }
 
     pub fn wheel_info(&self) -> &WheelInfo {
-        &self.wheel_info
+        &self.parsed.wheel_info
     }
 
     pub fn record(&self) -> &Record {
-        &self.record
+        &self.parsed.record
     }
 
     pub fn entry_points(&self) -> &EntryPoints {
-        &self.entry_points
+        &self.parsed.entry_points
     }
 
     /// An error about entry `path` of this wheel.
@@ -761,6 +884,45 @@ fn duplicate_name(mut file: WheelSource, central_directory: u64) -> Option<Strin
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A windowed reader reads what the file holds wherever it seeks, across its window's
+    /// edges, and a clone reads on its own.
+    #[test]
+    fn a_windowed_file_reads_the_file_at_any_position() {
+        let bytes: Vec<u8> = (0..(3 * WINDOW + 1234)).map(|at| (at % 251) as u8).collect();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bytes");
+        std::fs::write(&path, &bytes).unwrap();
+        let mut reader = WindowedFile::new(File::open(&path).unwrap(), bytes.len() as u64);
+        let mut all = Vec::new();
+        let mut chunk = [0u8; 1000];
+        loop {
+            let read = reader.read(&mut chunk).unwrap();
+            if read == 0 {
+                break;
+            }
+            all.extend_from_slice(&chunk[..read]);
+        }
+        assert_eq!(all, bytes);
+        for (seek, at) in [
+            (SeekFrom::Start(WINDOW as u64 - 3), WINDOW - 3),
+            (SeekFrom::End(-10), bytes.len() - 10),
+            (SeekFrom::Start(5), 5),
+            // From where the read before left it.
+            (SeekFrom::Current(2 * WINDOW as i64), 11 + 2 * WINDOW),
+        ] {
+            assert_eq!(reader.seek(seek).unwrap(), at as u64);
+            let mut six = [0u8; 6];
+            let read = reader.read(&mut six).unwrap();
+            assert_eq!(&six[..read], &bytes[at..(at + 6).min(bytes.len())], "at {at}");
+        }
+        let mut other = reader.clone();
+        other.seek(SeekFrom::Start(0)).unwrap();
+        let mut large = vec![0u8; 2 * WINDOW];
+        other.read_exact(&mut large).unwrap();
+        assert_eq!(large, bytes[..2 * WINDOW]);
+        assert!(reader.seek(SeekFrom::Current(-(bytes.len() as i64) - 1)).is_err());
+    }
 
     #[test]
     fn checks_entry_names() {

@@ -208,12 +208,6 @@ pub(crate) struct FileDigest {
     pub(crate) extra: Option<(HashAlgorithm, Vec<u8>)>,
 }
 
-impl FileDigest {
-    pub(crate) fn sha256_hex(&self) -> String {
-        hex::encode(self.sha256)
-    }
-}
-
 impl FileHasher {
     pub(crate) fn new(extra: Option<HashAlgorithm>) -> FileHasher {
         FileHasher {

@@ -4,13 +4,12 @@
 
 use std::io::Write;
 use std::path::Path;
-use std::sync::Arc;
 
 use axle_install::{Limits, Record, WheelArchive, WheelSource};
 use proptest::prelude::*;
 
 fn open(bytes: Vec<u8>) {
-    let source = WheelSource::Memory(std::io::Cursor::new(Arc::<[u8]>::from(bytes)));
+    let source = WheelSource::from_bytes(bytes);
     let _ = WheelArchive::from_source(source, Path::new("demo-1.0-py3-none-any.whl"), Limits::default());
 }
 

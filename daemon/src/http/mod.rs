@@ -23,7 +23,6 @@ use axum::routing::get;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
-use crate::context::Invocation;
 use crate::engine::Engine;
 use crate::serve::{ServeError, ServedBytes, ServedIndex};
 
@@ -72,8 +71,6 @@ pub enum StartError {
 struct AppState {
     engine: Arc<Engine>,
     index: ServedIndex,
-    /// The `axle serve` client's invocation: the status page asks project status as it would.
-    invocation: Invocation,
 }
 
 type Shared = State<Arc<AppState>>;
@@ -83,7 +80,6 @@ type Shared = State<Arc<AppState>>;
 pub async fn start(
     engine: Arc<Engine>,
     index: ServedIndex,
-    invocation: Invocation,
     port: u16,
 ) -> Result<Running, StartError> {
     let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port)))
@@ -97,11 +93,7 @@ pub async fn start(
         .map_err(|source| StartError::Listen { port, source })?;
     let offline = index.offline();
     let hold = engine.activity.hold();
-    let state = Arc::new(AppState {
-        engine,
-        index,
-        invocation,
-    });
+    let state = Arc::new(AppState { engine, index });
     let app = router(state);
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
@@ -194,7 +186,7 @@ fn is_port(text: &str) -> bool {
 }
 
 async fn status_page(State(state): Shared) -> Response {
-    let view = page::gather(&state.engine, &state.invocation, state.index.offline()).await;
+    let view = page::gather(&state.engine, state.index.offline()).await;
     html(page::render(&view))
 }
 

@@ -5,7 +5,6 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use crate::context::Invocation;
 use crate::engine::Engine;
 use crate::jobs::EndedJob;
 use crate::wheels::StoreStats;
@@ -30,47 +29,32 @@ pub struct VenvRow {
     pub project: Option<PathBuf>,
     pub lock_file: Option<PathBuf>,
     pub last_sync: Option<i64>,
-    /// `in sync`, `drifted`, `missing`, `unknown`; with the reason when unknown.
+    /// `in sync`, `drifted`, `unknown` (no sync on record); `detail` says what differs or why.
     pub state: String,
     pub detail: String,
 }
 
-pub async fn gather(engine: &Engine, invocation: &Invocation, offline: bool) -> View {
+pub async fn gather(engine: &Engine, offline: bool) -> View {
     let store = engine.store_stats().await.map_err(|error| error.to_string());
-    let venvs = match engine.environments().await {
-        Ok(environments) => {
-            let mut rows = Vec::new();
-            for environment in environments {
-                let mut state = "unknown".to_string();
-                let mut lock_file = None;
-                let detail;
-                if let Some(project) = &environment.project {
-                    match engine.project_status(project, invocation).await {
-                        Ok(status) if status.venv.path == environment.path => {
-                            state = status.venv.state.as_str().replace(['_', '-'], " ");
-                            detail = status.venv.detail;
-                            lock_file = status.venv.lock_files.first().cloned();
-                        }
-                        Ok(_) => detail = "its project now uses another venv".to_string(),
-                        Err(error) => detail = error.to_string(),
-                    }
-                } else {
-                    detail = "no project has synced it".to_string();
-                }
-                rows.push(VenvRow {
-                    path: environment.path,
-                    python_version: environment.python_version,
-                    project: environment.project,
-                    lock_file,
-                    last_sync: environment.last_sync,
-                    state,
-                    detail,
-                });
-            }
-            Ok(rows)
-        }
-        Err(error) => Err(error.to_string()),
-    };
+    // Each venv against the locks of its own last sync, whoever ran it.
+    let venvs = engine
+        .environments()
+        .await
+        .map(|listed| {
+            listed
+                .into_iter()
+                .map(|listed| VenvRow {
+                    lock_file: listed.info.lock_files.first().cloned(),
+                    path: listed.info.path,
+                    python_version: listed.info.python_version,
+                    project: listed.info.project,
+                    last_sync: listed.info.last_sync,
+                    state: listed.state.as_str().replace('-', " "),
+                    detail: listed.detail,
+                })
+                .collect()
+        })
+        .map_err(|error| error.to_string());
     View {
         version: env!("CARGO_PKG_VERSION").to_string(),
         pid: std::process::id(),
@@ -162,10 +146,15 @@ pub fn render(view: &View) -> String {
         Ok(rows) => {
             out.push_str("<table>\n<thead><tr><th>Venv</th><th>Python</th><th>Project</th><th>Lock</th><th>Last sync</th><th>State</th></tr></thead>\n<tbody>\n");
             for row in rows {
-                let class = if row.state == "in sync" { "ok" } else { "bad" };
+                // Unknown is no fault (nothing to compare with): grey, not the colour of an error.
+                let class = match row.state.as_str() {
+                    "in sync" => "ok",
+                    "unknown" => "muted",
+                    _ => "bad",
+                };
                 let _ = writeln!(
                     out,
-                    "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"{class}\">{}{}</td></tr>",
+                    "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"state {class}\">{}{}</td></tr>",
                     escape(&row.path.display().to_string()),
                     escape(&row.python_version),
                     optional_path(row.project.as_ref()),
@@ -292,5 +281,44 @@ mod tests {
         assert!(page.contains("1970-01-01 00:00:00 UTC"), "{page}");
         assert!(page.contains("up 1 h 1 min"), "{page}");
         assert!(!page.contains("<script"), "{page}");
+    }
+
+    /// A venv with nothing to compare it with is no fault: grey, where a drifted one is red.
+    #[test]
+    fn states_have_their_colours_and_unknown_is_grey() {
+        let row = |path: &str, state: &str, detail: &str| VenvRow {
+            path: PathBuf::from(path),
+            python_version: "3.12.1".into(),
+            project: None,
+            lock_file: None,
+            last_sync: None,
+            state: state.into(),
+            detail: detail.into(),
+        };
+        let view = View {
+            version: "0.1.0".into(),
+            pid: 1,
+            uptime_secs: 1,
+            requests_served: 1,
+            offline: false,
+            store: Err("none".into()),
+            team: Vec::new(),
+            venvs: Ok(vec![
+                row("/a", "in sync", ""),
+                row("/b", "drifted", "missing six==1.17.0"),
+                row("/c", "unknown", "no sync by axle on record"),
+            ]),
+            jobs: Vec::new(),
+        };
+        let page = render(&view);
+        let line = |path: &str| {
+            page.lines()
+                .find(|line| line.starts_with(&format!("<tr><td><code>{path}</code>")))
+                .unwrap_or_else(|| panic!("{page}"))
+                .to_string()
+        };
+        assert!(line("/a").contains("<td class=\"state ok\">in sync</td>"), "{page}");
+        assert!(line("/b").contains("<td class=\"state bad\">drifted<br>"), "{page}");
+        assert!(line("/c").contains("<td class=\"state muted\">unknown<br>"), "{page}");
     }
 }

@@ -36,7 +36,7 @@ mod simple;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
-use axle_standards::{DistFilename, Metadata, PackageName};
+use axle_standards::{DistFilename, Metadata, PackageName, Version};
 
 #[cfg(test)]
 pub(crate) use auth::with_userinfo;
@@ -318,6 +318,48 @@ impl IndexClient {
                     .iter()
                     .filter(|file| file.file.url().starts_with("file:"))
                     .cloned(),
+            );
+        }
+        Ok(found)
+    }
+
+    /// The files of `name` at `version`, without the project's whole list of parsed files
+    /// made and kept with its page (a sync of an unhashed lock needs one release of each
+    /// project; botocore's page lists thousands of files). The index strategy applies as in
+    /// [`IndexClient::project`].
+    pub async fn files_of_version(
+        self: &Arc<Self>,
+        sources: &Sources,
+        name: &PackageName,
+        version: &Version,
+        context: &FetchContext,
+    ) -> Result<Vec<IndexedFile>, IndexError> {
+        let mut found = Vec::new();
+        for index in &sources.indexes {
+            let page = self.index_page(index, name, context).await?;
+            let source: Arc<str> = Arc::from(index.to_string());
+            let project_here = !page.files.is_empty();
+            found.extend(
+                page.files
+                    .iter()
+                    .filter_map(|file| indexed(file, name, &source))
+                    .filter(|file| file.filename.version() == version),
+            );
+            if project_here && sources.strategy == IndexStrategy::FirstIndex {
+                break;
+            }
+        }
+        for link in &sources.find_links {
+            let files: Vec<Arc<DistFile>> = match link {
+                FindLinks::Directory(dir) => find_links::directory(dir)?.into_iter().map(Arc::new).collect(),
+                FindLinks::Page(url) => self.page(url.url().clone(), name, context).await?.files.as_ref().clone(),
+            };
+            let source: Arc<str> = Arc::from(link.to_string());
+            found.extend(
+                files
+                    .iter()
+                    .filter_map(|file| indexed(file, name, &source))
+                    .filter(|file| file.filename.version() == version),
             );
         }
         Ok(found)

@@ -1,9 +1,13 @@
 //! Lock files: the formats `axle lock` writes — pip-compile's
 //! `requirements.txt` and PEP 751's `pylock.toml` — and what `axle sync`
-//! reads back from them: exact pins with their hashes, for one environment.
+//! reads back from them: exact pins with their hashes, for one environment,
+//! and the target each was made for (`target`).
 
 pub mod pylock;
 pub mod requirements_txt;
+pub mod target;
+
+pub use target::{LockTarget, Settled, TargetMismatch};
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -39,6 +43,8 @@ pub enum LockfileError {
     Requirements(#[from] axle_standards::RequirementsTxtError),
     #[error(transparent)]
     Pylock(#[from] pylock::PylockError),
+    #[error("{0}")]
+    Target(#[from] TargetMismatch),
     #[error("cannot read {}: {source}", .path.display())]
     Io { path: PathBuf, source: std::io::Error },
 }

@@ -23,6 +23,8 @@ pub struct EnvironmentInfo {
     pub size_bytes: u64,
     /// When axle last synced it (seconds since the epoch).
     pub last_sync: Option<i64>,
+    /// The lock files of its last sync by axle, whoever ran it (empty: none on record).
+    pub lock_files: Vec<PathBuf>,
 }
 
 /// One distribution in a venv.
@@ -48,27 +50,30 @@ pub async fn environments(
             .fetch_all(pool)
             .await
             .map_err(DbError::from)?;
-    let synced: Vec<(String, i64)> = sqlx::query_as("SELECT venv, synced_at FROM venv_sync")
-        .fetch_all(pool)
-        .await
-        .map_err(DbError::from)?;
-    /// Interpreter, version and last sync, as far as the database knows.
-    type Known = (Option<String>, Option<String>, Option<i64>);
+    let synced: Vec<(String, i64, String)> =
+        sqlx::query_as("SELECT venv, synced_at, lock_files_json FROM venv_sync")
+            .fetch_all(pool)
+            .await
+            .map_err(DbError::from)?;
+    /// Interpreter, version, last sync and its locks, as far as the database knows.
+    type Known = (Option<String>, Option<String>, Option<i64>, Vec<PathBuf>);
     let mut known: BTreeMap<PathBuf, Known> = BTreeMap::new();
     for (path, interpreter, version) in created {
         let entry = known.entry(PathBuf::from(path)).or_default();
         entry.0 = Some(interpreter);
         entry.1 = Some(version);
     }
-    for (path, synced_at) in synced {
-        known.entry(PathBuf::from(path)).or_default().2 = Some(synced_at);
+    for (path, synced_at, lock_files) in synced {
+        let entry = known.entry(PathBuf::from(path)).or_default();
+        entry.2 = Some(synced_at);
+        entry.3 = serde_json::from_str(&lock_files).unwrap_or_default();
     }
     let projects = projects.clone();
     let mut found = tokio::task::spawn_blocking(move || {
         known
             .into_iter()
             .filter(|(path, _)| crate::venv::is_venv(path))
-            .map(|(path, (interpreter, version, last_sync))| {
+            .map(|(path, (interpreter, version, last_sync, lock_files))| {
                 let config = pyvenv_cfg(&path);
                 EnvironmentInfo {
                     python: path.join("bin").join("python"),
@@ -79,6 +84,7 @@ pub async fn environments(
                     project: projects.get(&path).cloned(),
                     size_bytes: tree_size(&path),
                     last_sync,
+                    lock_files,
                     path,
                 }
             })
@@ -88,6 +94,19 @@ pub async fn environments(
     .map_err(|error| ProjectError::Task(error.to_string()))?;
     found.sort_by(|a, b| b.last_sync.cmp(&a.last_sync).then_with(|| a.path.cmp(&b.path)));
     Ok(found)
+}
+
+/// The lock files `venv` was last synced from, whoever synced it; `None` when no sync of it
+/// is on record (or none that recorded its locks).
+pub async fn last_sync_locks(pool: &Pool, venv: &Path) -> Result<Option<Vec<PathBuf>>, ProjectError> {
+    let row: Option<(String,)> = sqlx::query_as("SELECT lock_files_json FROM venv_sync WHERE venv = ?")
+        .bind(venv.to_string_lossy())
+        .fetch_optional(pool)
+        .await
+        .map_err(DbError::from)?;
+    Ok(row
+        .and_then(|(json,)| serde_json::from_str::<Vec<PathBuf>>(&json).ok())
+        .filter(|files| !files.is_empty()))
 }
 
 /// The distributions in the venv whose site-packages is `site_packages`, with which of them

@@ -20,7 +20,7 @@ use crate::fingerprint::Seen;
 use crate::lock::{LockOutcome, LockRequest};
 use crate::sync::SyncRequest;
 
-pub use environments::{EnvironmentInfo, PackageInfo, environments, packages};
+pub use environments::{EnvironmentInfo, PackageInfo, environments, last_sync_locks, packages};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProjectError {
@@ -286,7 +286,16 @@ impl Projects {
     pub async fn layout(&self, dir: &Path, invocation: &Invocation) -> Result<Layout, ProjectError> {
         check_dir(dir)?;
         let record = self.record(dir).await?;
-        layout_of(dir, &record, invocation)
+        let mut layout = layout_of(dir, &record, invocation)?;
+        // No sync from this directory on record: the venv's own last sync (run from
+        // elsewhere, or before the project's) says which locks it holds, rather than the
+        // conventions.
+        if record.synced.is_none()
+            && let Some(lock_files) = last_sync_locks(&self.pool, &layout.venv).await?
+        {
+            layout.lock_files = lock_files;
+        }
+        Ok(layout)
     }
 
     /// The lock request to run again in `dir`: the last one made there, else pip-compile's

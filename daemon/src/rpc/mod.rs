@@ -454,14 +454,20 @@ impl Axle for Service {
         Ok(Response::new(v1::ListEnvironmentsReply {
             environments: found
                 .into_iter()
-                .map(|env| v1::Environment {
-                    path: path_text(&env.path),
-                    python: path_text(&env.python),
-                    base_interpreter: env.base_interpreter,
-                    python_version: env.python_version,
-                    project: env.project.as_deref().map(path_text).unwrap_or_default(),
-                    size_bytes: env.size_bytes,
-                    last_sync: env.last_sync.unwrap_or(0),
+                .map(|listed| {
+                    let env = listed.info;
+                    v1::Environment {
+                        path: path_text(&env.path),
+                        python: path_text(&env.python),
+                        base_interpreter: env.base_interpreter,
+                        python_version: env.python_version,
+                        project: env.project.as_deref().map(path_text).unwrap_or_default(),
+                        size_bytes: env.size_bytes,
+                        last_sync: env.last_sync.unwrap_or(0),
+                        state: listed.state.as_str().to_string(),
+                        state_detail: listed.detail,
+                        lock_files: env.lock_files.iter().map(|file| path_text(file)).collect(),
+                    }
                 })
                 .collect(),
         }))
@@ -534,7 +540,7 @@ impl Axle for Service {
                 .served_index(&invocation, &settings, strategy, request.offline)
                 .await
                 .map_err(|error| status_of(&error))?;
-            let running = crate::http::start(self.engine.clone(), index, invocation, port)
+            let running = crate::http::start(self.engine.clone(), index, port)
                 .await
                 .map_err(|error| match error {
                     crate::http::StartError::PortInUse { .. } => Status::already_exists(error.to_string()),

@@ -68,8 +68,9 @@ impl SyncMemo {
                 .all(|(tree, fingerprint)| axle_build_frontend::SourceTree::fingerprint(tree) == *fingerprint)
     }
 
-    /// Remembers a finished sync, with the local project directories it installed from and
-    /// their `fingerprints`.
+    /// Remembers a finished sync from `lock_files`, with the local project directories it
+    /// installed from and their `fingerprints`. The lock files stay on record with the venv
+    /// (whoever synced it, from wherever), so that its state can be told later.
     pub async fn remember(
         &self,
         pool: &Pool,
@@ -77,17 +78,20 @@ impl SyncMemo {
         digest: &str,
         site_packages: &Path,
         trees: Vec<(PathBuf, String)>,
+        lock_files: &[PathBuf],
     ) -> Result<(), SyncError> {
         let Some(stamp) = site_stamp(site_packages) else {
             return Ok(());
         };
         let trees_json = serde_json::to_string(&trees).unwrap_or_else(|_| "[]".to_string());
+        let lock_files_json = serde_json::to_string(lock_files).unwrap_or_else(|_| "[]".to_string());
         sqlx::query(
-            "INSERT INTO venv_sync (venv, lock_digest, site_packages, site_stamp, synced_at, trees_json)
-             VALUES (?, ?, ?, ?, ?, ?)
+            "INSERT INTO venv_sync (venv, lock_digest, site_packages, site_stamp, synced_at, trees_json, lock_files_json)
+             VALUES (?, ?, ?, ?, ?, ?, ?)
              ON CONFLICT (venv) DO UPDATE SET lock_digest = excluded.lock_digest,
                 site_packages = excluded.site_packages, site_stamp = excluded.site_stamp,
-                synced_at = excluded.synced_at, trees_json = excluded.trees_json",
+                synced_at = excluded.synced_at, trees_json = excluded.trees_json,
+                lock_files_json = excluded.lock_files_json",
         )
         .bind(venv_root.to_string_lossy())
         .bind(digest)
@@ -95,6 +99,7 @@ impl SyncMemo {
         .bind(&stamp)
         .bind(db::now())
         .bind(trees_json)
+        .bind(lock_files_json)
         .execute(pool)
         .await?;
         self.memory().insert(

@@ -44,7 +44,7 @@ use crate::dist::{BuildContext, BuildError, BuildFlags, GitSource, SourceDist};
 use crate::index::{ConfigError, IndexError, IndexSettings, IndexStrategy};
 use crate::interpreter::InterpreterError;
 use crate::lockfile::{self, Locked, LockedSet, LockedSource, LockfileError};
-use crate::progress::Reporter;
+use crate::progress::{NoticeLevel, Reporter};
 use crate::services::Services;
 use crate::venv;
 use crate::wheels::WheelStoreError;
@@ -157,6 +157,25 @@ impl Drift {
         self.missing.is_empty() && self.extra.is_empty() && self.changed.is_empty()
     }
 
+    /// One line for a reader: `missing six==1.17.0; extra attrs 25.1.0`, the first few of each.
+    pub fn summary(&self) -> String {
+        let part = |label: &str, items: &[String]| {
+            let shown: Vec<&str> = items.iter().take(3).map(String::as_str).collect();
+            let more = items.len().saturating_sub(shown.len());
+            let more = if more > 0 { format!(" and {more} more") } else { String::new() };
+            (!items.is_empty()).then(|| format!("{label} {}{more}", shown.join(", ")))
+        };
+        [
+            part("missing", &self.missing),
+            part("extra", &self.extra),
+            part("changed", &self.changed),
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join("; ")
+    }
+
     fn of(plan: &plan::Plan) -> Drift {
         let removed: HashMap<&PackageName, &plan::Present> =
             plan.remove.iter().map(|present| (&present.name, present)).collect();
@@ -245,6 +264,7 @@ pub async fn sync(
         .map(|(key, value)| (key.clone(), value.clone()))
         .collect();
     let mut wanted = lockfile::read(&lock_files, &env, &environment.target.markers)?;
+    warn_of_another_target(&environment, &lock_files, reporter.as_ref())?;
     let build = request
         .build
         .options(&request.invocation, Some(&environment.python))
@@ -312,6 +332,7 @@ pub async fn sync(
             &digest,
             &environment.site_packages,
             trees(&wanted, &identities),
+            &outcome.lock_files,
         )
         .await?;
     tracing::info!(
@@ -325,6 +346,29 @@ pub async fn sync(
     );
     outcome.elapsed = started.elapsed();
     Ok(outcome)
+}
+
+/// One warning line when the venv is not what a lock was made for (its header's target): the
+/// markers and tags of the venv still decide what installs, and a pin with no wheel for it
+/// still fails, but the reason is named before that.
+fn warn_of_another_target(
+    environment: &Environment,
+    lock_files: &[PathBuf],
+    reporter: &dyn Reporter,
+) -> Result<(), SyncError> {
+    let target = &environment.target;
+    let what = format!("this venv is {}", crate::target::describe(target));
+    let mismatch = lockfile::target::read_all(lock_files)?
+        .iter()
+        .find_map(|locked_for| {
+            locked_for
+                .check(&target.python_full_version, &target.markers, &target.tags, &what)
+                .err()
+        });
+    if let Some(mismatch) = mismatch {
+        reporter.notice(NoticeLevel::Warning, &mismatch.to_string());
+    }
+    Ok(())
 }
 
 /// Records again which stored wheel each kept distribution came from when the records are gone

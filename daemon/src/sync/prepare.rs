@@ -341,13 +341,18 @@ async fn from_the_index(
         .as_ref()
         .ok_or_else(|| SyncError::Task("no index sources were decided".to_string()))?;
     let fetch = &connection.fetch;
-    let files = if locked.hashes.is_empty() {
-        services.index.project(sources, &locked.name, fetch).await?.to_vec()
-    } else {
+    let files = if !locked.hashes.is_empty() {
         services
             .index
             .files_with_hashes(sources, &locked.name, &locked.hashes, fetch)
             .await?
+    } else if let Some(version) = &locked.version {
+        services
+            .index
+            .files_of_version(sources, &locked.name, version, fetch)
+            .await?
+    } else {
+        services.index.project(sources, &locked.name, fetch).await?.to_vec()
     };
     match choose_file(locked, &files, tags)? {
         Choice::Wheel(file) => {

@@ -399,6 +399,83 @@ fn environments_and_packages_are_listed_for_editors() {
     assert_eq!(find("alpha")["editable"], false);
 }
 
+/// Every venv keeps the locks of its own last sync: one synced by hand from a directory whose
+/// project later synced another venv is still compared with what it was synced from (it was
+/// `unknown` then, "no project has synced it"); only a venv no sync is on record for is
+/// `unknown`. The project's own status of that directory is unchanged.
+#[test]
+fn every_venv_is_compared_with_the_locks_of_its_own_last_sync() {
+    let index = index();
+    let mut context = TestContext::new();
+    context.use_index(&index);
+    context.write("requirements.in", "alpha\n");
+    context.ok(&["lock"]);
+    context.write("tools.txt", "gamma==1.0\n");
+    context.ok(&["venv", "by-hand"]);
+    context.ok(&["sync", "--venv", "by-hand", "requirements.txt"]);
+    // The project (this directory) then syncs another venv from another lock.
+    context.ok(&["venv", "tools"]);
+    context.ok(&["sync", "--venv", "tools", "tools.txt"]);
+    context.ok(&["venv", "never-synced"]);
+
+    let listed = |context: &TestContext| {
+        let (ok, document) = context.json(&["env", "list"]);
+        assert!(ok, "{document}");
+        let find = |name: &str| {
+            let path = context.path(name);
+            document["environments"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|env| env["path"] == path.to_str().unwrap())
+                .cloned()
+                .unwrap_or_else(|| panic!("{name} is not listed: {document}"))
+        };
+        (find("by-hand"), find("tools"), find("never-synced"))
+    };
+    let (by_hand, tools, never) = listed(&context);
+    assert_eq!(by_hand["state"], "in-sync", "{by_hand}");
+    assert_eq!(
+        by_hand["lock_files"],
+        serde_json::json!([context.path("requirements.txt").to_str().unwrap()])
+    );
+    assert_eq!(tools["state"], "in-sync", "{tools}");
+    assert_eq!(never["state"], "unknown", "{never}");
+    assert_eq!(never["state_detail"], "no sync by axle on record");
+    assert_eq!(never["lock_files"], serde_json::json!([]));
+
+    // The venv synced by hand drifts: said so, with what differs.
+    let (major, minor) = axle_e2e::real_python_version();
+    let site = context.path(&format!("by-hand/lib/python{major}.{minor}/site-packages"));
+    std::fs::remove_dir_all(site.join("beta-2.0.dist-info")).unwrap();
+    let (by_hand, tools, _) = listed(&context);
+    assert_eq!(by_hand["state"], "drifted", "{by_hand}");
+    assert_eq!(by_hand["state_detail"], "missing beta==2.0");
+    assert_eq!(tools["state"], "in-sync", "{tools}");
+
+    // As text, one line per venv with its state.
+    let text = context.ok(&["env", "list"]);
+    let line = |name: &str| {
+        let path = context.path(name).display().to_string();
+        text.lines()
+            .find(|line| line.starts_with(&format!("{path} ")))
+            .unwrap_or_else(|| panic!("{name}: {text}"))
+            .to_string()
+    };
+    assert!(line("by-hand").ends_with(": drifted (missing beta==2.0)"), "{text}");
+    assert!(line("tools").ends_with(": in-sync"), "{text}");
+    assert!(line("never-synced").ends_with(": unknown (no sync by axle on record)"), "{text}");
+
+    // After a restart the daemon knows it from its database alone.
+    context.ok(&["sync", "--venv", "by-hand", "requirements.txt"]);
+    context.ok(&["daemon", "stop"]);
+    let (by_hand, tools, never) = listed(&context);
+    assert_eq!(
+        (by_hand["state"].as_str(), tools["state"].as_str(), never["state"].as_str()),
+        (Some("in-sync"), Some("in-sync"), Some("unknown"))
+    );
+}
+
 /// The interpreter with grpcio to run the Python reference client: `AXLE_TEST_GRPC_PYTHON`,
 /// else python3 when it has grpcio.
 fn grpc_python() -> Option<PathBuf> {

@@ -259,6 +259,44 @@ fn a_port_in_use_is_a_clear_error() {
     );
 }
 
+/// Each venv's row says where it stands against the locks of its own last sync, even when
+/// its directory's project has since synced another venv; a venv with no sync on record is
+/// `unknown` in grey, not in the colour of an error.
+#[test]
+fn the_status_page_compares_every_venv_with_its_last_sync_and_greys_the_unknown() {
+    let index = index();
+    let mut context = TestContext::new();
+    context.use_index(&index);
+    context.write("requirements.in", "app\n");
+    context.ok(&["lock"]);
+    context.write("helper.txt", "helper==1.0\n");
+    context.ok(&["venv", "by-hand"]);
+    context.ok(&["sync", "--venv", "by-hand", "requirements.txt"]);
+    context.ok(&["venv", "other"]);
+    context.ok(&["sync", "--venv", "other", "helper.txt"]);
+    context.ok(&["venv", "never"]);
+    let url = serve(&context, &["--offline"]);
+    let (status, page) = get(&url, "/", None, None);
+    assert_eq!(status, 200, "{page}");
+    let row = |name: &str| {
+        let cell = format!("<tr><td><code>{}</code></td>", context.path(name).display());
+        page.lines()
+            .find(|line| line.starts_with(&cell))
+            .unwrap_or_else(|| panic!("no row for {name}:\n{page}"))
+            .to_string()
+    };
+    assert!(row("by-hand").contains("<td class=\"state ok\">in sync"), "{}", row("by-hand"));
+    assert!(
+        row("by-hand").contains(&format!("<code>{}</code>", context.path("requirements.txt").display())),
+        "{}",
+        row("by-hand")
+    );
+    assert!(row("other").contains("<td class=\"state ok\">in sync"), "{}", row("other"));
+    let never = row("never");
+    assert!(never.contains("<td class=\"state muted\">unknown"), "{never}");
+    assert!(never.contains("no sync by axle on record"), "{never}");
+}
+
 /// The status page rendered by a real browser: Debian's chromium, headless.
 #[test]
 fn the_status_page_reads_well_in_a_browser() {
@@ -400,6 +438,80 @@ fn export_fills_a_wheelhouse_for_another_target_that_pip_installs_without_an_ind
     assert!(ok, "{again}");
     assert_eq!(again["downloaded"], 0);
     assert!(index.requests_to(".whl").is_empty());
+}
+
+/// A lock made for another target is exported for that target without its flags repeated
+/// (they were exported for this interpreter, silently); a flag or an interpreter that is not
+/// what the lock was made for is refused, naming both, before anything is fetched; a lock
+/// without a header exports for the interpreter, as before.
+#[test]
+fn export_takes_the_target_a_lock_was_made_for_from_its_header() {
+    let (major, minor) = axle_e2e::real_python_version();
+    let here = format!("cp{major}{minor}");
+    let index = TestIndex::start();
+    for python in ["cp312".to_string(), "cp313".to_string(), here.clone()] {
+        index.add(
+            &WheelBuilder::new("native", "1.0")
+                .tag(&format!("{python}-{python}-manylinux_2_17_x86_64.manylinux2014_x86_64"))
+                .file("native_mod.py", "X = 1\n")
+                .build(),
+        );
+    }
+    let mut context = TestContext::new();
+    context.use_index(&index);
+    context.write("requirements.in", "native\n");
+    let docker = ["--python-version", "3.13", "--python-platform", "x86_64-manylinux_2_28"];
+    context.ok(&[&["lock", "--generate-hashes", "--no-emit-index-url"][..], &docker].concat());
+    let cp313 = "native-1.0-cp313-cp313-manylinux_2_17_x86_64.manylinux2014_x86_64.whl";
+
+    // No flags: the lock's target.
+    let output = context.axle().args(["export", "--wheelhouse", "house"]).output().unwrap();
+    assert_success(&output, "axle export");
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        said.contains("exporting for Python 3.13 on manylinux_2_28_x86_64, the target requirements.txt was locked for"),
+        "{said}"
+    );
+    let (ok, exported) = context.json(&["export", "--wheelhouse", "house"]);
+    assert!(ok, "{exported}");
+    assert_eq!(exported["files"], serde_json::json!([cp313]));
+
+    // Flags that name another target: refused, both named, nothing fetched or placed.
+    index.clear_requests();
+    let error = context.fails(&["export", "--wheelhouse", "elsewhere", "--python-version", "3.12"]);
+    assert!(
+        error.contains(
+            "requirements.txt was locked for Python 3.13 on x86_64-manylinux_2_28; --python-version 3.12 asks for Python 3.12"
+        ),
+        "{error}"
+    );
+    let error = context.fails(&["export", "--wheelhouse", "elsewhere", "--python-platform", "macos"]);
+    assert!(error.contains("--python-platform macos asks for macos"), "{error}");
+    assert!(!context.path("elsewhere").exists());
+    assert!(index.requests_to(".whl").is_empty());
+    // The same target spelled out is no disagreement.
+    let (ok, again) = context.json(&[&["export", "--wheelhouse", "house"][..], &docker].concat());
+    assert!(ok, "{again}");
+
+    // A universal lock for Pythons newer than this interpreter: the interpreter is refused.
+    let newer = format!("{major}.{}", minor + 1);
+    context.ok(&["lock", "--universal", "--python-version", &newer, "-o", "universal.txt"]);
+    let error = context.fails(&["export", "--wheelhouse", "elsewhere", "universal.txt"]);
+    assert!(
+        error.contains(&format!(
+            "universal.txt was locked for every platform, Python {newer} and later (--universal); the interpreter"
+        )) && error.contains(&format!("is Python {major}.{minor}.")),
+        "{error}"
+    );
+
+    // Without a header nothing says what it was made for: this interpreter, as before.
+    context.ok(&[&["lock", "--generate-hashes", "--no-header", "-o", "bare.txt"][..], &docker].concat());
+    let (ok, exported) = context.json(&["export", "--wheelhouse", "bare", "bare.txt"]);
+    assert!(ok, "{exported}");
+    assert_eq!(
+        exported["files"],
+        serde_json::json!([format!("native-1.0-{here}-{here}-manylinux_2_17_x86_64.manylinux2014_x86_64.whl")])
+    );
 }
 
 #[test]

@@ -294,6 +294,38 @@ fn dry_run_changes_nothing_and_an_unchanged_sync_is_instant() {
     assert_eq!(repaired["removed"], serde_json::json!(["stray==1.0"]));
 }
 
+/// A lock made for another Python still syncs where its pins fit, with one warning line that
+/// names both targets; a lock without a header says nothing of its target, and gets none.
+#[test]
+fn a_venv_that_is_not_what_the_lock_was_made_for_gets_one_warning() {
+    let index = project_index();
+    let context = context_with(&index);
+    context.write("requirements.in", "app\n");
+    let (major, minor) = axle_e2e::real_python_version();
+    let newer = format!("{major}.{}", minor + 1);
+    context.ok(&["lock", "--python-version", &newer]);
+    context.ok(&["venv"]);
+    let output = context.axle().arg("sync").output().unwrap();
+    assert_success(&output, "axle sync");
+    let said = String::from_utf8_lossy(&output.stderr);
+    let warnings: Vec<&str> = said.lines().filter(|line| line.starts_with("warning:")).collect();
+    assert_eq!(warnings.len(), 1, "{said}");
+    assert!(
+        warnings[0].starts_with(&format!(
+            "warning: requirements.txt was locked for Python {newer}; this venv is Python {major}.{minor}."
+        )),
+        "{said}"
+    );
+    assert!(python(&context, ".venv", "import app.main").is_empty());
+
+    context.ok(&["lock", "--python-version", &newer, "--no-header", "-o", "bare.txt"]);
+    context.ok(&["venv", "--clear"]);
+    let output = context.axle().args(["sync", "bare.txt"]).output().unwrap();
+    assert_success(&output, "axle sync bare.txt");
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(!said.contains("warning:"), "{said}");
+}
+
 #[test]
 fn pylock_files_sync_too() {
     let index = project_index();

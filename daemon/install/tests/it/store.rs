@@ -90,6 +90,41 @@ fn large_wheels_unpacked_by_several_threads_are_complete_and_clean() {
     env.assert_no_temp_files();
 }
 
+/// A wheel too large to be read into memory is read through a window of its file by each
+/// thread (entries on both sides of the window's edges, one far larger than a window): every
+/// object is its file's bytes.
+#[test]
+fn wheels_read_from_their_file_unpack_as_wheels_read_into_memory() {
+    // Bytes that do not compress, so the wheel is as large as its files.
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut noise = |length: usize| -> Vec<u8> {
+        (0..length)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                state as u8
+            })
+            .collect()
+    };
+    let mut builder = demo_builder("3.0").file("demo_pkg/big.bin", noise(1_500_000));
+    for number in 0..300 {
+        builder = builder.file(&format!("demo_pkg/part/p{number}.bin"), noise(17_000 + number));
+    }
+    let wheel = builder.build();
+    assert!(wheel.bytes.len() > 6 << 20, "{} bytes: not past the in-memory limit", wheel.bytes.len());
+    let env = Env::new();
+    let manifest = env.unpack(&wheel);
+    assert_eq!(manifest.files.iter().filter(|file| file.path.starts_with("demo_pkg/part/")).count(), 300);
+    assert!(manifest.files.iter().any(|file| file.path == "demo_pkg/big.bin" && file.size == 1_500_000));
+    for file in &manifest.files {
+        let content = fs::read(env.store.object_path(&file.sha256, file.executable).unwrap()).unwrap();
+        assert_eq!(sha256_hex(&content), file.sha256, "{}", file.path);
+        assert_eq!(content.len() as u64, file.size, "{}", file.path);
+    }
+    env.assert_no_temp_files();
+}
+
 #[test]
 fn identical_files_are_stored_once() {
     let env = Env::new();
