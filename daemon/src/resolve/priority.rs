@@ -1,9 +1,11 @@
 //! The order of decisions, and the conflict statistics that change it, as uv orders them.
 //!
-//! Exact pins first (they cannot move), then the packages that kept being refused, then those
-//! whose decisions kept refusing others (still before the rest, so that they conflict before
-//! unrelated packages are decided: uv's order), then the rest, each group in the order its
-//! packages were discovered: a breadth-first walk that keeps results stable. PubGrub's own
+//! After a restart or at a fork, the decisions being made again come first, in their order (what
+//! uv's backtracking keeps, see `solve`). Then exact pins (they cannot move), then the packages
+//! that kept being refused, then those whose decisions kept refusing others (still before the
+//! rest, so that they conflict before unrelated packages are decided: uv's order), then the
+//! rest, each group in the order its packages were discovered: a breadth-first walk that keeps
+//! results stable. PubGrub's own
 //! conflict counts are left out: uv's order has none, and with them (or with the culprits
 //! decided last) `apache-airflow[all]` locked 25 pins away from uv's.
 
@@ -44,10 +46,17 @@ pub(super) struct Priorities {
 }
 
 impl Priorities {
-    pub(super) fn priority(&self, package: &PubPackage, range: &Range) -> Priority {
+    /// `package`'s place; `replayed`: its place among the decisions a solve makes again first
+    /// (after a restart or at a fork), which come before everything else, in their order.
+    pub(super) fn priority(&self, package: &PubPackage, range: &Range, replayed: Option<usize>) -> Priority {
         let (name_order, order) = self.discovery_order(package);
+        if let Some(rank) = replayed
+            && *package != PubPackage::Root
+        {
+            return (5, Reverse(rank), Reverse(0));
+        }
         let kind = match package {
-            PubPackage::Root => 5,
+            PubPackage::Root => 6,
             _ if range.as_singleton().is_some() => 4,
             _ => match package.name() {
                 Some(name) if self.early.borrow().contains(name) => 3,
@@ -92,11 +101,11 @@ impl Priorities {
     /// so the provider can count without the solver's internals; and since upstream PubGrub
     /// cannot undo one decision on request, the resolution restarts with the new order (what
     /// was fetched and learned about packages is kept).
-    pub(super) fn note_conflicts(
+    pub(super) fn note_conflicts<'a>(
         &self,
         name: &PackageName,
         dependencies: &[(PubPackage, Range)],
-        decided: &HashMap<PackageName, Version>,
+        decided: impl Fn(&PackageName) -> Option<&'a Version>,
         may_reorder: bool,
     ) -> Option<PackageName> {
         let mut reorder = None;
@@ -108,7 +117,7 @@ impl Priorities {
             else {
                 continue;
             };
-            let Some(version) = decided.get(culprit) else {
+            let Some(version) = decided(culprit) else {
                 continue;
             };
             if culprit == name || range.contains(version) {

@@ -4,7 +4,7 @@
 //! loop, its restarts and forks, what it decided) and `prefetch` (the network ahead of the
 //! solver). It wires them together and reports progress; it holds no rule of its own.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axle_standards::{ExtraName, MarkerTree, PackageName, Requirement, Version};
@@ -67,9 +67,9 @@ impl Provider {
         solve::solve(self)
     }
 
-    /// Makes the next solve one for `env`, keeping `replay`'s versions where they fit (a fork
-    /// starts from what its parent had decided) and everything learned about packages.
-    pub fn enter(&self, env: Environment, replay: HashMap<PackageName, Version>) {
+    /// Makes the next solve one for `env`, making `replay`'s decisions first where they fit (a
+    /// fork starts from what its parent had decided), keeping everything learned about packages.
+    pub fn enter(&self, env: Environment, replay: Vec<(PubPackage, Version)>) {
         let python = env.universal_python();
         let python_changed = python != self.state.env.borrow().universal_python();
         if python_changed {
@@ -117,7 +117,10 @@ impl DependencyProvider for Provider {
         range: &Range,
         _statistics: &PackageResolutionStatistics,
     ) -> Self::Priority {
-        self.priorities.priority(package, range)
+        // Asked only of a package that is undecided now.
+        self.state.undecided(package);
+        self.priorities
+            .priority(package, range, self.state.replay_rank(package))
     }
 
     fn should_cancel(&self) -> Result<(), ResolveError> {
@@ -132,7 +135,13 @@ impl DependencyProvider for Provider {
             PubPackage::Root => return Ok(Some(Version::new([0]))),
             // Always pinned by its proxy to one version; whether that version is usable was
             // the proxy's question.
-            PubPackage::ExtraRequirements { .. } => return Ok(range.as_singleton().cloned()),
+            PubPackage::ExtraRequirements { .. } => {
+                let version = range.as_singleton().cloned();
+                if let Some(version) = &version {
+                    self.state.record(package, version);
+                }
+                return Ok(version);
+            }
             PubPackage::Package { name, .. } => name,
         };
         // An extra's proxy tries its package's version first: any other is refused at once
@@ -149,8 +158,7 @@ impl DependencyProvider for Provider {
             self.selector.choose(name, range, &preferred, &env)?
         };
         match choice {
-            Choice::Direct(version) => Ok(Some(version)),
-            Choice::Preferred(version) => {
+            Choice::Direct(version) | Choice::Preferred(version) => {
                 self.state.record(package, &version);
                 Ok(Some(version))
             }
@@ -227,12 +235,15 @@ impl DependencyProvider for Provider {
                 }
                 let dependencies = self.expander.dependencies(name, &requirements, &self.selector)?;
                 self.priorities.note_discovered(&dependencies);
-                let culprit = self.priorities.note_conflicts(
-                    name,
-                    &dependencies,
-                    &self.state.last_chosen.borrow(),
-                    self.state.may_restart(),
-                );
+                let culprit = {
+                    let decisions = self.state.decisions.borrow();
+                    self.priorities.note_conflicts(
+                        name,
+                        &dependencies,
+                        |culprit| decisions.version_of(culprit),
+                        self.state.may_restart(),
+                    )
+                };
                 if let Some(culprit) = culprit {
                     self.state.request_restart(culprit);
                 }

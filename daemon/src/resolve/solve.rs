@@ -20,11 +20,84 @@ const MAX_RESTARTS: u32 = 16;
 pub enum Solve {
     Solved(pubgrub::SelectedDependencies<PubPackage, Version>),
     /// A universal resolution's fork split: solve each of `forks` instead, starting from what
-    /// was `decided` before the split.
+    /// was `decided` before the split (in the order it was decided).
     Forked {
         forks: Vec<Fork>,
-        decided: HashMap<PackageName, Version>,
+        decided: Vec<(PubPackage, Version)>,
     },
+}
+
+/// The decisions PubGrub holds, in the order it made them: what uv's partial solution would
+/// show. The provider is not told when PubGrub undoes a decision, but PubGrub asks for the
+/// priority of a package exactly when it is undecided and wanted again — after a version of it
+/// was refused, or after backtracking undid its decision and (decisions being a stack) every
+/// later one. So a decision is pushed when `choose_version` answers, and cut, with everything
+/// after it, when its package is prioritized again.
+#[derive(Default)]
+pub(super) struct Decisions {
+    order: Vec<(PubPackage, Version)>,
+    position: HashMap<PubPackage, usize>,
+}
+
+impl Decisions {
+    fn push(&mut self, package: &PubPackage, version: &Version) {
+        self.undo(package);
+        self.position.insert(package.clone(), self.order.len());
+        self.order.push((package.clone(), version.clone()));
+    }
+
+    /// Undoes `package`'s decision and every one made after it.
+    fn undo(&mut self, package: &PubPackage) {
+        if let Some(at) = self.position.get(package).copied() {
+            for (undone, _) in self.order.drain(at..) {
+                self.position.remove(&undone);
+            }
+        }
+    }
+
+    /// The version `name` (the package itself, not an extra) is decided at.
+    pub(super) fn version_of(&self, name: &PackageName) -> Option<&Version> {
+        let at = self.position.get(&PubPackage::base(name.clone()))?;
+        self.order.get(*at).map(|(_, version)| version)
+    }
+
+    /// The decisions made before `name`'s (all of them when it is not decided).
+    fn before(&self, name: &PackageName) -> Vec<(PubPackage, Version)> {
+        let cut = self
+            .position
+            .get(&PubPackage::base(name.clone()))
+            .copied()
+            .unwrap_or(self.order.len());
+        self.order[..cut].to_vec()
+    }
+
+    fn clear(&mut self) {
+        self.order.clear();
+        self.position.clear();
+    }
+}
+
+/// Decisions a solve makes again first, in their order, before any other (see
+/// `SolveState::restart`).
+#[derive(Default)]
+struct Replay {
+    /// Each package's place in the order, until it is decided again.
+    rank: HashMap<PubPackage, usize>,
+    /// The versions, by name (an extra's proxy follows its package's).
+    versions: HashMap<PackageName, Version>,
+}
+
+impl Replay {
+    fn of(decisions: Vec<(PubPackage, Version)>) -> Replay {
+        let mut replay = Replay::default();
+        for (rank, (package, version)) in decisions.into_iter().enumerate() {
+            if let PubPackage::Package { name, extra: None } = &package {
+                replay.versions.insert(name.clone(), version);
+            }
+            replay.rank.insert(package, rank);
+        }
+        replay
+    }
 }
 
 /// Solves in the provider's current environment, starting over when the order of decisions
@@ -45,7 +118,7 @@ pub(super) fn solve(provider: &Provider) -> Result<Solve, ResolveError> {
                 },
             ) => {
                 let forks = provider.state.forks.borrow_mut().take().unwrap_or_default();
-                let decided = provider.state.decisions.borrow().iter().cloned().collect();
+                let decided = provider.state.decisions.borrow().order.clone();
                 return Ok(Solve::Forked { forks, decided });
             }
             Err(error) => return Err(explain(error)),
@@ -79,11 +152,13 @@ pub(super) struct SolveState {
     /// The version last chosen for each package: its extras' proxies try it first (any other
     /// is refused at once while the package keeps it).
     pub(super) last_chosen: RefCell<HashMap<PackageName, Version>>,
-    /// Every version chosen for a package in this solve, in order.
-    decisions: RefCell<Vec<(PackageName, Version)>>,
-    /// What was decided before the culprit of the last reordering: kept by the next solve
-    /// where it still fits, so a restart undoes only what uv's backtracking would undo.
-    replay: RefCell<HashMap<PackageName, Version>>,
+    /// The decisions PubGrub holds now, in order.
+    pub(super) decisions: RefCell<Decisions>,
+    /// What was decided before the culprit of the last reordering (or before a fork): made
+    /// again first, in the same order and at the same versions where they still fit, so a
+    /// restart undoes only what uv's backtracking would undo, and a fork starts where uv's
+    /// would.
+    replay: RefCell<Replay>,
     /// The solve after a restart keeps the decisions made before this package's.
     replay_until: RefCell<Option<PackageName>>,
     restart_requested: Cell<bool>,
@@ -100,8 +175,8 @@ impl SolveState {
             preferences: request.preferences.clone(),
             fork_preferences: RefCell::new(HashMap::new()),
             last_chosen: RefCell::new(HashMap::new()),
-            decisions: RefCell::new(Vec::new()),
-            replay: RefCell::new(HashMap::new()),
+            decisions: RefCell::new(Decisions::default()),
+            replay: RefCell::new(Replay::default()),
             replay_until: RefCell::new(None),
             restart_requested: Cell::new(false),
             restarts: Cell::new(0),
@@ -109,13 +184,13 @@ impl SolveState {
         }
     }
 
-    /// Makes the next solve one for `env`, keeping `replay`'s versions where they fit (a fork
-    /// starts from what its parent had decided).
-    pub(super) fn enter(&self, env: Environment, replay: HashMap<PackageName, Version>) {
+    /// Makes the next solve one for `env`, making `replay`'s decisions first where they fit (a
+    /// fork starts from what its parent had decided).
+    pub(super) fn enter(&self, env: Environment, replay: Vec<(PubPackage, Version)>) {
         *self.env.borrow_mut() = env;
         self.last_chosen.borrow_mut().clear();
         self.decisions.borrow_mut().clear();
-        *self.replay.borrow_mut() = replay;
+        *self.replay.borrow_mut() = Replay::of(replay);
     }
 
     /// Prefers `versions` from now on (a solved fork's pins, for the forks after it: a package
@@ -130,7 +205,7 @@ impl SolveState {
     /// The versions of `name` to try first, best first: the one this solve replays, the one
     /// another fork chose, the existing lock's.
     pub(super) fn preferred(&self, name: &PackageName) -> Vec<Version> {
-        let replayed = self.replay.borrow().get(name).cloned();
+        let replayed = self.replay.borrow().versions.get(name).cloned();
         let other_forks = self.fork_preferences.borrow().get(name).cloned();
         replayed
             .into_iter()
@@ -139,12 +214,25 @@ impl SolveState {
             .collect()
     }
 
-    /// Remembers a version chosen for a package (not for its extras' proxies).
+    /// Remembers a version chosen for a package (PubGrub decides it unless its dependencies
+    /// refuse it).
     pub(super) fn record(&self, package: &PubPackage, version: &Version) {
         if let PubPackage::Package { name, extra: None } = package {
             self.last_chosen.borrow_mut().insert(name.clone(), version.clone());
-            self.decisions.borrow_mut().push((name.clone(), version.clone()));
         }
+        self.replay.borrow_mut().rank.remove(package);
+        self.decisions.borrow_mut().push(package, version);
+    }
+
+    /// `package` is undecided (PubGrub asks for its priority): its decision, if it had one, and
+    /// every later one were undone.
+    pub(super) fn undecided(&self, package: &PubPackage) {
+        self.decisions.borrow_mut().undo(package);
+    }
+
+    /// Where `package` comes among the decisions this solve makes again first.
+    pub(super) fn replay_rank(&self, package: &PubPackage) -> Option<usize> {
+        self.replay.borrow().rank.get(package).copied()
     }
 
     /// Whether a reordering may still start the solve over.
@@ -162,21 +250,24 @@ impl SolveState {
         self.restart_requested.get()
     }
 
-    /// Prepares a new solve after a reordering: what was decided before the culprit's
-    /// decision is kept where it still fits (uv backtracks to just before the culprit), the
-    /// rest is decided again; knowledge of packages is kept.
+    /// Prepares a new solve after a reordering: the decisions PubGrub held before the
+    /// culprit's are made again first, in their order (uv backtracks to just before the
+    /// culprit and keeps them), the rest is decided in the new order; knowledge of packages is
+    /// kept. Replaying the order matters as much as the versions: with the culprit now ranked
+    /// above unrelated packages, a solve that only preferred the versions would decide the
+    /// culprit before the packages that brought in what it refused, and refuse it again.
     fn restart(&self) {
         self.restart_requested.set(false);
         self.restarts.set(self.restarts.get() + 1);
         self.last_chosen.borrow_mut().clear();
-        let decisions = std::mem::take(&mut *self.decisions.borrow_mut());
         let until = self.replay_until.borrow_mut().take();
-        let cut = until
-            .and_then(|culprit| decisions.iter().position(|(name, _)| *name == culprit))
-            .unwrap_or(decisions.len());
-        let mut replay = self.replay.borrow_mut();
-        replay.clear();
-        replay.extend(decisions.into_iter().take(cut));
+        let mut decisions = self.decisions.borrow_mut();
+        let kept = match until {
+            Some(culprit) => decisions.before(&culprit),
+            None => decisions.order.clone(),
+        };
+        decisions.clear();
+        *self.replay.borrow_mut() = Replay::of(kept);
     }
 
     /// In a universal resolution, whether `requirements` split the current fork (then the
