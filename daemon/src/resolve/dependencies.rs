@@ -148,7 +148,7 @@ impl Expander {
         if let Some(constraint) = self.constraints.get(&requirement.name) {
             range = range.intersection(constraint);
         }
-        selector.note_requirement(requirement, &range);
+        selector.note_requirement(requirement);
         out.push((PubPackage::base(requirement.name.clone()), range.clone()));
         for extra in &requirement.extras {
             out.push((

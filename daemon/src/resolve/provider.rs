@@ -155,7 +155,8 @@ impl DependencyProvider for Provider {
         preferred.extend(self.state.preferred(name));
         let choice = {
             let env = self.state.env.borrow();
-            self.selector.choose(name, range, &preferred, &env)?
+            self.selector
+                .choose(name, range, &preferred, &env, || self.state.declared(name))?
         };
         match choice {
             Choice::Direct(version) | Choice::Preferred(version) => {
@@ -202,6 +203,7 @@ impl DependencyProvider for Provider {
                     return Err(ResolveError::Fork);
                 }
                 let dependencies = self.expander.root_dependencies(&requirements, &self.selector)?;
+                self.state.note_asked(package, version, &dependencies);
                 self.prefetch(&dependencies);
                 return Ok(Dependencies::Available(dependencies.into_iter().collect()));
             }
@@ -223,6 +225,7 @@ impl DependencyProvider for Provider {
                     ),
                 ];
                 self.priorities.note_discovered(&dependencies);
+                self.state.note_asked(package, version, &dependencies);
                 return Ok(Dependencies::Available(dependencies.into_iter().collect()));
             }
             PubPackage::Package { name, extra: None } => (name, None),
@@ -235,6 +238,7 @@ impl DependencyProvider for Provider {
                 }
                 let dependencies = self.expander.dependencies(name, &requirements, &self.selector)?;
                 self.priorities.note_discovered(&dependencies);
+                self.state.note_asked(package, version, &dependencies);
                 let culprit = {
                     let decisions = self.state.decisions.borrow();
                     self.priorities.note_conflicts(

@@ -11,6 +11,7 @@ use axle_standards::{MarkerTree, PackageName, Requirement, Version};
 use super::environment::{self, Environment, Fork};
 use super::package::PubPackage;
 use super::provider::Provider;
+use super::selector::Range;
 use super::{ResolveError, ResolveRequest};
 
 /// Restarts of one resolution at most: past them, the order stays as it is.
@@ -154,6 +155,9 @@ pub(super) struct SolveState {
     pub(super) last_chosen: RefCell<HashMap<PackageName, Version>>,
     /// The decisions PubGrub holds now, in order.
     pub(super) decisions: RefCell<Decisions>,
+    /// What each package (the root too) asked of others at the version last given to PubGrub:
+    /// with `decisions`, what the requirements in force say of a package.
+    asked: RefCell<HashMap<PubPackage, (Version, Vec<(PubPackage, Range)>)>>,
     /// What was decided before the culprit of the last reordering (or before a fork): made
     /// again first, in the same order and at the same versions where they still fit, so a
     /// restart undoes only what uv's backtracking would undo, and a fork starts where uv's
@@ -176,6 +180,7 @@ impl SolveState {
             fork_preferences: RefCell::new(HashMap::new()),
             last_chosen: RefCell::new(HashMap::new()),
             decisions: RefCell::new(Decisions::default()),
+            asked: RefCell::new(HashMap::new()),
             replay: RefCell::new(Replay::default()),
             replay_until: RefCell::new(None),
             restart_requested: Cell::new(false),
@@ -190,6 +195,8 @@ impl SolveState {
         *self.env.borrow_mut() = env;
         self.last_chosen.borrow_mut().clear();
         self.decisions.borrow_mut().clear();
+        // A fork reads requirements under its own markers.
+        self.asked.borrow_mut().clear();
         *self.replay.borrow_mut() = Replay::of(replay);
     }
 
@@ -222,6 +229,32 @@ impl SolveState {
         }
         self.replay.borrow_mut().rank.remove(package);
         self.decisions.borrow_mut().push(package, version);
+    }
+
+    /// Remembers what `package` at `version` requires.
+    pub(super) fn note_asked(&self, package: &PubPackage, version: &Version, dependencies: &[(PubPackage, Range)]) {
+        self.asked
+            .borrow_mut()
+            .insert(package.clone(), (version.clone(), dependencies.to_vec()));
+    }
+
+    /// What the requirements of the root and of the packages decided now allow of `name`.
+    pub(super) fn declared(&self, name: &PackageName) -> Range {
+        let wanted = PubPackage::base(name.clone());
+        let asked = self.asked.borrow();
+        let decisions = self.decisions.borrow();
+        let root = asked.get(&PubPackage::Root).map(|(_, dependencies)| dependencies);
+        let decided = decisions.order.iter().filter_map(|(package, version)| {
+            asked
+                .get(package)
+                .filter(|(asked_at, _)| asked_at == version)
+                .map(|(_, dependencies)| dependencies)
+        });
+        root.into_iter()
+            .chain(decided)
+            .flatten()
+            .filter(|(dependency, _)| *dependency == wanted)
+            .fold(Range::full(), |declared, (_, range)| declared.intersection(range))
     }
 
     /// `package` is undecided (PubGrub asks for its priority): its decision, if it had one, and

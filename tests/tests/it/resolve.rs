@@ -169,3 +169,23 @@ fn two_sdks_sharing_the_cap_both_stay_current() {
         ]
     );
 }
+
+#[test]
+fn a_release_walked_past_does_not_let_a_pre_release_in() {
+    // `x` 2.0 wants proto<4, which `a` (decided first) refuses; `x` 1.0 wants nothing. What the
+    // requirements in force say of `proto` is >=4, which final 4.0 meets: no pre-release. Taking
+    // the bounds of every release ever read (<4 and >=4: nothing final) let 5.0rc1 in, as a
+    // real airflow set took protobuf 7.37.0rc1 after walking past old opentelemetry releases.
+    // uv and pip-compile pin proto 4.0 on this graph.
+    let index = TestIndex::start();
+    for version in ["3.0", "4.0", "5.0rc1"] {
+        index.add(&WheelBuilder::new("proto", version).build());
+    }
+    index.add(&WheelBuilder::new("a", "1.0").requires("proto>=4").build());
+    index.add(&WheelBuilder::new("x", "2.0").requires("proto<4").build());
+    index.add(&WheelBuilder::new("x", "1.0").build());
+    let context = context_with(&index);
+    context.write("requirements.in", "a\nx\n");
+    context.ok(&["lock"]);
+    assert_eq!(pins(&context), ["a==1.0", "proto==4.0", "x==1.0"]);
+}
