@@ -176,9 +176,6 @@ pub enum ResolveError {
     Build(#[from] BuildError),
     #[error("{0}")]
     Invalid(String),
-    /// Not an error: the resolver starts over with a new order of decisions.
-    #[error("the resolution restarted")]
-    Restart,
     /// Not an error: a universal resolution splits into forks, solved one by one.
     #[error("the resolution forked")]
     Fork,

@@ -1,7 +1,7 @@
 //! The PubGrub dependency provider: a thin façade over the rooms that do the work —
 //! `selector` (which version to try), `dependencies` (what a version requires here),
 //! `priority` (the order of decisions and the conflict counts that change it), `solve` (the
-//! loop, its restarts and forks, what it decided) and `prefetch` (the network ahead of the
+//! loop, its forks, what it decided) and `prefetch` (the network ahead of the
 //! solver). It wires them together and reports progress; it holds no rule of its own.
 
 use std::collections::BTreeMap;
@@ -57,7 +57,6 @@ impl Provider {
         let dependencies = provider
             .expander
             .root_dependencies(&provider.expander.root(&env), &provider.selector)?;
-        provider.priorities.note_discovered(&dependencies);
         provider.prefetch(&dependencies);
         Ok(provider)
     }
@@ -96,6 +95,12 @@ impl Provider {
             .requirements_of(name, extra, version, &self.selector, &env)
     }
 
+    /// Takes note of requirements read, for the order of decisions.
+    fn note_required(&self, dependencies: &[(PubPackage, Range)]) {
+        self.priorities
+            .note_required(dependencies, |name| self.selector.direct.contains_key(name));
+    }
+
     fn prefetch(&self, dependencies: &[(PubPackage, Range)]) {
         let env = self.state.env.borrow();
         self.prefetcher
@@ -114,20 +119,21 @@ impl DependencyProvider for Provider {
     fn prioritize(
         &self,
         package: &PubPackage,
-        range: &Range,
+        // uv's order depends on what requirements said of a package, not on what is left.
+        _range: &Range,
         _statistics: &PackageResolutionStatistics,
     ) -> Self::Priority {
         // Asked only of a package that is undecided now.
         self.state.undecided(package);
-        self.priorities
-            .priority(package, range, self.state.replay_rank(package))
+        self.priorities.priority(package, self.state.replay_rank(package))
     }
 
-    fn should_cancel(&self) -> Result<(), ResolveError> {
-        if self.state.restart_requested() {
-            return Err(ResolveError::Restart);
-        }
-        Ok(())
+    fn note_conflict(&self, affected: &PubPackage, _version: Option<&Version>, incompatibility: &[&PubPackage]) {
+        self.priorities.note_conflict(affected, incompatibility);
+    }
+
+    fn take_backtracks(&self) -> Vec<PubPackage> {
+        self.priorities.take_backtracks()
     }
 
     fn choose_version(&self, package: &PubPackage, range: &Range) -> Result<Option<Version>, ResolveError> {
@@ -203,6 +209,7 @@ impl DependencyProvider for Provider {
                     return Err(ResolveError::Fork);
                 }
                 let dependencies = self.expander.root_dependencies(&requirements, &self.selector)?;
+                self.note_required(&dependencies);
                 self.state.note_asked(package, version, &dependencies);
                 self.prefetch(&dependencies);
                 return Ok(Dependencies::Available(dependencies.into_iter().collect()));
@@ -224,7 +231,7 @@ impl DependencyProvider for Provider {
                         exactly,
                     ),
                 ];
-                self.priorities.note_discovered(&dependencies);
+                self.note_required(&dependencies);
                 self.state.note_asked(package, version, &dependencies);
                 return Ok(Dependencies::Available(dependencies.into_iter().collect()));
             }
@@ -237,20 +244,8 @@ impl DependencyProvider for Provider {
                     return Err(ResolveError::Fork);
                 }
                 let dependencies = self.expander.dependencies(name, &requirements, &self.selector)?;
-                self.priorities.note_discovered(&dependencies);
+                self.note_required(&dependencies);
                 self.state.note_asked(package, version, &dependencies);
-                let culprit = {
-                    let decisions = self.state.decisions.borrow();
-                    self.priorities.note_conflicts(
-                        name,
-                        &dependencies,
-                        |culprit| decisions.version_of(culprit),
-                        self.state.may_restart(),
-                    )
-                };
-                if let Some(culprit) = culprit {
-                    self.state.request_restart(culprit);
-                }
                 self.prefetch(&dependencies);
                 Ok(Dependencies::Available(dependencies.into_iter().collect()))
             }

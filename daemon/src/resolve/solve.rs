@@ -1,6 +1,5 @@
-//! The solve loop: PubGrub run to a solution, started over when the order of decisions changes
-//! (a restart, see `priority`), or stopped where a universal resolution forks (see
-//! `universal`); and the state one solve keeps: what it is for, what it decided, what it
+//! The solve loop: PubGrub run to a solution, or stopped where a universal resolution forks
+//! (see `universal`); and the state one solve keeps: what it is for, what it decided, what it
 //! prefers.
 
 use std::cell::{Cell, RefCell};
@@ -13,9 +12,6 @@ use super::package::PubPackage;
 use super::provider::Provider;
 use super::selector::Range;
 use super::{ResolveError, ResolveRequest};
-
-/// Restarts of one resolution at most: past them, the order stays as it is.
-const MAX_RESTARTS: u32 = 16;
 
 /// How a solve ended.
 pub enum Solve {
@@ -56,30 +52,13 @@ impl Decisions {
         }
     }
 
-    /// The version `name` (the package itself, not an extra) is decided at.
-    pub(super) fn version_of(&self, name: &PackageName) -> Option<&Version> {
-        let at = self.position.get(&PubPackage::base(name.clone()))?;
-        self.order.get(*at).map(|(_, version)| version)
-    }
-
-    /// The decisions made before `name`'s (all of them when it is not decided).
-    fn before(&self, name: &PackageName) -> Vec<(PubPackage, Version)> {
-        let cut = self
-            .position
-            .get(&PubPackage::base(name.clone()))
-            .copied()
-            .unwrap_or(self.order.len());
-        self.order[..cut].to_vec()
-    }
-
     fn clear(&mut self) {
         self.order.clear();
         self.position.clear();
     }
 }
 
-/// Decisions a solve makes again first, in their order, before any other (see
-/// `SolveState::restart`).
+/// Decisions a fork makes again first, in their order, before any other: its parent's.
 #[derive(Default)]
 struct Replay {
     /// Each package's place in the order, until it is decided again.
@@ -101,29 +80,25 @@ impl Replay {
     }
 }
 
-/// Solves in the provider's current environment, starting over when the order of decisions
-/// changes; what was learned about packages is kept across restarts.
+/// Solves in the provider's current environment.
 pub(super) fn solve(provider: &Provider) -> Result<Solve, ResolveError> {
-    loop {
-        match pubgrub::resolve(provider, PubPackage::Root, Version::new([0])) {
-            Ok(solution) => return Ok(Solve::Solved(solution)),
-            Err(pubgrub::PubGrubError::ErrorInShouldCancel(ResolveError::Restart)) => provider.state.restart(),
-            Err(
-                pubgrub::PubGrubError::ErrorRetrievingDependencies {
-                    source: ResolveError::Fork,
-                    ..
-                }
-                | pubgrub::PubGrubError::ErrorChoosingVersion {
-                    source: ResolveError::Fork,
-                    ..
-                },
-            ) => {
-                let forks = provider.state.forks.borrow_mut().take().unwrap_or_default();
-                let decided = provider.state.decisions.borrow().order.clone();
-                return Ok(Solve::Forked { forks, decided });
+    match pubgrub::resolve(provider, PubPackage::Root, Version::new([0])) {
+        Ok(solution) => Ok(Solve::Solved(solution)),
+        Err(
+            pubgrub::PubGrubError::ErrorRetrievingDependencies {
+                source: ResolveError::Fork,
+                ..
             }
-            Err(error) => return Err(explain(error)),
+            | pubgrub::PubGrubError::ErrorChoosingVersion {
+                source: ResolveError::Fork,
+                ..
+            },
+        ) => {
+            let forks = provider.state.forks.borrow_mut().take().unwrap_or_default();
+            let decided = provider.state.decisions.borrow().order.clone();
+            Ok(Solve::Forked { forks, decided })
         }
+        Err(error) => Err(explain(error)),
     }
 }
 
@@ -158,15 +133,9 @@ pub(super) struct SolveState {
     /// What each package (the root too) asked of others at the version last given to PubGrub:
     /// with `decisions`, what the requirements in force say of a package.
     asked: RefCell<HashMap<PubPackage, (Version, Vec<(PubPackage, Range)>)>>,
-    /// What was decided before the culprit of the last reordering (or before a fork): made
-    /// again first, in the same order and at the same versions where they still fit, so a
-    /// restart undoes only what uv's backtracking would undo, and a fork starts where uv's
-    /// would.
+    /// What the parent of a universal fork had decided: made again first, in the same order
+    /// and at the same versions where they still fit, so a fork starts where uv's would.
     replay: RefCell<Replay>,
-    /// The solve after a restart keeps the decisions made before this package's.
-    replay_until: RefCell<Option<PackageName>>,
-    restart_requested: Cell<bool>,
-    restarts: Cell<u32>,
     /// Versions decided over every solve, for progress.
     pub(super) decided: Cell<u64>,
 }
@@ -182,9 +151,6 @@ impl SolveState {
             decisions: RefCell::new(Decisions::default()),
             asked: RefCell::new(HashMap::new()),
             replay: RefCell::new(Replay::default()),
-            replay_until: RefCell::new(None),
-            restart_requested: Cell::new(false),
-            restarts: Cell::new(0),
             decided: Cell::new(0),
         }
     }
@@ -266,41 +232,6 @@ impl SolveState {
     /// Where `package` comes among the decisions this solve makes again first.
     pub(super) fn replay_rank(&self, package: &PubPackage) -> Option<usize> {
         self.replay.borrow().rank.get(package).copied()
-    }
-
-    /// Whether a reordering may still start the solve over.
-    pub(super) fn may_restart(&self) -> bool {
-        self.restarts.get() < MAX_RESTARTS
-    }
-
-    /// Asks for a new solve keeping what was decided before `culprit`'s decision.
-    pub(super) fn request_restart(&self, culprit: PackageName) {
-        self.restart_requested.set(true);
-        *self.replay_until.borrow_mut() = Some(culprit);
-    }
-
-    pub(super) fn restart_requested(&self) -> bool {
-        self.restart_requested.get()
-    }
-
-    /// Prepares a new solve after a reordering: the decisions PubGrub held before the
-    /// culprit's are made again first, in their order (uv backtracks to just before the
-    /// culprit and keeps them), the rest is decided in the new order; knowledge of packages is
-    /// kept. Replaying the order matters as much as the versions: with the culprit now ranked
-    /// above unrelated packages, a solve that only preferred the versions would decide the
-    /// culprit before the packages that brought in what it refused, and refuse it again.
-    fn restart(&self) {
-        self.restart_requested.set(false);
-        self.restarts.set(self.restarts.get() + 1);
-        self.last_chosen.borrow_mut().clear();
-        let until = self.replay_until.borrow_mut().take();
-        let mut decisions = self.decisions.borrow_mut();
-        let kept = match until {
-            Some(culprit) => decisions.before(&culprit),
-            None => decisions.order.clone(),
-        };
-        decisions.clear();
-        *self.replay.borrow_mut() = Replay::of(kept);
     }
 
     /// In a universal resolution, whether `requirements` split the current fork (then the
