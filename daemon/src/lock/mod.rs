@@ -332,6 +332,7 @@ async fn resolve(
                 requirement,
                 marker_text: None,
                 origin: Origin::Constraints("--upgrade-package".to_string()),
+                line: None,
             });
         }
     }

@@ -4,7 +4,7 @@
 //! loop, its forks, what it decided) and `prefetch` (the network ahead of the
 //! solver). It wires them together and reports progress; it holds no rule of its own.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use axle_standards::{ExtraName, MarkerTree, PackageName, Requirement, Version};
@@ -15,14 +15,17 @@ use super::environment::{Environment, Fork};
 use super::package::PubPackage;
 use super::prefetch::Prefetcher;
 use super::priority::{Priorities, Priority};
+use super::report::Context;
 use super::selector::{Choice, Range, Selector};
 use super::solve::{self, Solve, SolveState};
-use super::{ResolveError, ResolveRequest};
+use super::{Origin, ResolveError, ResolveRequest};
 use crate::index::IndexClient;
 use crate::progress::{Phase, Reporter};
 
 pub struct Provider {
     pub(super) selector: Selector,
+    /// Where the root requirements and constraints on each package are written, for errors.
+    origins: HashMap<PackageName, Vec<String>>,
     expander: Expander,
     priorities: Priorities,
     pub(super) state: SolveState,
@@ -46,6 +49,7 @@ impl Provider {
         };
         let selector = Selector::new(request, index, runtime, &env)?;
         let provider = Provider {
+            origins: origins(request),
             expander: Expander::new(request, &env)?,
             priorities: Priorities::default(),
             prefetcher: Prefetcher::new(&selector),
@@ -252,4 +256,35 @@ impl DependencyProvider for Provider {
             Err(reason) => Ok(Dependencies::Unavailable(reason)),
         }
     }
+}
+
+impl Context for Provider {
+    fn origins(&self, name: &PackageName) -> Vec<String> {
+        self.origins.get(name).cloned().unwrap_or_default()
+    }
+
+    fn why_none(&self, name: &PackageName, range: &Range) -> Option<super::unavailable::Why> {
+        let env = self.state.env.borrow();
+        self.selector
+            .why_none(name, range, &env, self.state.was_asked(name, range))
+    }
+}
+
+/// Where each root requirement and constraint is written: `requirements.in, line 3`,
+/// `constrained in constraints.txt, line 2`, a project's name and path.
+fn origins(request: &ResolveRequest) -> HashMap<PackageName, Vec<String>> {
+    let mut origins: HashMap<PackageName, Vec<String>> = HashMap::new();
+    for root in request.requirements.iter().chain(&request.constraints) {
+        let text = match (&root.origin, root.line) {
+            (Origin::Requirements(file), Some(line)) => format!("{file}, line {line}"),
+            (Origin::Constraints(file), Some(line)) => format!("constrained in {file}, line {line}"),
+            (Origin::Constraints(file), None) => format!("constrained by {file}"),
+            (origin, _) => origin.to_string(),
+        };
+        let known = origins.entry(root.requirement.name.clone()).or_default();
+        if !known.contains(&text) {
+            known.push(text);
+        }
+    }
+    origins
 }

@@ -149,7 +149,7 @@ impl Selector {
         }
     }
 
-    fn exactly_pinned(&self, name: &PackageName, version: &Version) -> bool {
+    pub(super) fn exactly_pinned(&self, name: &PackageName, version: &Version) -> bool {
         self.exact_pins
             .borrow()
             .get(name)

@@ -98,17 +98,14 @@ pub(super) fn solve(provider: &Provider) -> Result<Solve, ResolveError> {
             let decided = provider.state.decisions.borrow().order.clone();
             Ok(Solve::Forked { forks, decided })
         }
-        Err(error) => Err(explain(error)),
+        Err(error) => Err(explain(error, provider)),
     }
 }
 
 /// Explains a failed resolution.
-fn explain(error: pubgrub::PubGrubError<Provider>) -> ResolveError {
+fn explain(error: pubgrub::PubGrubError<Provider>, provider: &Provider) -> ResolveError {
     match error {
-        pubgrub::PubGrubError::NoSolution(mut tree) => {
-            tree.collapse_no_versions();
-            ResolveError::NoSolution(super::report::explain(&tree))
-        }
+        pubgrub::PubGrubError::NoSolution(tree) => ResolveError::NoSolution(super::report::explain(tree, provider)),
         pubgrub::PubGrubError::ErrorChoosingVersion { source, .. }
         | pubgrub::PubGrubError::ErrorRetrievingDependencies { source, .. }
         | pubgrub::PubGrubError::ErrorInShouldCancel(source) => source,
@@ -221,6 +218,16 @@ impl SolveState {
             .flatten()
             .filter(|(dependency, _)| *dependency == wanted)
             .fold(Range::full(), |declared, (_, range)| declared.intersection(range))
+    }
+
+    /// Whether some requirement read in this solve asked exactly `range` of `name`.
+    pub(super) fn was_asked(&self, name: &PackageName, range: &Range) -> bool {
+        let wanted = PubPackage::base(name.clone());
+        self.asked
+            .borrow()
+            .values()
+            .flat_map(|(_, dependencies)| dependencies)
+            .any(|(dependency, asked)| *dependency == wanted && asked == range)
     }
 
     /// `package` is undecided (PubGrub asks for its priority): its decision, if it had one, and

@@ -4,6 +4,7 @@
 mod build;
 mod daemon;
 mod editor;
+mod errors;
 mod lock;
 mod real_index;
 mod resolve;
