@@ -263,6 +263,17 @@ pub fn resolve<DP: DependencyProvider>(
                 Dependencies::Available(x) => x,
             };
 
+            // (axle) A proxy package (an extra, say) shares its base package's version: tell
+            // PubGrub once per requirement, as uv does, so a base decided at another version
+            // refuses the proxy's whole range at once instead of version by version.
+            for (dependency, range) in dependencies.iter() {
+                if let Some(base) = dependency_provider.proxy_base(dependency) {
+                    let proxy = state.package_store.alloc(dependency.clone());
+                    let base = state.package_store.alloc(base);
+                    state.add_proxy_package_incompatibility(proxy, base, range.clone());
+                }
+            }
+
             // Add that package and version if the dependencies are not problematic.
             if let Some(conflict) =
                 state.add_package_version_dependencies(p, v.clone(), dependencies)
@@ -475,6 +486,13 @@ pub trait DependencyProvider {
         incompatibility: &[&Self::P],
     ) {
         let _ = (affected, version, incompatibility);
+    }
+
+    /// (axle) The base package `package` is a proxy of (each of its versions depends on exactly
+    /// that version of the base), if it is one.
+    fn proxy_base(&self, package: &Self::P) -> Option<Self::P> {
+        let _ = package;
+        None
     }
 
     /// (axle) Asked before each decision: packages whose decisions should be undone now, each

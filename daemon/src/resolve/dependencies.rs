@@ -149,7 +149,11 @@ impl Expander {
             range = range.intersection(constraint);
         }
         selector.note_requirement(requirement);
-        out.push((PubPackage::base(requirement.name.clone()), range.clone()));
+        // A requirement with extras is on the extras' proxies only, which bring in their package
+        // at their version (as uv expands one).
+        if requirement.extras.is_empty() {
+            out.push((PubPackage::base(requirement.name.clone()), range.clone()));
+        }
         for extra in &requirement.extras {
             out.push((
                 PubPackage::Package {

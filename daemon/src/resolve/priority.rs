@@ -5,8 +5,8 @@
 //! takes the higher of the old and the new): unspecified, then — once counted in conflicts —
 //! decided late or early, then pinned to one version by some requirement (`==`, or an extra's
 //! proxy pinning its package), then named by location. Ties go to the order names were first
-//! required in (a breadth-first walk that keeps results stable), an extra's packages before
-//! their package, then to PubGrub's own order. The decisions a universal fork makes again
+//! required in (a breadth-first walk that keeps results stable), then to the order packages
+//! were (a package before its extras, as uv decides them). The decisions a universal fork makes again
 //! first (its parent's, see `solve`) come before everything, in their order.
 //!
 //! When the newest allowed A is accepted by no recent release of B, deciding A first walks B
@@ -73,7 +73,7 @@ enum Place {
 #[derive(Default)]
 pub(super) struct Priorities {
     ranks: RefCell<HashMap<PackageName, Rank>>,
-    /// The order an extra's packages were discovered in: they go before their package.
+    /// The order packages (a package, an extra's packages) were first required in.
     tiebreakers: RefCell<HashMap<PubPackage, usize>>,
     affected: RefCell<HashMap<PubPackage, u32>>,
     culprit: RefCell<HashMap<PubPackage, u32>>,
@@ -106,7 +106,7 @@ impl Priorities {
             let Some(name) = package.name() else {
                 continue;
             };
-            if !matches!(package, PubPackage::Package { extra: None, .. }) && !tiebreakers.contains_key(package) {
+            if !tiebreakers.contains_key(package) {
                 let next = tiebreakers.len();
                 tiebreakers.insert(package.clone(), next);
             }
@@ -132,6 +132,10 @@ impl Priorities {
     /// packages and their package are not counted against each other: the proxy only copies
     /// its package's obligations.
     pub(super) fn note_conflict(&self, affected: &PubPackage, incompatibility: &[&PubPackage]) {
+        if tracing::enabled!(tracing::Level::TRACE) {
+            let packages: Vec<String> = incompatibility.iter().map(ToString::to_string).collect();
+            tracing::trace!(%affected, incompatibility = %packages.join(", "), "conflict");
+        }
         let mut real = false;
         for culprit in incompatibility {
             if *culprit == affected || (culprit.name().is_some() && culprit.name() == affected.name()) {

@@ -140,6 +140,13 @@ impl DependencyProvider for Provider {
         self.priorities.take_backtracks()
     }
 
+    fn proxy_base(&self, package: &PubPackage) -> Option<PubPackage> {
+        match package {
+            PubPackage::Package { name, extra: Some(_) } => Some(PubPackage::base(name.clone())),
+            _ => None,
+        }
+    }
+
     fn choose_version(&self, package: &PubPackage, range: &Range) -> Result<Option<Version>, ResolveError> {
         let name = match package {
             PubPackage::Root => return Ok(Some(Version::new([0]))),
@@ -154,11 +161,11 @@ impl DependencyProvider for Provider {
             }
             PubPackage::Package { name, .. } => name,
         };
-        // An extra's proxy tries its package's version first: any other is refused at once
-        // while the package keeps it.
+        // An extra's proxy tries the version its package is decided at first: any other is
+        // refused at once (uv tries them one by one, to the same end).
         let mut preferred = Vec::new();
         if let PubPackage::Package { extra: Some(_), .. } = package
-            && let Some(base) = self.state.last_chosen.borrow().get(name)
+            && let Some(base) = self.state.decisions.borrow().version_of(name)
         {
             preferred.push(base.clone());
         }

@@ -52,6 +52,12 @@ impl Decisions {
         }
     }
 
+    /// The version `name` (the package itself, not an extra) is decided at.
+    pub(super) fn version_of(&self, name: &PackageName) -> Option<&Version> {
+        let at = self.position.get(&PubPackage::base(name.clone()))?;
+        self.order.get(*at).map(|(_, version)| version)
+    }
+
     fn clear(&mut self) {
         self.order.clear();
         self.position.clear();
@@ -203,7 +209,6 @@ impl SolveState {
 
     /// What the requirements of the root and of the packages decided now allow of `name`.
     pub(super) fn declared(&self, name: &PackageName) -> Range {
-        let wanted = PubPackage::base(name.clone());
         let asked = self.asked.borrow();
         let decisions = self.decisions.borrow();
         let root = asked.get(&PubPackage::Root).map(|(_, dependencies)| dependencies);
@@ -216,18 +221,18 @@ impl SolveState {
         root.into_iter()
             .chain(decided)
             .flatten()
-            .filter(|(dependency, _)| *dependency == wanted)
+            // A requirement with extras is on the extras' packages only.
+            .filter(|(dependency, _)| dependency.name() == Some(name))
             .fold(Range::full(), |declared, (_, range)| declared.intersection(range))
     }
 
     /// Whether some requirement read in this solve asked exactly `range` of `name`.
     pub(super) fn was_asked(&self, name: &PackageName, range: &Range) -> bool {
-        let wanted = PubPackage::base(name.clone());
         self.asked
             .borrow()
             .values()
             .flat_map(|(_, dependencies)| dependencies)
-            .any(|(dependency, asked)| *dependency == wanted && asked == range)
+            .any(|(dependency, asked)| dependency.name() == Some(name) && asked == range)
     }
 
     /// `package` is undecided (PubGrub asks for its priority): its decision, if it had one, and

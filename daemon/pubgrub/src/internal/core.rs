@@ -124,7 +124,6 @@ impl<DP: DependencyProvider> State<DP> {
     ///
     /// Using this method requires that each version of the proxy package depends on the exact
     /// same version of the base package.
-    #[allow(unused)]
     pub(crate) fn add_proxy_package_incompatibility(
         &mut self,
         proxy_package: Id<DP::P>,
