@@ -138,7 +138,7 @@ fn lock_kind(error: &LockError) -> ErrorKind {
         LockError::Interpreter(_) => ErrorKind::InvalidInput,
         LockError::Resolve(ResolveError::NoSolution(_)) => ErrorKind::Unsatisfiable,
         LockError::Resolve(ResolveError::Invalid(_)) => ErrorKind::InvalidInput,
-        LockError::Resolve(ResolveError::Restart | ResolveError::Fork) => ErrorKind::Internal,
+        LockError::Resolve(ResolveError::Fork) => ErrorKind::Internal,
         LockError::Resolve(ResolveError::Index(error)) | LockError::Index(error) => index_kind(error),
         LockError::Resolve(ResolveError::Build(error)) | LockError::Build(error) => build_kind(error),
         LockError::Write { .. } => ErrorKind::InvalidInput,

@@ -82,8 +82,10 @@ pub struct LockArgs {
     /// markers on the pins, as `uv pip compile --universal` writes them.
     #[arg(long)]
     universal: bool,
-    /// Ignore files uploaded after this date (YYYY-MM-DD or RFC 3339).
-    #[arg(long, value_name = "DATE")]
+    /// Ignore files uploaded after this moment: a date (YYYY-MM-DD), an RFC 3339 timestamp, or
+    /// a duration back from now ("7 days", "1 week", "24h", P7D); the lock's header records the
+    /// moment a duration meant.
+    #[arg(long, value_name = "WHEN")]
     exclude_newer: Option<String>,
     /// Use only what axle has cached; fail on anything else.
     #[arg(long)]

@@ -153,6 +153,7 @@ async fn install(
                 requirement: requirement.clone(),
                 marker_text: None,
                 origin: origin.clone(),
+                line: None,
             })
             .collect()
     };

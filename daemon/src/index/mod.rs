@@ -26,6 +26,7 @@ mod dns;
 mod download;
 mod find_links;
 mod http;
+mod listing;
 mod location;
 mod metadata;
 mod packed;

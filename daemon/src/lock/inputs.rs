@@ -151,6 +151,7 @@ fn read_pyproject(spec: &InputSpec<'_>, path: &Path, shown: &str, inputs: &mut I
                 requirement,
                 marker_text: None,
                 origin: origin.clone(),
+                line: None,
             });
         }
     }
@@ -169,6 +170,7 @@ fn read_pyproject(spec: &InputSpec<'_>, path: &Path, shown: &str, inputs: &mut I
                 requirement,
                 marker_text: None,
                 origin: origin.clone(),
+                line: None,
             });
         }
     }
@@ -248,6 +250,7 @@ fn absorb(parsed: RequirementsTxt, inputs: &mut Inputs, display: &dyn Fn(&Path) 
         }
         inputs.requirements.push(RootRequirement {
             origin: origin_of(&entry.origin),
+            line: Some(entry.origin.line),
             marker_text: entry.marker_text,
             requirement: entry.requirement,
         });
@@ -256,6 +259,7 @@ fn absorb(parsed: RequirementsTxt, inputs: &mut Inputs, display: &dyn Fn(&Path) 
         inputs.files.insert(entry.origin.file.clone());
         inputs.constraints.push(RootRequirement {
             origin: Origin::Constraints(display(&entry.origin.file)),
+            line: Some(entry.origin.line),
             marker_text: entry.marker_text,
             requirement: entry.requirement,
         });

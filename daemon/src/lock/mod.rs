@@ -12,6 +12,7 @@
 //! 4. hash what the index did not.
 //! 5. render (`crate::lockfile`), write atomically, remember.
 
+mod cooldown;
 mod inputs;
 mod memo;
 mod options;
@@ -226,6 +227,8 @@ struct Job {
     target: Target,
     sources: Sources,
     options: WriteOptions,
+    /// `--exclude-newer`, as the moment it means now.
+    exclude_newer: Option<jiff::Timestamp>,
     memo_key: String,
 }
 
@@ -283,15 +286,28 @@ impl Job {
             site_prefix: None,
         }
         .resolve()?;
-        let options = options::write_options(
-            request,
-            &src_files,
-            &output_file,
-            &sources,
-            &inputs,
-            &target.python_version,
-        );
-        let memo_key = memo::key(request, &inputs, &options, &sources, &target, &output_file);
+        let exclude_newer = request
+            .exclude_newer
+            .as_deref()
+            .map(|text| cooldown::cutoff(text, jiff::Timestamp::now()))
+            .transpose()?;
+        let write_options = |exclude_newer: Option<&str>| {
+            options::write_options(
+                request,
+                &src_files,
+                &output_file,
+                &sources,
+                &inputs,
+                &target.python_version,
+                exclude_newer,
+            )
+        };
+        // The memo keys on what was asked: a duration is the same request as time passes (an
+        // unchanged lock stands, as an existing lock's pins are kept); the header records the
+        // moment it meant.
+        let asked = write_options(request.exclude_newer.as_deref());
+        let memo_key = memo::key(request, &inputs, &asked, &sources, &target, &output_file);
+        let options = write_options(exclude_newer.as_ref().map(|(_, shown)| shown.as_str()));
         Ok(Job {
             output_file,
             inputs,
@@ -299,6 +315,7 @@ impl Job {
             target,
             sources,
             options,
+            exclude_newer: exclude_newer.map(|(moment, _)| moment),
             memo_key,
         })
     }
@@ -334,13 +351,10 @@ async fn resolve(
                 requirement,
                 marker_text: None,
                 origin: Origin::Constraints("--upgrade-package".to_string()),
+                line: None,
             });
         }
     }
-    let exclude_newer = match request.exclude_newer.as_deref() {
-        Some(text) => Some(parse_date(text)?),
-        None => None,
-    };
     let resolve_request = ResolveRequest {
         requirements,
         constraints,
@@ -349,7 +363,7 @@ async fn resolve(
         sources: job.sources.clone(),
         fetch: fetch.clone(),
         prereleases: request.pre || job.inputs.pre,
-        exclude_newer,
+        exclude_newer: job.exclude_newer,
         binaries: job.inputs.binaries.clone(),
         candidate_cache: services.candidates.clone(),
         builds: builds.map(|context| (services.builds.clone(), context)),
@@ -464,21 +478,6 @@ fn refresh(request: &LockRequest) -> Refresh {
                 .collect(),
         )
     }
-}
-
-/// `--exclude-newer`: an RFC 3339 timestamp or a date (midnight UTC).
-fn parse_date(text: &str) -> Result<jiff::Timestamp, LockError> {
-    if let Ok(timestamp) = text.parse::<jiff::Timestamp>() {
-        return Ok(timestamp);
-    }
-    if let Ok(date) = text.parse::<jiff::civil::Date>()
-        && let Ok(zoned) = date.to_zoned_datetime(jiff::tz::TimeZone::UTC)
-    {
-        return Ok(zoned.timestamp());
-    }
-    Err(LockError::Usage(format!(
-        "--exclude-newer {text}: expected a date (2024-05-01) or an RFC 3339 timestamp"
-    )))
 }
 
 /// Files without an index hash (find-links, some indexes) are hashed here,

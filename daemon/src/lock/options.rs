@@ -16,11 +16,12 @@ pub fn write_options(
     sources: &Sources,
     inputs: &Inputs,
     python_version: &str,
+    exclude_newer: Option<&str>,
 ) -> WriteOptions {
     let invocation = &request.invocation;
     let command = match invocation.var("CUSTOM_COMPILE_COMMAND") {
         Some(custom) => custom.to_string(),
-        None => header_command(request, src_files, output_file),
+        None => header_command(request, src_files, output_file, exclude_newer),
     };
     let mut option_lines = Vec::new();
     if request.emit_index_url {
@@ -60,7 +61,13 @@ pub fn write_options(
 
 /// The command as pip-compile echoes it: long options sorted, those that do
 /// not change the output left out, then the inputs.
-fn header_command(request: &LockRequest, src_files: &[PathBuf], output_file: &Path) -> String {
+/// `exclude_newer` as the header echoes it (a duration as the moment it meant).
+fn header_command(
+    request: &LockRequest,
+    src_files: &[PathBuf],
+    output_file: &Path,
+    exclude_newer: Option<&str>,
+) -> String {
     let cwd = &request.invocation.cwd;
     let flags = [
         (request.allow_unsafe, "--allow-unsafe"),
@@ -90,8 +97,8 @@ fn header_command(request: &LockRequest, src_files: &[PathBuf], output_file: &Pa
     for group in &request.groups {
         options.push(format!("--group={group}"));
     }
-    if let Some(date) = &request.exclude_newer {
-        options.push(format!("--exclude-newer={date}"));
+    if let Some(moment) = exclude_newer {
+        options.push(format!("--exclude-newer={moment}"));
     }
     if let Some(url) = &request.index.index_url {
         options.push(format!("--index-url={}", crate::index::redact_text(url)));

@@ -82,6 +82,7 @@ pub async fn read(
             },
             marker_text: input.marker_text.clone(),
             origin: input.origin.clone(),
+            line: None,
         });
         direct.candidates.insert(
             name,
@@ -112,6 +113,7 @@ pub async fn read(
                 requirement,
                 marker_text: None,
                 origin: origin.clone(),
+                line: None,
             });
         }
     }

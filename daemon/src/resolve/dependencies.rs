@@ -148,8 +148,12 @@ impl Expander {
         if let Some(constraint) = self.constraints.get(&requirement.name) {
             range = range.intersection(constraint);
         }
-        selector.note_requirement(requirement, &range);
-        out.push((PubPackage::base(requirement.name.clone()), range.clone()));
+        selector.note_requirement(requirement);
+        // A requirement with extras is on the extras' proxies only, which bring in their package
+        // at their version (as uv expands one).
+        if requirement.extras.is_empty() {
+            out.push((PubPackage::base(requirement.name.clone()), range.clone()));
+        }
         for extra in &requirement.extras {
             out.push((
                 PubPackage::Package {

@@ -22,6 +22,7 @@ mod selector;
 mod solution;
 mod solve;
 mod speculation;
+mod unavailable;
 mod universal;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -64,6 +65,8 @@ pub struct RootRequirement {
     /// The marker as the user wrote it, when known (echoed in the lock).
     pub marker_text: Option<String>,
     pub origin: Origin,
+    /// The line of the requirement file it is on, when it is on one (named in errors).
+    pub line: Option<usize>,
 }
 
 /// A root requirement named by location (`name @ url`, a path, `-e path`, `git+…`), read
@@ -176,9 +179,6 @@ pub enum ResolveError {
     Build(#[from] BuildError),
     #[error("{0}")]
     Invalid(String),
-    /// Not an error: the resolver starts over with a new order of decisions.
-    #[error("the resolution restarted")]
-    Restart,
     /// Not an error: a universal resolution splits into forks, solved one by one.
     #[error("the resolution forked")]
     Fork,

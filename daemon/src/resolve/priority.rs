@@ -1,141 +1,251 @@
-//! The order of decisions, and the conflict statistics that change it, as uv orders them.
+//! The order of decisions, and the conflict counts that change it: uv's `PubGrubPriorities` and
+//! conflict tracker, rule for rule.
 //!
-//! Exact pins first (they cannot move), then the packages that kept being refused, then those
-//! whose decisions kept refusing others (still before the rest, so that they conflict before
-//! unrelated packages are decided: uv's order), then the rest, each group in the order its
-//! packages were discovered: a breadth-first walk that keeps results stable. PubGrub's own
-//! conflict counts are left out: uv's order has none, and with them (or with the culprits
-//! decided last) `apache-airflow[all]` locked 25 pins away from uv's.
+//! A package's rank is kept by name and only ever raised as requirements on it are read (uv
+//! takes the higher of the old and the new): unspecified, then — once counted in conflicts —
+//! decided late or early, then pinned to one version by some requirement (`==`, or an extra's
+//! proxy pinning its package), then named by location. Ties go to the order names were first
+//! required in (a breadth-first walk that keeps results stable), then to the order packages
+//! were (a package before its extras, as uv decides them). The decisions a universal fork makes again
+//! first (its parent's, see `solve`) come before everything, in their order.
+//!
+//! When the newest allowed A is accepted by no recent release of B, deciding A first walks B
+//! back through every release to one from years ago that has no bound on A; uv and pip step A
+//! back instead and keep a recent B. uv gets there by counting, for each package, how often it
+//! is refused because of another (it is *affected*) and how often it is in the incompatibility
+//! that refuses another (the *culprit*), in both places PubGrub meets conflicts: a version
+//! refused for its dependencies, and a conflict resolved during unit propagation. At five, an
+//! affected package is decided early; a culprit is decided late, and its decision is undone
+//! with every later one (PubGrub keeps what it learned), unless it is already early or late.
 
 use std::cell::RefCell;
 use std::cmp::Reverse;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
-use axle_standards::{PackageName, Version};
+use axle_standards::PackageName;
 
 use super::package::PubPackage;
 use super::selector::Range;
 
-/// How often a package must be refused (or cause a refusal) before it is decided earlier (or
+/// How often a package must be affected (or a culprit) before it is decided earlier (or
 /// later): uv's threshold.
 const CONFLICT_THRESHOLD: u32 = 5;
 
+/// A name's rank: later variants first, then the earlier discovered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Rank {
+    Unspecified(Reverse<usize>),
+    /// Its decisions kept refusing other packages: decided after those (still before packages
+    /// without conflicts, so that it conflicts before unrelated packages are decided).
+    ConflictLate(Reverse<usize>),
+    /// Its versions kept being refused: decided before the packages refusing them.
+    ConflictEarly(Reverse<usize>),
+    /// Some requirement allows one version only.
+    Singleton(Reverse<usize>),
+    /// Named by location: its one candidate.
+    Direct(Reverse<usize>),
+}
+
+impl Rank {
+    fn index(self) -> usize {
+        match self {
+            Rank::Unspecified(Reverse(index))
+            | Rank::ConflictLate(Reverse(index))
+            | Rank::ConflictEarly(Reverse(index))
+            | Rank::Singleton(Reverse(index))
+            | Rank::Direct(Reverse(index)) => index,
+        }
+    }
+}
+
 /// A package's place in the order: higher first.
-pub(super) type Priority = (u8, Reverse<usize>, Reverse<usize>);
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Priority(Place);
+
+/// The root, then what a fork replays (by its place), then the rest by rank and tiebreaker.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Place {
+    Ranked(Option<Rank>, Option<Reverse<usize>>),
+    Replayed(Reverse<usize>),
+    Root,
+}
 
 #[derive(Default)]
 pub(super) struct Priorities {
-    /// The order packages were discovered in: requirements in the order written, then each
-    /// package's dependencies in the order its metadata lists them (uv decides in this order
-    /// too, so ties between equally constrained packages fall the same way). Names are
-    /// numbered once for a package and all its extras (which are decided together, as uv
-    /// decides them), each (virtual) package again to order those.
-    first_seen: RefCell<HashMap<PubPackage, usize>>,
-    name_seen: RefCell<HashMap<PackageName, usize>>,
-    /// How often a version of each package was refused because its dependencies exclude
-    /// another package's decided version (`affected`), and how often each package's decision
-    /// caused such a refusal (`caused`).
-    affected: RefCell<HashMap<PackageName, u32>>,
-    caused: RefCell<HashMap<PackageName, u32>>,
-    /// Packages decided before others (they kept being refused) and after others (they kept
-    /// causing refusals), as uv reorders them.
-    early: RefCell<HashSet<PackageName>>,
-    late: RefCell<HashSet<PackageName>>,
+    ranks: RefCell<HashMap<PackageName, Rank>>,
+    /// The order packages (a package, an extra's packages) were first required in.
+    tiebreakers: RefCell<HashMap<PubPackage, usize>>,
+    affected: RefCell<HashMap<PubPackage, u32>>,
+    culprit: RefCell<HashMap<PubPackage, u32>>,
+    /// Packages that just reached the threshold, to decide early (affected) or late (culprit).
+    prioritize: RefCell<Vec<PubPackage>>,
+    deprioritize: RefCell<Vec<PubPackage>>,
 }
 
 impl Priorities {
-    pub(super) fn priority(&self, package: &PubPackage, range: &Range) -> Priority {
-        let (name_order, order) = self.discovery_order(package);
-        let kind = match package {
-            PubPackage::Root => 5,
-            _ if range.as_singleton().is_some() => 4,
-            _ => match package.name() {
-                Some(name) if self.early.borrow().contains(name) => 3,
-                Some(name) if self.late.borrow().contains(name) => 2,
-                _ => 1,
-            },
-        };
-        (kind, Reverse(name_order), Reverse(order))
-    }
-
-    /// Numbers packages not seen before, in the order given.
-    pub(super) fn note_discovered(&self, dependencies: &[(PubPackage, Range)]) {
-        for (package, _) in dependencies {
-            self.discovery_order(package);
-        }
-    }
-
-    /// Where `package` comes in the order of discovery: its name's place, and its own (numbered
-    /// now if it was not seen before).
-    fn discovery_order(&self, package: &PubPackage) -> (usize, usize) {
-        let mut seen = self.first_seen.borrow_mut();
-        let next = seen.len();
-        let order = *seen.entry(package.clone()).or_insert(next);
+    /// `package`'s place; `replayed`: its place among the decisions a fork makes again first.
+    pub(super) fn priority(&self, package: &PubPackage, replayed: Option<usize>) -> Priority {
         let Some(name) = package.name() else {
-            return (order, order);
+            return Priority(Place::Root);
         };
-        let mut names = self.name_seen.borrow_mut();
-        let next = names.len();
-        (*names.entry(name.clone()).or_insert(next), order)
+        if let Some(place) = replayed {
+            return Priority(Place::Replayed(Reverse(place)));
+        }
+        let rank = self.ranks.borrow().get(name).copied();
+        let tiebreaker = self.tiebreakers.borrow().get(package).copied().map(Reverse);
+        Priority(Place::Ranked(rank, tiebreaker))
     }
 
-    /// Counts the conflicts `name`'s `dependencies` have with the versions `decided` so far;
-    /// returns the culprit whose decision should now come later, when the order changes and
-    /// `may_reorder` (then the solve starts over from just before the culprit's decision).
-    ///
-    /// When the newest allowed A is accepted by no recent release of B, deciding A first makes
-    /// B walk back through every release to one from years ago that has no bound on A; uv and
-    /// pip step A back instead and keep a recent B. uv gets there by counting, for each
-    /// package, how often it is refused because of another's decision: past a threshold the
-    /// refused package is decided earlier and the culprit later. A version of `name` whose
-    /// dependency excludes the decided version of another package is refused by the solver,
-    /// so the provider can count without the solver's internals; and since upstream PubGrub
-    /// cannot undo one decision on request, the resolution restarts with the new order (what
-    /// was fetched and learned about packages is kept).
-    pub(super) fn note_conflicts(
-        &self,
-        name: &PackageName,
-        dependencies: &[(PubPackage, Range)],
-        decided: &HashMap<PackageName, Version>,
-        may_reorder: bool,
-    ) -> Option<PackageName> {
-        let mut reorder = None;
-        for (dependency, range) in dependencies {
-            let PubPackage::Package {
-                name: culprit,
-                extra: None,
-            } = dependency
-            else {
+    /// Takes note of requirements read (a package's at a version, or the root's), in order:
+    /// a name is ranked when first required, and raised when a requirement pins it (`direct`:
+    /// whether a name is required by location).
+    pub(super) fn note_required(&self, dependencies: &[(PubPackage, Range)], direct: impl Fn(&PackageName) -> bool) {
+        let mut ranks = self.ranks.borrow_mut();
+        let mut tiebreakers = self.tiebreakers.borrow_mut();
+        for (package, range) in dependencies {
+            let Some(name) = package.name() else {
                 continue;
             };
-            let Some(version) = decided.get(culprit) else {
-                continue;
-            };
-            if culprit == name || range.contains(version) {
-                continue;
+            if !tiebreakers.contains_key(package) {
+                let next = tiebreakers.len();
+                tiebreakers.insert(package.clone(), next);
             }
-            // Counted per package, as uv counts.
-            let bump = |counts: &RefCell<HashMap<PackageName, u32>>, package: &PackageName| {
-                let mut counts = counts.borrow_mut();
-                let count = counts.entry(package.clone()).or_insert(0);
-                *count += 1;
-                *count
+            let next = ranks.len();
+            let index = ranks.get(name).map_or(next, |rank| rank.index());
+            let rank = if direct(name) {
+                Rank::Direct(Reverse(index))
+            } else if range.as_singleton().is_some() {
+                Rank::Singleton(Reverse(index))
+            } else {
+                Rank::Unspecified(Reverse(index))
             };
-            let affected = bump(&self.affected, name);
-            let caused = bump(&self.caused, culprit);
-            if affected >= CONFLICT_THRESHOLD {
-                self.early.borrow_mut().insert(name.clone());
-            }
-            // A package refused often itself is not pushed back for the refusals it causes.
-            if caused >= CONFLICT_THRESHOLD
-                && may_reorder
-                && !self.early.borrow().contains(culprit)
-                && self.late.borrow_mut().insert(culprit.clone())
-            {
-                tracing::debug!(affected = %name, %culprit, "deciding the culprit later, and solving again");
-                reorder = Some(culprit.clone());
+            // Only ever raised; a rank from conflicts stays until a pin raises it.
+            let entry = ranks.entry(name.clone()).or_insert(rank);
+            if rank > *entry {
+                *entry = rank;
             }
         }
-        reorder
+    }
+
+    /// Counts a conflict: `affected` (a version of it refused, or a conflict resolved on it)
+    /// and the other packages of the incompatibility behind it, as uv counts them. An extra's
+    /// packages and their package are not counted against each other: the proxy only copies
+    /// its package's obligations.
+    pub(super) fn note_conflict(&self, affected: &PubPackage, incompatibility: &[&PubPackage]) {
+        if tracing::enabled!(tracing::Level::TRACE) {
+            let packages: Vec<String> = incompatibility.iter().map(ToString::to_string).collect();
+            tracing::trace!(%affected, incompatibility = %packages.join(", "), "conflict");
+        }
+        let mut real = false;
+        for culprit in incompatibility {
+            if *culprit == affected || (culprit.name().is_some() && culprit.name() == affected.name()) {
+                continue;
+            }
+            real = true;
+            if bump(&self.culprit, culprit) == CONFLICT_THRESHOLD {
+                self.deprioritize.borrow_mut().push((*culprit).clone());
+            }
+        }
+        if real && bump(&self.affected, affected) == CONFLICT_THRESHOLD {
+            self.prioritize.borrow_mut().push(affected.clone());
+        }
+    }
+
+    /// Applies what the counts reached since the last call: affected packages are decided
+    /// early, culprits late; returns the culprits whose decisions to undo now (with every
+    /// later one), as uv backtracks them.
+    pub(super) fn take_backtracks(&self) -> Vec<PubPackage> {
+        let prioritize = std::mem::take(&mut *self.prioritize.borrow_mut());
+        let deprioritize = std::mem::take(&mut *self.deprioritize.borrow_mut());
+        let mut ranks = self.ranks.borrow_mut();
+        for package in prioritize {
+            let Some(name) = package.name() else {
+                continue;
+            };
+            let next = ranks.len();
+            let rank = ranks.entry(name.clone()).or_insert(Rank::Unspecified(Reverse(next)));
+            if !matches!(rank, Rank::ConflictEarly(_)) {
+                *rank = Rank::ConflictEarly(Reverse(rank.index()));
+                tracing::debug!(%package, "too many conflicts (affected): deciding it earlier");
+            }
+        }
+        let mut backtracks = Vec::new();
+        for package in deprioritize {
+            let Some(name) = package.name() else {
+                continue;
+            };
+            let next = ranks.len();
+            let rank = ranks.entry(name.clone()).or_insert(Rank::Unspecified(Reverse(next)));
+            // An early package is not pushed back (uv's guard against going round in circles).
+            if matches!(rank, Rank::ConflictEarly(_) | Rank::ConflictLate(_)) {
+                continue;
+            }
+            *rank = Rank::ConflictLate(Reverse(rank.index()));
+            tracing::debug!(%package, "too many conflicts (culprit): deciding it later, undoing its decision");
+            backtracks.push(package);
+        }
+        backtracks
+    }
+}
+
+fn bump(counts: &RefCell<HashMap<PubPackage, u32>>, package: &PubPackage) -> u32 {
+    let mut counts = counts.borrow_mut();
+    let count = counts.entry(package.clone()).or_insert(0);
+    *count += 1;
+    *count
+}
+
+#[cfg(test)]
+mod tests {
+    use std::str::FromStr;
+
+    use axle_standards::Version;
+
+    use super::*;
+
+    fn package(name: &str) -> PubPackage {
+        PubPackage::base(PackageName::from_str(name).unwrap())
+    }
+
+    fn sorted(priorities: &Priorities, names: &[&str]) -> Vec<String> {
+        let mut packages: Vec<PubPackage> = names.iter().map(|name| package(name)).collect();
+        packages.sort_by_key(|package| Reverse(priorities.priority(package, None)));
+        packages.iter().map(ToString::to_string).collect()
+    }
+
+    #[test]
+    fn the_order_of_decisions_follows_uvs_ranks() {
+        let priorities = Priorities::default();
+        let any = Range::full();
+        let pinned = Range::singleton(Version::new([1]));
+        priorities.note_required(
+            &[
+                (package("a"), any.clone()),
+                (package("b"), any.clone()),
+                (package("c"), any.clone()),
+            ],
+            |_| false,
+        );
+        // Discovery order.
+        assert_eq!(sorted(&priorities, &["c", "b", "a"]), ["a", "b", "c"]);
+        // A pin raises a name; a later loose requirement does not lower it.
+        priorities.note_required(&[(package("c"), pinned.clone())], |_| false);
+        priorities.note_required(&[(package("c"), any.clone())], |_| false);
+        assert_eq!(sorted(&priorities, &["a", "b", "c"]), ["c", "a", "b"]);
+        // `b` refused five times because of `a`: `b` early, `a` late and undone.
+        for _ in 0..CONFLICT_THRESHOLD {
+            priorities.note_conflict(&package("b"), &[&package("b"), &package("a")]);
+        }
+        assert_eq!(priorities.take_backtracks(), [package("a")]);
+        assert_eq!(sorted(&priorities, &["a", "b", "c"]), ["c", "b", "a"]);
+        // A late package refused five times is decided early; an early one is never made late.
+        for _ in 0..CONFLICT_THRESHOLD {
+            priorities.note_conflict(&package("a"), &[&package("a"), &package("b")]);
+        }
+        assert!(priorities.take_backtracks().is_empty());
+        assert_eq!(sorted(&priorities, &["a", "b", "c"]), ["c", "a", "b"]);
+        // Counted once, at the threshold.
+        priorities.note_conflict(&package("a"), &[&package("a"), &package("b")]);
+        assert!(priorities.take_backtracks().is_empty());
     }
 }

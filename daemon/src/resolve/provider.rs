@@ -1,7 +1,7 @@
 //! The PubGrub dependency provider: a thin façade over the rooms that do the work —
 //! `selector` (which version to try), `dependencies` (what a version requires here),
 //! `priority` (the order of decisions and the conflict counts that change it), `solve` (the
-//! loop, its restarts and forks, what it decided) and `prefetch` (the network ahead of the
+//! loop, its forks, what it decided) and `prefetch` (the network ahead of the
 //! solver). It wires them together and reports progress; it holds no rule of its own.
 
 use std::collections::{BTreeMap, HashMap};
@@ -15,14 +15,17 @@ use super::environment::{Environment, Fork};
 use super::package::PubPackage;
 use super::prefetch::Prefetcher;
 use super::priority::{Priorities, Priority};
+use super::report::Context;
 use super::selector::{Choice, Range, Selector};
 use super::solve::{self, Solve, SolveState};
-use super::{ResolveError, ResolveRequest};
+use super::{Origin, ResolveError, ResolveRequest};
 use crate::index::IndexClient;
 use crate::progress::{Phase, Reporter};
 
 pub struct Provider {
     pub(super) selector: Selector,
+    /// Where the root requirements and constraints on each package are written, for errors.
+    origins: HashMap<PackageName, Vec<String>>,
     expander: Expander,
     priorities: Priorities,
     pub(super) state: SolveState,
@@ -46,6 +49,7 @@ impl Provider {
         };
         let selector = Selector::new(request, index, runtime, &env)?;
         let provider = Provider {
+            origins: origins(request),
             expander: Expander::new(request, &env)?,
             priorities: Priorities::default(),
             prefetcher: Prefetcher::new(&selector),
@@ -57,7 +61,6 @@ impl Provider {
         let dependencies = provider
             .expander
             .root_dependencies(&provider.expander.root(&env), &provider.selector)?;
-        provider.priorities.note_discovered(&dependencies);
         provider.prefetch(&dependencies);
         Ok(provider)
     }
@@ -67,9 +70,9 @@ impl Provider {
         solve::solve(self)
     }
 
-    /// Makes the next solve one for `env`, keeping `replay`'s versions where they fit (a fork
-    /// starts from what its parent had decided) and everything learned about packages.
-    pub fn enter(&self, env: Environment, replay: HashMap<PackageName, Version>) {
+    /// Makes the next solve one for `env`, making `replay`'s decisions first where they fit (a
+    /// fork starts from what its parent had decided), keeping everything learned about packages.
+    pub fn enter(&self, env: Environment, replay: Vec<(PubPackage, Version)>) {
         let python = env.universal_python();
         let python_changed = python != self.state.env.borrow().universal_python();
         if python_changed {
@@ -96,6 +99,12 @@ impl Provider {
             .requirements_of(name, extra, version, &self.selector, &env)
     }
 
+    /// Takes note of requirements read, for the order of decisions.
+    fn note_required(&self, dependencies: &[(PubPackage, Range)]) {
+        self.priorities
+            .note_required(dependencies, |name| self.selector.direct.contains_key(name));
+    }
+
     fn prefetch(&self, dependencies: &[(PubPackage, Range)]) {
         let env = self.state.env.borrow();
         self.prefetcher
@@ -114,17 +123,28 @@ impl DependencyProvider for Provider {
     fn prioritize(
         &self,
         package: &PubPackage,
-        range: &Range,
+        // uv's order depends on what requirements said of a package, not on what is left.
+        _range: &Range,
         _statistics: &PackageResolutionStatistics,
     ) -> Self::Priority {
-        self.priorities.priority(package, range)
+        // Asked only of a package that is undecided now.
+        self.state.undecided(package);
+        self.priorities.priority(package, self.state.replay_rank(package))
     }
 
-    fn should_cancel(&self) -> Result<(), ResolveError> {
-        if self.state.restart_requested() {
-            return Err(ResolveError::Restart);
+    fn note_conflict(&self, affected: &PubPackage, _version: Option<&Version>, incompatibility: &[&PubPackage]) {
+        self.priorities.note_conflict(affected, incompatibility);
+    }
+
+    fn take_backtracks(&self) -> Vec<PubPackage> {
+        self.priorities.take_backtracks()
+    }
+
+    fn proxy_base(&self, package: &PubPackage) -> Option<PubPackage> {
+        match package {
+            PubPackage::Package { name, extra: Some(_) } => Some(PubPackage::base(name.clone())),
+            _ => None,
         }
-        Ok(())
     }
 
     fn choose_version(&self, package: &PubPackage, range: &Range) -> Result<Option<Version>, ResolveError> {
@@ -132,25 +152,31 @@ impl DependencyProvider for Provider {
             PubPackage::Root => return Ok(Some(Version::new([0]))),
             // Always pinned by its proxy to one version; whether that version is usable was
             // the proxy's question.
-            PubPackage::ExtraRequirements { .. } => return Ok(range.as_singleton().cloned()),
+            PubPackage::ExtraRequirements { .. } => {
+                let version = range.as_singleton().cloned();
+                if let Some(version) = &version {
+                    self.state.record(package, version);
+                }
+                return Ok(version);
+            }
             PubPackage::Package { name, .. } => name,
         };
-        // An extra's proxy tries its package's version first: any other is refused at once
-        // while the package keeps it.
+        // An extra's proxy tries the version its package is decided at first: any other is
+        // refused at once (uv tries them one by one, to the same end).
         let mut preferred = Vec::new();
         if let PubPackage::Package { extra: Some(_), .. } = package
-            && let Some(base) = self.state.last_chosen.borrow().get(name)
+            && let Some(base) = self.state.decisions.borrow().version_of(name)
         {
             preferred.push(base.clone());
         }
         preferred.extend(self.state.preferred(name));
         let choice = {
             let env = self.state.env.borrow();
-            self.selector.choose(name, range, &preferred, &env)?
+            self.selector
+                .choose(name, range, &preferred, &env, || self.state.declared(name))?
         };
         match choice {
-            Choice::Direct(version) => Ok(Some(version)),
-            Choice::Preferred(version) => {
+            Choice::Direct(version) | Choice::Preferred(version) => {
                 self.state.record(package, &version);
                 Ok(Some(version))
             }
@@ -194,6 +220,8 @@ impl DependencyProvider for Provider {
                     return Err(ResolveError::Fork);
                 }
                 let dependencies = self.expander.root_dependencies(&requirements, &self.selector)?;
+                self.note_required(&dependencies);
+                self.state.note_asked(package, version, &dependencies);
                 self.prefetch(&dependencies);
                 return Ok(Dependencies::Available(dependencies.into_iter().collect()));
             }
@@ -214,7 +242,8 @@ impl DependencyProvider for Provider {
                         exactly,
                     ),
                 ];
-                self.priorities.note_discovered(&dependencies);
+                self.note_required(&dependencies);
+                self.state.note_asked(package, version, &dependencies);
                 return Ok(Dependencies::Available(dependencies.into_iter().collect()));
             }
             PubPackage::Package { name, extra: None } => (name, None),
@@ -226,20 +255,43 @@ impl DependencyProvider for Provider {
                     return Err(ResolveError::Fork);
                 }
                 let dependencies = self.expander.dependencies(name, &requirements, &self.selector)?;
-                self.priorities.note_discovered(&dependencies);
-                let culprit = self.priorities.note_conflicts(
-                    name,
-                    &dependencies,
-                    &self.state.last_chosen.borrow(),
-                    self.state.may_restart(),
-                );
-                if let Some(culprit) = culprit {
-                    self.state.request_restart(culprit);
-                }
+                self.note_required(&dependencies);
+                self.state.note_asked(package, version, &dependencies);
                 self.prefetch(&dependencies);
                 Ok(Dependencies::Available(dependencies.into_iter().collect()))
             }
             Err(reason) => Ok(Dependencies::Unavailable(reason)),
         }
     }
+}
+
+impl Context for Provider {
+    fn origins(&self, name: &PackageName) -> Vec<String> {
+        self.origins.get(name).cloned().unwrap_or_default()
+    }
+
+    fn why_none(&self, name: &PackageName, range: &Range) -> Option<super::unavailable::Why> {
+        let env = self.state.env.borrow();
+        self.selector
+            .why_none(name, range, &env, self.state.was_asked(name, range))
+    }
+}
+
+/// Where each root requirement and constraint is written: `requirements.in, line 3`,
+/// `constrained in constraints.txt, line 2`, a project's name and path.
+fn origins(request: &ResolveRequest) -> HashMap<PackageName, Vec<String>> {
+    let mut origins: HashMap<PackageName, Vec<String>> = HashMap::new();
+    for root in request.requirements.iter().chain(&request.constraints) {
+        let text = match (&root.origin, root.line) {
+            (Origin::Requirements(file), Some(line)) => format!("{file}, line {line}"),
+            (Origin::Constraints(file), Some(line)) => format!("constrained in {file}, line {line}"),
+            (Origin::Constraints(file), None) => format!("constrained by {file}"),
+            (origin, _) => origin.to_string(),
+        };
+        let known = origins.entry(root.requirement.name.clone()).or_default();
+        if !known.contains(&text) {
+            known.push(text);
+        }
+    }
+    origins
 }

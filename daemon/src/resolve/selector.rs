@@ -71,10 +71,6 @@ pub(super) struct Selector {
     prerelease_named: RefCell<HashSet<PackageName>>,
     /// Versions some requirement pins with `==`/`===` (yanked ones are allowed only then).
     exact_pins: RefCell<HashMap<PackageName, HashSet<Version>>>,
-    /// What the requirements on each package allow, intersected over every requirement seen
-    /// (not the solver's current range, which also excludes what conflicts refused): pre-
-    /// releases are taken when no final release fits this, as pip takes them.
-    declared: RefCell<HashMap<PackageName, Range>>,
 }
 
 impl Selector {
@@ -109,7 +105,6 @@ impl Selector {
             prereleases: request.prereleases,
             prerelease_named: RefCell::new(super::prerelease_named(&named)),
             exact_pins: RefCell::new(HashMap::new()),
-            declared: RefCell::new(HashMap::new()),
         };
         for constraint in request.constraints.iter().map(|root| &root.requirement) {
             selector.note_exact_pins(constraint);
@@ -129,18 +124,15 @@ impl Selector {
         self.target_key.set(keyed(self.base_key, python));
     }
 
-    /// Takes note of what `requirement` says of its package, allowing `range`: whether it
-    /// names a pre-release, which versions it pins exactly, what it allows.
-    pub(super) fn note_requirement(&self, requirement: &Requirement, range: &Range) {
+    /// Takes note of what `requirement` says of its package: whether it names a pre-release,
+    /// which versions it pins exactly.
+    pub(super) fn note_requirement(&self, requirement: &Requirement) {
         if let Some(VersionOrUrl::VersionSpecifier(specifiers)) = &requirement.version_or_url
             && axle_standards::allows_prerelease(specifiers)
         {
             self.prerelease_named.borrow_mut().insert(requirement.name.clone());
         }
         self.note_exact_pins(requirement);
-        let mut declared = self.declared.borrow_mut();
-        let known = declared.entry(requirement.name.clone()).or_insert_with(Range::full);
-        *known = known.intersection(range);
     }
 
     fn note_exact_pins(&self, requirement: &Requirement) {
@@ -157,7 +149,7 @@ impl Selector {
         }
     }
 
-    fn exactly_pinned(&self, name: &PackageName, version: &Version) -> bool {
+    pub(super) fn exactly_pinned(&self, name: &PackageName, version: &Version) -> bool {
         self.exact_pins
             .borrow()
             .get(name)
@@ -238,12 +230,14 @@ impl Selector {
     /// the newest that fits (pre-releases only where PEP 440 allows them, yanked releases
     /// only where pinned exactly, and — in a universal fork — only releases whose
     /// `Requires-Python` admits the fork's lowest Python: a newer one splits the fork).
+    /// `declared`: what the requirements of the packages decided so far allow of `name`.
     pub(super) fn choose<'a>(
         &self,
         name: &PackageName,
         range: &Range,
         preferred: impl IntoIterator<Item = &'a Version>,
         env: &Environment,
+        declared: impl FnOnce() -> Range,
     ) -> Result<Choice, ResolveError> {
         if let Some(direct) = self.direct.get(name) {
             let version = direct_version(direct);
@@ -273,17 +267,30 @@ impl Selector {
             }
         }
         // PEP 440: pre-releases only when asked for, or when no final release fits what the
-        // requirements say — not merely what the solver has left after refusing versions,
-        // which would trade backtracking for a pre-release.
-        let allow_pre = self.prereleases || self.prerelease_named.borrow().contains(name) || {
-            let declared = self.declared.borrow();
-            let declared = declared.get(name);
-            !candidates.versions.keys().any(|version| {
-                !version.any_prerelease()
-                    && declared.is_none_or(|declared| declared.contains(version))
-                    && usable(version)
-            })
-        };
+        // requirements say — the requirements of the packages decided now, as pip gathers
+        // them; not merely what the solver has left after refusing versions (which would
+        // trade backtracking for a pre-release), nor what every requirement ever read says
+        // (a release walked past, with its old bounds, says nothing of this resolution). Asked
+        // only when a pre-release would be the choice.
+        let newest_final = candidates
+            .versions
+            .keys()
+            .rev()
+            .find(|version| !version.any_prerelease() && range.contains(version) && installable(version));
+        let pre_is_newer = candidates.versions.keys().rev().any(|version| {
+            version.any_prerelease()
+                && range.contains(version)
+                && newest_final.is_none_or(|newest| version > newest)
+                && installable(version)
+        });
+        let allow_pre = pre_is_newer
+            && (self.prereleases || self.prerelease_named.borrow().contains(name) || {
+                let declared = declared();
+                !candidates
+                    .versions
+                    .keys()
+                    .any(|version| !version.any_prerelease() && declared.contains(version) && usable(version))
+            });
         for version in candidates.versions.keys().rev().filter(|version| {
             range.contains(version) && (allow_pre || !version.any_prerelease()) && installable(version)
         }) {

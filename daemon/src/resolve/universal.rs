@@ -9,11 +9,12 @@
 //! then merged, each with the marker of where it is needed; a package chosen at two versions
 //! in two forks is pinned twice, under disjoint markers.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 use axle_standards::{ExtraName, MarkerTree, PackageName, Version};
 
 use super::environment::{Environment, Fork};
+use super::package::PubPackage;
 use super::provider::Provider;
 use super::solution::Solved;
 use super::solve::Solve;
@@ -27,7 +28,7 @@ pub(super) fn resolve(
     request: &ResolveRequest,
     lowest: &Version,
 ) -> Result<Resolution, ResolveError> {
-    let mut pending: Vec<(Fork, HashMap<PackageName, Version>)> = vec![(Fork::at_least(lowest), HashMap::new())];
+    let mut pending: Vec<(Fork, Vec<(PubPackage, Version)>)> = vec![(Fork::at_least(lowest), Vec::new())];
     let mut solved: Vec<Solved> = Vec::new();
     while let Some((fork, decided)) = pending.pop() {
         if solved.len() + pending.len() > MAX_FORKS {

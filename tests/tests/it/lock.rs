@@ -548,6 +548,56 @@ fn exclude_newer_hides_releases_uploaded_after_the_date() {
     assert!(error.contains("last tuesday"), "{error}");
 }
 
+/// `--exclude-newer` as a cooldown: a duration back from now (`7 days`, `P7D`), as uv and pip
+/// take it; the lock's header records the moment it meant, and that command, run again, pins
+/// the same.
+#[test]
+fn exclude_newer_takes_a_duration_and_the_header_records_the_moment() {
+    let now = jiff::Timestamp::now();
+    let ago = |days: i64| now.checked_sub(jiff::SignedDuration::from_hours(24 * days)).unwrap();
+    let index = axle_e2e::index::TestIndex::start();
+    for (version, uploaded) in [("1.0", ago(30)), ("2.0", ago(10)), ("3.0", ago(2))] {
+        let wheel = axle_e2e::wheel::WheelBuilder::new("cooled", version).build();
+        let mut file = axle_e2e::index::IndexFile::from(&wheel);
+        file.upload_time = Some(uploaded.to_string());
+        index.add_file("cooled", file);
+    }
+    let mut context = axle_e2e::TestContext::new();
+    context.use_index(&index);
+    context.write("requirements.in", "cooled\n");
+    let pins = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter(|line| line.contains("=="))
+            .map(str::to_string)
+            .collect()
+    };
+    for (cooldown, expected) in [
+        ("7 days", "cooled==2.0"),
+        ("P7D", "cooled==2.0"),
+        ("3 weeks", "cooled==1.0"),
+    ] {
+        context.ok(&["lock", "-U", "--exclude-newer", cooldown]);
+        let lock = context.read("requirements.txt");
+        assert_eq!(pins(&lock), [expected], "{cooldown}:\n{lock}");
+        // The header names the moment, not the duration.
+        let moment = lock
+            .lines()
+            .find_map(|line| line.split("--exclude-newer=").nth(1))
+            .and_then(|rest| rest.split_whitespace().next())
+            .unwrap_or_else(|| panic!("no --exclude-newer in the header:\n{lock}"));
+        let moment: jiff::Timestamp = moment.parse().unwrap();
+        let days = if cooldown == "3 weeks" { 21 } else { 7 };
+        let off = (ago(days).as_second() - moment.as_second()).abs();
+        assert!(off < 120, "{cooldown} meant {moment}, {off} s from {}", ago(days));
+        // The header's command, run again later, pins the same.
+        let _ = std::fs::remove_file(context.path("again.txt"));
+        context.ok(&["lock", "--exclude-newer", &moment.to_string(), "-o", "again.txt"]);
+        assert_eq!(pins(&context.read("again.txt")), [expected]);
+    }
+    let error = context.fails(&["lock", "-U", "--exclude-newer", "7 parsecs"]);
+    assert!(error.contains("a duration back from now"), "{error}");
+}
+
 /// `--refresh-package NAME`: that project's page is asked again even while the cached copy is
 /// fresh; the others are answered from the cache.
 #[test]

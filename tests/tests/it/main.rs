@@ -4,6 +4,7 @@
 mod build;
 mod daemon;
 mod editor;
+mod errors;
 mod image;
 mod lock;
 mod real_index;
