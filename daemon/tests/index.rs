@@ -329,11 +329,17 @@ async fn one_releases_files_are_the_projects_files_of_that_version() {
     let main = TestIndex::start();
     main.add(&WheelBuilder::new("internal", "1.0").build());
     main.add(&WheelBuilder::new("internal", "2.0").build());
-    main.add(&WheelBuilder::new("internal", "2.0").tag("cp311-cp311-manylinux_2_17_x86_64").build());
+    main.add(
+        &WheelBuilder::new("internal", "2.0")
+            .tag("cp311-cp311-manylinux_2_17_x86_64")
+            .build(),
+    );
     let extra = TestIndex::start();
     extra.add(&WheelBuilder::new("internal", "2.0").tag("py2-none-any").build());
     let local = tempfile::tempdir().unwrap();
-    let wheel = WheelBuilder::new("internal", "2.0").tag("cp312-cp312-win_amd64").build();
+    let wheel = WheelBuilder::new("internal", "2.0")
+        .tag("cp312-cp312-win_amd64")
+        .build();
     std::fs::write(local.path().join(&wheel.filename), &wheel.bytes).unwrap();
     let setup = setup().await;
     let both = [main.url(), extra.url()];

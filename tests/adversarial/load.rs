@@ -96,7 +96,10 @@ fn a_wheel_of_many_files_unpacks_in_bounded_memory() {
     let before = peak_rss_kib(pid);
     context.ok(&["sync"]);
     let grown = peak_rss_kib(pid).saturating_sub(before);
-    assert!(grown < 100 * 1024, "the daemon's peak grew by {grown} KiB over the sync");
+    assert!(
+        grown < 100 * 1024,
+        "the daemon's peak grew by {grown} KiB over the sync"
+    );
     assert!(
         context.path(".venv/lib").exists() && context.ok(&["env", "packages"]).contains("many==1.0"),
         "not installed"

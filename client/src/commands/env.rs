@@ -71,10 +71,7 @@ pub async fn run(
                 } else {
                     format!(": {} ({})", env.state, env.state_detail)
                 };
-                output.text(&format!(
-                    "{} (Python {}{project}){state}",
-                    env.path, env.python_version
-                ));
+                output.text(&format!("{} (Python {}{project}){state}", env.path, env.python_version));
             }
         }
         EnvCommand::Packages { venv } => {

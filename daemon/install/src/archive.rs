@@ -276,8 +276,8 @@ impl Read for WindowedFile {
         if buffer.is_empty() || self.position >= self.len {
             return Ok(0);
         }
-        let in_window = self.position >= self.window_start
-            && self.position < self.window_start + self.window.len() as u64;
+        let in_window =
+            self.position >= self.window_start && self.position < self.window_start + self.window.len() as u64;
         if !in_window {
             // A read as large as the window goes straight to the caller (hashing the file).
             if buffer.len() >= WINDOW {

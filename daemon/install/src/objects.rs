@@ -156,7 +156,6 @@ struct StagedEntry {
     written: bool,
 }
 
-
 impl ObjectStore {
     /// Opens (creating if needed) the store at `root`.
     pub fn open(root: impl Into<PathBuf>) -> Result<ObjectStore, ObjectStoreError> {

@@ -77,11 +77,7 @@ type Shared = State<Arc<AppState>>;
 
 /// Listens on 127.0.0.1:`port` (0: any free port) and serves `index` and the status page
 /// until stopped.
-pub async fn start(
-    engine: Arc<Engine>,
-    index: ServedIndex,
-    port: u16,
-) -> Result<Running, StartError> {
+pub async fn start(engine: Arc<Engine>, index: ServedIndex, port: u16) -> Result<Running, StartError> {
     let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port)))
         .await
         .map_err(|source| match source.kind() {

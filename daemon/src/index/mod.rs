@@ -353,7 +353,12 @@ impl IndexClient {
         for link in &sources.find_links {
             let files: Vec<Arc<DistFile>> = match link {
                 FindLinks::Directory(dir) => find_links::directory(dir)?.into_iter().map(Arc::new).collect(),
-                FindLinks::Page(url) => self.page(url.url().clone(), name, context).await?.files.as_ref().clone(),
+                FindLinks::Page(url) => self
+                    .page(url.url().clone(), name, context)
+                    .await?
+                    .files
+                    .as_ref()
+                    .clone(),
             };
             let source: Arc<str> = Arc::from(link.to_string());
             found.extend(

@@ -50,11 +50,10 @@ pub async fn environments(
             .fetch_all(pool)
             .await
             .map_err(DbError::from)?;
-    let synced: Vec<(String, i64, String)> =
-        sqlx::query_as("SELECT venv, synced_at, lock_files_json FROM venv_sync")
-            .fetch_all(pool)
-            .await
-            .map_err(DbError::from)?;
+    let synced: Vec<(String, i64, String)> = sqlx::query_as("SELECT venv, synced_at, lock_files_json FROM venv_sync")
+        .fetch_all(pool)
+        .await
+        .map_err(DbError::from)?;
     /// Interpreter, version, last sync and its locks, as far as the database knows.
     type Known = (Option<String>, Option<String>, Option<i64>, Vec<PathBuf>);
     let mut known: BTreeMap<PathBuf, Known> = BTreeMap::new();

@@ -118,6 +118,9 @@ fn explain(error: pubgrub::PubGrubError<Provider>, provider: &Provider) -> Resol
     }
 }
 
+/// A version given to PubGrub and the dependencies it was answered with.
+type Asked = (Version, Vec<(PubPackage, Range)>);
+
 /// What one solve is for and what it decided.
 pub(super) struct SolveState {
     /// What this solve is for: the target, or a fork of a universal resolution.
@@ -135,7 +138,7 @@ pub(super) struct SolveState {
     pub(super) decisions: RefCell<Decisions>,
     /// What each package (the root too) asked of others at the version last given to PubGrub:
     /// with `decisions`, what the requirements in force say of a package.
-    asked: RefCell<HashMap<PubPackage, (Version, Vec<(PubPackage, Range)>)>>,
+    asked: RefCell<HashMap<PubPackage, Asked>>,
     /// What the parent of a universal fork had decided: made again first, in the same order
     /// and at the same versions where they still fit, so a fork starts where uv's would.
     replay: RefCell<Replay>,

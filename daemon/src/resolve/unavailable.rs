@@ -348,29 +348,10 @@ fn closest<'a>(name: &PackageName, names: impl Iterator<Item = &'a PackageName>)
     scored.into_keys().take(3).map(|(_, known)| known).collect()
 }
 
-/// Levenshtein distance, with a swap of two neighbours counting as one edit.
+/// Levenshtein distance with a swap of two neighbours counting as one edit (`fastapi` →
+/// `fsatapi` is one typo): the optimal string alignment distance.
 fn edit_distance(left: &str, right: &str) -> usize {
-    let (left, right): (Vec<char>, Vec<char>) = (left.chars().collect(), right.chars().collect());
-    let mut rows = vec![vec![0usize; right.len() + 1]; left.len() + 1];
-    for (i, row) in rows.iter_mut().enumerate() {
-        row[0] = i;
-    }
-    for j in 0..=right.len() {
-        rows[0][j] = j;
-    }
-    for i in 1..=left.len() {
-        for j in 1..=right.len() {
-            let substitution = usize::from(left[i - 1] != right[j - 1]);
-            let mut best = (rows[i - 1][j] + 1)
-                .min(rows[i][j - 1] + 1)
-                .min(rows[i - 1][j - 1] + substitution);
-            if i > 1 && j > 1 && left[i - 1] == right[j - 2] && left[i - 2] == right[j - 1] {
-                best = best.min(rows[i - 2][j - 2] + 1);
-            }
-            rows[i][j] = best;
-        }
-    }
-    rows[left.len()][right.len()]
+    strsim::osa_distance(left, right)
 }
 
 #[cfg(test)]

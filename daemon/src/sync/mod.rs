@@ -162,7 +162,11 @@ impl Drift {
         let part = |label: &str, items: &[String]| {
             let shown: Vec<&str> = items.iter().take(3).map(String::as_str).collect();
             let more = items.len().saturating_sub(shown.len());
-            let more = if more > 0 { format!(" and {more} more") } else { String::new() };
+            let more = if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            };
             (!items.is_empty()).then(|| format!("{label} {}{more}", shown.join(", ")))
         };
         [
@@ -358,13 +362,11 @@ fn warn_of_another_target(
 ) -> Result<(), SyncError> {
     let target = &environment.target;
     let what = format!("this venv is {}", crate::target::describe(target));
-    let mismatch = lockfile::target::read_all(lock_files)?
-        .iter()
-        .find_map(|locked_for| {
-            locked_for
-                .check(&target.python_full_version, &target.markers, &target.tags, &what)
-                .err()
-        });
+    let mismatch = lockfile::target::read_all(lock_files)?.iter().find_map(|locked_for| {
+        locked_for
+            .check(&target.python_full_version, &target.markers, &target.tags, &what)
+            .err()
+    });
     if let Some(mismatch) = mismatch {
         reporter.notice(NoticeLevel::Warning, &mismatch.to_string());
     }

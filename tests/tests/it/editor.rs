@@ -464,14 +464,21 @@ fn every_venv_is_compared_with_the_locks_of_its_own_last_sync() {
     };
     assert!(line("by-hand").ends_with(": drifted (missing beta==2.0)"), "{text}");
     assert!(line("tools").ends_with(": in-sync"), "{text}");
-    assert!(line("never-synced").ends_with(": unknown (no sync by axle on record)"), "{text}");
+    assert!(
+        line("never-synced").ends_with(": unknown (no sync by axle on record)"),
+        "{text}"
+    );
 
     // After a restart the daemon knows it from its database alone.
     context.ok(&["sync", "--venv", "by-hand", "requirements.txt"]);
     context.ok(&["daemon", "stop"]);
     let (by_hand, tools, never) = listed(&context);
     assert_eq!(
-        (by_hand["state"].as_str(), tools["state"].as_str(), never["state"].as_str()),
+        (
+            by_hand["state"].as_str(),
+            tools["state"].as_str(),
+            never["state"].as_str()
+        ),
         (Some("in-sync"), Some("in-sync"), Some("unknown"))
     );
 }

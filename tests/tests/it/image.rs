@@ -295,3 +295,60 @@ fn pushed_copied_back_and_rebuilt_after_an_app_change_an_image_keeps_its_digests
         second["layers"].as_array().unwrap().len()
     );
 }
+
+#[test]
+fn a_lock_made_for_another_target_is_refused_naming_both() {
+    let test = "a_lock_made_for_another_target_is_refused_naming_both";
+    let Some(base) = images::debian_base(test) else {
+        return;
+    };
+    let index = TestIndex::start();
+    index.add(&WheelBuilder::new("greet", "1.0").build());
+    let mut context = TestContext::new();
+    context.use_index(&index);
+    context.write("requirements.in", "greet\n");
+    // Debian bookworm's Python is 3.11: a lock for a 3.12 image does not go into it.
+    context.ok(&[
+        "lock",
+        "--python-version",
+        "3.12",
+        "--python-platform",
+        "x86_64-manylinux_2_28",
+    ]);
+    let out = context.root.path().join("out");
+    let stderr = context.fails(&[
+        "image",
+        "requirements.txt",
+        "--from",
+        &base_ref(&base),
+        "--to",
+        &format!("oci:{}:app", out.display()),
+    ]);
+    assert!(
+        stderr.contains("requirements.txt was locked for Python 3.12 on x86_64-manylinux_2_28"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("the base image") && stderr.contains("has Python 3.11"),
+        "{stderr}"
+    );
+    assert!(!out.exists(), "nothing is written for a refused lock");
+    // The same lock made for the base's Python goes in.
+    context.ok(&[
+        "lock",
+        "--python-version",
+        "3.11",
+        "--python-platform",
+        "x86_64-manylinux_2_28",
+    ]);
+    image(
+        &context,
+        &[
+            "requirements.txt",
+            "--from",
+            &base_ref(&base),
+            "--to",
+            &format!("oci:{}:app", out.display()),
+        ],
+    );
+}

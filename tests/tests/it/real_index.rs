@@ -284,6 +284,60 @@ fn apache_airflow_all_locks_as_uv_does() {
     );
 }
 
+/// `apache-airflow[all]` beside one lower-bounded requirement on a provider, for each of ten
+/// providers (the bound: the major release uv pins the provider at without it, so the variant
+/// changes the order of decisions, not what is allowed): each variant locked from scratch by
+/// axle and by `uv pip compile` at the same moment. Prints each variant's differences; fails
+/// when a variant does not lock or pins what uv does not.
+#[test]
+#[ignore = "uses the network: the real configured index; minutes"]
+fn apache_airflow_all_beside_a_bounded_provider_locks_as_uv_does() {
+    const PROVIDERS: [&str; 10] = [
+        "amazon",
+        "google",
+        "microsoft-azure",
+        "snowflake",
+        "databricks",
+        "cncf-kubernetes",
+        "postgres",
+        "openai",
+        "http",
+        "slack",
+    ];
+    let context = real_context();
+    context.write("requirements.in", "apache-airflow[all]\n");
+    let alone = uv_compile(&context, &[], "uv-alone.txt");
+    let mut report = Vec::new();
+    let mut differing = Vec::new();
+    for provider in PROVIDERS {
+        let name = format!("apache-airflow-providers-{provider}");
+        let Some(major) = alone
+            .iter()
+            .find_map(|pin| pin.strip_prefix(&format!("{name}==")))
+            .and_then(|version| version.split('.').next())
+        else {
+            report.push(format!("{name}: not in apache-airflow[all]'s lock"));
+            differing.push(name);
+            continue;
+        };
+        let requirement = format!("{name}>={major}");
+        context.write("requirements.in", &format!("apache-airflow[all]\n{requirement}\n"));
+        // No earlier lock to prefer, for either tool.
+        let output = format!("axle-{provider}.txt");
+        context.ok(&["lock", "-o", &output]);
+        let ours = pins(&context.read(&output));
+        let theirs = uv_compile(&context, &[], &format!("uv-{provider}.txt"));
+        if ours == theirs {
+            report.push(format!("{requirement:50} = uv ({} pins)", ours.len()));
+        } else {
+            report.push(format!("{requirement:50} {}", difference(&ours, &theirs)));
+            differing.push(requirement);
+        }
+    }
+    eprintln!("{}", report.join("\n"));
+    assert!(differing.is_empty(), "variants that differ from uv: {differing:?}");
+}
+
 /// What pip-compile (and axle) leave out of a lock as unsafe, and uv pins.
 fn without_unsafe(pins: BTreeSet<String>) -> BTreeSet<String> {
     pins.into_iter()

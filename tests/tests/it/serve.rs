@@ -285,13 +285,21 @@ fn the_status_page_compares_every_venv_with_its_last_sync_and_greys_the_unknown(
             .unwrap_or_else(|| panic!("no row for {name}:\n{page}"))
             .to_string()
     };
-    assert!(row("by-hand").contains("<td class=\"state ok\">in sync"), "{}", row("by-hand"));
+    assert!(
+        row("by-hand").contains("<td class=\"state ok\">in sync"),
+        "{}",
+        row("by-hand")
+    );
     assert!(
         row("by-hand").contains(&format!("<code>{}</code>", context.path("requirements.txt").display())),
         "{}",
         row("by-hand")
     );
-    assert!(row("other").contains("<td class=\"state ok\">in sync"), "{}", row("other"));
+    assert!(
+        row("other").contains("<td class=\"state ok\">in sync"),
+        "{}",
+        row("other")
+    );
     let never = row("never");
     assert!(never.contains("<td class=\"state muted\">unknown"), "{never}");
     assert!(never.contains("no sync by axle on record"), "{never}");
@@ -465,7 +473,11 @@ fn export_takes_the_target_a_lock_was_made_for_from_its_header() {
     let cp313 = "native-1.0-cp313-cp313-manylinux_2_17_x86_64.manylinux2014_x86_64.whl";
 
     // No flags: the lock's target.
-    let output = context.axle().args(["export", "--wheelhouse", "house"]).output().unwrap();
+    let output = context
+        .axle()
+        .args(["export", "--wheelhouse", "house"])
+        .output()
+        .unwrap();
     assert_success(&output, "axle export");
     let said = String::from_utf8_lossy(&output.stderr);
     assert!(
@@ -505,12 +517,18 @@ fn export_takes_the_target_a_lock_was_made_for_from_its_header() {
     );
 
     // Without a header nothing says what it was made for: this interpreter, as before.
-    context.ok(&[&["lock", "--generate-hashes", "--no-header", "-o", "bare.txt"][..], &docker].concat());
+    context.ok(&[
+        &["lock", "--generate-hashes", "--no-header", "-o", "bare.txt"][..],
+        &docker,
+    ]
+    .concat());
     let (ok, exported) = context.json(&["export", "--wheelhouse", "bare", "bare.txt"]);
     assert!(ok, "{exported}");
     assert_eq!(
         exported["files"],
-        serde_json::json!([format!("native-1.0-{here}-{here}-manylinux_2_17_x86_64.manylinux2014_x86_64.whl")])
+        serde_json::json!([format!(
+            "native-1.0-{here}-{here}-manylinux_2_17_x86_64.manylinux2014_x86_64.whl"
+        )])
     );
 }
 

@@ -112,11 +112,27 @@ fn wheels_read_from_their_file_unpack_as_wheels_read_into_memory() {
         builder = builder.file(&format!("demo_pkg/part/p{number}.bin"), noise(17_000 + number));
     }
     let wheel = builder.build();
-    assert!(wheel.bytes.len() > 6 << 20, "{} bytes: not past the in-memory limit", wheel.bytes.len());
+    assert!(
+        wheel.bytes.len() > 6 << 20,
+        "{} bytes: not past the in-memory limit",
+        wheel.bytes.len()
+    );
     let env = Env::new();
     let manifest = env.unpack(&wheel);
-    assert_eq!(manifest.files.iter().filter(|file| file.path.starts_with("demo_pkg/part/")).count(), 300);
-    assert!(manifest.files.iter().any(|file| file.path == "demo_pkg/big.bin" && file.size == 1_500_000));
+    assert_eq!(
+        manifest
+            .files
+            .iter()
+            .filter(|file| file.path.starts_with("demo_pkg/part/"))
+            .count(),
+        300
+    );
+    assert!(
+        manifest
+            .files
+            .iter()
+            .any(|file| file.path == "demo_pkg/big.bin" && file.size == 1_500_000)
+    );
     for file in &manifest.files {
         let content = fs::read(env.store.object_path(&file.sha256, file.executable).unwrap()).unwrap();
         assert_eq!(sha256_hex(&content), file.sha256, "{}", file.path);
