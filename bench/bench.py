@@ -513,6 +513,12 @@ def start_weed(workdir):
         except OSError:
             time.sleep(0.1)
     time.sleep(1.0)  # the filer behind the S3 port settles
+    # The bench's bucket, made as an operator makes one (axle never makes or deletes buckets).
+    made = subprocess.run([weed, "shell", f"-master=127.0.0.1:{master}"], input="s3.bucket.create -name axle-bench\n",
+                          capture_output=True, text=True, cwd=root, timeout=60)
+    if made.returncode != 0:
+        process.terminate()
+        sys.exit(f"weed shell could not make the bucket: {made.stderr.strip()}")
     return process, f"http://127.0.0.1:{s3}"
 
 
@@ -592,19 +598,24 @@ def bench_team(axle, python, runs, env, workdir, settle=0.0):
                 baseline = "uv pip sync (empty cache)"
             report(f"team: fresh runner syncing the {label} lock (empty home, daemon up)", rows, baseline)
 
-        # (c) The writer's own cold sync, uploading everything it fetches in the background, beside
-        # the same sync with no team store: what the uploads add to the job.
+        # (c) The writer's own cold sync into an empty team store, uploading everything it fetches
+        # in the background, beside the same sync that uploads nothing (AXLE_TEAM_STORE_PUSH=none:
+        # the same lookups, each a miss) — what the uploads add to the job — and beside a sync
+        # with no team store (what the misses add).
         project = workdir / "team-jupyter"
         lock = project / "requirements.txt"
-        times = {"uploading": [], "plain": []}
+        times = {"uploading": [], "lookups": [], "plain": []}
         for i in range(min(max(runs, 1), 3)):
             uploading = dict(writer_env, AXLE_TEAM_STORE=f"s3://axle-bench/upload-{i}")
             times["uploading"].append(cold_sync("upload", uploading, project, lock, i))
+            lookups = dict(writer_env, AXLE_TEAM_STORE=f"s3://axle-bench/lookup-{i}", AXLE_TEAM_STORE_PUSH="none")
+            times["lookups"].append(cold_sync("lookup", lookups, project, lock, i))
             times["plain"].append(cold_sync("plain", env, project, lock, i))
-        report("team: a cold sync of the jupyter lock that uploads all it fetches, beside one that does not",
+        report("team: a cold sync of the jupyter lock into an empty team store, uploading all it fetches or not",
                [("axle sync, uploading to the team store", statistics.median(times["uploading"]), times["uploading"]),
+                ("axle sync, same store, no uploads", statistics.median(times["lookups"]), times["lookups"]),
                 ("axle sync, no team store", statistics.median(times["plain"]), times["plain"])],
-               "axle sync, no team store")
+               "axle sync, same store, no uploads")
     finally:
         process.terminate()
         try:
@@ -689,8 +700,13 @@ def bench_image(axle, python, runs, env, workdir):
             shutil.rmtree(path, ignore_errors=True)
 
         pip_target = project / "pip-target"
+        # pip takes --platform literally (no older manylinux implied), so each tag the base's
+        # glibc 2.36 accepts is named, as pip running in the image would accept them.
+        platforms = [f"manylinux_2_{minor}_x86_64" for minor in range(36, 4, -1)]
+        platforms += ["manylinux2014_x86_64", "manylinux2010_x86_64", "manylinux1_x86_64", "linux_x86_64"]
         pip_command = [str(pip), "install", "-q", "--no-cache-dir", "--require-hashes", "--no-deps",
-                       "--only-binary=:all:", "--python-version", "3.11", "--platform", "manylinux_2_36_x86_64",
+                       "--only-binary=:all:", "--python-version", "3.11",
+                       *[flag for platform in platforms for flag in ("--platform", platform)],
                        "--target", str(pip_target), "-r", "requirements.txt"]
         median, timings = time_runs(pip_command, max(1, min(runs, 3)), env, project, lambda: fresh_target(pip_target))
         rows.append(("pip install --no-cache-dir --target (the RUN step)", median, timings))

@@ -104,6 +104,8 @@ impl Engine {
 
     /// `axle sync`, announced to watchers and remembered for the project it runs from.
     pub async fn sync(&self, request: SyncRequest, reporter: Arc<dyn Reporter>) -> Result<SyncOutcome, Error> {
+        // Team store uploads wait for the job to end (they are not what the caller waits for).
+        let _job = self.services.team.job();
         let dir = request.invocation.cwd.clone();
         self.jobs.announce(&dir, JobKind::Sync, JobStep::Started);
         let reporter = self.jobs.reporter(&dir, JobKind::Sync, reporter);
@@ -160,6 +162,7 @@ impl Engine {
         request: LockRequest,
         reporter: Arc<dyn Reporter>,
     ) -> Result<LockOutcome, Error> {
+        let _job = self.services.team.job();
         let engine = self.clone();
         let key = coalescing_key(&request);
         let dir = request.invocation.cwd.clone();
@@ -421,6 +424,7 @@ impl Engine {
         request: crate::image::ImageRequest,
         reporter: Arc<dyn Reporter>,
     ) -> Result<crate::image::ImageOutcome, Error> {
+        let _job = self.services.team.job();
         crate::image::build(&self.services, request, reporter)
             .await
             .map_err(Error::from)

@@ -1,8 +1,9 @@
 //! Layers written reproducibly: the same entries give the same bytes on any machine — entries
 //! sorted by path with their parent directories, owner 0:0 with no names, one fixed mtime
 //! (`SOURCE_DATE_EPOCH`, else 0), modes 0755/0644 (0755 for executables), and gzip with a
-//! fixed level, no file name and no timestamp. A layer's digest (of the gzip) and diff ID (of
-//! the tar) are computed as it is written, straight into the blob cache.
+//! fixed level, no file name and no timestamp, deflated on every core in fixed chunks
+//! (`gzip`). A layer's digest (of the gzip) and diff ID (of the tar) are computed as it is
+//! written, straight into the blob cache.
 
 use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
@@ -12,6 +13,7 @@ use sha2::{Digest, Sha256};
 
 use super::ImageError;
 use super::blobs::{BlobId, Blobs, io_error};
+use super::gzip::ParallelGzip;
 
 /// The gzip level of every layer: a change of it changes every digest.
 const GZIP_LEVEL: u32 = 6;
@@ -157,10 +159,7 @@ impl LayerWriter {
         }
         let file = blobs.temporary()?;
         let compressed = Hashing::new(file.reopen().map_err(|error| io_error(file.path(), error))?);
-        let gzip = flate2::GzBuilder::new()
-            .mtime(0)
-            .operating_system(255)
-            .write(compressed, flate2::Compression::new(GZIP_LEVEL));
+        let gzip = ParallelGzip::new(compressed, flate2::Compression::new(GZIP_LEVEL));
         let mut tar = tar::Builder::new(Hashing::new(gzip));
         tar.mode(tar::HeaderMode::Deterministic);
         let mut content_bytes = 0u64;

@@ -20,6 +20,7 @@ mod base;
 mod blobs;
 mod contents;
 mod dockerignore;
+mod gzip;
 mod layer;
 mod output;
 mod probe;

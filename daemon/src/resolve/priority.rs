@@ -70,7 +70,10 @@ enum Place {
     Root,
 }
 
-#[derive(Default)]
+/// The ranks and conflict counts of one solve. A universal resolution's fork starts from its
+/// parent's as they were when it split (uv's fork state carries them), so each fork counts its
+/// own conflicts: a culprit late in one fork is still undone in the next after five conflicts.
+#[derive(Default, Clone)]
 pub(super) struct Priorities {
     ranks: RefCell<HashMap<PackageName, Rank>>,
     /// The order packages (a package, an extra's packages) were first required in.
@@ -83,6 +86,24 @@ pub(super) struct Priorities {
 }
 
 impl Priorities {
+    /// Starts over from `from` (a fork's start).
+    pub(super) fn restore(&self, from: Priorities) {
+        let Priorities {
+            ranks,
+            tiebreakers,
+            affected,
+            culprit,
+            prioritize,
+            deprioritize,
+        } = from;
+        self.ranks.replace(ranks.into_inner());
+        self.tiebreakers.replace(tiebreakers.into_inner());
+        self.affected.replace(affected.into_inner());
+        self.culprit.replace(culprit.into_inner());
+        self.prioritize.replace(prioritize.into_inner());
+        self.deprioritize.replace(deprioritize.into_inner());
+    }
+
     /// `package`'s place; `replayed`: its place among the decisions a fork makes again first.
     pub(super) fn priority(&self, package: &PubPackage, replayed: Option<usize>) -> Priority {
         let Some(name) = package.name() else {

@@ -72,7 +72,7 @@ impl Provider {
 
     /// Makes the next solve one for `env`, making `replay`'s decisions first where they fit (a
     /// fork starts from what its parent had decided), keeping everything learned about packages.
-    pub fn enter(&self, env: Environment, replay: Vec<(PubPackage, Version)>) {
+    pub(super) fn enter(&self, env: Environment, replay: Vec<(PubPackage, Version)>, priorities: Priorities) {
         let python = env.universal_python();
         let python_changed = python != self.state.env.borrow().universal_python();
         if python_changed {
@@ -80,6 +80,12 @@ impl Provider {
         }
         self.prefetcher.enter_fork(python_changed);
         self.state.enter(env, replay);
+        self.priorities.restore(priorities);
+    }
+
+    /// The ranks and conflict counts now (a fork's to start from).
+    pub(super) fn priorities_now(&self) -> Priorities {
+        self.priorities.clone()
     }
 
     /// Prefers `versions` from now on (see `SolveState::prefer`).

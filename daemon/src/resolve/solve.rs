@@ -9,6 +9,7 @@ use axle_standards::{MarkerTree, PackageName, Requirement, Version};
 
 use super::environment::{self, Environment, Fork};
 use super::package::PubPackage;
+use super::priority::Priorities;
 use super::provider::Provider;
 use super::selector::Range;
 use super::{ResolveError, ResolveRequest};
@@ -21,6 +22,8 @@ pub enum Solve {
     Forked {
         forks: Vec<Fork>,
         decided: Vec<(PubPackage, Version)>,
+        /// The ranks and conflict counts at the split, each fork's to start from.
+        priorities: Box<Priorities>,
     },
 }
 
@@ -102,7 +105,11 @@ pub(super) fn solve(provider: &Provider) -> Result<Solve, ResolveError> {
         ) => {
             let forks = provider.state.forks.borrow_mut().take().unwrap_or_default();
             let decided = provider.state.decisions.borrow().order.clone();
-            Ok(Solve::Forked { forks, decided })
+            Ok(Solve::Forked {
+                forks,
+                decided,
+                priorities: Box::new(provider.priorities_now()),
+            })
         }
         Err(error) => Err(explain(error, provider)),
     }

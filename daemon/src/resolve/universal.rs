@@ -15,6 +15,7 @@ use axle_standards::{ExtraName, MarkerTree, PackageName, Version};
 
 use super::environment::{Environment, Fork};
 use super::package::PubPackage;
+use super::priority::Priorities;
 use super::provider::Provider;
 use super::solution::Solved;
 use super::solve::Solve;
@@ -23,14 +24,18 @@ use super::{RequiredBy, Resolution, ResolveError, ResolveRequest};
 /// Forks of one resolution at most: past them, the requirements are reported as too tangled.
 const MAX_FORKS: usize = 512;
 
+/// A fork to solve: its markers, the decisions its parent had made (in order), and its
+/// parent's ranks and conflict counts at the split.
+type ForkStart = (Fork, Vec<(PubPackage, Version)>, Box<Priorities>);
+
 pub(super) fn resolve(
     provider: &Provider,
     request: &ResolveRequest,
     lowest: &Version,
 ) -> Result<Resolution, ResolveError> {
-    let mut pending: Vec<(Fork, Vec<(PubPackage, Version)>)> = vec![(Fork::at_least(lowest), Vec::new())];
+    let mut pending: Vec<ForkStart> = vec![(Fork::at_least(lowest), Vec::new(), Box::default())];
     let mut solved: Vec<Solved> = Vec::new();
-    while let Some((fork, decided)) = pending.pop() {
+    while let Some((fork, decided, priorities)) = pending.pop() {
         if solved.len() + pending.len() > MAX_FORKS {
             return Err(ResolveError::Invalid(format!(
                 "the requirements split a universal resolution into more than {MAX_FORKS} parts by their markers; \
@@ -38,7 +43,7 @@ pub(super) fn resolve(
             )));
         }
         tracing::debug!(fork = ?fork.marker, "solving a fork");
-        provider.enter(Environment::Universal(fork), decided);
+        provider.enter(Environment::Universal(fork), decided, *priorities);
         match provider.solve()? {
             Solve::Solved(solution) => {
                 let this = provider.solved(request, &solution)?;
@@ -48,9 +53,17 @@ pub(super) fn resolve(
             // As uv orders them (its default strategy: the newest versions for each Python):
             // forks for newer Pythons are solved first, so older ones prefer what they chose
             // where they can use it; among equals, the last made is solved first.
-            Solve::Forked { mut forks, decided } => {
+            Solve::Forked {
+                mut forks,
+                decided,
+                priorities,
+            } => {
                 forks.sort_by(|left, right| left.python.cmp(&right.python));
-                pending.extend(forks.into_iter().map(|fork| (fork, decided.clone())));
+                pending.extend(
+                    forks
+                        .into_iter()
+                        .map(|fork| (fork, decided.clone(), priorities.clone())),
+                );
             }
         }
     }

@@ -57,6 +57,10 @@ impl From<object_store::Error> for Fault {
             object_store::Error::PermissionDenied { .. } | object_store::Error::Unauthenticated { .. } => {
                 Fault::Denied(error.to_string())
             }
+            // A listing of a bucket that is not there is a 404 the crate does not map.
+            other if other.to_string().contains("<Code>NoSuchBucket</Code>") => Fault::Failed(format!(
+                "the bucket does not exist (NoSuchBucket): make it, or name another in AXLE_TEAM_STORE ({other})"
+            )),
             other => Fault::Failed(other.to_string()),
         }
     }
@@ -236,4 +240,34 @@ async fn bounded<T>(work: impl std::future::Future<Output = T>) -> Result<T, Fau
     tokio::time::timeout(SMALL, work)
         .await
         .map_err(|_| Fault::Failed(format!("no answer within {} s", SMALL.as_secs())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_stores_errors_read_as_faults_and_a_missing_bucket_is_named() {
+        let generic = |text: &str| object_store::Error::Generic {
+            store: "S3",
+            source: text.to_string().into(),
+        };
+        let missing_bucket = generic(
+            "Error performing list request: Server returned non-2xx status code: 404 Not Found: \
+             <Error><Code>NoSuchBucket</Code><Message>The specified bucket does not exist</Message></Error>",
+        );
+        assert!(matches!(
+            Fault::from(missing_bucket),
+            Fault::Failed(reason) if reason.starts_with("the bucket does not exist (NoSuchBucket)")
+        ));
+        assert!(matches!(
+            Fault::from(generic("500 Internal Server Error")),
+            Fault::Failed(reason) if reason.contains("500 Internal Server Error")
+        ));
+        let not_found = object_store::Error::NotFound {
+            path: "wheels/x".to_string(),
+            source: "404".to_string().into(),
+        };
+        assert!(matches!(Fault::from(not_found), Fault::Missing));
+    }
 }

@@ -40,7 +40,8 @@ use crate::progress::{NoticeLevel, Reporter};
 use bucket::{Bucket, Fault, Fetched};
 pub use config::{Push, TeamConfig};
 pub use records::{BuildRecord, SigningKey, TrustedKeys, keygen};
-use uploads::Uploads;
+pub use uploads::JobGuard;
+use uploads::{Quiet, Uploads};
 
 /// Requests to one store at once (listings and reads): a sync asks for every pin at once,
 /// and a hundred parallel reads make a store (and this machine) thrash rather than go faster,
@@ -62,9 +63,17 @@ pub enum TeamError {
 #[derive(Default)]
 pub struct TeamStores {
     stores: Mutex<HashMap<config::Remote, Arc<TeamStore>>>,
+    /// Jobs running: uploads wait for them to end (see `uploads`).
+    quiet: Arc<Quiet>,
 }
 
 impl TeamStores {
+    /// Counts a job (a sync, a lock, an image) as running until the guard drops: uploads to
+    /// every team store wait for it.
+    pub fn job(&self) -> JobGuard {
+        self.quiet.job()
+    }
+
     /// The request's team tier, or `None` when it names no team store.
     pub fn for_request(
         &self,
@@ -81,7 +90,7 @@ impl TeamStores {
                 None => {
                     let bucket = Bucket::open(&config.remote)
                         .map_err(|fault| TeamError::Config(format!("{}: {fault}", config.remote.url())))?;
-                    let store = Arc::new(TeamStore::new(config.remote.clone(), bucket));
+                    let store = Arc::new(TeamStore::new(config.remote.clone(), bucket, self.quiet.clone()));
                     stores.insert(config.remote.clone(), store.clone());
                     store
                 }
@@ -158,11 +167,11 @@ pub struct TeamStore {
 }
 
 impl TeamStore {
-    fn new(remote: config::Remote, bucket: Bucket) -> TeamStore {
+    fn new(remote: config::Remote, bucket: Bucket, quiet: Arc<Quiet>) -> TeamStore {
         TeamStore {
             remote,
             bucket: Arc::new(bucket),
-            uploads: Uploads::default(),
+            uploads: Uploads::new(quiet),
             read_only: AtomicBool::new(false),
             told_read_only: AtomicBool::new(false),
             told_anonymous: AtomicBool::new(false),
@@ -509,10 +518,13 @@ impl TeamTier {
 
 /// Uploads the wheel file `archive` at `key`, create-only.
 async fn upload_wheel(store: &TeamStore, key: &str, archive: &Path) -> uploads::Ended {
-    // A read-only store takes nothing; a failing one is not asked again and again (the next
-    // push sends what a lock needs).
-    if !store.writable() || store.skipped() {
+    // A read-only store takes nothing; a failing one is not asked again and again (counted
+    // as failed: the next push sends what a lock needs).
+    if !store.writable() {
         return uploads::Ended::Skipped;
+    }
+    if store.skipped() {
+        return uploads::Ended::NotSent;
     }
     // Someone else's upload may have made it meanwhile: a HEAD costs less than the bytes.
     match store.bucket.exists(key).await {
@@ -535,7 +547,7 @@ fn queue_record(store: &Arc<TeamStore>, key: String, bytes: Vec<u8>) {
         let (store, key, bytes) = (owner.clone(), key.clone(), bytes.clone());
         async move {
             if store.skipped() {
-                return uploads::Ended::Skipped;
+                return uploads::Ended::NotSent;
             }
             let size = bytes.len() as u64;
             let result = store.bucket.create(&key, bytes).await.map(|()| size);

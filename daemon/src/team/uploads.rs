@@ -1,6 +1,11 @@
 //! The upload queue: writes to the team store run after the job that made them has answered,
 //! a few at a time, each retried with backoff when the store failed (not when it refused or
 //! already had the key), and can be waited for (`axle store push`, an in-process job's end).
+//!
+//! Uploads wait while a job runs ([`Quiet`]: a sync, a lock, an image): reading wheels and
+//! sending them competes with the job for the disk, the network and (with a store on the
+//! same machine) the cores, and a job must not be slower for what it shares. Someone waiting
+//! for the queue (a push) lets them go at once; no upload waits longer than [`MAX_DEFER`].
 
 use std::future::Future;
 use std::sync::Arc;
@@ -14,6 +19,73 @@ const CONCURRENT: usize = 4;
 /// Tries of one upload at most, and the wait before the second (doubled after each).
 const TRIES: u32 = 4;
 const FIRST_BACKOFF: Duration = Duration::from_millis(500);
+/// The longest an upload waits for the jobs running to end (a daemon that is never idle still
+/// uploads).
+pub const MAX_DEFER: Duration = Duration::from_secs(30);
+
+/// Whether jobs are running, shared by the daemon's team stores: uploads wait for quiet.
+#[derive(Default)]
+pub struct Quiet {
+    jobs: AtomicU64,
+    /// Callers waiting for a queue to drain: they want the uploads now.
+    waiters: AtomicU64,
+    changed: Notify,
+}
+
+impl Quiet {
+    /// Counts a job as running until the guard drops.
+    pub fn job(self: &Arc<Self>) -> JobGuard {
+        self.jobs.fetch_add(1, Ordering::SeqCst);
+        JobGuard { quiet: self.clone() }
+    }
+
+    fn open(&self) -> bool {
+        self.jobs.load(Ordering::SeqCst) == 0 || self.waiters.load(Ordering::SeqCst) > 0
+    }
+
+    /// Returns once no job runs or someone waits for the uploads, at most `limit` later.
+    async fn wait(&self, limit: Duration) {
+        let wait = async {
+            loop {
+                let changed = self.changed.notified();
+                if self.open() {
+                    return;
+                }
+                changed.await;
+            }
+        };
+        let _ = tokio::time::timeout(limit, wait).await;
+    }
+}
+
+/// A running job (see [`Quiet::job`]).
+pub struct JobGuard {
+    quiet: Arc<Quiet>,
+}
+
+impl Drop for JobGuard {
+    fn drop(&mut self) {
+        self.quiet.jobs.fetch_sub(1, Ordering::SeqCst);
+        self.quiet.changed.notify_waiters();
+    }
+}
+
+/// Someone waiting for the queue: the gate stays open meanwhile.
+struct Waiting<'a>(&'a Quiet);
+
+impl<'a> Waiting<'a> {
+    fn new(quiet: &'a Quiet) -> Waiting<'a> {
+        quiet.waiters.fetch_add(1, Ordering::SeqCst);
+        quiet.changed.notify_waiters();
+        Waiting(quiet)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.waiters.fetch_sub(1, Ordering::SeqCst);
+    }
+}
 
 /// How one try ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,8 +94,11 @@ pub enum Ended {
     Written(u64),
     /// The key was there already: written by an earlier upload or another writer.
     Existing,
-    /// Not tried (the store is read-only).
+    /// Not tried (the store is read-only, or the file went away).
     Skipped,
+    /// Not sent: the store is being skipped after repeated failures. Counted as failed, not
+    /// tried again (a push says so, rather than that there was nothing to send).
+    NotSent,
     /// The store failed; worth another try.
     Failed,
 }
@@ -41,10 +116,11 @@ pub struct Uploads {
     inner: Arc<Inner>,
 }
 
-impl Default for Uploads {
-    fn default() -> Uploads {
+impl Uploads {
+    pub fn new(quiet: Arc<Quiet>) -> Uploads {
         Uploads {
             inner: Arc::new(Inner {
+                quiet,
                 slots: Semaphore::new(CONCURRENT),
                 pending: AtomicU64::new(0),
                 done: AtomicU64::new(0),
@@ -58,6 +134,7 @@ impl Default for Uploads {
 }
 
 struct Inner {
+    quiet: Arc<Quiet>,
     slots: Semaphore,
     pending: AtomicU64,
     done: AtomicU64,
@@ -77,6 +154,7 @@ impl Uploads {
         let inner = self.inner.clone();
         inner.pending.fetch_add(1, Ordering::SeqCst);
         tokio::spawn(async move {
+            inner.quiet.wait(MAX_DEFER).await;
             let ended = match inner.slots.acquire().await {
                 Ok(_slot) => {
                     let mut backoff = FIRST_BACKOFF;
@@ -101,7 +179,7 @@ impl Uploads {
                 Ended::Existing => {
                     inner.existing.fetch_add(1, Ordering::Relaxed);
                 }
-                Ended::Failed => {
+                Ended::Failed | Ended::NotSent => {
                     inner.failed.fetch_add(1, Ordering::Relaxed);
                 }
                 Ended::Skipped => {}
@@ -114,6 +192,7 @@ impl Uploads {
 
     /// Waits until nothing is queued or running, at most `limit`; whether that happened.
     pub async fn drained(&self, limit: Duration) -> bool {
+        let _waiting = Waiting::new(&self.inner.quiet);
         let wait = async {
             loop {
                 let idle = self.inner.idle.notified();
@@ -144,7 +223,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_failing_upload_is_tried_again_and_drained_waits_for_the_last() {
-        let uploads = Uploads::default();
+        let uploads = Uploads::new(Arc::default());
         let tries = Arc::new(AtomicU32::new(0));
         let counted = tries.clone();
         uploads.queue(move || {
@@ -169,9 +248,51 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn an_upload_that_keeps_failing_ends_counted_as_failed() {
-        let uploads = Uploads::default();
+        let uploads = Uploads::new(Arc::default());
         uploads.queue(|| async { Ended::Failed });
         assert!(uploads.drained(Duration::from_secs(60)).await);
         assert_eq!(uploads.counts().failed, 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn uploads_wait_for_the_jobs_running_unless_someone_waits_for_them() {
+        let quiet = Arc::new(Quiet::default());
+        let uploads = Uploads::new(quiet.clone());
+        let job = quiet.job();
+        uploads.queue(|| async { Ended::Written(1) });
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        assert_eq!(uploads.counts().done, 0, "not while a job runs");
+        drop(job);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        assert_eq!(uploads.counts().done, 1, "once it ends");
+
+        let _job = quiet.job();
+        uploads.queue(|| async { Ended::Written(1) });
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        assert_eq!(uploads.counts().done, 1);
+        // A push waits for the queue: the upload goes now, with the job still running.
+        assert!(uploads.drained(Duration::from_secs(1)).await);
+        assert_eq!(uploads.counts().done, 2);
+
+        // And none waits past MAX_DEFER.
+        uploads.queue(|| async { Ended::Written(1) });
+        tokio::time::sleep(MAX_DEFER + Duration::from_secs(1)).await;
+        assert_eq!(uploads.counts().done, 3);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_upload_not_sent_is_counted_as_failed_without_another_try() {
+        let uploads = Uploads::new(Arc::default());
+        let tries = Arc::new(AtomicU32::new(0));
+        let counted = tries.clone();
+        uploads.queue(move || {
+            counted.fetch_add(1, Ordering::SeqCst);
+            async { Ended::NotSent }
+        });
+        uploads.queue(|| async { Ended::Skipped });
+        assert!(uploads.drained(Duration::from_secs(1)).await);
+        assert_eq!(tries.load(Ordering::SeqCst), 1);
+        let counts = uploads.counts();
+        assert_eq!((counts.failed, counts.done), (1, 0));
     }
 }
