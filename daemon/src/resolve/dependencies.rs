@@ -4,8 +4,9 @@
 //! requirement on their package, `Requires-Python` checked, requirements on one package merged.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
-use axle_standards::{ExtraName, MarkerTree, PackageName, Requirement, Version, VersionOrUrl};
+use axle_standards::{ExtraName, MarkerTree, PackageName, Requirement, Version, VersionOrUrl, environment_part};
 
 use super::direct::direct_version;
 use super::environment::Environment;
@@ -69,7 +70,7 @@ impl Expander {
     ) -> Result<Vec<(PubPackage, Range)>, ResolveError> {
         let mut dependencies = Vec::new();
         for (requirement, _) in requirements {
-            self.add_requirement(requirement, selector, &mut dependencies)?;
+            self.add_requirement(requirement, None, selector, &mut dependencies)?;
         }
         Ok(merge(dependencies))
     }
@@ -101,10 +102,11 @@ impl Expander {
             .collect()))
     }
 
-    /// The solver's view of `requirements` of `dependent`.
+    /// The solver's view of `requirements` of `dependent` (with `extra`: what the extra adds).
     pub(super) fn dependencies(
         &self,
         dependent: &PackageName,
+        extra: Option<&ExtraName>,
         requirements: &[(Requirement, MarkerTree)],
         selector: &Selector,
     ) -> Result<Vec<(PubPackage, Range)>, ResolveError> {
@@ -120,15 +122,18 @@ impl Expander {
                     requirement.name
                 )));
             }
-            self.add_requirement(requirement, selector, &mut dependencies)?;
+            self.add_requirement(requirement, extra, selector, &mut dependencies)?;
         }
         Ok(merge(dependencies))
     }
 
-    /// Adds `requirement` (its base package and one package per extra).
+    /// Adds `requirement`, read with `extra` requested of its dependent: its package, or the
+    /// proxies of its extras; a proxy for its marker, if it has one (as uv expands a
+    /// requirement).
     fn add_requirement(
         &self,
         requirement: &Requirement,
+        extra: Option<&ExtraName>,
         selector: &Selector,
         out: &mut Vec<(PubPackage, Range)>,
     ) -> Result<(), ResolveError> {
@@ -149,19 +154,28 @@ impl Expander {
             range = range.intersection(constraint);
         }
         selector.note_requirement(requirement);
+        // The marker, without what the dependent's extra says (it holds here).
+        let marker = environment_part(&requirement.marker, &extra.cloned().into_iter().collect::<Vec<_>>());
+        let marker: Option<Arc<str>> =
+            (!marker.is_true()).then(|| Arc::from(marker.try_to_string().unwrap_or_default()));
         // A requirement with extras is on the extras' proxies only, which bring in their package
         // at their version (as uv expands one).
         if requirement.extras.is_empty() {
-            out.push((PubPackage::base(requirement.name.clone()), range.clone()));
+            let package = PubPackage::Package {
+                name: requirement.name.clone(),
+                extra: None,
+                marker,
+            };
+            out.push((package, range));
+            return Ok(());
         }
-        for extra in &requirement.extras {
-            out.push((
-                PubPackage::Package {
-                    name: requirement.name.clone(),
-                    extra: Some(extra.clone()),
-                },
-                range.clone(),
-            ));
+        for requested in &requirement.extras {
+            let package = PubPackage::Package {
+                name: requirement.name.clone(),
+                extra: Some(requested.clone()),
+                marker: marker.clone(),
+            };
+            out.push((package, range.clone()));
         }
         Ok(())
     }

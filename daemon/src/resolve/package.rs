@@ -7,8 +7,14 @@
 //! are read from `foo v`'s metadata only once that version is the one. Without
 //! the split, a proxy walking down past a decided `foo` would fetch (or build)
 //! the metadata of every older release on the way.
+//!
+//! A requirement with a marker (`foo; python_version < "3.12"`) is on a proxy of its own too,
+//! one per marker, whose version `v` depends on exactly `foo==v`: uv's marker packages. They
+//! decide nothing of their own, but they are where uv counts conflicts and how it orders
+//! decisions, so axle has them to decide as uv does.
 
 use std::fmt;
+use std::sync::Arc;
 
 use axle_standards::{ExtraName, PackageName};
 
@@ -16,10 +22,12 @@ use axle_standards::{ExtraName, PackageName};
 pub enum PubPackage {
     /// The requirements being locked.
     Root,
-    /// A package (`extra: None`), or the proxy of one of its extras.
+    /// A package (`extra` and `marker` both `None`), or a proxy of it: for one of its extras,
+    /// for a requirement's marker (as written, normalised), or both.
     Package {
         name: PackageName,
         extra: Option<ExtraName>,
+        marker: Option<Arc<str>>,
     },
     /// What an extra adds to its package, at the proxy's version.
     ExtraRequirements { name: PackageName, extra: ExtraName },
@@ -27,7 +35,32 @@ pub enum PubPackage {
 
 impl PubPackage {
     pub fn base(name: PackageName) -> PubPackage {
-        PubPackage::Package { name, extra: None }
+        PubPackage::Package {
+            name,
+            extra: None,
+            marker: None,
+        }
+    }
+
+    /// The package itself, not a proxy of it (nor the root).
+    pub fn is_base(&self) -> bool {
+        matches!(
+            self,
+            PubPackage::Package {
+                extra: None,
+                marker: None,
+                ..
+            }
+        )
+    }
+
+    /// The package this one is a proxy of (each version of it depending on exactly that
+    /// version of the package), if it is one.
+    pub fn proxied(&self) -> Option<PubPackage> {
+        match self {
+            PubPackage::Package { name, .. } if !self.is_base() => Some(PubPackage::base(name.clone())),
+            _ => None,
+        }
     }
 
     pub fn name(&self) -> Option<&PackageName> {
@@ -42,10 +75,13 @@ impl fmt::Display for PubPackage {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             PubPackage::Root => f.write_str("your requirements"),
-            PubPackage::Package { name, extra: None } => write!(f, "{name}"),
+            // A marker proxy reads as its package: the marker is how uv counts, not news to a
+            // reader.
+            PubPackage::Package { name, extra: None, .. } => write!(f, "{name}"),
             PubPackage::Package {
                 name,
                 extra: Some(extra),
+                ..
             }
             | PubPackage::ExtraRequirements { name, extra } => write!(f, "{name}[{extra}]"),
         }

@@ -80,7 +80,8 @@ impl Prefetcher {
             builds: selector.builds.clone(),
         });
         for (package, range) in dependencies {
-            if let PubPackage::Package { name, extra: None } = package
+            // A proxy's package is what is fetched; proxies of one package start it once.
+            if let PubPackage::Package { name, .. } = package
                 && !selector.direct.contains_key(name)
             {
                 context.clone().start(name.clone(), range.clone());

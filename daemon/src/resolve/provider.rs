@@ -148,7 +148,7 @@ impl DependencyProvider for Provider {
 
     fn proxy_base(&self, package: &PubPackage) -> Option<PubPackage> {
         match package {
-            PubPackage::Package { name, extra: Some(_) } => Some(PubPackage::base(name.clone())),
+            PubPackage::Package { .. } => package.proxied(),
             _ => None,
         }
     }
@@ -167,10 +167,10 @@ impl DependencyProvider for Provider {
             }
             PubPackage::Package { name, .. } => name,
         };
-        // An extra's proxy tries the version its package is decided at first: any other is
-        // refused at once (uv tries them one by one, to the same end).
+        // A proxy tries the version its package is decided at first: any other is refused at
+        // once (uv tries them one by one, to the same end).
         let mut preferred = Vec::new();
-        if let PubPackage::Package { extra: Some(_), .. } = package
+        if !package.is_base()
             && let Some(base) = self.state.decisions.borrow().version_of(name)
         {
             preferred.push(base.clone());
@@ -202,7 +202,7 @@ impl DependencyProvider for Provider {
             Choice::Newest(version, candidates) => {
                 tracing::trace!(%package, %range, chosen = %version, "decision");
                 self.state.record(package, &version);
-                if let PubPackage::Package { extra: None, .. } = package {
+                if package.is_base() {
                     self.prefetcher.walking(name, &version, &candidates);
                 }
                 let decided = self.state.decided.get() + 1;
@@ -231,28 +231,23 @@ impl DependencyProvider for Provider {
                 self.prefetch(&dependencies);
                 return Ok(Dependencies::Available(dependencies.into_iter().collect()));
             }
-            // The proxy: its package and the extra's requirements at the same version, known
-            // without metadata.
-            PubPackage::Package {
-                name,
-                extra: Some(extra),
-            } => {
+            // A proxy: its package at the same version and, for an extra, the extra's
+            // requirements at it, known without metadata.
+            PubPackage::Package { name, extra, .. } if !package.is_base() => {
                 let exactly = Range::singleton(version.clone());
-                let dependencies = [
-                    (PubPackage::base(name.clone()), exactly.clone()),
-                    (
-                        PubPackage::ExtraRequirements {
-                            name: name.clone(),
-                            extra: extra.clone(),
-                        },
-                        exactly,
-                    ),
-                ];
+                let mut dependencies = vec![(PubPackage::base(name.clone()), exactly.clone())];
+                if let Some(extra) = extra {
+                    let requirements = PubPackage::ExtraRequirements {
+                        name: name.clone(),
+                        extra: extra.clone(),
+                    };
+                    dependencies.push((requirements, exactly));
+                }
                 self.note_required(&dependencies);
                 self.state.note_asked(package, version, &dependencies);
                 return Ok(Dependencies::Available(dependencies.into_iter().collect()));
             }
-            PubPackage::Package { name, extra: None } => (name, None),
+            PubPackage::Package { name, .. } => (name, None),
             PubPackage::ExtraRequirements { name, extra } => (name, Some(extra)),
         };
         match self.requirements_of(name, extra, version)? {
@@ -260,7 +255,7 @@ impl DependencyProvider for Provider {
                 if self.state.forks_at(&requirements) {
                     return Err(ResolveError::Fork);
                 }
-                let dependencies = self.expander.dependencies(name, &requirements, &self.selector)?;
+                let dependencies = self.expander.dependencies(name, extra, &requirements, &self.selector)?;
                 self.note_required(&dependencies);
                 self.state.note_asked(package, version, &dependencies);
                 self.prefetch(&dependencies);

@@ -34,15 +34,22 @@ impl Provider {
         for (package, version) in solution.iter() {
             match package {
                 PubPackage::Root | PubPackage::ExtraRequirements { .. } => {}
-                PubPackage::Package { name, extra: None } => {
+                PubPackage::Package {
+                    name,
+                    extra: None,
+                    marker: None,
+                } => {
                     versions.insert(name.clone(), version.clone());
                 }
                 PubPackage::Package {
                     name,
                     extra: Some(extra),
+                    ..
                 } => {
                     extras.entry(name.clone()).or_default().insert(extra.clone());
                 }
+                // A marker proxy's version is its package's.
+                PubPackage::Package { .. } => {}
             }
         }
 

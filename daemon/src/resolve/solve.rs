@@ -80,7 +80,9 @@ impl Replay {
     fn of(decisions: Vec<(PubPackage, Version)>) -> Replay {
         let mut replay = Replay::default();
         for (rank, (package, version)) in decisions.into_iter().enumerate() {
-            if let PubPackage::Package { name, extra: None } = &package {
+            if package.is_base()
+                && let Some(name) = package.name()
+            {
                 replay.versions.insert(name.clone(), version);
             }
             replay.rank.insert(package, rank);
@@ -203,7 +205,9 @@ impl SolveState {
     /// Remembers a version chosen for a package (PubGrub decides it unless its dependencies
     /// refuse it).
     pub(super) fn record(&self, package: &PubPackage, version: &Version) {
-        if let PubPackage::Package { name, extra: None } = package {
+        if package.is_base()
+            && let Some(name) = package.name()
+        {
             self.last_chosen.borrow_mut().insert(name.clone(), version.clone());
         }
         self.replay.borrow_mut().rank.remove(package);
