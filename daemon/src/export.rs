@@ -31,7 +31,7 @@ use crate::lockfile::{self, Locked, LockedSource, LockfileError};
 use crate::progress::{NoticeLevel, Phase, Reporter};
 use crate::services::Services;
 use crate::sync::SyncError;
-use crate::sync::intake::{Choice, choose_file, download_into_store, is_plain_file_name};
+use crate::sync::intake::{Choice, choose_file, download_into_store, files_of_pin, is_plain_file_name};
 use crate::target;
 use crate::wheels::WheelStore;
 
@@ -230,19 +230,7 @@ async fn prepare_pin(
     if let Some(file) = stored_archive(store, &locked.hashes, tags).await? {
         return Ok(file);
     }
-    let files = if !locked.hashes.is_empty() {
-        services
-            .index
-            .files_with_hashes(sources, &locked.name, &locked.hashes, fetch)
-            .await?
-    } else if let Some(version) = &locked.version {
-        services
-            .index
-            .files_of_version(sources, &locked.name, version, fetch)
-            .await?
-    } else {
-        services.index.project(sources, &locked.name, fetch).await?.to_vec()
-    };
+    let files = files_of_pin(services, sources, locked, fetch).await?;
     let expected: Vec<String> = locked.hashes.iter().cloned().collect();
     match choose_file(locked, &files, tags)? {
         Choice::Wheel(file) => {

@@ -13,7 +13,7 @@ use axle_install::Manifest;
 use axle_standards::{DistFilename, Tags, WheelFilename};
 
 use super::SyncError;
-use crate::index::{DistFile, FetchContext, IndexedFile};
+use crate::index::{DistFile, FetchContext, IndexError, IndexedFile, Sources};
 use crate::lockfile::Locked;
 use crate::services::Services;
 use crate::team::{TeamTier, TeamWheel};
@@ -161,6 +161,32 @@ pub(crate) enum Choice {
 
 /// The wheel of the pinned version that this environment installs, among the files the
 /// lock's hashes allow; else the version's sdist, to build.
+/// The files the index lists that `locked` may install: those with the lock's hashes; for an
+/// unhashed pin, its version's (without parsing the project's whole list); without a
+/// version, the project's.
+pub(crate) async fn files_of_pin(
+    services: &Services,
+    sources: &Sources,
+    locked: &Locked,
+    fetch: &FetchContext,
+) -> Result<Vec<IndexedFile>, IndexError> {
+    if !locked.hashes.is_empty() {
+        return services
+            .index
+            .files_with_hashes(sources, &locked.name, &locked.hashes, fetch)
+            .await;
+    }
+    match &locked.version {
+        Some(version) => {
+            services
+                .index
+                .files_of_version(sources, &locked.name, version, fetch)
+                .await
+        }
+        None => Ok(services.index.project(sources, &locked.name, fetch).await?.to_vec()),
+    }
+}
+
 pub(crate) fn choose_file(locked: &Locked, files: &[IndexedFile], tags: &Tags) -> Result<Choice, SyncError> {
     let Some(version) = &locked.version else {
         return Err(SyncError::Usage(format!(

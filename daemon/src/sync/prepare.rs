@@ -21,7 +21,7 @@ use futures::future::BoxFuture;
 
 use super::SyncError;
 use super::environment::Environment;
-use super::intake::{Choice, choose_file, fetch_into_store, from_the_team};
+use super::intake::{Choice, choose_file, fetch_into_store, files_of_pin, from_the_team};
 use crate::context::Invocation;
 use crate::dist::{ArchiveSource, BuildContext, BuildOptions, GitSource, SourceDist};
 use crate::index::{
@@ -341,19 +341,7 @@ async fn from_the_index(
         .as_ref()
         .ok_or_else(|| SyncError::Task("no index sources were decided".to_string()))?;
     let fetch = &connection.fetch;
-    let files = if !locked.hashes.is_empty() {
-        services
-            .index
-            .files_with_hashes(sources, &locked.name, &locked.hashes, fetch)
-            .await?
-    } else if let Some(version) = &locked.version {
-        services
-            .index
-            .files_of_version(sources, &locked.name, version, fetch)
-            .await?
-    } else {
-        services.index.project(sources, &locked.name, fetch).await?.to_vec()
-    };
+    let files = files_of_pin(services, sources, locked, fetch).await?;
     match choose_file(locked, &files, tags)? {
         Choice::Wheel(file) => {
             let manifest = connection
