@@ -103,14 +103,12 @@ pub async fn export(
     }
     .map_err(|error| SyncError::Usage(error.to_string()))?;
     let described = target::describe(&target);
-    for lock_target in &lock_targets {
-        let what = match (&interpreter, explicit) {
-            (Some(found), false) => format!("the interpreter {} is {described}", found.info.executable.display()),
-            _ => format!("the export's target is {described}"),
-        };
-        lock_target
-            .check(&target.python_full_version, &target.markers, &target.tags, &what)
-            .map_err(LockfileError::from)?;
+    let what = match (&interpreter, explicit) {
+        (Some(found), false) => format!("the interpreter {} is {described}", found.info.executable.display()),
+        _ => format!("the export's target is {described}"),
+    };
+    if let Some(mismatch) = lockfile::target::first_mismatch(&lock_targets, &target, &what) {
+        return Err(LockfileError::from(mismatch).into());
     }
     if let Some(from_lock) = lock_targets.first()
         && (request.python_version.is_none() || request.python_platform.is_none())

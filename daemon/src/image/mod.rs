@@ -204,10 +204,9 @@ pub async fn build(
     // A lock made for another target (its header's --python-version / --python-platform) is
     // refused, naming both, before anything is fetched for it.
     let image_is = format!("the base image {from} has {}", crate::target::describe(&target));
-    for lock_target in lockfile::target::read_all(&lock_files).map_err(SyncError::from)? {
-        lock_target
-            .check(&target.python_full_version, &target.markers, &target.tags, &image_is)
-            .map_err(|mismatch| SyncError::from(lockfile::LockfileError::from(mismatch)))?;
+    let lock_targets = lockfile::target::read_all(&lock_files).map_err(SyncError::from)?;
+    if let Some(mismatch) = lockfile::target::first_mismatch(&lock_targets, &target, &image_is) {
+        return Err(SyncError::from(lockfile::LockfileError::from(mismatch)).into());
     }
     let mut wanted = lockfile::read(&lock_files, &env, &target.markers).map_err(SyncError::from)?;
     // An image holds no editable: its projects are installed as regular wheels.

@@ -265,6 +265,17 @@ impl LockTarget {
     }
 }
 
+/// The first of `targets` that an environment of `target` is not what it was made for; `what`
+/// names the environment in the message (`this venv is Python 3.11.7 on …`). Export and image
+/// refuse on it, sync warns.
+pub fn first_mismatch(targets: &[LockTarget], target: &crate::target::Target, what: &str) -> Option<TargetMismatch> {
+    targets.iter().find_map(|locked_for| {
+        locked_for
+            .check(&target.python_full_version, &target.markers, &target.tags, what)
+            .err()
+    })
+}
+
 /// The target a request works for: the `--python-version` / `--python-platform` it names,
 /// else what its locks were made for. A flag that names another target than a lock's header
 /// is refused, naming both (a universal lock holds for every platform, and for every Python

@@ -362,12 +362,8 @@ fn warn_of_another_target(
 ) -> Result<(), SyncError> {
     let target = &environment.target;
     let what = format!("this venv is {}", crate::target::describe(target));
-    let mismatch = lockfile::target::read_all(lock_files)?.iter().find_map(|locked_for| {
-        locked_for
-            .check(&target.python_full_version, &target.markers, &target.tags, &what)
-            .err()
-    });
-    if let Some(mismatch) = mismatch {
+    let targets = lockfile::target::read_all(lock_files)?;
+    if let Some(mismatch) = lockfile::target::first_mismatch(&targets, target, &what) {
         reporter.notice(NoticeLevel::Warning, &mismatch.to_string());
     }
     Ok(())
